@@ -1,0 +1,287 @@
+"""The Hephaestus minicube schema: the one place that names every variable, dim, dtype, unit and code.
+
+Ingest writes cubes from it, `open_cube` checks cubes against it, the catalog and the loader read
+codes from it. The published cubes (zarr v2, built by the authors) and the platform's own cubes
+share these names, dims, dtypes and codes, so that one loader serves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Dimensions
+# ---------------------------------------------------------------------------------------------
+PRIMARY = "primary_date"
+SECONDARY = "secondary_date"
+LAT = "latitude"
+LON = "longitude"
+PAIR_DIMS: tuple[str, str] = (PRIMARY, SECONDARY)
+RASTER_DIMS: tuple[str, str, str, str] = (PRIMARY, SECONDARY, LAT, LON)
+GRID_DIMS: tuple[str, str] = (LAT, LON)
+
+GRID_SPACING_DEG = 0.001
+"""Pixel size of the published cubes and of LiCSAR frame products (about 111 m)."""
+
+CRS_EPSG = 4326
+GRID_MAPPING = "spatial_ref"
+
+C_BAND_WAVELENGTH_M = 0.055465
+"""Sentinel-1 C-band radar wavelength: one fringe (2 pi of phase) is half of it in LOS motion."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Category codes (written into cube attributes as flag_values / flag_meanings)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Codes:
+    """An ordered code table: code values and their meanings, CF flag style."""
+
+    name: str
+    meanings: Mapping[int, str]
+
+    def code(self, meaning: str) -> int:
+        for value, text in self.meanings.items():
+            if text == meaning:
+                return value
+        raise KeyError(f"{self.name}: unknown category {meaning!r}; known: {list(self.meanings.values())}")
+
+    def meaning(self, value: int) -> str:
+        try:
+            return self.meanings[int(value)]
+        except KeyError:
+            raise KeyError(f"{self.name}: unknown code {value!r}; known: {list(self.meanings)}") from None
+
+    @property
+    def flag_values(self) -> list[int]:
+        return list(self.meanings)
+
+    @property
+    def flag_meanings(self) -> str:
+        return " ".join(self.meanings.values())
+
+    def attrs(self) -> dict[str, object]:
+        return {"flag_values": self.flag_values, "flag_meanings": self.flag_meanings}
+
+
+def _codes(name: str, pairs: dict[int, str]) -> Codes:
+    return Codes(name, MappingProxyType(dict(pairs)))
+
+
+DEFORMATION = _codes("deformation", {0: "Non_Deformation", 1: "Deformation", 2: "Earthquake"})
+ACTIVITY_TYPE = _codes(
+    "activity_type",
+    {0: "None", 1: "Mogi", 2: "Dyke", 3: "Sill", 4: "Spheroid", 5: "Earthquake", 6: "Unidentified"},
+)
+# Intensity follows the original Hephaestus code (Low 0, Medium 1, High 2). The mask background
+# is therefore -1: 0 must stay "Low" so that the published codes keep their meaning.
+INTENSITY = _codes("intensity_level", {-1: "None", 0: "Low", 1: "Medium", 2: "High"})
+PHASE = _codes("phase", {0: "Rest", 1: "Unrest", 2: "Rebound", 3: "None"})
+ATMOSPHERIC_FRINGES = _codes("atmospheric_fringes", {0: "none", 1: "stratified", 2: "turbulent", 3: "both"})
+GLACIER_FRINGES = _codes("glacier_fringes", {0: "none", 1: "present", 2: "strong"})
+ORBITAL_FRINGES = _codes("orbital_fringes", {0: "none", 1: "present"})
+PROCESSING_ERROR = _codes("processing_error", {0: "none", 2: "type_2", 3: "type_3"})
+
+CODES: Mapping[str, Codes] = MappingProxyType(
+    {
+        "deformation_mask": DEFORMATION,
+        "activity_type_mask": ACTIVITY_TYPE,
+        "intensity_level_mask": INTENSITY,
+        "atmospheric_fringes": ATMOSPHERIC_FRINGES,
+        "glacier_fringes": GLACIER_FRINGES,
+        "orbital_fringes": ORBITAL_FRINGES,
+        "phase": PHASE,
+    }
+)
+
+LABELS = tuple(DEFORMATION.meanings.values())
+NEGATIVE_LABEL = "Non_Deformation"
+INTENSITY_LEVELS = ("Low", "Medium", "High")
+PHASES = tuple(PHASE.meanings.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Variables
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variable:
+    """One data variable of a minicube as published."""
+
+    name: str
+    dims: tuple[str, ...]
+    dtype: str  # numpy kind spec: "float32", "int32", "bool", "int64" or "str"
+    units: str | None = None
+    long_name: str = ""
+    fill_value: object = None
+    codes: Codes | None = None
+    extra_attrs: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def is_raster(self) -> bool:
+        return LAT in self.dims
+
+    def attrs(self) -> dict[str, object]:
+        out: dict[str, object] = {"long_name": self.long_name}
+        if self.units:
+            out["units"] = self.units
+        if self.is_raster:
+            out["grid_mapping"] = GRID_MAPPING
+        if self.codes is not None:
+            out.update(self.codes.attrs())
+        out.update(self.extra_attrs)
+        return out
+
+    def dtype_matches(self, dtype: np.dtype) -> bool:
+        dtype = np.dtype(dtype)
+        if self.dtype == "str":
+            return dtype.kind in ("U", "O", "T", "S")
+        return dtype == np.dtype(self.dtype)
+
+    def numpy_dtype(self, str_len: int = 1) -> np.dtype:
+        return np.dtype(f"<U{str_len}") if self.dtype == "str" else np.dtype(self.dtype)
+
+
+ERA5_FIELDS: tuple[str, str, str] = (
+    "total_column_water_vapour",
+    "surface_pressure",
+    "vertical_integral_of_temperature",
+)
+ERA5_UNITS = {
+    "total_column_water_vapour": "kg m-2",
+    "surface_pressure": "Pa",
+    "vertical_integral_of_temperature": "K kg m-2",
+}
+ERA5_SHORT_NAMES = {"total_column_water_vapour": "tcwv", "surface_pressure": "sp", "vertical_integral_of_temperature": "vit"}
+
+
+def era5_variable(which: str, field_name: str) -> str:
+    """Cube variable name of an ERA5 field at the primary or secondary acquisition."""
+    if which not in ("primary", "secondary"):
+        raise ValueError(f"which must be 'primary' or 'secondary', not {which!r}")
+    if field_name not in ERA5_FIELDS:
+        raise ValueError(f"unknown ERA5 field {field_name!r}; known: {ERA5_FIELDS}")
+    return f"{which}_date_{field_name}"
+
+
+def _vars() -> dict[str, Variable]:
+    v: list[Variable] = [
+        Variable("insar_difference", RASTER_DIMS, "float32", "rad", "wrapped interferometric phase"),
+        Variable("insar_coherence", RASTER_DIMS, "float32", "1", "interferometric coherence scaled to 0..255"),
+        Variable("dem", GRID_DIMS, "float32", "m", "elevation above the ellipsoid (LiCSAR hgt)"),
+    ]
+    for which in ("primary", "secondary"):
+        for f in ERA5_FIELDS:
+            v.append(
+                Variable(
+                    era5_variable(which, f),
+                    RASTER_DIMS,
+                    "float32",
+                    ERA5_UNITS[f],
+                    f"ERA5 {f.replace('_', ' ')} at the {which} acquisition",
+                )
+            )
+    v += [
+        Variable("deformation_mask", RASTER_DIMS, "int32", None, "deformation class", codes=DEFORMATION),
+        Variable("activity_type_mask", RASTER_DIMS, "int32", None, "deformation source type", codes=ACTIVITY_TYPE),
+        Variable("intensity_level_mask", RASTER_DIMS, "int32", None, "deformation intensity", codes=INTENSITY),
+        Variable("atmospheric_fringes", PAIR_DIMS, "int32", None, "atmospheric fringes", codes=ATMOSPHERIC_FRINGES),
+        Variable("glacier_fringes", PAIR_DIMS, "int32", None, "glacier fringes", codes=GLACIER_FRINGES),
+        Variable("orbital_fringes", PAIR_DIMS, "int32", None, "orbital fringes", codes=ORBITAL_FRINGES),
+    ]
+    for flag in ("corrupted", "processing_error", "low_coherence", "no_info", "is_crowd", "valid_date_pair"):
+        v.append(Variable(flag, PAIR_DIMS, "bool", None, flag.replace("_", " ")))
+    v += [
+        Variable("confidence", PAIR_DIMS, "float32", "1", "annotator confidence 0..1"),
+        Variable("phase", PAIR_DIMS, "str", None, "volcanic phase", codes=None,
+                 extra_attrs={"categories": " ".join(PHASES)}),
+        Variable("caption", PAIR_DIMS, "str", None, "expert caption"),
+        Variable("unique_id", PAIR_DIMS, "str", None, "Hephaestus sample id"),
+    ]
+    return {x.name: x for x in v}
+
+
+VARIABLES: Mapping[str, Variable] = MappingProxyType(_vars())
+RASTER_VARIABLES: tuple[str, ...] = tuple(k for k, x in VARIABLES.items() if x.dims == RASTER_DIMS)
+PAIR_VARIABLES: tuple[str, ...] = tuple(k for k, x in VARIABLES.items() if x.dims == PAIR_DIMS)
+MASK_VARIABLES: tuple[str, ...] = ("deformation_mask", "activity_type_mask", "intensity_level_mask")
+
+STRING_LENGTHS = {"phase": 10, "caption": 572, "unique_id": 10}
+"""Fixed-width string sizes of the published cubes (<U10, <U572)."""
+
+MASK_FILL = {"deformation_mask": 0, "activity_type_mask": 0, "intensity_level_mask": INTENSITY.code("None")}
+"""Background code of each mask where no polygon was drawn."""
+
+COORD_DTYPES = {PRIMARY: "datetime64[ns]", SECONDARY: "datetime64[ns]", LAT: "float64", LON: "float64"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation statistics and model input channels
+# ---------------------------------------------------------------------------------------------
+AUTHORS_STATISTICS: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "insar_difference": (0.001489616346722796, 1.6176833645747521),
+        "insar_coherence": (69.3472689222075, 76.50325808397666),
+        "dem": (833.0587512223403, 977.504283216005),
+        "total_column_water_vapour": (22.526107385139355, 12.85386775756665),
+        "surface_pressure": (92966.61998575741, 9132.050564654619),
+        "vertical_integral_of_temperature": (2396036.7821715856, 263503.6556952968),
+    }
+)
+"""The authors' per-variable (mean, std), from their statistics.json; primary and secondary share."""
+
+BASE_CHANNELS: tuple[str, ...] = ("insar_difference", "insar_coherence", "dem")
+ATMOSPHERE_CHANNELS: tuple[str, ...] = tuple(
+    era5_variable(w, f) for w in ("primary", "secondary") for f in ERA5_FIELDS
+)
+
+
+def input_channels(atmosphere: bool) -> tuple[str, ...]:
+    """Per-step input channels in the paper's order."""
+    return BASE_CHANNELS + (ATMOSPHERE_CHANNELS if atmosphere else ())
+
+
+def statistics_key(variable: str) -> str:
+    """Key into the statistics table: primary/secondary ERA5 variables share one entry."""
+    for prefix in ("primary_date_", "secondary_date_"):
+        if variable.startswith(prefix):
+            return variable[len(prefix):]
+    return variable
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits (paper section 4): by primary date
+# ---------------------------------------------------------------------------------------------
+SPLITS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "train": ("2014-01-01", "2019-05-31"),
+        "val": ("2019-06-01", "2019-12-31"),
+        "test": ("2020-01-01", "2021-12-31"),
+    }
+)
+
+
+def split_of(primary_date: np.datetime64 | str) -> str | None:
+    """Benchmark split of a primary date, or None outside the paper's windows."""
+    day = np.datetime64(primary_date, "D")
+    for name, (start, end) in SPLITS.items():
+        if np.datetime64(start, "D") <= day <= np.datetime64(end, "D"):
+            return name
+    return None
+
+
+def cube_attrs(frame_id: str, description: str = "") -> dict[str, object]:
+    """Global attributes of a cube, with the code tables so that a cube documents itself."""
+    attrs: dict[str, object] = {
+        "title": f"Hephaestus Minicube {frame_id}",
+        "frame_id": frame_id,
+        "description": description or "InSAR interferograms, coherence, DEM, ERA5 and expert annotations",
+        "Conventions": "CF-1.8",
+    }
+    for var, codes in CODES.items():
+        attrs[f"{var}_flag_values"] = codes.flag_values
+        attrs[f"{var}_flag_meanings"] = codes.flag_meanings
+    return attrs
