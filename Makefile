@@ -38,3 +38,8 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(DEMO) .pytest_cache build *.egg-info
+
+# Multi-node rehearsal: a head and two worker nodes started with `ray start` on this machine,
+# then synth -> ingest -> catalog build -> benchmark (smoke) through `--address`; stops only its own nodes.
+cluster-test: $(BIN)/.installed
+	$(BIN)/python -m hephaestus.infra.rehearsal $(CLUSTER_TEST_ARGS)

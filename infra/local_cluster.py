@@ -1,0 +1,217 @@
+"""A real multi-node Ray cluster on one machine, built from `ray start` processes.
+
+Each node (one head, N workers) is its own `ray start --block` process in its own session and
+temp dir, exactly the way nodes join a cluster on separate machines. Teardown signals only the
+process groups started here: `ray stop` would kill every Ray runtime on the host, including
+other users' clusters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hephaestus.platform.config import Config
+
+READY_MARK = "Ray runtime started."
+
+
+class ClusterStartError(RuntimeError):
+    """A node did not come up; the message carries the tail of its log."""
+
+
+class LocalClusterConfig(Config):
+    """Shape of the rehearsal cluster (defaults fit a 2-core machine)."""
+
+    workers: int = 2
+    cpus_per_worker: int = 1
+    head_cpus: int = 0
+    object_store_bytes: int = 100 * 1024**2
+    node_ip: str = "127.0.0.1"
+    start_timeout_s: float = 90.0
+    stop_timeout_s: float = 20.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free now (the head binds it right after)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def ray_executable() -> str:
+    """The `ray` CLI of this interpreter's environment."""
+    beside = Path(sys.executable).with_name("ray")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("ray")
+    if not found:
+        raise ClusterStartError("the `ray` command is not installed in this environment")
+    return found
+
+
+def cluster_env() -> dict[str, str]:
+    """Environment for node processes: no auth token, no usage stats, gcsfs without its gRPC probe."""
+    env = dict(os.environ)
+    env.pop("RAY_ADDRESS", None)  # a node must not attach to some other cluster
+    env.setdefault("RAY_AUTH_MODE", "disabled")
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    return env
+
+
+@dataclass
+class Node:
+    """One `ray start --block` process and where its files are."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    temp_dir: Path
+    log_path: Path
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def worker_logs(self) -> list[Path]:
+        """Log files of the Ray worker processes this node ran (evidence that tasks ran here)."""
+        return sorted(self.temp_dir.glob("session_*/logs/worker-*.out"))
+
+
+@dataclass
+class LocalCluster:
+    """A running head plus workers; `address` is what drivers pass as `--address` / RAY_ADDRESS."""
+
+    address: str
+    head: Node
+    workers: list[Node] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [self.head, *self.workers]
+
+
+def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig) -> Node:
+    # Short temp dirs: Ray's Unix socket paths must stay under ~107 characters.
+    temp_dir = Path(tempfile.mkdtemp(prefix=f"{name[:1]}", dir=root))
+    log_path = root / f"{name}.log"
+    cmd = [
+        ray_executable(),
+        "start",
+        *args,
+        f"--node-ip-address={cfg.node_ip}",
+        f"--object-store-memory={cfg.object_store_bytes}",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+        "--block",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=cluster_env(), start_new_session=True
+        )
+    node = Node(name=name, process=process, temp_dir=temp_dir, log_path=log_path)
+    _wait_ready(node, cfg.start_timeout_s)
+    return node
+
+
+def _wait_ready(node: Node, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if node.process.poll() is not None:
+            raise ClusterStartError(
+                f"{node.name} exited with code {node.process.returncode}; log {node.log_path}:\n"
+                + node.log_tail()
+            )
+        if READY_MARK in node.log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.3)
+    raise ClusterStartError(
+        f"{node.name} not ready after {timeout_s:.0f} s; log {node.log_path}:\n" + node.log_tail()
+    )
+
+
+def stop_node(node: Node, timeout_s: float = 20.0) -> None:
+    """SIGTERM the node's process group (Ray shuts its processes down), SIGKILL what is left."""
+    if node.process.poll() is None:
+        try:
+            os.killpg(node.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            node.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    # Whatever still lives in the node's own session (raylet, agents, workers) goes too.
+    try:
+        os.killpg(node.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if node.process.poll() is None:
+        node.process.wait(timeout=timeout_s)
+
+
+def alive_processes(node: Node) -> list[int]:
+    """PIDs still in the node's process group (empty after a clean stop)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) == node.process.pid:
+                pids.append(int(entry.name))
+        except (ProcessLookupError, PermissionError):
+            continue
+    return pids
+
+
+@contextmanager
+def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = None) -> Iterator[LocalCluster]:
+    """Start a head and `cfg.workers` worker nodes; stop all of them on exit, whatever happens."""
+    cfg = cfg or LocalClusterConfig()
+    own_root = root is None
+    base = Path(tempfile.mkdtemp(prefix="hmcray.", dir="/tmp")) if root is None else root
+    base.mkdir(parents=True, exist_ok=True)
+    started: list[Node] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        for sig in previous:
+            signal.signal(sig, _interrupted)
+    except ValueError:  # not the main thread: rely on the finally below
+        previous = {}
+    try:
+        port = free_port(cfg.node_ip)
+        head = _start_node("head", ["--head", f"--num-cpus={cfg.head_cpus}", f"--port={port}"], base, cfg)
+        started.append(head)
+        address = f"{cfg.node_ip}:{port}"
+        cluster = LocalCluster(address=address, head=head)
+        for i in range(cfg.workers):
+            worker = _start_node(
+                f"worker{i + 1}", [f"--address={address}", f"--num-cpus={cfg.cpus_per_worker}"], base, cfg
+            )
+            started.append(worker)
+            cluster.workers.append(worker)
+        yield cluster
+    finally:
+        for node in reversed(started):
+            stop_node(node, cfg.stop_timeout_s)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if own_root:
+            shutil.rmtree(base, ignore_errors=True)

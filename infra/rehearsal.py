@@ -1,0 +1,231 @@
+"""`make cluster-test`: rehearse a multi-node deployment on this machine.
+
+Starts a head (no CPUs, so every task must go to a worker) and two worker nodes as separate
+`ray start` processes, then drives the platform through its public CLI against that cluster with
+`--address`, exactly as a user on a real cluster would: synth -> ingest -> catalog build ->
+benchmark (smoke grid). Checks what each step left behind, then stops only the nodes it started.
+The last stdout line is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hephaestus.infra.local_cluster import LocalCluster, LocalClusterConfig, cluster_env, local_cluster
+from hephaestus.platform.config import Config
+
+STEPS = ("probe", "synth", "ingest", "catalog", "benchmark")
+
+
+class RehearsalError(RuntimeError):
+    """A step failed or left the wrong outputs; the message names the step and what is wrong."""
+
+
+class RehearsalConfig(Config):
+    """Tiny data so the whole rehearsal fits a 2-core machine in a few minutes."""
+
+    frames: int = 2
+    pairs: int = 6
+    height: int = 64
+    width: int = 64
+    seed: int = 0
+    grid: str = "smoke"
+    steps: tuple[str, ...] = STEPS
+    step_timeout_s: float = 900.0
+    cluster: LocalClusterConfig = LocalClusterConfig()
+
+
+def hmc_command() -> list[str]:
+    """The `hmc` entry point of this environment (the installed console script when there is one)."""
+    beside = Path(sys.executable).with_name("hmc")
+    if beside.exists():
+        return [str(beside)]
+    return [sys.executable, "-m", "hephaestus.platform.cli"]
+
+
+def run_step(name: str, cmd: list[str], timeout_s: float) -> float:
+    """Run one CLI step as its own driver process; raise with its output tail when it fails."""
+    print(f"[cluster-test] {name}: {' '.join(cmd)}", flush=True)
+    start = time.monotonic()
+    try:
+        done = subprocess.run(cmd, env=cluster_env(), capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise RehearsalError(f"step {name!r} timed out after {timeout_s:.0f} s") from exc
+    elapsed = time.monotonic() - start
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        tail = "\n".join(output.splitlines()[-30:])
+        raise RehearsalError(f"step {name!r} failed with exit code {done.returncode}:\n{tail}")
+    for line in output.splitlines()[-3:]:
+        print(f"    {line}", flush=True)
+    return elapsed
+
+
+def check_probe(report: dict[str, Any], cluster: LocalCluster) -> None:
+    expected = 1 + len(cluster.workers)
+    if report["nodes"] != expected:
+        raise RehearsalError(f"probe: expected {expected} alive nodes, the cluster reports {report['nodes']}")
+    if report["tasks_on_head"]:
+        raise RehearsalError("probe: tasks ran on the head, which has no CPUs")
+    if report["task_nodes"] < 2:
+        raise RehearsalError(
+            f"probe: SPREAD tasks used {report['task_nodes']} node(s), expected both workers"
+        )
+
+
+def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]:
+    """What each step must have left behind (independent of how the step did it)."""
+    store = work / "store"
+    if step == "synth":
+        frames = sorted(p.name for p in (work / "src" / "licsar").glob("*") if p.is_dir())
+        if len(frames) != cfg.frames:
+            raise RehearsalError(f"synth: expected {cfg.frames} frames under src/licsar, found {frames}")
+        return {"frames": len(frames)}
+    if step == "ingest":
+        from hephaestus.platform.cube import open_cube, validate_cube
+
+        cubes = sorted((store / "cubes").glob("*.zarr"))
+        if len(cubes) != cfg.frames:
+            raise RehearsalError(
+                f"ingest: expected {cfg.frames} cubes in {store / 'cubes'}, found {len(cubes)}"
+            )
+        valid_pairs = 0
+        for cube in cubes:
+            ds = open_cube(str(cube))
+            validate_cube(ds)
+            valid_pairs += int(ds["valid_date_pair"].sum())
+        if valid_pairs == 0:
+            raise RehearsalError("ingest: the cubes hold no valid date pair")
+        return {"cubes": len(cubes), "valid_pairs": valid_pairs}
+    if step == "catalog":
+        import pyarrow.dataset as pads
+
+        collection = store / "catalog" / "collection.json"
+        if not collection.is_file():
+            raise RehearsalError(f"catalog: {collection} was not written")
+        rows = pads.dataset(store / "catalog" / "index" / "pairs", partitioning="hive").count_rows()
+        if rows == 0:
+            raise RehearsalError("catalog: the pair index is empty")
+        return {"pair_rows": rows}
+    if step == "benchmark":
+        files = [p for p in (work / "results").rglob("*") if p.is_file()]
+        if not files:
+            raise RehearsalError(f"benchmark: nothing written under {work / 'results'}")
+        return {"result_files": len(files)}
+    return {}
+
+
+def commands(step: str, work: Path, address: str, cfg: RehearsalConfig) -> list[str]:
+    hmc = hmc_command()
+    store, src = str(work / "store"), str(work / "src")
+    if step == "synth":
+        return [*hmc, "synth", src, "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
+                "--size", str(cfg.height), str(cfg.width), "--seed", str(cfg.seed)]  # fmt: skip
+    if step == "ingest":
+        return [*hmc, "ingest", src, "--out", store, "--address", address]
+    if step == "catalog":
+        return [*hmc, "catalog", "build", store]
+    if step == "benchmark":
+        return [
+            *hmc,
+            "benchmark",
+            store,
+            "--grid",
+            cfg.grid,
+            "--out",
+            str(work / "results"),
+            "--address",
+            address,
+        ]
+    if step == "probe":
+        return [sys.executable, "-m", "hephaestus.infra.cluster_probe", "--address", address]
+    raise ValueError(f"unknown step {step!r}; choose from {STEPS}")
+
+
+def rehearse(cfg: RehearsalConfig, work: Path) -> dict[str, Any]:
+    """Run the steps against a fresh local multi-node cluster; the cluster is stopped on any exit."""
+    summary: dict[str, Any] = {"steps": {}}
+    with local_cluster(cfg.cluster) as cluster:
+        summary["address"] = cluster.address
+        print(
+            f"[cluster-test] cluster up at {cluster.address}: head + {len(cluster.workers)} workers",
+            flush=True,
+        )
+        for step in cfg.steps:
+            cmd = commands(step, work, cluster.address, cfg)
+            if step == "probe":
+                print(f"[cluster-test] probe: {' '.join(cmd)}", flush=True)
+                done = subprocess.run(
+                    cmd, env=cluster_env(), capture_output=True, text=True, timeout=cfg.step_timeout_s
+                )
+                if done.returncode != 0:
+                    raise RehearsalError(f"probe failed:\n{(done.stdout + done.stderr)[-3000:]}")
+                report = json.loads(done.stdout.strip().splitlines()[-1])
+                check_probe(report, cluster)
+                summary["steps"]["probe"] = report
+                continue
+            elapsed = run_step(step, cmd, cfg.step_timeout_s)
+            summary["steps"][step] = {"seconds": round(elapsed, 1), **check_outputs(step, work, cfg)}
+        summary["worker_node_logs"] = [len(w.worker_logs()) for w in cluster.workers]
+        if "ingest" in cfg.steps and not all(summary["worker_node_logs"]):
+            raise RehearsalError(f"not every worker node ran Ray workers: {summary['worker_node_logs']}")
+        stopped_nodes = cluster.nodes
+    left = [n.name for n in stopped_nodes if n.process.poll() is None]
+    if left:
+        raise RehearsalError(f"nodes still running after stop: {left}")
+    summary["stopped"] = True
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="keep everything here (default: temp, removed)"
+    )
+    parser.add_argument(
+        "--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}"
+    )
+    parser.add_argument("--frames", type=int, default=RehearsalConfig().frames)
+    parser.add_argument("--pairs", type=int, default=RehearsalConfig().pairs)
+    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None)
+    parser.add_argument("--workers", type=int, default=LocalClusterConfig().workers)
+    args = parser.parse_args(argv)
+    size = {"height": args.size[0], "width": args.size[1]} if args.size else {}
+    cfg = RehearsalConfig.build(
+        source="cluster-test flags",
+        frames=args.frames,
+        pairs=args.pairs,
+        steps=tuple(s.strip() for s in args.steps.split(",") if s.strip()),
+        cluster=LocalClusterConfig(workers=args.workers),
+        **size,
+    )
+    unknown = [s for s in cfg.steps if s not in STEPS]
+    if unknown:
+        parser.error(f"unknown steps {unknown}; choose from {STEPS}")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="hmcct.", dir="/tmp"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = rehearse(cfg, work)
+    except RehearsalError as exc:
+        print(f"[cluster-test] FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print("[cluster-test] OK: cluster stopped", flush=True)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
