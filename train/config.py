@@ -1,0 +1,170 @@
+"""Typed configuration of one training run and of a benchmark grid (paper section 4, appendix B)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hephaestus.platform.config import Config
+from pydantic import Field, field_validator
+
+Task = Literal["classification", "segmentation"]
+LossName = Literal["auto", "ce", "focal"]
+
+CLASSIFICATION_MODELS: tuple[str, ...] = (
+    "resnet50",
+    "vit_small_patch16_224",
+    "convnext_small",
+    "mobilenetv3_large_100",
+    "tf_efficientnetv2_s",
+)
+SEGMENTATION_MODELS: tuple[str, ...] = ("unet", "deeplabv3", "segformer")
+PAPER_MODELS: tuple[str, ...] = CLASSIFICATION_MODELS + SEGMENTATION_MODELS
+
+
+def task_of(model: str) -> Task:
+    """Classification for timm backbones, segmentation for the smp decoders."""
+    if model in SEGMENTATION_MODELS:
+        return "segmentation"
+    return "classification"
+
+
+class RunConfig(Config):
+    """One training run: model x setup (single/series) x atmosphere x seed, with the paper's optimiser."""
+
+    model: str = "resnet50"
+    encoder: str = "resnet50"
+    """Encoder of the segmentation models (the paper: ResNet-50)."""
+    series: bool = False
+    atmosphere: bool = True
+    seed: int = 0
+    epochs: int = Field(90, ge=1)
+    batch_size: int = Field(16, ge=1)
+    crop_size: int = Field(512, ge=16)
+    max_offset: int = Field(128, ge=0)
+    augment: bool = True
+    undersample: bool = True
+    workers: int | tuple[int, int] = 1
+    """Ray Train workers: a count, or an elastic (min, max)."""
+    cpus_per_worker: float = Field(0.9, gt=0)
+    lr: float = Field(1e-5, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    loss: LossName = "auto"
+    """auto: cross-entropy for classifiers (focal for ViT), focal for segmentation, as in the paper."""
+    focal_alpha: float = Field(0.25, ge=0, le=1)
+    focal_gamma: float = Field(2.0, ge=0)
+    weights: str = "auto"
+    """'random', a local weights file, or 'auto' (a cached ImageNet file when present, else random)."""
+    weights_dir: str | None = None
+    amp: bool = True
+    """bf16 autocast on CUDA workers (no effect on CPU)."""
+    max_failures: int = Field(1, ge=-1)
+    num_to_keep: int = Field(2, ge=1)
+    loader_workers: int = Field(0, ge=0)
+    max_train_batches: int | None = Field(None, ge=1)
+    """Cap on training batches per epoch and worker (smoke runs); None trains on the whole epoch."""
+    max_eval_batches: int | None = Field(None, ge=1)
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        if isinstance(value, tuple):
+            lo, hi = value
+            if not 1 <= lo <= hi:
+                raise ValueError(f"elastic workers need 1 <= min <= max, got {value}")
+        elif value < 1:
+            raise ValueError(f"workers must be >= 1, got {value}")
+        return value
+
+    @property
+    def task(self) -> Task:
+        return task_of(self.model)
+
+    @property
+    def loss_name(self) -> Literal["ce", "focal"]:
+        if self.loss != "auto":
+            return self.loss
+        if self.task == "segmentation" or self.model.startswith("vit"):
+            return "focal"
+        return "ce"
+
+    @property
+    def setup(self) -> str:
+        return "series" if self.series else "single"
+
+    @property
+    def run_id(self) -> str:
+        """Stable id, e.g. resnet50-single-atm-s0 (the grid's skip key)."""
+        atm = "atm" if self.atmosphere else "noatm"
+        return f"{self.model}-{self.setup}-{atm}-s{self.seed}"
+
+
+class GridConfig(Config):
+    """A benchmark grid: models x setups x atmosphere x seeds, every run sharing `base`."""
+
+    name: str = "paper"
+    models: tuple[str, ...] = PAPER_MODELS
+    series: tuple[bool, ...] = (False, True)
+    atmosphere: tuple[bool, ...] = (True, False)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    base: RunConfig = RunConfig()
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of the grid in a stable order."""
+        base = self.base.model_dump()
+        out = []
+        for model in self.models:
+            for series in self.series:
+                for atm in self.atmosphere:
+                    for seed in self.seeds:
+                        out.append(
+                            RunConfig(
+                                **{**base, "model": model, "series": series, "atmosphere": atm, "seed": seed}
+                            )
+                        )
+        return out
+
+    def with_base(self, **changes: object) -> GridConfig:
+        """The same grid with some run settings changed (CLI flags: epochs, workers)."""
+        values = {k: v for k, v in changes.items() if v is not None}
+        return self.model_copy(update={"base": self.base.model_copy(update=values)})
+
+
+def paper_grid() -> GridConfig:
+    """The paper's grid: 8 models x {single, series} x {with, without atmosphere} x 3 seeds, 90 epochs."""
+    return GridConfig(name="paper", base=RunConfig(epochs=90, crop_size=512, max_offset=128, batch_size=16))
+
+
+def smoke_grid() -> GridConfig:
+    """A few-minute grid on 2 CPU cores that still runs both tasks, both setups and both channel sets."""
+    base = RunConfig(
+        epochs=2,
+        crop_size=64,
+        max_offset=16,
+        batch_size=8,
+        encoder="resnet18",
+        augment=False,
+        lr=1e-3,
+        max_train_batches=6,
+        max_eval_batches=4,
+        workers=1,
+        weights="random",
+        num_to_keep=1,
+    )
+    return GridConfig(
+        name="smoke",
+        models=("mobilenetv3_large_100", "unet"),
+        series=(False, True),
+        atmosphere=(True, False),
+        seeds=(0,),
+        base=base,
+    )
+
+
+GRIDS = {"paper": paper_grid, "smoke": smoke_grid}
+
+
+def grid_preset(name: str) -> GridConfig:
+    try:
+        return GRIDS[name]()
+    except KeyError:
+        raise ValueError(f"unknown grid {name!r}; known: {sorted(GRIDS)}") from None

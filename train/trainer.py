@@ -1,0 +1,188 @@
+"""One training run on Ray Train: a `TorchTrainer` with checkpoints in the results store and retries.
+
+The run's checkpoints live under `RESULTS/checkpoints/<run_id>/` (any fsspec URL, through a pyarrow
+filesystem for object stores). A run started again with the same id resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hephaestus.platform import storage
+from hephaestus.platform.ray_session import ray_session
+from hephaestus.train.config import RunConfig
+from hephaestus.train.loop import INPUT_FILE, train_loop_per_worker
+from hephaestus.train.metrics import metric_names
+from hephaestus.train.sources import CatalogSource, DatasetFactory
+
+
+@dataclass
+class RunResult:
+    """What a finished run leaves in the results table (URLs redacted, no credentials)."""
+
+    run_id: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    weights: str
+    epochs: int
+    best_epoch: int
+    start_epoch: int
+    seconds: float
+    checkpoint: str | None
+    store: str
+    started: str
+    finished: str
+    task: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """One flat row of the results table: config columns, test metrics, provenance."""
+        cfg = self.config
+        row: dict[str, Any] = {
+            "run_id": self.run_id,
+            "model": cfg["model"],
+            "task": self.task,
+            "setup": "series" if cfg["series"] else "single",
+            "atmosphere": bool(cfg["atmosphere"]),
+            "seed": int(cfg["seed"]),
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "start_epoch": self.start_epoch,
+            "weights": self.weights,
+            "seconds": self.seconds,
+            "started": self.started,
+            "finished": self.finished,
+            "store": self.store,
+            "checkpoint": self.checkpoint,
+        }
+        for name in metric_names(self.task):  # type: ignore[arg-type]
+            row[f"test_{name}"] = self.metrics.get(f"test_{name}")
+        row["test_loss"] = self.metrics.get("test_loss")
+        row["best_val_loss"] = self.metrics.get("val_loss")
+        for key in ("loss", "lr", "weight_decay", "batch_size", "crop_size", "encoder", "workers"):
+            value = cfg.get(key if key != "loss" else "loss")
+            row[f"cfg_{key}"] = str(value) if key in ("workers",) else value
+        row["config_json"] = _json(cfg)
+        return row
+
+    def to_json(self) -> str:
+        return _json(asdict(self))
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def ray_storage(url: str) -> tuple[str, Any]:
+    """(storage_path, storage_filesystem) for Ray Train: a local path, or an fsspec store through pyarrow."""
+    loc = storage.location(url)
+    if storage.is_local(loc.url):
+        return loc.path, None
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    return loc.path, PyFileSystem(FSSpecHandler(loc.fs))
+
+
+def _use_gpu() -> bool:
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0) > 0
+
+
+def trainer_for(
+    run: RunConfig,
+    results_url: str,
+    source: DatasetFactory,
+) -> Any:
+    """The `TorchTrainer` of one run (Ray must be initialised)."""
+    from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+    from ray.train import RunConfig as RayRunConfig
+    from ray.train.torch import TorchTrainer
+
+    use_gpu = _use_gpu()
+    resources = {"CPU": run.cpus_per_worker}
+    if use_gpu:
+        resources["GPU"] = 1
+    path, fs = ray_storage(storage.join(results_url, "checkpoints"))
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"run": run.model_dump(), "source": source},
+        scaling_config=ScalingConfig(
+            num_workers=run.workers, use_gpu=use_gpu, resources_per_worker=resources
+        ),
+        run_config=RayRunConfig(
+            name=storage.safe_component(run.run_id, "run id"),
+            storage_path=path,
+            storage_filesystem=fs,
+            failure_config=FailureConfig(max_failures=run.max_failures),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=run.num_to_keep,
+                checkpoint_score_attribute="val_loss",
+                checkpoint_score_order="min",
+            ),
+        ),
+    )
+
+
+def _checkpoint_url(results_url: str, checkpoint: Any) -> str | None:
+    if checkpoint is None:
+        return None
+    path = checkpoint.path
+    if storage.is_local(results_url):
+        return path
+    return f"{storage.protocol_of(results_url)}://{path.lstrip('/')}"
+
+
+def _checkpoint_input(checkpoint: Any) -> dict[str, Any]:
+    import json
+    from pathlib import Path
+
+    if checkpoint is None:
+        return {}
+    with checkpoint.as_directory() as folder:
+        target = Path(folder) / INPUT_FILE
+        return json.loads(target.read_text()) if target.exists() else {}
+
+
+def train_run(
+    run: RunConfig,
+    store_url: str,
+    results_url: str,
+    *,
+    source: DatasetFactory | None = None,
+    address: str | None = None,
+) -> RunResult:
+    """Train, validate and test one configuration on Ray Train; returns its test metrics and provenance.
+
+    `source` defaults to the catalog of `store_url`; a run interrupted earlier resumes from its checkpoint.
+    """
+    source = source or CatalogSource(store_url)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    with ray_session(address=address):
+        result = trainer_for(run, results_url, source).fit()
+    seconds = time.perf_counter() - t0
+    metrics = {k: v for k, v in (result.metrics or {}).items() if isinstance(v, int | float | bool)}
+    if not metrics.get("done"):
+        raise RuntimeError(f"run {run.run_id} ended without its test evaluation (last metrics: {metrics})")
+    info = _checkpoint_input(result.checkpoint)
+    return RunResult(
+        run_id=run.run_id,
+        config=run.model_dump(mode="json"),
+        metrics={k: float(v) for k, v in metrics.items()},
+        weights=str(info.get("weights", "unknown")),
+        epochs=int(metrics.get("epoch", -1)) + 1,
+        best_epoch=int(metrics.get("best_epoch", -1)),
+        start_epoch=int(metrics.get("start_epoch", 0)),
+        seconds=seconds,
+        checkpoint=storage.redact(_checkpoint_url(results_url, result.checkpoint) or "") or None,
+        store=storage.redact(store_url),
+        started=started,
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        task=run.task,
+    )
