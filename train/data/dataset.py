@@ -1,0 +1,207 @@
+"""The crop dataset: catalog rows in, z-scored crops with masks and labels out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+from hephaestus.platform import schema
+from hephaestus.train.data import augment as aug
+from hephaestus.train.data.chunks import Window, read_windows
+from hephaestus.train.data.config import LoaderConfig
+from hephaestus.train.data.crop import place_window
+from hephaestus.train.data.cubes import CubeCache, StoreOpener
+from hephaestus.train.data.samples import SampleSpec, pair_samples, select_rows, series_samples
+from hephaestus.train.data.sampling import epoch_indices
+from torch.utils.data import Dataset
+
+MASK_VARIABLE = "deformation_mask"
+PHASE_VARIABLE = "insar_difference"
+
+
+def _statistics_table(
+    statistics: Mapping[str, Any], channels: tuple[str, ...]
+) -> dict[str, tuple[float, float]]:
+    out = {}
+    for var in channels:
+        key = schema.statistics_key(var)
+        if key not in statistics:
+            raise KeyError(f"statistics lack {key!r} (needed for channel {var}); have {sorted(statistics)}")
+        mean, std = (float(v) for v in statistics[key])
+        if not np.isfinite(mean) or not np.isfinite(std) or std <= 0:
+            raise ValueError(f"statistics for {key!r} are unusable: mean {mean}, std {std}")
+        out[var] = (mean, std)
+    return out
+
+
+class MinicubeDataset(Dataset):
+    """Crops of single pairs or series from cubes, as the paper's benchmark feeds its models.
+
+    Item i: {"image": float32 [T*C, k, k], "mask": int64 [k, k] in {0,1}, "label": int64, "id": str}.
+    Channels per step are `schema.input_channels(atmosphere)` in order; steps are stacked on the
+    channel axis (dem repeated per step, read once). Values are z-scored with float32 math; NaN,
+    the variable's `_FillValue` and phase no-data (exactly 0, LiCSAR's no-data) become 0 after
+    normalisation, i.e. the mean; padding (frames smaller than the crop) is 0 too, mask 0. The
+    mask is deformation_mask != 0 (deformation or earthquake), united over the steps.
+    The crop (and augmentation) of index i is a function of (seed, epoch, i).
+    """
+
+    def __init__(
+        self,
+        pairs: pa.Table,
+        series: pa.Table | None,
+        statistics: Mapping[str, Any],
+        cfg: LoaderConfig,
+        *,
+        store_opener: StoreOpener | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.epoch = 0
+        pairs = select_rows(pairs, None if cfg.series else cfg.split, cfg.usable_only and not cfg.series)
+        if cfg.series:
+            if series is None:
+                raise ValueError("series=True needs the series rows")
+            series = select_rows(series, cfg.split, usable_only=False)
+            self.samples: list[SampleSpec] = series_samples(series, pairs, cfg.series_length)
+            self.rows = series
+        else:
+            self.samples = pair_samples(pairs)
+            self.rows = pairs
+        self.steps = cfg.series_length if cfg.series else 1
+        self.step_channels = schema.input_channels(cfg.atmosphere)
+        self.stats = _statistics_table(statistics, self.step_channels)
+        self.labels = np.array([s.label for s in self.samples], dtype=np.int64)
+        self._cubes = CubeCache(store_opener)
+        self._transform = aug.build_transform(cfg.augmentation, cfg.crop_size) if cfg.augment else None
+
+    @classmethod
+    def from_catalog(cls, cfg: LoaderConfig, **kwargs: Any) -> MinicubeDataset:
+        """Read the index (and statistics) of `cfg.store_url` through `hephaestus.catalog`."""
+        from hephaestus import catalog
+
+        if not cfg.store_url:
+            raise ValueError("LoaderConfig.store_url is empty: the dataset needs a store with a catalog")
+        pairs = catalog.read_pairs(
+            cfg.store_url, split=None if cfg.series else cfg.split, usable_only=cfg.usable_only
+        )
+        series = catalog.read_series(cfg.store_url, split=cfg.split) if cfg.series else None
+        stats = (
+            schema.AUTHORS_STATISTICS
+            if cfg.statistics == "authors"
+            else catalog.read_statistics(cfg.store_url)
+        )
+        return cls(pairs, series, stats, cfg, **kwargs)
+
+    # -- size and channels ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def in_channels(self) -> int:
+        return self.steps * len(self.step_channels)
+
+    @property
+    def channel_names(self) -> list[str]:
+        if self.steps == 1:
+            return list(self.step_channels)
+        return [f"t{t}/{c}" for t in range(self.steps) for c in self.step_channels]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Crops, augmentations and the undersampled index list all follow the epoch."""
+        self.epoch = int(epoch)
+
+    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
+        """The sample indices of an epoch (undersampled / shuffled as configured)."""
+        e = self.epoch if epoch is None else epoch
+        return epoch_indices(self.labels, e, self.cfg.seed, self.cfg.undersample, self.cfg.shuffle)
+
+    # -- reading ----------------------------------------------------------------------------
+    def window(self, index: int) -> tuple[int, int, int, int]:
+        """(row0, col0, height, width): the crop's top-left corner and the frame size."""
+        spec = self.samples[index]
+        cube = self._cubes.get(spec.steps[0].cube_url)
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, index])
+        r0, c0 = place_window(
+            cube.height,
+            cube.width,
+            self.cfg.crop_size,
+            spec.bbox,
+            self.cfg.max_offset,
+            rng,
+            self.cfg.offset_without_mask,
+        )
+        return r0, c0, cube.height, cube.width
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised image [T*C, k, k] float32 and mask [k, k] bool of sample `index`, not augmented."""
+        spec = self.samples[index]
+        k = self.cfg.crop_size
+        r0, c0, h, w = self.window(index)
+        cube = self._cubes.get(spec.steps[0].cube_url)
+        rr1, cc1 = min(r0 + k, h), min(c0 + k, w)
+        nch = len(self.step_channels)
+        image = np.zeros((self.in_channels, k, k), dtype=np.float32)
+        mask = np.zeros((k, k), dtype=bool)
+        requests, targets = [], []
+        for t, step in enumerate(spec.steps):
+            for j, var in enumerate(self.step_channels):
+                if var == "dem" and t > 0:
+                    continue
+                lead = () if var == "dem" else (step.primary_index, step.secondary_index)
+                requests.append((cube.reader(var), Window(lead, r0, rr1, c0, cc1)))
+                targets.append((t * nch + j, var))
+            lead = (step.primary_index, step.secondary_index)
+            requests.append((cube.reader(MASK_VARIABLE), Window(lead, r0, rr1, c0, cc1)))
+            targets.append((-1, MASK_VARIABLE))
+        nodata = {var: cube.nodata_value(var) for var in self.step_channels}
+        for n, piece, (rs, cs) in read_windows(requests, cube.fetcher):
+            channel, var = targets[n]
+            if channel < 0:
+                np.logical_or(mask[rs, cs], piece != 0, out=mask[rs, cs])
+                continue
+            _normalise(piece, image[channel, rs, cs], *self.stats[var], var == PHASE_VARIABLE, nodata[var])
+        if self.steps > 1 and "dem" in self.step_channels:
+            j = self.step_channels.index("dem")
+            for t in range(1, self.steps):
+                image[t * nch + j] = image[j]
+        return image, mask
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self.samples):
+            raise IndexError(f"sample {index} outside 0..{len(self.samples) - 1}")
+        image_np, mask_np = self.read(index)
+        image = torch.from_numpy(image_np)
+        mask = torch.from_numpy(mask_np.view(np.uint8)).to(torch.int64)
+        if self._transform is not None:
+            seed = aug.augment_seed(self.cfg.seed, self.epoch, index)
+            image, mask = aug.apply(self._transform, image, mask, seed)
+        spec = self.samples[index]
+        return {
+            "image": image,
+            "mask": mask,
+            "label": torch.tensor(spec.label, dtype=torch.int64),
+            "id": spec.id,
+        }
+
+    def plot(self, sample: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+        """A Figure of the sample's steps (phase, coherence) with the mask outlined (paper Fig. 6)."""
+        from hephaestus.train.data.plot import plot_sample
+
+        return plot_sample(sample, self.channel_names, self.steps, len(self.step_channels))
+
+
+def _normalise(
+    src: np.ndarray, dst: np.ndarray, mean: float, std: float, is_phase: bool, nodata: float | None
+) -> None:
+    """dst = (src - mean) / std in float32; NaN, inf, nodata and phase zeros -> 0."""
+    np.subtract(src, np.float32(mean), out=dst, dtype=np.float32, casting="unsafe")
+    np.multiply(dst, np.float32(1.0 / std), out=dst)
+    bad = ~np.isfinite(dst)
+    if is_phase:
+        bad |= src == 0
+    if nodata is not None:
+        bad |= src == nodata
+    dst[bad] = 0.0

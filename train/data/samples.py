@@ -1,0 +1,125 @@
+"""From catalog rows to sample specs: which cube slices make a sample, its label and its mask box."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from hephaestus.train.data.crop import BBox, union_bbox
+
+PAIR_COLUMNS = (
+    "unique_id",
+    "cube_url",
+    "primary_index",
+    "secondary_index",
+    "positive",
+    "mask_row_min",
+    "mask_row_max",
+    "mask_col_min",
+    "mask_col_max",
+)
+SERIES_COLUMNS = ("series_id", "pair_ids", "positive")
+
+
+class IndexRowsError(ValueError):
+    """The index rows given to the loader lack a column or reference something missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One pair: a (primary, secondary) slice of a cube."""
+
+    cube_url: str
+    primary_index: int
+    secondary_index: int
+    bbox: BBox | None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpec:
+    """One training sample: its steps (1 for pairs, T for series), label and union mask box."""
+
+    id: str
+    label: int
+    steps: tuple[Step, ...]
+    bbox: BBox | None
+
+
+def _require(table: pa.Table, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise IndexRowsError(f"{what} rows lack column(s) {', '.join(missing)}")
+
+
+def select_rows(table: pa.Table, split: str | None, usable_only: bool, need_cube: bool = True) -> pa.Table:
+    """Rows of the requested split (and usable, with a cube, when asked)."""
+    mask = None
+
+    def _and(cond: pa.ChunkedArray) -> None:
+        nonlocal mask
+        cond = pc.fill_null(cond, False)
+        mask = cond if mask is None else pc.and_(mask, cond)
+
+    if split is not None and "split" in table.column_names:
+        _and(pc.equal(table["split"], split))
+    if usable_only and "usable" in table.column_names:
+        _and(table["usable"])
+    if need_cube and "cube_url" in table.column_names:
+        _and(pc.is_valid(table["cube_url"]))
+    return table if mask is None else table.filter(mask)
+
+
+def _step(row: dict) -> Step:
+    box = None
+    if all(row.get(k) is not None for k in ("mask_row_min", "mask_row_max", "mask_col_min", "mask_col_max")):
+        box = (
+            int(row["mask_row_min"]),
+            int(row["mask_row_max"]),
+            int(row["mask_col_min"]),
+            int(row["mask_col_max"]),
+        )
+    if row.get("cube_url") is None or row.get("primary_index") is None or row.get("secondary_index") is None:
+        raise IndexRowsError(
+            f"pair {row.get('unique_id')}: no cube_url/primary_index/secondary_index (no cube)"
+        )
+    return Step(str(row["cube_url"]), int(row["primary_index"]), int(row["secondary_index"]), box)
+
+
+def pair_samples(pairs: pa.Table) -> list[SampleSpec]:
+    """One sample per pair row (ids are the Hephaestus unique ids)."""
+    _require(pairs, PAIR_COLUMNS, "pair")
+    out = []
+    for row in pairs.select(list(PAIR_COLUMNS)).to_pylist():
+        step = _step(row)
+        out.append(SampleSpec(str(row["unique_id"]), int(bool(row["positive"])), (step,), step.bbox))
+    return out
+
+
+def series_samples(series: pa.Table, pairs: pa.Table, length: int) -> list[SampleSpec]:
+    """One sample per series row; its pairs are looked up by unique id in `pairs`.
+
+    Series shorter than `length` are padded by repeating their last pair (the paper pads by
+    duplication); longer ones are refused, choosing subsets is the catalog's job.
+    """
+    _require(series, SERIES_COLUMNS, "series")
+    _require(pairs, PAIR_COLUMNS, "pair")
+    by_id = {int(r["unique_id"]): r for r in pairs.select(list(PAIR_COLUMNS)).to_pylist()}
+    out = []
+    for row in series.select(list(SERIES_COLUMNS)).to_pylist():
+        ids = list(row["pair_ids"] or [])
+        if not ids or len(ids) > length:
+            raise IndexRowsError(f"series {row['series_id']}: {len(ids)} pairs, expected 1..{length}")
+        ids += [ids[-1]] * (length - len(ids))
+        missing = [i for i in ids if int(i) not in by_id]
+        if missing:
+            raise IndexRowsError(f"series {row['series_id']}: pair(s) {missing} not in the pair rows")
+        steps = tuple(_step(by_id[int(i)]) for i in ids)
+        if len({s.cube_url for s in steps}) != 1:
+            raise IndexRowsError(f"series {row['series_id']}: pairs from more than one cube")
+        out.append(
+            SampleSpec(
+                str(row["series_id"]), int(bool(row["positive"])), steps, union_bbox([s.bbox for s in steps])
+            )
+        )
+    return out
