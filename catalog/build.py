@@ -1,0 +1,354 @@
+"""Build and publish a catalog: from the cubes of a store (`build_catalog`) or from annotations alone.
+
+Both write a new version next to the published one and switch the pointer only when everything
+is written (see publish.py), so a failed or interrupted build leaves the old catalog untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from hephaestus.catalog import publish, stac
+from hephaestus.catalog.annotations import load_annotations, load_available
+from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
+from hephaestus.catalog.read import STATISTICS_KEY
+from hephaestus.catalog.scan import CubeScan, CubeScanError, RunningStats, scan_cube
+from hephaestus.catalog.series import SERIES_SCHEMA, build_series
+from hephaestus.platform import schema, storage
+from hephaestus.platform.config import Config
+from pydantic import Field
+
+log = logging.getLogger(__name__)
+
+SERIES_DESCRIPTIONS = {
+    "series_id": "<frame>_<primary YYYYMMDD>_<k>",
+    "pair_ids": "unique_id of each step, ordered by secondary date (duplicates when padded)",
+    "positive": "any step positive",
+    "n_distinct": "distinct pairs in the series",
+    "padded": "the group was shorter than the series length and padded by duplication",
+}
+
+
+class CatalogBuildError(ValueError):
+    """A catalog cannot be built: names the store or file and what is wrong."""
+
+
+class CatalogConfig(Config):
+    """How a catalog is built."""
+
+    series_length: int = Field(3, ge=1, le=32)
+    seed: int = 0
+    statistics: bool = True
+    geoparquet: bool = True
+    workers: int = Field(2, ge=1, le=64)
+    strict: bool = False
+    keep_versions: int = Field(2, ge=1)
+
+
+@dataclass
+class BuildReport:
+    """What a build published."""
+
+    store_url: str
+    version: str
+    pairs: int
+    series: int
+    cubes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1)
+
+
+def table2_counts(pairs: pa.Table, series: pa.Table) -> dict[str, dict[str, int]]:
+    """Usable single pairs and series per split, positives and negatives (the paper's Table 2)."""
+    out: dict[str, dict[str, int]] = {}
+    usable = pairs.filter(pc.field("usable"))
+    for split in schema.SPLITS:
+        p = usable.filter(pc.field("split") == split)
+        s = series.filter(pc.field("split") == split)
+        npos = int(pc.sum(p["positive"]).as_py() or 0)
+        spos = int(pc.sum(s["positive"]).as_py() or 0)
+        out[split] = {
+            "pairs_positive": npos,
+            "pairs_negative": p.num_rows - npos,
+            "series_positive": spos,
+            "series_negative": s.num_rows - spos,
+        }
+    return out
+
+
+def _statistics_entry(stats: Mapping[str, RunningStats]) -> dict[str, dict]:
+    out = {}
+    for key, (a_mean, a_std) in schema.AUTHORS_STATISTICS.items():
+        st = stats.get(key, RunningStats())
+        entry: dict[str, object] = {"count": st.count, "authors_mean": a_mean, "authors_std": a_std}
+        if st.count:
+            entry.update(
+                mean=st.mean,
+                std=st.std,
+                mean_ratio=st.mean / a_mean if a_mean else None,
+                std_ratio=st.std / a_std if a_std else None,
+            )
+        out[key] = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in entry.items()
+        }
+    return out
+
+
+def _write_version(
+    store: str,
+    version: str,
+    pairs: pa.Table,
+    series: pa.Table,
+    scans: list[CubeScan],
+    cfg: CatalogConfig,
+    stats: Mapping[str, RunningStats] | None,
+    extra: Mapping[str, object],
+) -> dict:
+    """Write a version's files and return the collection JSON that will point at it."""
+    base = publish.version_url(store, version)
+    publish.write_partitioned(pairs, storage.join(base, "index", "pairs"), ["split", "frame_id"], cfg.workers)
+    publish.write_partitioned(series, storage.join(base, "index", "series"), ["split"], cfg.workers)
+    items = []
+    hrefs = []
+    for scan in scans:
+        item = stac.cube_item(
+            scan, pairs_href="../index/pairs/", pairs_schema=PAIR_SCHEMA, descriptions=PAIR_DESCRIPTIONS
+        )
+        items.append(item)
+        d = stac.item_dict(item, "../../collection.json")
+        storage.write_bytes(
+            storage.join(base, "items", f"{scan.frame_id}.json"), json.dumps(d, indent=1).encode()
+        )
+        hrefs.append(f"./{version}/items/{scan.frame_id}.json")
+    dates = pa.concat_arrays(
+        [pairs["primary_date"].combine_chunks(), pairs["secondary_date"].combine_chunks()]
+    )
+    start = pc.min(dates).as_py() if len(dates) else None
+    end = pc.max(dates).as_py() if len(dates) else None
+    assets = {
+        "pairs": (
+            f"./{version}/index/pairs/",
+            PAIR_SCHEMA,
+            pairs.num_rows,
+            "Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by split and frame_id",
+            PAIR_DESCRIPTIONS,
+        ),
+        "series": (
+            f"./{version}/index/series/",
+            SERIES_SCHEMA,
+            series.num_rows,
+            f"Series table: time series of {cfg.series_length} pairs sharing a primary date; "
+            "hive-partitioned by split",
+            SERIES_DESCRIPTIONS,
+        ),
+    }
+    full_extra = {
+        "hephaestus:series_length": cfg.series_length,
+        "hephaestus:seed": cfg.seed,
+        "hephaestus:table2": table2_counts(pairs, series),
+        **extra,
+    }
+    if stats is not None:
+        full_extra[STATISTICS_KEY] = _statistics_entry(stats)
+    coll = stac.collection(
+        version=version,
+        items=items,
+        temporal=(_midnight(start), _midnight(end)),
+        assets=assets,
+        extra=full_extra,
+    )
+    if cfg.geoparquet and items:
+        _write_geoparquet(
+            [stac.item_dict(it, "../collection.json") for it in items], storage.join(base, "items.parquet")
+        )
+        asset = stac.pystac.Asset(
+            href=f"./{version}/items.parquet",
+            media_type=stac.PARQUET_MEDIA_TYPE,
+            title="stac-geoparquet mirror of the Items",
+            roles=["metadata"],
+        )
+        coll.add_asset("items", asset)
+    return stac.collection_dict(coll, hrefs)
+
+
+def _midnight(day: dt.date | None) -> dt.datetime | None:
+    return None if day is None else dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _write_geoparquet(item_dicts: list[dict], url: str) -> None:
+    import pyarrow.parquet as pq
+    from stac_geoparquet.arrow import parse_stac_items_to_arrow
+
+    batches = parse_stac_items_to_arrow(item_dicts)
+    table = pa.Table.from_batches(list(batches)) if not isinstance(batches, pa.Table) else batches
+    loc = storage.location(url)
+    if storage.is_local(url):
+        loc.fs.makedirs(loc.path.rsplit("/", 1)[0], exist_ok=True)
+    with loc.fs.open(loc.path, "wb") as fh:
+        pq.write_table(table, fh)
+
+
+def _publish_or_discard(store: str, version: str, write: Callable[[], dict], keep: int) -> None:
+    try:
+        coll = write()
+    except BaseException:
+        publish.discard(store, version)
+        raise
+    publish.publish(store, version, coll, keep=keep)
+
+
+def list_cubes(store_url: str) -> list[str]:
+    """URLs of the complete cubes under STORE/cubes/ (names starting with '.' or '_' are in progress)."""
+    cubes = storage.join(store_url, "cubes")
+    loc = storage.location(cubes)
+    if not loc.fs.exists(loc.path) or not loc.fs.isdir(loc.path):
+        raise CatalogBuildError(f"{storage.redact(cubes)}: no cubes folder at this store")
+    names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path, detail=False))
+    found = [n for n in names if n.endswith((".zarr", ".zarr.zip")) and not n.startswith((".", "_"))]
+    if not found:
+        raise CatalogBuildError(f"{storage.redact(cubes)}: no cubes (*.zarr) found")
+    return [storage.join(cubes, n) for n in found]
+
+
+def build_catalog(
+    store_url: str | os.PathLike[str],
+    series_length: int = 3,
+    seed: int = 0,
+    *,
+    annotations: str | os.PathLike[str] | None = None,
+    statistics: bool = True,
+    geoparquet: bool = True,
+    workers: int = 2,
+    strict: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+    config: CatalogConfig | None = None,
+) -> BuildReport:
+    """Catalog the cubes under STORE/cubes/ and publish STAC, pair index, series table and statistics.
+
+    A cube that cannot be read is left out and named in the report (`strict=True`: the build fails
+    instead); the others are catalogued. `annotations` optionally adds what cubes do not store.
+    `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned.
+    """
+    cfg = config or CatalogConfig.build(
+        series_length=series_length,
+        seed=seed,
+        statistics=statistics,
+        geoparquet=geoparquet,
+        workers=workers,
+        strict=strict,
+    )
+    store = storage.normalize(store_url)
+    cubes = list_cubes(store)
+    records = None
+    if annotations is not None:
+        recs, _ = load_annotations(annotations, strict=True)
+        records = {r["uniqueID"]: r for r in recs}
+    scans: list[CubeScan] = []
+    skipped: list[str] = []
+    totals: dict[str, RunningStats] = {}
+    for url in cubes:
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        counter = {"n": 0}
+
+        def tick(name: str = name, counter: dict = counter) -> None:
+            counter["n"] += 1
+            if progress is not None:
+                progress(name, counter["n"], 0)
+
+        try:
+            scan = scan_cube(
+                url, statistics=cfg.statistics, annotations=records, workers=cfg.workers, on_pair=tick
+            )
+        except CubeScanError as exc:
+            if cfg.strict:
+                raise
+            log.warning("skipping cube: %s", exc)
+            skipped.append(str(exc))
+            continue
+        if any(s.frame_id == scan.frame_id for s in scans):
+            raise CatalogBuildError(
+                f"{storage.redact(url)}: frame {scan.frame_id} appears in more than one cube"
+            )
+        skipped.extend(scan.skipped)
+        scans.append(scan)
+        for key, st in scan.stats.items():
+            totals.setdefault(key, RunningStats()).merge(st)
+    if not scans:
+        raise CatalogBuildError(f"{storage.redact(store)}: no readable cube; " + "; ".join(skipped))
+    pairs = rows_to_table([r for s in scans for r in s.rows])
+    series = build_series(pairs, cfg.series_length, cfg.seed)
+    version = publish.new_version()
+    extra = {"hephaestus:source": "cubes", "hephaestus:skipped": skipped}
+    _publish_or_discard(
+        store,
+        version,
+        lambda: _write_version(
+            store, version, pairs, series, scans, cfg, totals if cfg.statistics else None, extra
+        ),
+        cfg.keep_versions,
+    )
+    return BuildReport(
+        store,
+        version,
+        pairs.num_rows,
+        series.num_rows,
+        [s.frame_id for s in scans],
+        skipped,
+        table2_counts(pairs, series),
+    )
+
+
+def catalog_from_annotations(
+    annotations: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    available: str | os.PathLike[str] | None = None,
+    series_length: int = 3,
+    seed: int = 0,
+    *,
+    strict: bool = True,
+    config: CatalogConfig | None = None,
+) -> BuildReport:
+    """Pair index and series table from annotation JSON alone, published under OUT/catalog/.
+
+    `available` (quality_timeseries.json or a list of uniqueIDs) names the pairs that have a
+    product; without it every annotated pair is taken to have one. `cube_url` stays null.
+    """
+    cfg = config or CatalogConfig.build(
+        series_length=series_length, seed=seed, statistics=False, strict=strict
+    )
+    store = storage.normalize(out)
+    records, rejected = load_annotations(annotations, strict=cfg.strict)
+    avail = load_available(available) if available is not None else None
+    rows = [annotation_row(r, has_product=(avail is None or r["uniqueID"] in avail)) for r in records]
+    pairs = rows_to_table(rows)
+    series = build_series(pairs, cfg.series_length, cfg.seed)
+    version = publish.new_version()
+    skipped = [f"{r.source}: {r.reason}" for r in rejected]
+    extra = {
+        "hephaestus:source": "annotations",
+        "hephaestus:annotations": storage.redact(storage.normalize(annotations)),
+        "hephaestus:available": storage.redact(storage.normalize(available))
+        if available is not None
+        else None,
+        "hephaestus:skipped": skipped,
+    }
+    _publish_or_discard(
+        store,
+        version,
+        lambda: _write_version(store, version, pairs, series, [], cfg, None, extra),
+        cfg.keep_versions,
+    )
+    return BuildReport(
+        store, version, pairs.num_rows, series.num_rows, [], skipped, table2_counts(pairs, series)
+    )

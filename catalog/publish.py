@@ -1,0 +1,178 @@
+"""Atomic publication of a catalog on any store: versioned folders and one pointer object.
+
+Layout under `STORE/catalog/`:
+- `<version>/index/pairs/split=<s>/frame_id=<f>/part-0.parquet` (null split: `__HIVE_DEFAULT_PARTITION__`),
+- `<version>/index/series/split=<s>/part-0.parquet`, `<version>/items/<frame>.json`, `<version>/items.parquet`,
+- `collection.json`: the STAC Collection, written last with one atomic PUT (or rename); it names
+  the version its assets point to, so it is the pointer. A reader resolves it once and reads that
+  version only: it sees the old or the new catalog, never a mix. A failed build never touches it.
+After publishing, versions other than the new one and the one before it are removed (the previous
+one stays so that a reader that resolved it just before the switch can finish).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from hephaestus.platform import storage
+
+CATALOG = "catalog"
+POINTER = "collection.json"
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+VERSION_KEY = "hephaestus:version"
+_VERSION = re.compile(r"^v\d{8}T\d{12}-[0-9a-f]{8}$")
+
+
+class CatalogNotFoundError(FileNotFoundError):
+    """No published catalog at a store: names the store."""
+
+
+def catalog_url(store_url: str) -> str:
+    return storage.join(store_url, CATALOG)
+
+
+def pointer_url(store_url: str) -> str:
+    return storage.join(store_url, CATALOG, POINTER)
+
+
+def new_version() -> str:
+    """A sortable, collision-free version name."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"v{now}-{uuid.uuid4().hex[:8]}"
+
+
+def version_url(store_url: str, version: str) -> str:
+    if not _VERSION.match(version):
+        raise ValueError(f"not a catalog version name: {version!r}")
+    return storage.join(store_url, CATALOG, version)
+
+
+def read_pointer(store_url: str) -> dict:
+    """The published collection JSON (the pointer), or CatalogNotFoundError."""
+    url = pointer_url(store_url)
+    try:
+        data = storage.read_bytes(url)
+    except FileNotFoundError as exc:
+        raise CatalogNotFoundError(f"{storage.redact(url)}: no catalog published at this store") from exc
+    try:
+        obj = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise CatalogNotFoundError(f"{storage.redact(url)}: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict) or not _VERSION.match(str(obj.get(VERSION_KEY, ""))):
+        raise CatalogNotFoundError(f"{storage.redact(url)}: not a hephaestus catalog collection (no version)")
+    return obj
+
+
+def current_version(store_url: str) -> str | None:
+    try:
+        return str(read_pointer(store_url)[VERSION_KEY])
+    except CatalogNotFoundError:
+        return None
+
+
+def _write_parquet(table: pa.Table, url: str) -> None:
+    loc = storage.location(url)
+    parent = loc.path.rsplit("/", 1)[0]
+    if storage.is_local(url):
+        loc.fs.makedirs(parent, exist_ok=True)
+    with loc.fs.open(loc.path, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+def _partitions(table: pa.Table, keys: list[str]) -> Iterable[tuple[tuple[str | None, ...], pa.Table]]:
+    """Slices of a table, one per distinct key tuple (nulls included): vectorised codes and one sort."""
+    if table.num_rows == 0:
+        return
+    code = np.zeros(table.num_rows, dtype="int64")
+    dictionaries = []
+    for key in keys:
+        enc = pc.dictionary_encode(table[key]).combine_chunks()
+        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64") + 1
+        dictionaries.append([None, *enc.dictionary.to_pylist()])
+        code = code * (len(enc.dictionary) + 1) + idx
+    order = np.argsort(code, kind="stable")
+    sorted_code = code[order]
+    bounds = np.flatnonzero(np.diff(sorted_code)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [len(order)]])
+    table = table.take(pa.array(order))
+    for s, e in zip(starts, ends, strict=True):
+        c = int(sorted_code[s])
+        values = []
+        for d in reversed(dictionaries):
+            c, r = divmod(c, len(d))
+            values.append(d[r])
+        yield tuple(reversed(values)), table.slice(int(s), int(e - s))
+
+
+def _segment(key: str, value: str | None) -> str:
+    if value is None:
+        return f"{key}={HIVE_NULL}"
+    return f"{key}={storage.safe_component(value, what=key)}"
+
+
+def write_partitioned(table: pa.Table, dest_url: str, keys: list[str], workers: int = 4) -> int:
+    """Write one Parquet file per partition (hive layout; partition columns kept in the files too).
+
+    Keeping the columns in the files makes every file self-describing and lets plain readers read
+    it with or without hive partitioning. An empty table gives one empty file so globs still match.
+    """
+    jobs = [
+        (
+            part,
+            storage.join(
+                dest_url, *[_segment(k, v) for k, v in zip(keys, values, strict=True)], "part-0.parquet"
+            ),
+        )
+        for values, part in _partitions(table, keys)
+    ]
+    if not jobs:
+        jobs = [(table, storage.join(dest_url, *[_segment(k, None) for k in keys], "part-0.parquet"))]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(lambda job: _write_parquet(*job), jobs))
+    return len(jobs)
+
+
+def publish(store_url: str, version: str, collection_json: dict, keep: int = 2) -> None:
+    """Switch readers to `version` (one atomic write), then remove versions beyond the newest `keep`."""
+    previous = current_version(store_url)
+    collection_json = {**collection_json, VERSION_KEY: version}
+    storage.write_text_atomic(pointer_url(store_url), json.dumps(collection_json, indent=1))
+    keep_set = {version}
+    if previous and keep > 1:
+        keep_set.add(previous)
+    remove_versions(store_url, keep=keep_set)
+
+
+def list_versions(store_url: str) -> list[str]:
+    loc = storage.location(catalog_url(store_url))
+    if not loc.fs.exists(loc.path):
+        return []
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path, detail=False)]
+    return sorted(n for n in names if _VERSION.match(n))
+
+
+def remove_versions(store_url: str, keep: set[str]) -> list[str]:
+    removed = []
+    for name in list_versions(store_url):
+        if name not in keep:
+            storage.remove(version_url(store_url, name))
+            removed.append(name)
+    return removed
+
+
+def discard(store_url: str, version: str) -> None:
+    """Remove a version that was never published (best effort, after a failed build)."""
+    try:
+        storage.remove(version_url(store_url, version))
+    except Exception:  # noqa: BLE001 - cleanup must not hide the build's own error
+        pass

@@ -1,0 +1,138 @@
+"""Read a published catalog: pairs, series, statistics, and DuckDB SQL over views `pairs` and `series`.
+
+Every call resolves the pointer (`STORE/catalog/collection.json`) once and reads that version only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pds
+import pyarrow.fs as pafs
+from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
+from hephaestus.catalog.publish import HIVE_NULL, VERSION_KEY, read_pointer, version_url
+from hephaestus.catalog.series import SERIES_SCHEMA
+from hephaestus.platform import schema, storage
+
+STATISTICS_KEY = "hephaestus:statistics"
+
+
+def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:
+    """(URL of the published version, collection JSON) of a store."""
+    store = storage.normalize(store_url)
+    coll = read_pointer(store)
+    return version_url(store, str(coll[VERSION_KEY])), coll
+
+
+def _arrow_fs(url: str) -> tuple[pafs.FileSystem, str]:
+    loc = storage.location(url)
+    if storage.is_local(url):
+        return pafs.LocalFileSystem(), loc.path
+    return pafs.PyFileSystem(pafs.FSSpecHandler(loc.fs)), loc.path
+
+
+def _files(base_url: str, pattern: str) -> list[str]:
+    loc = storage.location(base_url)
+    return sorted(loc.fs.glob(f"{loc.path.rstrip('/')}/{pattern}"))
+
+
+def _read(base_url: str, pattern: str, schema_: pa.Schema, filt: pds.Expression | None) -> pa.Table:
+    files = _files(base_url, pattern)
+    if not files:
+        return schema_.empty_table()
+    fs, _ = _arrow_fs(base_url)
+    dataset = pds.dataset(files, format="parquet", filesystem=fs)
+    table = dataset.to_table(filter=filt)
+    return conform(table, schema_)
+
+
+def _split_segment(split: str | None) -> str:
+    return "*" if split is None else f"split={storage.safe_component(split, what='split')}"
+
+
+def read_pairs(
+    store_url: str | os.PathLike[str],
+    split: str | None = None,
+    frame_id: str | None = None,
+    usable_only: bool = False,
+) -> pa.Table:
+    """The pair index (all rows with `split=None`); only the partitions asked for are read."""
+    base, _ = resolve(store_url)
+    frame = "*" if frame_id is None else f"frame_id={storage.safe_component(frame_id, what='frame_id')}"
+    filt = pds.field("usable") if usable_only else None
+    table = _read(
+        storage.join(base, "index", "pairs"), f"{_split_segment(split)}/{frame}/*.parquet", PAIR_SCHEMA, filt
+    )
+    return table.sort_by(
+        [
+            ("frame_id", "ascending"),
+            ("primary_date", "ascending"),
+            ("secondary_date", "ascending"),
+            ("unique_id", "ascending"),
+        ]
+    )
+
+
+def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> pa.Table:
+    """The series table (all rows with `split=None`)."""
+    base, _ = resolve(store_url)
+    table = _read(
+        storage.join(base, "index", "series"), f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None
+    )
+    return table.sort_by([("series_id", "ascending")])
+
+
+def read_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
+    """(mean, std) per statistics key, from the collection; the authors' values where it has none."""
+    out = dict(schema.AUTHORS_STATISTICS)
+    try:
+        _, coll = resolve(store_url)
+    except FileNotFoundError:
+        return out
+    for key, entry in (coll.get(STATISTICS_KEY) or {}).items():
+        if key in out and entry.get("count", 0) and entry.get("std", 0) > 0:
+            out[key] = (float(entry["mean"]), float(entry["std"]))
+    return out
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _glob_url(url: str) -> str:
+    if storage.is_local(url):
+        return storage.location(url).path
+    return url
+
+
+def connect(store_url: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with views `pairs` and `series` on the published version.
+
+    Object stores are reached through the fsspec filesystem registered with DuckDB (no httpfs).
+    """
+    base, _ = resolve(store_url)
+    con = duckdb.connect()
+    if not storage.is_local(base):
+        con.register_filesystem(storage.location(base).fs)
+    for view, sub in (("pairs", "pairs"), ("series", "series")):
+        glob = _glob_url(storage.join(base, "index", sub)) + "/**/*.parquet"
+        con.execute(
+            f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+    return con
+
+
+def query(store_url: str | os.PathLike[str], sql: str) -> pa.Table:
+    """Run DuckDB SQL over the views `pairs` and `series`; the result as an Arrow table."""
+    con = connect(store_url)
+    try:
+        rel = con.sql(sql)
+        return pa.table({}) if rel is None else rel.to_arrow_table()
+    finally:
+        con.close()
+
+
+__all__ = ["HIVE_NULL", "connect", "query", "read_pairs", "read_series", "read_statistics", "resolve"]

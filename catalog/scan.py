@@ -1,0 +1,289 @@
+"""Scan one minicube: its pair rows, mask statistics, grid facts for STAC and streamed normalisation stats.
+
+A cube is never loaded whole: the pair scalars (small) are read at once, then each pair's 2-D
+slices are read one at a time (one chunk in the published layout) by a small thread pool, and
+reduced to a few numbers before the next ones come in.
+
+Normalisation statistics (documented choices):
+- accumulated in float64 with Chan's parallel update (count, mean, M2), so partial results of
+  slices, pairs and cubes merge exactly and large values (surface pressure) lose no precision;
+- only usable pairs (product present, not corrupted, no processing error, not no_info) count;
+- NaN is excluded everywhere; insar_difference == 0 is LiCSAR's no-data, so those pixels are
+  excluded from both insar_difference and insar_coherence;
+- primary and secondary ERA5 variables share one entry (schema.statistics_key); the DEM counts
+  once per cube.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from hephaestus.catalog.pairs import is_positive, is_usable, split_of
+from hephaestus.platform import schema, storage
+from hephaestus.platform.cube import CubeSchemaError, open_cube
+
+STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *schema.ATMOSPHERE_CHANNELS)
+
+
+class CubeScanError(ValueError):
+    """A cube cannot be catalogued: names the cube and what is wrong."""
+
+
+@dataclass
+class RunningStats:
+    """Count, mean and sum of squared deviations, mergeable (Chan et al.)."""
+
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        x = np.asarray(values, dtype="float64").ravel()
+        if x.size == 0:
+            return
+        mean = float(x.mean())
+        self.merge(RunningStats(int(x.size), mean, float(np.square(x - mean).sum())))
+
+    def merge(self, other: RunningStats) -> None:
+        if other.count == 0:
+            return
+        if self.count == 0:
+            self.count, self.mean, self.m2 = other.count, other.mean, other.m2
+            return
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        self.mean += delta * other.count / n
+        self.m2 += other.m2 + delta * delta * self.count * other.count / n
+        self.count = n
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (ddof=0), as numpy's default."""
+        return math.sqrt(self.m2 / self.count) if self.count else float("nan")
+
+
+@dataclass
+class CubeScan:
+    """What the catalog needs from one cube."""
+
+    url: str
+    frame_id: str
+    rows: list[dict]
+    height: int
+    width: int
+    lat: tuple[float, float]  # pixel-centre latitude of the first and last row
+    lon: tuple[float, float]  # pixel-centre longitude of the first and last column
+    primary_dates: list[np.datetime64]
+    secondary_dates: list[np.datetime64]
+    variables: dict[str, dict]
+    stats: dict[str, RunningStats] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the pixel edges (coords are pixel centres)."""
+        half = schema.GRID_SPACING_DEG / 2
+        west, east = min(self.lon) - half, max(self.lon) + half
+        south, north = min(self.lat) - half, max(self.lat) + half
+        return (round(west, 9), round(south, 9), round(east, 9), round(north, 9))
+
+
+def _names(values: np.ndarray, codes: schema.Codes, skip: set[int]) -> list[str]:
+    present = sorted(int(v) for v in np.unique(values) if int(v) not in skip)
+    return [codes.meaning(v) for v in present if v in codes.meanings]
+
+
+def _mask_facts(deformation: np.ndarray) -> tuple[int, tuple[int, int, int, int] | None]:
+    hit = deformation > 0
+    rows = np.flatnonzero(hit.any(axis=1))
+    if rows.size == 0:
+        return 0, None
+    cols = np.flatnonzero(hit.any(axis=0))
+    return int(hit.sum()), (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
+
+
+def _pair_scalars(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    return {name: np.asarray(ds[name].values) for name in schema.PAIR_VARIABLES}
+
+
+def scan_cube(
+    url: str,
+    *,
+    statistics: bool = True,
+    annotations: Mapping[int, dict] | None = None,
+    workers: int = 2,
+    on_pair: Callable[[], None] | None = None,
+) -> CubeScan:
+    """Read a cube's pairs and reduce each pair's slices to mask facts and statistics.
+
+    `annotations` (uniqueID -> record), when given, supply what a cube does not store (label lists,
+    image_artifacts, processing_error codes); otherwise label lists come from the mask codes.
+    """
+    text = storage.normalize(url)
+    where = storage.redact(text)
+    try:
+        ds = open_cube(text)
+    except CubeSchemaError as exc:
+        raise CubeScanError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - any failure to open names the cube
+        raise CubeScanError(f"{where}: cannot open cube ({exc.__class__.__name__}: {exc})") from exc
+    frame_id = str(ds.attrs.get("frame_id") or os.path.basename(text.rstrip("/")).split(".")[0])
+    try:
+        storage.safe_component(frame_id, what=f"{where}: frame_id")
+    except storage.UnsafePathComponentError as exc:
+        raise CubeScanError(str(exc)) from exc
+    lat = np.asarray(ds[schema.LAT].values)
+    lon = np.asarray(ds[schema.LON].values)
+    primary = np.asarray(ds[schema.PRIMARY].values).astype("datetime64[D]")
+    secondary = np.asarray(ds[schema.SECONDARY].values).astype("datetime64[D]")
+    h, w = int(lat.size), int(lon.size)
+    try:
+        scalars = _pair_scalars(ds)
+    except Exception as exc:  # noqa: BLE001
+        raise CubeScanError(f"{where}: cannot read pair variables ({exc.__class__.__name__}: {exc})") from exc
+    uid_text = np.char.strip(scalars["unique_id"].astype(str))
+    valid = scalars["valid_date_pair"].astype(bool)
+    todo = [(int(i), int(j)) for i, j in zip(*np.nonzero(valid | (uid_text != "")), strict=True)]
+
+    scan = CubeScan(
+        url=text,
+        frame_id=frame_id,
+        rows=[],
+        height=h,
+        width=w,
+        lat=(float(lat[0]), float(lat[-1])),
+        lon=(float(lon[0]), float(lon[-1])),
+        primary_dates=list(primary),
+        secondary_dates=list(secondary),
+        variables={
+            name: {
+                "dims": list(ds[name].dims),
+                "dtype": str(ds[name].dtype),
+                "unit": ds[name].attrs.get("units"),
+                "description": ds[name].attrs.get("long_name", ""),
+            }
+            for name in schema.VARIABLES
+        },
+    )
+    if statistics:
+        scan.stats = {schema.statistics_key(v): RunningStats() for v in ("dem", *STATS_VARIABLES)}
+        try:
+            scan.stats["dem"].add(_finite(np.asarray(ds["dem"].values)))
+        except Exception as exc:  # noqa: BLE001
+            raise CubeScanError(f"{where}: cannot read dem ({exc.__class__.__name__}: {exc})") from exc
+
+    def one(ij: tuple[int, int]) -> tuple[dict | None, dict[str, RunningStats], str | None]:
+        i, j = ij
+        label = f"{where} pair ({primary[i]}, {secondary[j]})"
+        text_uid = uid_text[i, j]
+        if not text_uid.isdigit():
+            return None, {}, f"{label}: unique_id {text_uid!r} is not an integer; pair left out"
+        try:
+            slices = {m: np.asarray(ds[m][i, j].values) for m in schema.MASK_VARIABLES}
+        except Exception as exc:  # noqa: BLE001
+            raise CubeScanError(f"{label}: cannot read masks ({exc.__class__.__name__}: {exc})") from exc
+        row = _row(scan, scalars, slices, i, j, int(text_uid), annotations)
+        local: dict[str, RunningStats] = {}
+        if statistics and row["usable"]:
+            try:
+                phase = np.asarray(ds["insar_difference"][i, j].values)
+                data = phase != 0
+                for var in STATS_VARIABLES:
+                    arr = phase if var == "insar_difference" else np.asarray(ds[var][i, j].values)
+                    values = arr[data] if var in ("insar_difference", "insar_coherence") else arr
+                    local.setdefault(schema.statistics_key(var), RunningStats()).add(_finite(values))
+            except Exception as exc:  # noqa: BLE001
+                raise CubeScanError(
+                    f"{label}: cannot read rasters ({exc.__class__.__name__}: {exc})"
+                ) from exc
+        return row, local, None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for row, local, problem in pool.map(one, todo):
+            if problem:
+                scan.skipped.append(problem)
+            if row is not None:
+                scan.rows.append(row)
+            for key, st in local.items():
+                scan.stats[key].merge(st)
+            if on_pair is not None:
+                on_pair()
+    return scan
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    return values[np.isfinite(values)]
+
+
+def _row(
+    scan: CubeScan,
+    s: dict[str, np.ndarray],
+    masks: dict[str, np.ndarray],
+    i: int,
+    j: int,
+    uid: int,
+    annotations: Mapping[int, dict] | None,
+) -> dict:
+    primary = scan.primary_dates[i].astype(object)
+    secondary = scan.secondary_dates[j].astype(object)
+    deformation = masks["deformation_mask"]
+    n_pix, box = _mask_facts(deformation)
+    labels = _names(deformation, schema.DEFORMATION, {0}) or [schema.NEGATIVE_LABEL]
+    activity = _names(masks["activity_type_mask"], schema.ACTIVITY_TYPE, {0})
+    intensity = _names(masks["intensity_level_mask"], schema.INTENSITY, {schema.INTENSITY.code("None")})
+    has_product = bool(s["valid_date_pair"][i, j])
+    corrupted = bool(s["corrupted"][i, j])
+    perr = int(bool(s["processing_error"][i, j]))
+    no_info = bool(s["no_info"][i, j])
+    image_artifacts: bool | None = None
+    rec = (annotations or {}).get(uid)
+    if rec is not None:
+        labels, activity, intensity = (
+            list(rec["label"]),
+            list(rec["activity_type"]),
+            list(rec["intensity_level"]),
+        )
+        perr, image_artifacts = int(rec["processing_error"]), bool(rec["image_artifacts"])
+    return {
+        "unique_id": uid,
+        "frame_id": scan.frame_id,
+        "primary_date": primary,
+        "secondary_date": secondary,
+        "split": split_of(primary),
+        "positive": is_positive(labels),
+        "usable": is_usable(has_product, corrupted, perr, no_info),
+        "has_product": has_product,
+        "cube_url": storage.redact(scan.url),
+        "primary_index": i,
+        "secondary_index": j,
+        "height": scan.height,
+        "width": scan.width,
+        "label": labels,
+        "activity_type": activity,
+        "intensity_level": intensity,
+        "phase": str(s["phase"][i, j]).strip(),
+        "confidence": float(s["confidence"][i, j]),
+        "corrupted": corrupted,
+        "processing_error": perr,
+        "glacier_fringes": int(s["glacier_fringes"][i, j]),
+        "orbital_fringes": int(s["orbital_fringes"][i, j]),
+        "atmospheric_fringes": int(s["atmospheric_fringes"][i, j]),
+        "low_coherence": bool(s["low_coherence"][i, j]),
+        "no_info": no_info,
+        "image_artifacts": image_artifacts,
+        "is_crowd": bool(s["is_crowd"][i, j]),
+        "caption": str(s["caption"][i, j]),
+        "n_polygons": None,
+        "deformation_pixels": n_pix,
+        "mask_row_min": box[0] if box else None,
+        "mask_row_max": box[1] if box else None,
+        "mask_col_min": box[2] if box else None,
+        "mask_col_max": box[3] if box else None,
+    }

@@ -1,0 +1,270 @@
+"""STAC: one Item per cube and the Collection that is also the catalog's publication pointer.
+
+Items carry the projection, datacube, label and table extensions; the Collection carries the
+table extension (pair and series indexes as assets) and the normalisation statistics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib.resources import files
+
+import numpy as np
+import pyarrow as pa
+import pystac
+from hephaestus.catalog.scan import CubeScan
+from hephaestus.platform import schema, storage
+from pystac.extensions.datacube import DatacubeExtension, Dimension, Variable
+from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.table import Column, TableExtension
+
+COLLECTION_ID = "hephaestus-minicubes"
+ZARR_MEDIA_TYPE = "application/vnd+zarr"
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+LICENSE = "CC-BY-4.0"
+PREFIX = "hephaestus"
+
+
+@cache
+def frame_names() -> dict[str, list[str]]:
+    """Volcanoes each LiCSAR frame covers (the authors' frame_names.json, CC-BY 4.0)."""
+    raw = json.loads(files("hephaestus.catalog").joinpath("frame_names.json").read_text())
+    return {frame: [v.strip() for v in names.split(",") if v.strip()] for frame, names in raw.items()}
+
+
+def _iso(day: np.datetime64 | dt.date) -> str:
+    return f"{np.datetime64(day, 'D')}T00:00:00Z"
+
+
+def _utc(day: np.datetime64 | dt.date) -> dt.datetime:
+    d = np.datetime64(day, "D").astype(object)
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+
+
+def table_columns(arrow_schema: pa.Schema, descriptions: Mapping[str, str]) -> list[Column]:
+    return [
+        Column(
+            {
+                "name": f.name,
+                "type": str(f.type),
+                **({"description": descriptions[f.name]} if f.name in descriptions else {}),
+            }
+        )
+        for f in arrow_schema
+    ]
+
+
+def cube_item(
+    scan: CubeScan,
+    *,
+    pairs_href: str,
+    pairs_schema: pa.Schema,
+    descriptions: Mapping[str, str],
+) -> pystac.Item:
+    """The STAC Item of one cube: footprint from its grid, its time range, extensions and assets."""
+    west, south, east, north = scan.bbox
+    geometry = {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
+    dates = scan.primary_dates + scan.secondary_dates
+    start, end = min(dates), max(dates)
+    volcanoes = frame_names().get(scan.frame_id, [])
+    rows = scan.rows
+    n_pos = sum(1 for r in rows if r["positive"])
+    item = pystac.Item(
+        id=scan.frame_id,
+        geometry=geometry,
+        bbox=[west, south, east, north],
+        datetime=None,
+        start_datetime=_utc(start),
+        end_datetime=_utc(end),
+        properties={
+            "title": f"Hephaestus Minicube {scan.frame_id}",
+            f"{PREFIX}:frame_id": scan.frame_id,
+            f"{PREFIX}:volcanoes": volcanoes,
+            f"{PREFIX}:pairs": len(rows),
+            f"{PREFIX}:usable_pairs": sum(1 for r in rows if r["usable"]),
+            f"{PREFIX}:positive_pairs": n_pos,
+        },
+        collection=COLLECTION_ID,
+    )
+    step = schema.GRID_SPACING_DEG
+    proj = ProjectionExtension.ext(item, add_if_missing=True)
+    proj.code = f"EPSG:{schema.CRS_EPSG}"
+    proj.shape = [scan.height, scan.width]
+    proj.transform = [step, 0.0, west, 0.0, -step, north]
+    proj.bbox = [west, south, east, north]
+
+    cube = DatacubeExtension.ext(item, add_if_missing=True)
+    dims = {
+        schema.LON: Dimension.from_dict(
+            {
+                "type": "spatial",
+                "axis": "x",
+                "extent": [min(scan.lon), max(scan.lon)],
+                "step": step,
+                "reference_system": schema.CRS_EPSG,
+                "description": "pixel-centre longitude",
+            }
+        ),
+        schema.LAT: Dimension.from_dict(
+            {
+                "type": "spatial",
+                "axis": "y",
+                "extent": [min(scan.lat), max(scan.lat)],
+                "step": -step,
+                "reference_system": schema.CRS_EPSG,
+                "description": "pixel-centre latitude (descending)",
+            }
+        ),
+        schema.PRIMARY: Dimension.from_dict(
+            {
+                "type": "temporal",
+                "extent": [_iso(min(scan.primary_dates)), _iso(max(scan.primary_dates))],
+                "values": [_iso(d) for d in scan.primary_dates],
+                "description": "primary acquisition dates",
+            }
+        ),
+        schema.SECONDARY: Dimension.from_dict(
+            {
+                "type": "temporal",
+                "extent": [_iso(min(scan.secondary_dates)), _iso(max(scan.secondary_dates))],
+                "values": [_iso(d) for d in scan.secondary_dates],
+                "description": "secondary acquisition dates",
+            }
+        ),
+    }
+    variables = {}
+    for name, info in scan.variables.items():
+        var = schema.VARIABLES[name]
+        d = {
+            "dimensions": info["dims"],
+            "type": "data" if var.is_raster else "auxiliary",
+            "description": info["description"] or name,
+        }
+        if info.get("unit"):
+            d["unit"] = info["unit"]
+        variables[name] = Variable(d)
+    cube.apply(dimensions=dims, variables=variables)
+
+    label = LabelExtension.ext(item, add_if_missing=True)
+    label.apply(
+        label_description="Expert InSAR annotations: deformation class per pixel (deformation_mask), "
+        "source type and intensity masks, per-pair phase, flags and caption",
+        label_type=LabelType.RASTER,
+        label_properties=None,
+        label_classes=[LabelClasses.create(classes=list(schema.DEFORMATION.flag_values), name=None)],
+        label_tasks=["classification", "segmentation"],
+        label_methods=["manual"],
+    )
+
+    item.add_asset(
+        "zarr",
+        pystac.Asset(
+            href=storage.redact(scan.url),
+            media_type=ZARR_MEDIA_TYPE,
+            title=f"Minicube {scan.frame_id} (zarr)",
+            roles=["data"],
+        ),
+    )
+    pairs_asset = pystac.Asset(
+        href=pairs_href,
+        media_type=PARQUET_MEDIA_TYPE,
+        title="Pair index (hive-partitioned Parquet; filter frame_id)",
+        roles=["metadata", "index"],
+        extra_fields={f"{PREFIX}:filter": {"frame_id": scan.frame_id}},
+    )
+    item.add_asset("pairs", pairs_asset)
+    TableExtension.ensure_has_extension(item, add_if_missing=True)
+    tab = TableExtension.ext(pairs_asset)
+    tab.columns = table_columns(pairs_schema, descriptions)
+    tab.row_count = len(rows)
+    return item
+
+
+def collection(
+    *,
+    version: str,
+    items: Sequence[pystac.Item],
+    temporal: tuple[dt.datetime | None, dt.datetime | None],
+    assets: Mapping[str, tuple[str, pa.Schema, int, str, Mapping[str, str]]],
+    extra: Mapping[str, object],
+) -> pystac.Collection:
+    """The Collection: extent from the items (whole world without items), index assets, statistics."""
+    if items:
+        boxes = np.array([it.bbox for it in items], dtype="float64")
+        bbox = [
+            float(boxes[:, 0].min()),
+            float(boxes[:, 1].min()),
+            float(boxes[:, 2].max()),
+            float(boxes[:, 3].max()),
+        ]
+        bboxes = [bbox] + [list(map(float, b)) for b in boxes]
+    else:
+        bboxes = [[-180.0, -90.0, 180.0, 90.0]]
+    coll = pystac.Collection(
+        id=COLLECTION_ID,
+        title="Hephaestus Minicubes",
+        description="InSAR volcanic unrest minicubes (LiCSAR interferograms, coherence, DEM, ERA5) with expert "
+        "annotations, a pair index and a series index (Bountos et al., Hephaestus Minicubes, arXiv 2505.17782).",
+        extent=pystac.Extent(pystac.SpatialExtent(bboxes), pystac.TemporalExtent([list(temporal)])),
+        license=LICENSE,
+        keywords=["InSAR", "volcano", "deformation", "Sentinel-1", "datacube"],
+        providers=[
+            pystac.Provider(
+                name="Orion Lab, National Observatory of Athens and NTUA", roles=["producer", "licensor"]
+            ),
+            pystac.Provider(name="COMET LiCSAR", roles=["producer"]),
+        ],
+        extra_fields={f"{PREFIX}:version": version, **extra},
+    )
+    coll.add_link(
+        pystac.Link(
+            rel="license",
+            target="https://creativecommons.org/licenses/by/4.0/",
+            media_type="text/html",
+            title="CC-BY 4.0",
+        )
+    )
+    TableExtension.ensure_has_extension(coll, add_if_missing=True)
+    coll.extra_fields["table:tables"] = [
+        {"name": key, "description": spec[3]} for key, spec in assets.items()
+    ]
+    for key, (href, arrow_schema, n_rows, desc, descriptions) in assets.items():
+        asset = pystac.Asset(
+            href=href, media_type=PARQUET_MEDIA_TYPE, title=desc, roles=["metadata", "index"]
+        )
+        coll.add_asset(key, asset)
+        tab = TableExtension.ext(asset)
+        tab.columns = table_columns(arrow_schema, descriptions)
+        tab.row_count = n_rows
+    if items:
+        coll.summaries.add(f"{PREFIX}:frame_id", sorted(it.id for it in items))
+        coll.summaries.add("proj:code", [f"EPSG:{schema.CRS_EPSG}"])
+    return coll
+
+
+def item_dict(item: pystac.Item, collection_href: str) -> dict:
+    """An Item as JSON with relative links to the collection (no absolute self link)."""
+    item.clear_links()
+    d = item.to_dict(include_self_link=False, transform_hrefs=False)
+    d["links"] = [
+        {"rel": "root", "href": collection_href, "type": "application/json"},
+        {"rel": "parent", "href": collection_href, "type": "application/json"},
+        {"rel": "collection", "href": collection_href, "type": "application/json"},
+    ]
+    return d
+
+
+def collection_dict(coll: pystac.Collection, item_hrefs: Sequence[str]) -> dict:
+    d = coll.to_dict(include_self_link=False, transform_hrefs=False)
+    links = [ln for ln in d.get("links", []) if ln.get("rel") not in ("root", "item", "self")]
+    links.insert(0, {"rel": "root", "href": "./collection.json", "type": "application/json"})
+    links += [{"rel": "item", "href": h, "type": "application/geo+json"} for h in item_hrefs]
+    d["links"] = links
+    return d

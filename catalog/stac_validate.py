@@ -1,0 +1,87 @@
+"""Validate STAC JSON offline against the official schemas kept in a local folder (no network).
+
+pystac's own `validate()` downloads extension schemas; here every schema URL is mapped to a file:
+https://schemas.stacspec.org/<ver>/<path> -> <ver>/<path> (1.1.0 is kept flat: <ver>/<basename>),
+https://stac-extensions.github.io/<name>/<ver>/schema.json -> extensions/<name>/<ver>/schema.json,
+https://geojson.org/schema/<X>.json -> geojson/<X>.json. JSON-Schema meta-schemas come bundled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import jsonschema
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT7
+
+STAC_SCHEMAS = "https://schemas.stacspec.org/"
+EXTENSIONS = "https://stac-extensions.github.io/"
+GEOJSON = "https://geojson.org/schema/"
+
+
+class StacValidationError(ValueError):
+    """A STAC object does not validate against one of its schemas: names the object and the schema."""
+
+
+def schema_file(url: str, root: Path) -> Path:
+    """The local file of a schema URL, or NoSuchResource."""
+    url = urldefrag(url).url
+    if url.startswith(STAC_SCHEMAS):
+        rest = url[len(STAC_SCHEMAS) :]
+        version, _, path = rest.partition("/")
+        for candidate in (root / version / path, root / version / Path(path).name):
+            if candidate.is_file():
+                return candidate
+    elif url.startswith(EXTENSIONS):
+        candidate = root / "extensions" / urlsplit(url).path.strip("/")
+        if candidate.is_file():
+            return candidate
+    elif url.startswith(GEOJSON):
+        candidate = root / "geojson" / Path(urlsplit(url).path).name
+        if candidate.is_file():
+            return candidate
+    raise NoSuchResource(ref=url)
+
+
+def registry(root: Path) -> Registry:
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(
+            json.loads(schema_file(uri, root).read_text()), default_specification=DRAFT7
+        )
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+def core_schema_url(obj: dict) -> str:
+    version = obj.get("stac_version", "1.1.0")
+    kind = obj.get("type")
+    if kind == "Feature":
+        return f"{STAC_SCHEMAS}v{version}/item-spec/json-schema/item.json"
+    if kind == "Collection":
+        return f"{STAC_SCHEMAS}v{version}/collection-spec/json-schema/collection.json"
+    if kind == "Catalog":
+        return f"{STAC_SCHEMAS}v{version}/catalog-spec/json-schema/catalog.json"
+    raise StacValidationError(f"not a STAC object (type {kind!r})")
+
+
+def validate(obj: dict, schema_root: str | Path, name: str = "<stac>") -> list[str]:
+    """Validate against the core schema and every declared extension; return the schema URLs used."""
+    root = Path(schema_root)
+    reg = registry(root)
+    urls = [core_schema_url(obj), *obj.get("stac_extensions", [])]
+    for url in urls:
+        try:
+            schema = json.loads(schema_file(url, root).read_text())
+        except NoSuchResource as exc:
+            raise StacValidationError(f"{name}: no local schema for {url}") from exc
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        validator = cls(schema, registry=reg)
+        errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.path))
+        if errors:
+            first = errors[0]
+            where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+            raise StacValidationError(f"{name}: invalid against {url} at {where}: {first.message}")
+    return urls
