@@ -1,0 +1,80 @@
+"""Cube layout on disk: chunk shapes, shards and codecs per variable, for zarr v3 and the v2 published layout.
+
+Every raster layout keeps one pair per chunk along primary/secondary, so that tasks writing
+different pairs never touch the same chunk (or shard).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hephaestus.platform import schema
+from hephaestus.platform.cube import _fill_value
+from numcodecs import Blosc
+
+from .config import ChunkingConfig
+
+LAYOUTS = ("sharded-256-lz4", "chunk-256-lz4", "chunk-256-zstd", "slice")
+
+
+def fill_value(name: str) -> object:
+    """The value a variable holds where nothing was written (the template's fill)."""
+    return _fill_value(name, schema.VARIABLES[name])
+
+
+def _v3_raster(height: int, width: int, chunking: ChunkingConfig) -> dict[str, object]:
+    from zarr.codecs import BloscCodec, ZstdCodec
+
+    tile = (1, 1, min(chunking.tile, height), min(chunking.tile, width))
+    whole = (1, 1, height, width)
+    lz4 = BloscCodec(cname="lz4", clevel=chunking.clevel, shuffle="shuffle")
+    if chunking.layout == "sharded-256-lz4":
+        return {"chunks": tile, "shards": whole, "compressors": [lz4]}
+    if chunking.layout == "chunk-256-lz4":
+        return {"chunks": tile, "compressors": [lz4]}
+    if chunking.layout == "chunk-256-zstd":
+        return {"chunks": tile, "compressors": [ZstdCodec(level=chunking.clevel)]}
+    if chunking.layout == "slice":
+        return {"chunks": whole, "compressors": [lz4]}
+    raise ValueError(f"unknown layout {chunking.layout!r}; known: {LAYOUTS}")
+
+
+def encoding(
+    zarr_format: int, n_primary: int, n_secondary: int, height: int, width: int, chunking: ChunkingConfig
+) -> dict[str, dict[str, object]]:
+    """xarray `to_zarr` encoding for every schema variable.
+
+    v3: the chosen raster layout, fill values equal to the schema fills (so that unwritten chunks
+    read as the template), pair scalars in one chunk (written once by the driver).
+    v2: the authors' layout: whole-slice raster chunks, one chunk per pair scalar, Blosc-lz4.
+    """
+    enc: dict[str, dict[str, object]] = {}
+    for name, var in schema.VARIABLES.items():
+        if zarr_format == 2:
+            if var.dims == schema.RASTER_DIMS:
+                chunks: tuple[int, ...] = (1, 1, height, width)
+            elif var.dims == schema.PAIR_DIMS:
+                chunks = (1, 1)
+            else:
+                chunks = (height, width)
+            enc[name] = {"chunks": chunks, "compressor": Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)}
+            continue
+        if var.dims == schema.RASTER_DIMS:
+            e = _v3_raster(height, width, chunking)
+        elif var.dims == schema.PAIR_DIMS:
+            e = {"chunks": (max(n_primary, 1), max(n_secondary, 1))}
+        else:
+            e = {"chunks": (height, width)}
+        e["fill_value"] = fill_value(name)
+        enc[name] = e
+    return enc
+
+
+def v2_needs_explicit_fill(name: str) -> bool:
+    """In v2 xarray reads the zarr fill_value as a mask, so the published layout keeps NaN/None fills
+    and pairs without a product get their fill chunks written explicitly where the schema fill differs."""
+    fill = fill_value(name)
+    return not (isinstance(fill, float | np.floating) and np.isnan(fill))
+
+
+ROOT_KEYS = {2: (".zattrs", ".zgroup", ".zmetadata"), 3: ("zarr.json",)}
+"""Group metadata written last: without it no reader can open the cube."""

@@ -1,0 +1,53 @@
+"""`run_ingest`: plan from the sources, quarantine what planning refused, build and publish the cubes."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from hephaestus.platform import storage
+
+from .config import IngestConfig
+from .plan import plan_sources
+from .quarantine import write as write_quarantine
+from .runner import IngestSummary, Progress, run_builds
+
+log = logging.getLogger(__name__)
+
+
+def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSummary:
+    """Build one cube per annotated frame at `cfg.out/cubes/<FRAME>.zarr`.
+
+    Idempotent: finished cubes and finished task regions are skipped. Refused products go to
+    `cfg.out/quarantine/` and the rest goes on.
+    """
+    t0 = time.perf_counter()
+    out = storage.normalize(cfg.out)
+    plan = plan_sources(cfg)
+    summary = IngestSummary(pairs_without_product=plan.no_product)
+    for rec in plan.quarantine:
+        write_quarantine(out, rec)
+    summary.quarantined.extend(plan.quarantine)
+    summary.pairs_quarantined += sum(1 for r in plan.quarantine if r.kind == "pair")
+    run_builds(
+        plan.builds,
+        out,
+        cfg.chunking,
+        workers=cfg.workers,
+        address=cfg.address,
+        retries=cfg.task_retries,
+        summary=summary,
+        progress=progress,
+    )
+    for b in plan.builds:
+        if b.frame_id not in summary.frames_failed:
+            summary.bytes_stored += _stored(out, b.frame_id)
+    summary.seconds = time.perf_counter() - t0
+    log.info("ingest done: %s", summary.as_dict())
+    return summary
+
+
+def _stored(out: str, frame_id: str) -> int:
+    from .publish import cube_url, stored_bytes
+
+    return stored_bytes(cube_url(out, frame_id))

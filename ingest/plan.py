@@ -1,0 +1,302 @@
+"""Planning (driver side): scan sources, validate what headers and annotations can tell, and lay out
+each frame's cube and its tasks. Reads listings, JSON, `metadata.txt` and GeoTIFF/NetCDF headers only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from hephaestus.platform import schema, storage
+
+from . import annotation as ann_mod
+from . import era5 as era5_mod
+from . import sources
+from .config import IngestConfig
+from .geotiff import ProductError, check_same_grid, header_grid
+from .layout import fill_value
+from .quarantine import QuarantineRecord
+from .writer import FrameContext, PairJob
+
+log = logging.getLogger(__name__)
+
+PLAN_VERSION = "1"
+
+
+@dataclass
+class FrameBuild:
+    """Everything needed to build one cube; small (URLs, dates, annotation scalars), no pixels."""
+
+    frame_id: str
+    ctx: FrameContext
+    primary: np.ndarray
+    secondary: np.ndarray
+    blocks: list[tuple[str, list[PairJob]]]
+    scalars: dict[str, np.ndarray]
+    dem_hgt: str | None = None
+    dem_cube: str | None = None
+    fingerprint: str = ""
+    n_pairs: int = 0  # cells with content to write (products)
+    description: str = ""
+
+
+@dataclass
+class Plan:
+    builds: list[FrameBuild] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    no_product: int = 0
+    unannotated_products: int = 0
+
+
+def empty_scalars(n_p: int, n_s: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name in schema.PAIR_VARIABLES:
+        var = schema.VARIABLES[name]
+        out[name] = np.full(
+            (n_p, n_s), fill_value(name), dtype=var.numpy_dtype(schema.STRING_LENGTHS.get(name, 1))
+        )
+    return out
+
+
+def blocks_of(jobs: list[PairJob], per_task: int) -> list[tuple[str, list[PairJob]]]:
+    jobs = sorted(jobs, key=lambda j: (j.i, j.j))
+    return [(f"pairs-{k // per_task:05d}", jobs[k : k + per_task]) for k in range(0, len(jobs), per_task)]
+
+
+def fingerprint(payload: object) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
+    """Parse every annotation; quarantine malformed ones, duplicate uniqueIDs and doubly annotated pairs."""
+    parsed: list[ann_mod.Annotation] = []
+    for raw in ann_mod.iter_raw(url):
+        try:
+            parsed.append(ann_mod.parse(raw))
+        except ann_mod.AnnotationError as exc:
+            frame, product = _guess_ids(raw)
+            plan.quarantine.append(QuarantineRecord(frame, product, (raw.origin,), str(exc), "annotation"))
+    by_uid: dict[int, list[ann_mod.Annotation]] = defaultdict(list)
+    for a in parsed:
+        by_uid[a.unique_id].append(a)
+    by_pair: dict[tuple, list[ann_mod.Annotation]] = defaultdict(list)
+    for a in parsed:
+        by_pair[a.pair_key].append(a)
+    good: list[ann_mod.Annotation] = []
+    for a in parsed:
+        files = tuple(sorted(x.origin for x in by_uid[a.unique_id]))
+        if len(by_uid[a.unique_id]) > 1:
+            reason = f"duplicate uniqueID {a.unique_id} in {len(files)} files"
+            plan.quarantine.append(
+                QuarantineRecord(a.frame_id, f"{a.unique_id}-{a.name}", files, reason, "annotation")
+            )
+            continue
+        others = [x.unique_id for x in by_pair[a.pair_key] if x is not a]
+        if others:
+            reason = f"pair {a.frame_id} {a.primary}..{a.secondary} also annotated by uniqueID(s) {others}"
+            plan.quarantine.append(
+                QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin,), reason, "annotation")
+            )
+            continue
+        try:
+            storage.safe_component(a.frame_id, "frameID")
+        except storage.UnsafePathComponentError as exc:
+            plan.quarantine.append(
+                QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin,), str(exc), "annotation")
+            )
+            continue
+        good.append(a)
+    return good
+
+
+def _guess_ids(raw: ann_mod.RawAnnotation) -> tuple[str, str]:
+    try:
+        d = json.loads(raw.data)
+        frame = str(d.get("frameID", "unknown")) if isinstance(d, dict) else "unknown"
+        uid = d.get("uniqueID") if isinstance(d, dict) else None
+        return frame, str(uid) if isinstance(uid, int) else raw.name
+    except (ValueError, UnicodeDecodeError):
+        return "unknown", raw.name
+
+
+def _acquisition(day: np.datetime64, meta: sources.FrameMetadata) -> np.datetime64:
+    return np.datetime64(day, "ns") + meta.center_time
+
+
+def plan_sources(cfg: IngestConfig) -> Plan:
+    """Plan every annotated frame found in the sources."""
+    plan = Plan()
+    roots = sources.roots(cfg)
+    annotations = _annotations(roots.annotations, plan)
+    frames = sources.scan_licsar(roots.licsar)
+    for name, fr in frames.items():
+        try:
+            storage.safe_component(name, "frame folder")
+        except storage.UnsafePathComponentError as exc:
+            plan.quarantine.append(
+                QuarantineRecord(name, "frame", (fr.folder,), str(exc), "scan", kind="frame")
+            )
+    era5_files, bad_era5 = era5_mod.index_folder(roots.era5)
+    for url, why in bad_era5:
+        plan.quarantine.append(
+            QuarantineRecord("era5", url.rsplit("/", 1)[-1], (url,), why, "era5", kind="file")
+        )
+    by_frame: dict[str, list[ann_mod.Annotation]] = defaultdict(list)
+    for a in annotations:
+        by_frame[a.frame_id].append(a)
+    annotated = {(a.frame_id, a.primary, a.secondary) for a in annotations}
+    plan.unannotated_products = sum(
+        1 for f, fr in frames.items() for (p, s) in fr.products if (f, p, s) not in annotated
+    )
+    for frame_id in sorted(by_frame):
+        if cfg.only_frames is not None and frame_id not in cfg.only_frames:
+            continue
+        anns = sorted(by_frame[frame_id], key=lambda a: (a.primary, a.secondary))
+        fr = frames.get(frame_id)
+        if fr is None:
+            plan.no_product += len(anns)
+            continue
+        build = _plan_frame(cfg, fr, anns, era5_files, plan)
+        if build is not None:
+            plan.builds.append(build)
+    return plan
+
+
+def _quarantine_all(
+    plan: Plan, anns: list[ann_mod.Annotation], files: tuple[str, ...], why: str, stage: str
+) -> None:
+    for a in anns:
+        plan.quarantine.append(QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin, *files), why, stage))
+
+
+def _plan_frame(
+    cfg: IngestConfig,
+    fr: sources.FrameSource,
+    anns: list[ann_mod.Annotation],
+    era5_files: list[era5_mod.Era5File],
+    plan: Plan,
+) -> FrameBuild | None:
+    frame_id = fr.frame_id
+    if fr.hgt is None or fr.metadata_url is None:
+        missing = "hgt GeoTIFF" if fr.hgt is None else "metadata.txt"
+        _quarantine_all(plan, anns, (fr.folder,), f"frame {frame_id}: no {missing} under metadata/", "scan")
+        return None
+    try:
+        meta = sources.read_metadata(fr.metadata_url)
+        grid = header_grid(fr.hgt)
+    except ProductError as exc:
+        _quarantine_all(plan, anns, (fr.hgt, fr.metadata_url), f"frame {frame_id}: {exc}", "scan")
+        return None
+    kept: list[ann_mod.Annotation] = []
+    for a in anns:
+        why = ann_mod.outside_image(a, grid.height, grid.width)
+        if why:
+            plan.quarantine.append(
+                QuarantineRecord(frame_id, str(a.unique_id), (a.origin,), why, "annotation")
+            )
+        else:
+            kept.append(a)
+    if not kept:
+        return None
+    primary = np.unique(np.array([a.primary for a in kept], dtype="datetime64[D]"))
+    secondary = np.unique(np.array([a.secondary for a in kept], dtype="datetime64[D]"))
+    p_index = {d: k for k, d in enumerate(primary)}
+    s_index = {d: k for k, d in enumerate(secondary)}
+    scalars = empty_scalars(primary.size, secondary.size)
+    jobs: list[PairJob] = []
+    used_era5: dict[str, era5_mod.Era5File] = {}
+    era5_by_url = {f.url: f for f in era5_files}
+    filled: set[tuple[int, int]] = set()
+    for a in kept:
+        i, j = p_index[a.primary], s_index[a.secondary]
+        for name, value in a.fields.items():
+            scalars[name][i, j] = value
+        product = fr.products.get((a.primary, a.secondary))
+        if product is None or product.phase is None or product.coherence is None:
+            if product is None:
+                plan.no_product += 1
+            else:
+                missing = "phase (.geo.diff_pha.tif)" if product.phase is None else "coherence (.geo.cc.tif)"
+                plan.quarantine.append(
+                    QuarantineRecord(
+                        frame_id, str(a.unique_id), (a.origin, product.folder), f"no {missing}", "scan"
+                    )
+                )
+            continue
+        files = (a.origin, product.phase, product.coherence)
+        try:
+            for url in (product.phase, product.coherence):
+                check_same_grid(header_grid(url), grid, url)
+            picks = [
+                era5_mod.nearest_hour(era5_files, grid, _acquisition(d, meta), cfg.max_era5_offset_minutes)
+                for d in (a.primary, a.secondary)
+            ]
+        except ProductError as exc:
+            stage = "era5" if isinstance(exc, era5_mod.Era5Error) else "grid"
+            plan.quarantine.append(QuarantineRecord(frame_id, str(a.unique_id), files, str(exc), stage))
+            continue
+        for p in picks:
+            used_era5[p.url] = era5_by_url[p.url]
+        jobs.append(
+            PairJob(
+                i=i,
+                j=j,
+                kind="licsar",
+                product=str(a.unique_id),
+                phase=product.phase,
+                coherence=product.coherence,
+                polygons=a.polygons,
+                era5_primary=picks[0],
+                era5_secondary=picks[1],
+            )
+        )
+        filled.add((i, j))
+    if cfg.zarr_format == 2:  # the published layout stores fill chunks explicitly (see layout)
+        jobs += [
+            PairJob(i=i, j=j, kind="empty")
+            for i in range(primary.size)
+            for j in range(secondary.size)
+            if (i, j) not in filled
+        ]
+    ctx = FrameContext(
+        frame_id=frame_id,
+        cube_url="",  # set by the runner (staging location)
+        zarr_format=cfg.zarr_format,
+        grid=grid,
+        phase_tolerance=cfg.phase_tolerance,
+        era5_files=used_era5,
+    )
+    build = FrameBuild(
+        frame_id=frame_id,
+        ctx=ctx,
+        primary=primary,
+        secondary=secondary,
+        blocks=blocks_of(jobs, cfg.pairs_per_task),
+        scalars=scalars,
+        dem_hgt=fr.hgt,
+        n_pairs=len(filled),
+    )
+    build.fingerprint = fingerprint(
+        {
+            "version": PLAN_VERSION,
+            "frame": frame_id,
+            "grid": grid,
+            "primary": primary,
+            "secondary": secondary,
+            "zarr_format": cfg.zarr_format,
+            "pairs_per_task": cfg.pairs_per_task,
+            "chunking": cfg.chunking.model_dump(),
+            "hgt": fr.hgt,
+            "jobs": [
+                (j.i, j.j, j.kind, j.phase, j.coherence, j.polygons, j.era5_primary, j.era5_secondary)
+                for j in jobs
+            ],
+            "scalars": {k: v.tolist() for k, v in scalars.items()},
+        }
+    )
+    return build

@@ -1,0 +1,142 @@
+"""Staging and publishing: a cube is built under `STORE/staging/<FRAME>/cube.zarr` and becomes visible
+at `STORE/cubes/<FRAME>.zarr` only when complete.
+
+Locally publishing is one `os.rename` (atomic). On object stores the staged objects are copied
+with the group metadata (`zarr.json`, or `.zgroup`/`.zattrs`/`.zmetadata`) LAST, so a reader can
+never open a partial cube: without the root metadata there is no group to open. The root carries
+the plan fingerprint (`hmc_ingest_fingerprint`), which is also the completion marker that lets a
+re-run skip a finished cube.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import uuid
+
+import numpy as np
+import xarray as xr
+from hephaestus.platform import storage
+
+from .layout import ROOT_KEYS
+
+FINGERPRINT_ATTR = "hmc_ingest_fingerprint"
+
+
+def cube_url(store_url: str, frame_id: str) -> str:
+    return storage.join(store_url, "cubes", f"{storage.safe_component(frame_id, 'frame id')}.zarr")
+
+
+def staging_url(store_url: str, frame_id: str) -> str:
+    return storage.join(store_url, "staging", storage.safe_component(frame_id, "frame id"))
+
+
+def staged_cube_url(staging: str) -> str:
+    return storage.join(staging, "cube.zarr")
+
+
+def published_fingerprint(url: str) -> str | None:
+    """Fingerprint of the complete cube at `url`, or None when there is none (or it is partial)."""
+    try:
+        v3 = storage.join(url, "zarr.json")
+        if storage.exists(v3):
+            return json.loads(storage.read_bytes(v3)).get("attributes", {}).get(FINGERPRINT_ATTR)
+        if all(storage.exists(storage.join(url, k)) for k in ROOT_KEYS[2]):
+            return json.loads(storage.read_bytes(storage.join(url, ".zattrs"))).get(FINGERPRINT_ATTR)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def read_plan_fingerprint(staging: str) -> str | None:
+    url = storage.join(staging, "plan.json")
+    if not storage.exists(url):
+        return None
+    try:
+        return json.loads(storage.read_bytes(url)).get("fingerprint")
+    except (ValueError, OSError):
+        return None
+
+
+def write_template(
+    template: xr.Dataset, staging: str, fingerprint: str, zarr_format: int, encoding: dict, plan_summary: dict
+) -> None:
+    """Start a fresh staged cube: metadata and coordinates only (dask-lazy variables are not computed)."""
+    storage.remove(staging)
+    template = template.assign_attrs({FINGERPRINT_ATTR: fingerprint})
+    from .writer import open_store
+
+    store = open_store(staged_cube_url(staging))
+    template.to_zarr(
+        store,
+        mode="w",
+        compute=False,
+        zarr_format=zarr_format,
+        encoding=encoding,
+        consolidated=zarr_format == 2,
+    )
+    # The plan record goes last: its presence says the template is complete and tasks may resume.
+    storage.write_text_atomic(
+        storage.join(staging, "plan.json"), json.dumps({"fingerprint": fingerprint, **plan_summary})
+    )
+
+
+def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.ndarray]) -> None:
+    """Pair-level variables (flags, strings): small, written once by the driver, so no races."""
+    from .writer import _Arrays
+
+    arrays = _Arrays(staged_cube_url(staging), zarr_format)
+    for name, values in scalars.items():
+        arrays[name][...] = values
+
+
+def _is_root(rel: str, zarr_format: int) -> bool:
+    return rel in ROOT_KEYS[zarr_format]
+
+
+def publish(staging: str, dest: str, zarr_format: int) -> None:
+    """Make the staged cube visible at `dest` (replacing an older one), then drop the staging folder."""
+    src = staged_cube_url(staging)
+    if storage.is_local(dest):
+        src_p, dest_p = storage.normalize(src), storage.normalize(dest)
+        os.makedirs(os.path.dirname(dest_p), exist_ok=True)
+        old = None
+        if os.path.exists(dest_p):
+            old = os.path.join(storage.normalize(staging), f"old-{uuid.uuid4().hex}.zarr")
+            os.rename(dest_p, old)
+        os.rename(src_p, dest_p)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+        storage.remove(staging)
+        return
+    s_loc, d_loc = storage.location(src), storage.location(dest)
+    if d_loc.fs.exists(d_loc.path):  # an older cube: hide it first (root first), then clear it
+        for key in ROOT_KEYS[zarr_format] + ROOT_KEYS[5 - zarr_format]:
+            p = posixpath.join(d_loc.path, key)
+            if d_loc.fs.exists(p):
+                d_loc.fs.rm(p)
+        d_loc.fs.rm(d_loc.path, recursive=True)
+    files = sorted(s_loc.fs.find(s_loc.path))
+    rels = [f[len(s_loc.path) :].lstrip("/") for f in files]
+    body = [(f, r) for f, r in zip(files, rels, strict=True) if not _is_root(r, zarr_format)]
+    root = [(f, r) for f, r in zip(files, rels, strict=True) if _is_root(r, zarr_format)]
+    root.sort(key=lambda fr: ROOT_KEYS[zarr_format].index(fr[1]))
+    batch = 256
+    for k in range(0, len(body), batch):
+        part = body[k : k + batch]
+        data = s_loc.fs.cat([f for f, _ in part])
+        d_loc.fs.pipe({posixpath.join(d_loc.path, r): data[f] for f, r in part})
+    for f, r in root:
+        d_loc.fs.pipe_file(posixpath.join(d_loc.path, r), s_loc.fs.cat_file(f))
+    d_loc.fs.invalidate_cache()
+    storage.remove(staging)
+
+
+def stored_bytes(url: str) -> int:
+    loc = storage.location(url)
+    try:
+        return int(loc.fs.du(loc.path, total=True))
+    except (OSError, FileNotFoundError):
+        return 0

@@ -1,0 +1,65 @@
+"""Quarantine: one JSON record per refused source product, so that nothing is lost silently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from hephaestus.platform import storage
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A refused product: what it is, its files, why and at which stage."""
+
+    frame: str
+    product: str  # uniqueID, pair name "D1_D2", file name, or "frame"
+    files: tuple[str, ...]
+    reason: str
+    stage: str  # scan | annotation | grid | pixels | era5
+    kind: str = "pair"  # pair (one annotated pair refused) | frame | file
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def key(self) -> str:
+        return record_name(self.frame, self.product)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["files"] = [storage.redact(f) for f in self.files]
+        return json.dumps(d, indent=1, sort_keys=True)
+
+
+def _safe(text: str) -> str:
+    """A file-name-safe rendering; unsafe ids get a hash so two of them never collide."""
+    try:
+        return storage.safe_component(text)
+    except storage.UnsafePathComponentError:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return f"unsafe-{_UNSAFE.sub('_', text)[:40].strip('._-') or 'id'}-{digest}"
+
+
+def record_name(frame: str, product: str) -> str:
+    return f"{_safe(frame)}__{_safe(product)}.json"
+
+
+def write(store_url: str, record: QuarantineRecord) -> str:
+    """Write (or replace) a record under STORE/quarantine/; returns its URL.
+
+    An existing record with the same frame, product and reason is left as it is, so that a re-run
+    over the same sources writes nothing.
+    """
+    url = storage.join(store_url, "quarantine", record.key())
+    if storage.exists(url):
+        try:
+            old = json.loads(storage.read_bytes(url))
+            if old.get("reason") == record.reason and old.get("stage") == record.stage:
+                return url
+        except (ValueError, OSError):
+            pass
+    storage.write_text_atomic(url, record.to_json())
+    return url

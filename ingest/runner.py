@@ -1,0 +1,224 @@
+"""Orchestration: stage each planned cube, run its region tasks on Ray, finish and publish it.
+
+The driver submits tasks and collects their small outcome records (`ray.wait`); it never holds
+pixels. Tasks lost with a node are retried by Ray; writes are idempotent (same cells, same bytes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from hephaestus.platform import storage
+from hephaestus.platform.cube import cube_template
+
+from . import publish
+from .config import ChunkingConfig
+from .layout import encoding
+from .plan import FrameBuild
+from .quarantine import QuarantineRecord
+from .quarantine import write as write_quarantine
+from .writer import write_block, write_dem
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestSummary:
+    """What a run did: counts, bytes, time and the cubes it published."""
+
+    pairs_written: int = 0
+    pairs_skipped: int = 0
+    pairs_quarantined: int = 0
+    pairs_without_product: int = 0
+    bytes_written: int = 0  # uncompressed bytes of cube content written by tasks in this run
+    bytes_stored: int = 0  # size of the published cubes in the store
+    seconds: float = 0.0
+    cube_urls: list[str] = field(default_factory=list)
+    frames_skipped: list[str] = field(default_factory=list)
+    frames_failed: dict[str, str] = field(default_factory=dict)
+    quarantined: list[QuarantineRecord] = field(default_factory=list)
+    peak_rss_mb_per_task: float = 0.0
+    tasks_run: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.frames_failed
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pairs_written": self.pairs_written,
+            "pairs_skipped": self.pairs_skipped,
+            "pairs_quarantined": self.pairs_quarantined,
+            "pairs_without_product": self.pairs_without_product,
+            "bytes_written": self.bytes_written,
+            "bytes_stored": self.bytes_stored,
+            "seconds": round(self.seconds, 3),
+            "cube_urls": [storage.redact(u) for u in self.cube_urls],
+            "frames_skipped": self.frames_skipped,
+            "frames_failed": self.frames_failed,
+            "peak_rss_mb_per_task": round(self.peak_rss_mb_per_task, 1),
+        }
+
+
+@dataclass
+class _FrameState:
+    build: FrameBuild
+    staging: str
+    dest: str
+    store_url: str
+    pending: int
+    outcomes: list[dict] = field(default_factory=list)
+    failed: str | None = None
+
+
+def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list, int]:
+    """Stage a frame (or resume its staging); returns its state, the task specs to run and pairs skipped."""
+    dest = publish.cube_url(store_url, build.frame_id)
+    staging = publish.staging_url(store_url, build.frame_id)
+    fmt = build.ctx.zarr_format
+    build.ctx = replace(build.ctx, cube_url=publish.staged_cube_url(staging))
+    state = _FrameState(build, staging, dest, store_url, pending=0)
+    if publish.read_plan_fingerprint(staging) != build.fingerprint:
+        lat, lon = build.ctx.grid.coords()
+        template = cube_template(build.frame_id, build.primary, build.secondary, lat, lon, lazy=True)
+        if build.description:
+            template.attrs["description"] = build.description
+        enc = encoding(fmt, build.primary.size, build.secondary.size, lat.size, lon.size, chunking)
+        publish.write_template(
+            template,
+            staging,
+            build.fingerprint,
+            fmt,
+            enc,
+            {"frame_id": build.frame_id, "tasks": len(build.blocks) + 1},
+        )
+    specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, "dem", staging))]
+    specs += [("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks]
+    return state, specs, 0
+
+
+def run_builds(
+    builds: list[FrameBuild],
+    store_url: str,
+    chunking: ChunkingConfig,
+    *,
+    workers: int | None,
+    address: str | None,
+    retries: int,
+    summary: IngestSummary,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Build, finish and publish every planned frame; quarantine refused pairs; skip finished work."""
+    todo: list[FrameBuild] = []
+    for b in builds:
+        dest = publish.cube_url(store_url, b.frame_id)
+        if publish.published_fingerprint(dest) == b.fingerprint:
+            summary.frames_skipped.append(b.frame_id)
+            summary.pairs_skipped += b.n_pairs
+            summary.cube_urls.append(dest)
+            _requarantine_from_published(b, dest, summary)
+            continue
+        todo.append(b)
+    if not todo:
+        return summary
+
+    import ray
+    from hephaestus.platform.ray_session import ray_session
+
+    with ray_session(address, num_cpus=workers):
+        block_task = ray.remote(num_cpus=1, max_retries=retries)(write_block)
+        dem_task = ray.remote(num_cpus=1, max_retries=retries)(write_dem)
+        states: dict[str, _FrameState] = {}
+        queue: list[tuple[str, str, tuple]] = []
+        for b in todo:
+            state, specs, _ = _prepare(b, store_url, chunking)
+            states[b.frame_id] = state
+            # finished tasks (done-marker in staging) return their recorded outcome at once
+            queue += [(b.frame_id, kind, args) for kind, args in specs]
+            state.pending = len(specs)
+        total = len(queue)
+        window = max(2, 4 * int(workers or ray.available_resources().get("CPU", 1) or 1))
+        in_flight: dict[ray.ObjectRef, str] = {}
+        done = 0
+        if progress:
+            progress(0, total)
+        while queue or in_flight:
+            while queue and len(in_flight) < window:
+                frame_id, kind, args = queue.pop(0)
+                ref = (block_task if kind == "block" else dem_task).remote(*args)
+                in_flight[ref] = frame_id
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                frame_id = in_flight.pop(ref)
+                state = states[frame_id]
+                try:
+                    result = ray.get(ref)
+                except Exception as exc:  # a task that failed for good: the frame is not published
+                    state.failed = state.failed or f"{type(exc).__name__}: {str(exc).splitlines()[-1][:500]}"
+                    result = None
+                if result is not None:
+                    _account(state, result, summary)
+                state.pending -= 1
+                done += 1
+                if progress:
+                    progress(done, total)
+                if state.pending == 0:
+                    _finish(state, summary)
+    return summary
+
+
+def _account(state: _FrameState, result: dict, summary: IngestSummary) -> None:
+    summary.tasks_run += 0 if result.get("skipped") else 1
+    if not result.get("skipped"):
+        summary.bytes_written += int(result["bytes"])
+        summary.peak_rss_mb_per_task = max(summary.peak_rss_mb_per_task, float(result["peak_rss_mb"]))
+    for o in result["outcomes"]:
+        state.outcomes.append(o)
+        if o["status"] == "written":
+            if result.get("skipped"):
+                summary.pairs_skipped += 1
+            else:
+                summary.pairs_written += 1
+
+
+def _finish(state: _FrameState, summary: IngestSummary) -> None:
+    b = state.build
+    if state.failed:
+        summary.frames_failed[b.frame_id] = state.failed
+        log.error("frame %s not published: %s", b.frame_id, state.failed)
+        return
+    valid = np.zeros((b.primary.size, b.secondary.size), dtype=bool)
+    for o in state.outcomes:
+        if o["status"] == "written":
+            valid[o["i"], o["j"]] = True
+        elif o["status"] == "quarantined":
+            rec = QuarantineRecord(b.frame_id, o["product"], tuple(o["files"]), o["reason"], "pixels")
+            write_quarantine(state.store_url, rec)
+            summary.quarantined.append(rec)
+            summary.pairs_quarantined += 1
+    scalars = dict(b.scalars)
+    scalars["valid_date_pair"] = valid
+    publish.write_pair_scalars(state.staging, b.ctx.zarr_format, scalars)
+    publish.publish(state.staging, state.dest, b.ctx.zarr_format)
+    summary.cube_urls.append(state.dest)
+
+
+def _requarantine_from_published(b: FrameBuild, dest: str, summary: IngestSummary) -> None:
+    """A skipped cube: count the pairs its tasks refused (their records are already in the store)."""
+    from hephaestus.platform.cube import open_cube
+
+    valid = np.asarray(open_cube(dest, validate=False)["valid_date_pair"].values)
+    for _, jobs in b.blocks:
+        for job in jobs:
+            if job.kind != "empty" and not valid[job.i, job.j]:
+                summary.pairs_quarantined += 1
+
+
+def elapsed(t0: float) -> float:
+    return time.perf_counter() - t0

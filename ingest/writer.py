@@ -1,0 +1,215 @@
+"""Region writer: the Ray task that fills whole chunk-aligned regions (one pair per chunk along
+primary/secondary) of a cube whose metadata the driver already wrote.
+
+A task validates every input of a pair before writing any of it, so a refused product leaves no
+partial pair behind; it records its outcome in a small done-marker so that a re-run skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import zarr
+import zarr.storage
+from hephaestus.platform import schema, storage
+
+from . import era5 as era5_mod
+from .annotation import Polygon
+from .geotiff import Grid, ProductError, read_band, read_coherence, read_phase
+from .layout import fill_value, v2_needs_explicit_fill
+from .masks import rasterize_masks
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """What every task of a frame needs: no pixels, only URLs and the grid."""
+
+    frame_id: str
+    cube_url: str
+    zarr_format: int
+    grid: Grid
+    phase_tolerance: float = 1e-4
+    era5_files: dict[str, era5_mod.Era5File] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """One cell (i, j) of the primary x secondary grid and where its content comes from."""
+
+    i: int
+    j: int
+    kind: str  # "licsar" | "cube" | "empty"
+    product: str = ""  # uniqueID or pair name, for quarantine records
+    phase: str | None = None
+    coherence: str | None = None
+    polygons: tuple[Polygon, ...] = ()
+    era5_primary: era5_mod.Era5Pick | None = None
+    era5_secondary: era5_mod.Era5Pick | None = None
+    source_cube: str | None = None
+    source_index: tuple[int, int] | None = None
+
+    def files(self) -> list[str]:
+        out = [f for f in (self.phase, self.coherence, self.source_cube) if f]
+        out += [p.url for p in (self.era5_primary, self.era5_secondary) if p is not None]
+        return out
+
+
+def open_store(url: str, read_only: bool = False) -> zarr.abc.store.Store:
+    if storage.is_local(url):
+        return zarr.storage.LocalStore(storage.normalize(url), read_only=read_only)
+    return zarr.storage.FsspecStore.from_url(
+        url, storage_options=storage.storage_options(url), read_only=read_only
+    )
+
+
+class _Arrays:
+    """Zarr arrays of a cube opened by path, without its root group (not published yet)."""
+
+    def __init__(self, cube_url: str, zarr_format: int) -> None:
+        self.store = open_store(cube_url)
+        self.zarr_format = zarr_format
+        self._open: dict[str, zarr.Array] = {}
+
+    def __getitem__(self, name: str) -> zarr.Array:
+        if name not in self._open:
+            self._open[name] = zarr.open_array(self.store, path=name, mode="r+", zarr_format=self.zarr_format)
+        return self._open[name]
+
+
+def _era5_fields(ctx: FrameContext, pick: era5_mod.Era5Pick, cache: dict) -> dict[str, np.ndarray]:
+    key = (pick.url, pick.time_index)
+    if key not in cache:
+        if pick.url not in cache:
+            cache[pick.url] = era5_mod.open_dataset(pick.url)
+        cache[key] = era5_mod.resample(cache[pick.url], ctx.era5_files[pick.url], pick.time_index, ctx.grid)
+    return cache[key]
+
+
+def _licsar_pair(ctx: FrameContext, job: PairJob, cache: dict) -> dict[str, np.ndarray]:
+    assert job.phase and job.coherence and job.era5_primary and job.era5_secondary
+    out = {
+        "insar_difference": read_phase(job.phase, ctx.grid, ctx.phase_tolerance),
+        "insar_coherence": read_coherence(job.coherence, ctx.grid),
+    }
+    for which, pick in (("primary", job.era5_primary), ("secondary", job.era5_secondary)):
+        for f, values in _era5_fields(ctx, pick, cache).items():
+            out[schema.era5_variable(which, f)] = values
+    out.update(rasterize_masks(job.polygons, ctx.grid.height, ctx.grid.width))
+    return out
+
+
+def _cube_pair(job: PairJob, cache: dict) -> dict[str, np.ndarray]:
+    from hephaestus.platform.cube import open_cube
+
+    assert job.source_cube and job.source_index
+    if job.source_cube not in cache:
+        cache[job.source_cube] = open_cube(job.source_cube, validate=False)
+    src = cache[job.source_cube]
+    i, j = job.source_index
+    cell = src[list(schema.RASTER_VARIABLES)].isel({schema.PRIMARY: i, schema.SECONDARY: j}).load()
+    return {
+        name: np.asarray(cell[name].values).astype(schema.VARIABLES[name].dtype)
+        for name in schema.RASTER_VARIABLES
+    }
+
+
+def _fills(ctx: FrameContext) -> dict[str, np.ndarray]:
+    """v2 only: the fill chunks the published layout stores explicitly (see layout)."""
+    h, w = ctx.grid.height, ctx.grid.width
+    return {
+        name: np.full((h, w), fill_value(name), dtype=schema.VARIABLES[name].dtype)
+        for name in schema.RASTER_VARIABLES
+        if v2_needs_explicit_fill(name)
+    }
+
+
+def done_marker(staging_url: str, task_id: str) -> str:
+    return storage.join(staging_url, "done", f"{task_id}.json")
+
+
+def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_url: str) -> dict:
+    """Fill the cells of `jobs`; returns (and records) per-pair outcomes, bytes and peak memory."""
+    marker = done_marker(staging_url, task_id)
+    if storage.exists(marker):
+        result = json.loads(storage.read_bytes(marker))
+        result["skipped"] = True
+        return result
+    t0 = time.perf_counter()
+    arrays = _Arrays(ctx.cube_url, ctx.zarr_format)
+    cache: dict = {}
+    outcomes: list[dict] = []
+    nbytes = 0
+    for job in jobs:
+        try:
+            if job.kind == "licsar":
+                data = _licsar_pair(ctx, job, cache)
+            elif job.kind == "cube":
+                data = _cube_pair(job, cache)
+            else:
+                data = None
+            status, reason = ("written", "") if data is not None else ("empty", "")
+        except ProductError as exc:
+            data, status, reason = None, "quarantined", str(exc)
+        if data is None and ctx.zarr_format == 2:
+            data = _fills(ctx)
+        for name, values in (data or {}).items():
+            arrays[name][job.i, job.j] = values
+            nbytes += int(values.nbytes)
+        outcomes.append(
+            {
+                "i": job.i,
+                "j": job.j,
+                "product": job.product,
+                "status": status,
+                "reason": reason,
+                "files": job.files(),
+            }
+        )
+    result = {
+        "task_id": task_id,
+        "outcomes": outcomes,
+        "bytes": nbytes,
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+    storage.write_text_atomic(marker, json.dumps(result))
+    result["skipped"] = False
+    return result
+
+
+def write_dem(
+    ctx: FrameContext, hgt_url: str | None, source_cube: str | None, task_id: str, staging_url: str
+) -> dict:
+    """The frame's DEM from its LiCSAR hgt (or from a published cube when converting)."""
+    marker = done_marker(staging_url, task_id)
+    if storage.exists(marker):
+        result = json.loads(storage.read_bytes(marker))
+        result["skipped"] = True
+        return result
+    t0 = time.perf_counter()
+    if source_cube:
+        from hephaestus.platform.cube import open_cube
+
+        dem = np.asarray(open_cube(source_cube, validate=False)["dem"].values, dtype="float32")
+    else:
+        assert hgt_url
+        dem, _ = read_band(hgt_url, ctx.grid)
+    _Arrays(ctx.cube_url, ctx.zarr_format)["dem"][:, :] = dem
+    result = {
+        "task_id": task_id,
+        "outcomes": [],
+        "bytes": int(dem.nbytes),
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+    storage.write_text_atomic(marker, json.dumps(result))
+    result["skipped"] = False
+    return result
+
+
+def job_dict(job: PairJob) -> dict:
+    return asdict(job)
