@@ -1,4 +1,4 @@
-"""Read Hephaestus annotation JSON (a tarball, a folder or one JSON mapping) and the authors' availability index.
+"""Read Hephaestus annotation JSON (tarball, folder or one JSON file) and the authors' availability index.
 
 Every record is checked field by field, so that a malformed file is refused with its name and the
 field at fault instead of turning into a wrong row of the catalog. Tarball members are matched by
@@ -71,7 +71,8 @@ def check_record(record: object, source: str) -> dict:
             raise AnnotationError(f"{source}: {key} must be YYYYMMDD, got {record[key]!r}")
     if record["secondary_date"] <= record["primary_date"]:
         raise AnnotationError(
-            f"{source}: secondary_date {record['secondary_date']} is not after primary_date {record['primary_date']}"
+            f"{source}: secondary_date {record['secondary_date']} is not after "
+            f"primary_date {record['primary_date']}"
         )
     storage.safe_component(record["frameID"], what=f"{source}: frameID")
     for key in INT_FIELDS:

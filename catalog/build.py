@@ -141,7 +141,7 @@ def _write_version(
             f"./{version}/index/pairs/",
             PAIR_SCHEMA,
             pairs.num_rows,
-            "Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by split and frame_id",
+            "Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by split, frame_id",
             PAIR_DESCRIPTIONS,
         ),
         "series": (

@@ -2,7 +2,8 @@
 
 Layout under `STORE/catalog/`:
 - `<version>/index/pairs/split=<s>/frame_id=<f>/part-0.parquet` (null split: `__HIVE_DEFAULT_PARTITION__`),
-- `<version>/index/series/split=<s>/part-0.parquet`, `<version>/items/<frame>.json`, `<version>/items.parquet`,
+- `<version>/index/series/split=<s>/part-0.parquet`,
+- `<version>/items/<frame>.json` (STAC Items), `<version>/items.parquet` (stac-geoparquet),
 - `collection.json`: the STAC Collection, written last with one atomic PUT (or rename); it names
   the version its assets point to, so it is the pointer. A reader resolves it once and reads that
   version only: it sees the old or the new catalog, never a mix. A failed build never touches it.

@@ -210,8 +210,11 @@ def collection(
     coll = pystac.Collection(
         id=COLLECTION_ID,
         title="Hephaestus Minicubes",
-        description="InSAR volcanic unrest minicubes (LiCSAR interferograms, coherence, DEM, ERA5) with expert "
-        "annotations, a pair index and a series index (Bountos et al., Hephaestus Minicubes, arXiv 2505.17782).",
+        description=(
+            "InSAR volcanic unrest minicubes (LiCSAR interferograms, coherence, DEM, ERA5) with expert "
+            "annotations, a pair index and a series index (Papadopoulos et al., Hephaestus Minicubes, "
+            "arXiv 2505.17782)."
+        ),
         extent=pystac.Extent(pystac.SpatialExtent(bboxes), pystac.TemporalExtent([list(temporal)])),
         license=LICENSE,
         keywords=["InSAR", "volcano", "deformation", "Sentinel-1", "datacube"],

@@ -1,0 +1,206 @@
+"""`hmc catalog ...`: build, build from annotations, and query the catalog of a store.
+
+The catalog stage is imported inside each command so that `hmc --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+catalog_app = typer.Typer(
+    name="catalog",
+    help="STAC collection, Parquet pair index and series table of a minicube store.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _print_counts(counts: dict[str, dict[str, int]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="usable pairs and series per split (positive / negative)")
+    for col in ("split", "pairs +", "pairs -", "series +", "series -"):
+        table.add_column(col, justify="right")
+    for split, c in counts.items():
+        table.add_row(
+            split,
+            str(c["pairs_positive"]),
+            str(c["pairs_negative"]),
+            str(c["series_positive"]),
+            str(c["series_negative"]),
+        )
+    Console().print(table)
+
+
+@catalog_app.command("build")
+def build(
+    store_url: str = typer.Argument(..., help="Store URL (local path, s3://, gs://) holding cubes/."),
+    series_length: int = typer.Option(3, "--series-length", "-T", min=1, help="Pairs per time series."),
+    seed: int = typer.Option(0, help="Seed of the padding of short series."),
+    annotations: str | None = typer.Option(
+        None, help="Annotation JSON (tarball/folder) for fields cubes lack."
+    ),
+    statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Stream normalisation stats."),
+    geoparquet: bool = typer.Option(
+        True, "--geoparquet/--no-geoparquet", help="Write a stac-geoparquet mirror."
+    ),
+    workers: int = typer.Option(2, min=1, help="Threads reading pair slices."),
+    strict: bool = typer.Option(False, help="Fail on a broken cube instead of leaving it out."),
+    config: Path | None = typer.Option(None, help="YAML CatalogConfig (flags override it)."),
+) -> None:
+    """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
+    from hephaestus.catalog import (
+        AnnotationError,
+        CatalogBuildError,
+        CatalogConfig,
+        CubeScanError,
+        build_catalog,
+    )
+    from hephaestus.platform.config import ConfigError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    try:
+        flags = dict(
+            series_length=series_length,
+            seed=seed,
+            statistics=statistics,
+            geoparquet=geoparquet,
+            workers=workers,
+            strict=strict,
+        )
+        cfg = CatalogConfig.from_yaml(config, **flags) if config else CatalogConfig.build(**flags)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning cubes", total=None)
+
+        def progress(cube: str, done: int, _total: int) -> None:
+            bar.update(task, description=f"scanning {cube}", advance=1)
+
+        try:
+            report = build_catalog(store_url, annotations=annotations, progress=progress, config=cfg)
+        except (CatalogBuildError, CubeScanError, AnnotationError, FileNotFoundError) as exc:
+            _fail(str(exc))
+            return
+    for problem in report.skipped:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(
+        f"published catalog {report.version}: {len(report.cubes)} cube(s), {report.pairs} pairs, "
+        f"{report.series} series"
+    )
+    _print_counts(report.counts)
+
+
+@catalog_app.command("from-annotations")
+def from_annotations(
+    annotations: str = typer.Argument(..., help="Annotation JSON: tarball, folder or one JSON file."),
+    out: str = typer.Option(..., "--out", help="Store URL; the catalog goes to OUT/catalog/."),
+    available: str | None = typer.Option(None, help="quality_timeseries.json (or a JSON list of uniqueIDs)."),
+    series_length: int = typer.Option(3, "--series-length", "-T", min=1, help="Pairs per time series."),
+    seed: int = typer.Option(0, help="Seed of the padding of short series."),
+    skip_bad: bool = typer.Option(False, help="Set malformed annotation files aside instead of failing."),
+) -> None:
+    """Pair index and series table from annotation JSON alone (no cubes: cube_url is null)."""
+    from hephaestus.catalog import AnnotationError, catalog_from_annotations
+
+    try:
+        report = catalog_from_annotations(
+            annotations, out, available=available, series_length=series_length, seed=seed, strict=not skip_bad
+        )
+    except (AnnotationError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    for problem in report.skipped:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(f"published catalog {report.version}: {report.pairs} pairs, {report.series} series")
+    _print_counts(report.counts)
+
+
+@catalog_app.command("query")
+def query_cmd(
+    store_url: str = typer.Argument(..., help="Store URL with a published catalog."),
+    sql: str = typer.Argument(..., help="DuckDB SQL over the views `pairs` and `series`."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or parquet."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+) -> None:
+    """Run DuckDB SQL over the catalog (local or object storage)."""
+    import duckdb
+    from hephaestus.catalog import CatalogNotFoundError, query
+
+    if fmt not in ("table", "csv", "parquet"):
+        _fail(f"--format must be table, csv or parquet, not {fmt!r}")
+    if fmt == "parquet" and output is None:
+        _fail("--format parquet needs --output FILE")
+    try:
+        result = query(store_url, sql)
+    except CatalogNotFoundError as exc:
+        _fail(str(exc))
+        return
+    except duckdb.Error as exc:
+        _fail(f"query failed: {exc}")
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(result, str(output))
+        typer.echo(f"wrote {result.num_rows} rows to {output}")
+    elif fmt == "csv":
+        import io
+
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        pacsv.write_csv(_flat(result), buf)
+        text = buf.getvalue().decode()
+        if output:
+            output.write_text(text)
+        else:
+            typer.echo(text, nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for name in result.column_names:
+            table.add_column(name)
+        for row in result.to_pylist():
+            table.add_row(
+                *[json.dumps(v, default=str) if isinstance(v, list | dict) else str(v) for v in row.values()]
+            )
+        if output:
+            with output.open("w") as fh:
+                Console(file=fh, width=200).print(table)
+        else:
+            Console(width=200).print(table)
+
+
+def _flat(table):  # type: ignore[no-untyped-def]
+    """Nested columns (lists of labels, pair ids) as JSON text, so that CSV can hold them."""
+    import pyarrow as pa
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_nested(col.type):
+            text = [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()]
+            col = pa.array(text, pa.string())
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(catalog_app, name="catalog")
