@@ -1,0 +1,56 @@
+"""Configuration of the synthetic source generator: sizes, seed and physics knobs in one typed object."""
+
+from __future__ import annotations
+
+from hephaestus.platform.config import Config
+from pydantic import Field
+
+
+class SynthConfig(Config):
+    """What `generate` builds; the same config always gives the same bytes.
+
+    Fractions are of all pairs of the run. A category with a positive fraction gets at least one
+    pair when the run has `guarantee_min_pairs` pairs or more, so that small runs still exercise
+    every code path downstream (corrupted, processing error, missing product, positive).
+    """
+
+    frames: int = Field(2, ge=1, le=999, description="number of LiCSAR frames")
+    pairs: int = Field(12, ge=1, description="interferogram pairs per frame")
+    height: int = Field(256, ge=32, le=8192, description="frame height in pixels (0.001 deg)")
+    width: int = Field(256, ge=32, le=8192, description="frame width in pixels (0.001 deg)")
+    seed: int = Field(0, ge=0)
+
+    # Class balance (real annotations: 9.1 % positive, 1.6 % corrupted, 2.5 % processing error).
+    positive_fraction: float = Field(0.09, ge=0.0, le=1.0)
+    earthquake_fraction: float = Field(0.05, ge=0.0, le=1.0, description="of positives, an Okada fault")
+    multi_source_fraction: float = Field(
+        0.15, ge=0.0, le=1.0, description="of positives, two volcanic sources"
+    )
+    rebound_fraction: float = Field(0.08, ge=0.0, le=1.0, description="of volcanic positives, deflation")
+    corrupted_fraction: float = Field(0.016, ge=0.0, le=1.0)
+    processing_error_fraction: float = Field(0.025, ge=0.0, le=1.0)
+    missing_product_fraction: float = Field(0.01, ge=0.0, le=1.0, description="annotation without product")
+    older_coherence_fraction: float = Field(0.0, ge=0.0, le=1.0, description="cc.tif as float32 0..1")
+    orbital_fraction: float = Field(0.02, ge=0.0, le=1.0, description="pairs with a visible orbital ramp")
+    guarantee_min_pairs: int = Field(10, ge=1)
+
+    # Deformation and labels.
+    mask_fringe_fraction: float = Field(
+        0.5, gt=0.0, lt=1.0, description="mask where |LOS| >= this fraction of a fringe (lambda/2)"
+    )
+    max_fringes: int = Field(8, ge=1, le=40, description="most fringes a drawn source makes")
+    poisson_ratio: float = Field(0.25, gt=0.0, lt=0.5)
+
+    # Atmosphere (see atmosphere.py for the model).
+    zwd_per_pwv: float = Field(6.2, gt=0.0, description="zenith wet delay per precipitable water (m/m)")
+    vapour_scale_height_m: float = Field(2000.0, gt=0.0)
+    turbulence_mm: float = Field(4.0, ge=0.0, description="median std of the turbulent slant delay")
+    turbulence_beta: float = Field(8.0 / 3.0, gt=0.0, description="power-law exponent of the delay spectrum")
+
+    # Coherence (see coherence.py).
+    looks: int = Field(20, ge=1, description="effective multilook count for phase noise")
+    decorrelation_days: float = Field(24.0, gt=0.0, description="temporal decorrelation time of vegetation")
+
+    @property
+    def total_pairs(self) -> int:
+        return self.frames * self.pairs

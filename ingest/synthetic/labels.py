@@ -1,0 +1,240 @@
+"""Labels from the physics: masks, polygons, intensity, phase and captions of a pair.
+
+- Mask: pixels where the drawn source moves the ground by at least `mask_fringe_fraction` of a
+  fringe along the line of sight (|d_LOS| >= f * lambda / 2; f = 0.5 -> 1.39 cm), over land; small
+  gaps closed and holes filled, as an annotator outlines a pattern.
+- Intensity from the fringe count n = floor(peak-to-peak LOS / (lambda / 2)) of the source over
+  land: n <= 1 Low, 2-3 Medium, >= 4 High (earthquakes: "None", as in the real annotations).
+- Phase: Unrest for inflation (volume increase), Rebound for deflation, Rest for negatives,
+  "None" when only an earthquake is present.
+- Polygons: the outline of each connected mask region (rasterio.features.shapes) as flat
+  [x1, y1, x2, y2, ...] lists with x = column and y = row on pixel corners, unclosed like the real
+  files; rasterising them back (pixel centres inside) gives the mask again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio.features
+from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
+from numpy.typing import NDArray
+from scipy import ndimage
+
+MIN_REGION_PIXELS = 6
+
+ANNOTATION_FIELDS: tuple[str, ...] = (
+    "uniqueID",
+    "frameID",
+    "primary_date",
+    "secondary_date",
+    "corrupted",
+    "processing_error",
+    "glacier_fringes",
+    "orbital_fringes",
+    "atmospheric_fringes",
+    "low_coherence",
+    "no_info",
+    "image_artifacts",
+    "label",
+    "activity_type",
+    "intensity_level",
+    "phase",
+    "confidence",
+    "segmentation_mask",
+    "is_crowd",
+    "caption",
+)
+"""The real annotations' fields, in their order."""
+
+
+def intensity_of_fringes(n_fringes: float) -> str:
+    """1 fringe Low, 2-3 Medium, more High (n counted as whole fringes)."""
+    n = math.floor(n_fringes)
+    if n <= 1:
+        return "Low"
+    if n <= 3:
+        return "Medium"
+    return "High"
+
+
+def deformation_mask(
+    d_los: NDArray, land: NDArray, fraction: float, wavelength: float = C_BAND_WAVELENGTH_M
+) -> NDArray[np.bool_]:
+    """Where the deformation is visible, cleaned like an annotator's outline."""
+    raw = (np.abs(d_los) >= fraction * wavelength / 2.0) & land
+    if not raw.any():
+        return raw
+    closed = ndimage.binary_closing(raw, structure=np.ones((3, 3), bool), iterations=2, border_value=0)
+    filled = ndimage.binary_fill_holes(closed | raw)
+    labels, n = ndimage.label(filled)
+    if n == 0:
+        return filled
+    sizes = ndimage.sum(filled, labels, index=np.arange(1, n + 1))
+    keep = np.flatnonzero(sizes >= MIN_REGION_PIXELS) + 1
+    return np.isin(labels, keep)
+
+
+def polygons(mask: NDArray[np.bool_]) -> list[list[float]]:
+    """Exterior outline of each connected region, flat [x, y, ...] in pixel-corner coordinates."""
+    if not mask.any():
+        return []
+    out: list[list[float]] = []
+    data = mask.astype(np.uint8)
+    for geom, value in rasterio.features.shapes(data, mask=mask, connectivity=4):
+        if value != 1:
+            continue
+        ring = geom["coordinates"][0][:-1]  # unclosed, as in the real files
+        out.append([float(c) for xy in ring for c in xy])
+    out.sort(key=lambda p: (min(p[1::2]), min(p[0::2])))
+    return out
+
+
+def location_words(mask: NDArray[np.bool_]) -> str:
+    """Where a region sits in the image, in the annotators' words (top-left ... bottom-right)."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return "central"
+    h, w = mask.shape
+    r, c = rows.mean() / h, cols.mean() / w
+    vert = "top" if r < 1 / 3 else ("bottom" if r > 2 / 3 else "central")
+    horiz = "left" if c < 1 / 3 else ("right" if c > 2 / 3 else "")
+    if vert == "central" and not horiz:
+        return "central"
+    return f"{vert}-{horiz}" if horiz else vert
+
+
+@dataclass
+class DrawnSource:
+    """What was drawn for one source of a pair, enough to label it."""
+
+    activity_type: str
+    d_los: NDArray
+    inflation: bool
+    mask: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), bool))
+    fringes: float = 0.0
+
+    @property
+    def intensity(self) -> str:
+        return "None" if self.activity_type == "Earthquake" else intensity_of_fringes(self.fringes)
+
+
+def _article(word: str) -> str:
+    return "An" if word[0].lower() in "aeiou" else "A"
+
+
+def deformation_sentences(sources: list[DrawnSource]) -> str:
+    """The deformation part of a caption, modelled on the real ones."""
+
+    def kind(s: DrawnSource) -> str:
+        return "earthquake" if s.activity_type == "Earthquake" else f"{s.activity_type.lower()}-type"
+
+    if not sources:
+        return "No deformation activity can be detected."
+    if len(sources) == 1:
+        s = sources[0]
+        where = location_words(s.mask)
+        if s.activity_type == "Earthquake":
+            return f"An earthquake deformation pattern can be detected on the {where} side of the region."
+        return (
+            f"{_article(kind(s))} {kind(s)} deformation pattern of {s.intensity.lower()} intensity "
+            f"can be detected on the {where} side of the region."
+        )
+    parts = []
+    for s in sources:
+        desc = kind(s) if s.activity_type == "Earthquake" else f"{kind(s)} of {s.intensity.lower()} intensity"
+        parts.append(f"{_article(desc).lower()} {desc} is located in the {location_words(s.mask)} side")
+    number = {2: "Two", 3: "Three"}.get(len(sources), str(len(sources)))
+    return (
+        f"{number} deformation patterns can be detected. "
+        + (", and ".join(parts)).capitalize()
+        + " of the image."
+    )
+
+
+def noise_sentences(
+    atmospheric: int, strat_where: str, turb_where: str, orbital: int, low_coherence: int
+) -> str:
+    out = []
+    if atmospheric in (1, 3):
+        out.append(
+            f"Vertical stratification effect can be detected on the high altitude areas in the {strat_where} "
+            "side of the region."
+        )
+    if atmospheric in (2, 3):
+        where = (
+            "wider area of the region" if turb_where == "wider area" else f"{turb_where} side of the region"
+        )
+        out.append(f"Turbulent mixing effect can be detected on the {where}.")
+    if orbital:
+        out.append("Orbital fringes can be detected across the whole image.")
+    if low_coherence:
+        out.append("Noisy areas can be detected due to low coherence.")
+    if atmospheric == 0 and not orbital:
+        out.append("The atmospheric impact is low.")
+    return " ".join(out)
+
+
+def annotation(
+    *,
+    unique_id: int,
+    frame_id: str,
+    primary: str,
+    secondary: str,
+    sources: list[DrawnSource],
+    atmospheric: int,
+    orbital: int,
+    low_coherence: int,
+    no_info: int,
+    corrupted: int,
+    processing_error: int,
+    caption: str,
+    confidence: float = 0.8,
+) -> dict[str, object]:
+    """One annotation with exactly the real files' fields, types and order."""
+    poly_list: list[list[float]] = []
+    types: list[str] = []
+    levels: list[str] = []
+    for s in sources:
+        for p in polygons(s.mask):
+            poly_list.append(p)
+            types.append(s.activity_type)
+            levels.append(s.intensity)
+    labels: list[str] = []
+    if any(s.activity_type != "Earthquake" for s in sources):
+        labels.append("Deformation")
+    if any(s.activity_type == "Earthquake" for s in sources):
+        labels.append("Earthquake")
+    volcanic = [s for s in sources if s.activity_type != "Earthquake"]
+    if not sources:
+        phase = "Rest"
+    elif volcanic:
+        phase = "Unrest" if volcanic[0].inflation else "Rebound"
+    else:
+        phase = "None"
+    out: dict[str, object] = {
+        "uniqueID": int(unique_id),
+        "frameID": frame_id,
+        "primary_date": primary,
+        "secondary_date": secondary,
+        "corrupted": int(corrupted),
+        "processing_error": int(processing_error),
+        "glacier_fringes": 0,
+        "orbital_fringes": int(orbital),
+        "atmospheric_fringes": int(atmospheric),
+        "low_coherence": int(low_coherence),
+        "no_info": int(no_info),
+        "image_artifacts": 0,
+        "label": labels or ["Non_Deformation"],
+        "activity_type": types,
+        "intensity_level": levels,
+        "phase": phase,
+        "confidence": float(confidence),
+        "segmentation_mask": poly_list,
+        "is_crowd": 0,
+        "caption": caption,
+    }
+    assert tuple(out) == ANNOTATION_FIELDS
+    return out

@@ -1,0 +1,125 @@
+"""Read a synthetic source folder back and draw a pair like the paper's Fig. 2: phase, coherence, masks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.features
+from hephaestus.platform.storage import safe_component
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+
+ACTIVITY_COLOURS = {
+    "Mogi": "tab:red",
+    "Dyke": "tab:orange",
+    "Sill": "tab:blue",
+    "Spheroid": "tab:purple",
+    "Earthquake": "tab:green",
+    "Unidentified": "tab:gray",
+}
+
+
+@dataclass(frozen=True)
+class PairProducts:
+    """One pair as read from the source folder (arrays None when the pair has no product)."""
+
+    annotation: dict[str, object]
+    phase: NDArray[np.float32] | None
+    coherence: NDArray[np.float32] | None  # 0..1
+    dem: NDArray[np.float32] | None
+
+    def mask(self) -> NDArray[np.uint8]:
+        """Polygon index + 1 per pixel (0 background), rasterised from the annotation."""
+        shape = self.phase.shape if self.phase is not None else (0, 0)
+        polys = self.annotation["segmentation_mask"]
+        if not polys or self.phase is None:
+            return np.zeros(shape, np.uint8)
+        shapes = []
+        for i, flat in enumerate(polys):  # type: ignore[union-attr]
+            ring = list(zip(flat[0::2], flat[1::2], strict=True))
+            shapes.append(({"type": "Polygon", "coordinates": [ring + ring[:1]]}, i + 1))
+        return rasterio.features.rasterize(shapes, out_shape=shape, fill=0, dtype="uint8")
+
+
+class SyntheticSources:
+    """Reader over an `hmc synth` output folder (the same layout as the real archives)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not (self.root / "annotations").is_dir():
+            raise FileNotFoundError(f"{self.root}: no annotations/ folder; is this an `hmc synth` output?")
+
+    def unique_ids(self) -> list[int]:
+        return sorted(int(p.stem) for p in (self.root / "annotations").glob("*.json") if p.stem.isdigit())
+
+    def annotation(self, unique_id: int | str) -> dict[str, object]:
+        path = self.root / "annotations" / f"{safe_component(str(unique_id), 'unique id')}.json"
+        if not path.is_file():
+            raise KeyError(f"{path}: no annotation with unique id {unique_id}")
+        return json.loads(path.read_text())
+
+    def read(self, unique_id: int | str) -> PairProducts:
+        ann = self.annotation(unique_id)
+        frame = safe_component(str(ann["frameID"]), "frame id")
+        d1 = safe_component(str(ann["primary_date"]), "date")
+        name = f"{d1}_{safe_component(str(ann['secondary_date']), 'date')}"
+        base = self.root / "licsar" / frame
+        pha_path = base / "interferograms" / name / f"{name}.geo.diff_pha.tif"
+        hgt_path = base / "metadata" / f"{frame}.geo.hgt.tif"
+        if not pha_path.is_file():
+            return PairProducts(ann, None, None, None)
+        with rasterio.open(pha_path) as src:
+            phase = src.read(1)
+        with rasterio.open(pha_path.with_name(f"{name}.geo.cc.tif")) as src:
+            cc = src.read(1)
+        coh = cc.astype(np.float32) / 255.0 if cc.dtype == np.uint8 else cc.astype(np.float32)
+        dem = None
+        if hgt_path.is_file():
+            with rasterio.open(hgt_path) as src:
+                dem = src.read(1)
+        return PairProducts(ann, phase, coh, dem)
+
+    def plot(self, unique_id: int | str) -> Figure:
+        """Wrapped phase, coherence and the annotated masks of a pair; returns the Figure."""
+        pair = self.read(unique_id)
+        ann = pair.annotation
+        fig = Figure(figsize=(12, 4.4), layout="constrained")
+        axes = fig.subplots(1, 3)
+        title = (
+            f"{ann['frameID']}  {ann['primary_date']}-{ann['secondary_date']}  id {ann['uniqueID']}  "
+            f"{'/'.join(ann['label'])}"
+        )  # type: ignore[arg-type]
+        fig.suptitle(title)
+        if pair.phase is None:
+            for ax in axes:
+                ax.text(0.5, 0.5, "no InSAR product", ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+            return fig
+        phase = np.ma.masked_equal(pair.phase, 0.0)
+        im = axes[0].imshow(phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
+        fig.colorbar(im, ax=axes[0], shrink=0.8, label="wrapped phase (rad)")
+        axes[0].set_title("interferogram")
+        im = axes[1].imshow(pair.coherence, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        fig.colorbar(im, ax=axes[1], shrink=0.8, label="coherence")
+        axes[1].set_title("coherence")
+        axes[2].imshow(phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, alpha=0.45, interpolation="nearest")
+        types = ann["activity_type"]
+        for i, flat in enumerate(ann["segmentation_mask"]):  # type: ignore[arg-type]
+            xs, ys = list(flat[0::2]) + [flat[0]], list(flat[1::2]) + [flat[1]]
+            kind = types[i] if i < len(types) else "Unidentified"  # type: ignore[index]
+            axes[2].plot(xs, ys, color=ACTIVITY_COLOURS.get(kind, "k"), lw=1.5, label=kind)
+        if ann["segmentation_mask"]:
+            axes[2].legend(loc="lower right", fontsize=8)
+        axes[2].set_title(f"mask: {', '.join(ann['activity_type']) or 'none'}")  # type: ignore[arg-type]
+        for ax in axes:
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
+        return fig
+
+
+Source = SyntheticSources
+"""Alias: `Source(folder).plot(unique_id)`."""
