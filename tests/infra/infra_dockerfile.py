@@ -41,7 +41,7 @@ def parse(text: str) -> list[Instruction]:
         if not buffer:
             start = number
         if stripped.endswith("\\"):
-            buffer += stripped[:-1] + " "
+            buffer += stripped[:-1].rstrip() + " "
             continue
         buffer += stripped
         keyword, _, args = buffer.partition(" ")
