@@ -56,7 +56,10 @@ def encoding(
                 chunks = (1, 1)
             else:
                 chunks = (height, width)
-            enc[name] = {"chunks": chunks, "compressor": Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)}
+            enc[name] = {
+                "chunks": chunks,
+                "compressors": [Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)],
+            }
             continue
         if var.dims == schema.RASTER_DIMS:
             e = _v3_raster(height, width, chunking)

@@ -170,6 +170,7 @@ def run_builds(
                     progress(done, total)
                 if state.pending == 0:
                     _finish(state, summary)
+    summary.cube_urls.sort()
     return summary
 
 

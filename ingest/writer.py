@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import zarr
@@ -103,11 +103,11 @@ def _licsar_pair(ctx: FrameContext, job: PairJob, cache: dict) -> dict[str, np.n
 
 
 def _cube_pair(job: PairJob, cache: dict) -> dict[str, np.ndarray]:
-    from hephaestus.platform.cube import open_cube
+    from .sourcecube import open_published
 
     assert job.source_cube and job.source_index
     if job.source_cube not in cache:
-        cache[job.source_cube] = open_cube(job.source_cube, validate=False)
+        cache[job.source_cube] = open_published(job.source_cube)
     src = cache[job.source_cube]
     i, j = job.source_index
     cell = src[list(schema.RASTER_VARIABLES)].isel({schema.PRIMARY: i, schema.SECONDARY: j}).load()
@@ -192,9 +192,9 @@ def write_dem(
         return result
     t0 = time.perf_counter()
     if source_cube:
-        from hephaestus.platform.cube import open_cube
+        from .sourcecube import open_published
 
-        dem = np.asarray(open_cube(source_cube, validate=False)["dem"].values, dtype="float32")
+        dem = np.asarray(open_published(source_cube)["dem"].values, dtype="float32")
     else:
         assert hgt_url
         dem, _ = read_band(hgt_url, ctx.grid)
@@ -209,7 +209,3 @@ def write_dem(
     storage.write_text_atomic(marker, json.dumps(result))
     result["skipped"] = False
     return result
-
-
-def job_dict(job: PairJob) -> dict:
-    return asdict(job)
