@@ -119,7 +119,7 @@ def convert_minicubes(
                 raise ConversionError(
                     f"frame {build.frame_id} already given by {storage.redact(seen[build.frame_id])}"
                 )
-        except (ValueError, OSError, KeyError) as exc:
+        except Exception as exc:  # any unreadable cube (BadZipFile, zarr errors, ...) is quarantined
             rec = QuarantineRecord(frame_name(url), "cube", (url,), str(exc), "scan", kind="file")
             write_quarantine(out, rec)
             summary.quarantined.append(rec)

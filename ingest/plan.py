@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 PLAN_VERSION = "1"
 
 
+class SourceNotFoundError(FileNotFoundError):
+    """A source location (LiCSAR, ERA5 or annotations) does not exist."""
+
+
 @dataclass
 class FrameBuild:
     """Everything needed to build one cube; small (URLs, dates, annotation scalars), no pixels."""
@@ -132,6 +136,9 @@ def plan_sources(cfg: IngestConfig) -> Plan:
     """Plan every annotated frame found in the sources."""
     plan = Plan()
     roots = sources.roots(cfg)
+    for kind, url in (("LiCSAR", roots.licsar), ("ERA5", roots.era5), ("annotations", roots.annotations)):
+        if not storage.exists(url):
+            raise SourceNotFoundError(f"{kind} sources not found at {storage.redact(url)}")
     annotations = _annotations(roots.annotations, plan)
     frames = sources.scan_licsar(roots.licsar)
     for name, fr in frames.items():
