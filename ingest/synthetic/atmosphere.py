@@ -10,8 +10,8 @@ Model (documented constants live in SynthConfig):
   integral of temperature of a column with mean temperature T_mean (~250 K), about 2.4e6 K kg m-2.
 - Stratified delay. The zenith wet delay at a pixel is ZWD = Pi * PWV with Pi = `zwd_per_pwv` (6.2):
   ZWD(z) = Pi * 1e-3 * TCWV0 * exp(-z / H_w) metres; the slant delay is ZWD / cos(incidence) and the
-  interferometric phase is 4 pi / lambda * (slant delay at secondary - at primary), about 2.3 rad per cm
-  of zenith delay at 39 deg... times 1/cos(inc) (2.9 rad/cm). For small z it is proportional to
+  interferometric phase is 4 pi / lambda * (slant delay at secondary - at primary): 2.27 rad per cm of
+  slant delay, 2.9 rad per cm of zenith delay at 39 deg incidence. For small z it is proportional to
   elevation times the TCWV difference of the two dates: -Pi * 1e-3 * dTCWV0 * z / H_w.
 - Turbulent delay: a power-law random field (spectrum |k|^-8/3, Kolmogorov-like) with a per-pair
   log-normal standard deviation around `turbulence_mm`.
@@ -30,8 +30,8 @@ ERA5_STEP_DEG = 0.25
 GRAVITY = 9.80665
 SEA_LEVEL_PRESSURE_PA = 101325.0
 PRESSURE_SCALE_HEIGHT_M = 8000.0
-STRATIFIED_MIN_RAD = np.pi
-"""A stratified term is annotated (atmospheric_fringes bit 1) when it spans half a fringe or more."""
+STRATIFIED_MIN_RAD = 1.5 * np.pi
+"""A stratified term is annotated (atmospheric_fringes bit 1) when it spans 3/4 of a fringe or more."""
 TURBULENT_MIN_STD_RAD = 0.6
 """A turbulent term is annotated (bit 2) when its phase std reaches this."""
 
@@ -85,7 +85,7 @@ def climatology_tcwv(lat: float, day_of_year: int) -> float:
 
 def draw_weather(rng: np.random.Generator, lat0: float, lon0: float, day_of_year: int) -> Weather:
     return Weather(
-        tcwv0=climatology_tcwv(lat0, day_of_year) * float(np.exp(rng.normal(0.0, 0.25))),
+        tcwv0=climatology_tcwv(lat0, day_of_year) * float(np.exp(rng.normal(0.0, 0.2))),
         grad_lat=float(rng.normal(0.0, 0.15)),
         grad_lon=float(rng.normal(0.0, 0.15)),
         diurnal=float(rng.uniform(0.0, 0.05)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hephaestus.platform.config import Config
-from pydantic import Field
+from pydantic import Field, field_validator
 
 
 class SynthConfig(Config):
@@ -19,6 +19,9 @@ class SynthConfig(Config):
     height: int = Field(256, ge=32, le=8192, description="frame height in pixels (0.001 deg)")
     width: int = Field(256, ge=32, le=8192, description="frame width in pixels (0.001 deg)")
     seed: int = Field(0, ge=0)
+    volcanoes: tuple[str, ...] = Field(
+        (), description="volcano names to draw frames from (empty: the whole table)"
+    )
 
     # Class balance (real annotations: 9.1 % positive, 1.6 % corrupted, 2.5 % processing error).
     positive_fraction: float = Field(0.09, ge=0.0, le=1.0)
@@ -42,7 +45,7 @@ class SynthConfig(Config):
     poisson_ratio: float = Field(0.25, gt=0.0, lt=0.5)
 
     # Atmosphere (see atmosphere.py for the model).
-    zwd_per_pwv: float = Field(6.2, gt=0.0, description="zenith wet delay per precipitable water (m/m)")
+    zwd_per_pwv: float = Field(6.2, ge=0.0, description="zenith wet delay per precipitable water (m/m)")
     vapour_scale_height_m: float = Field(2000.0, gt=0.0)
     turbulence_mm: float = Field(4.0, ge=0.0, description="median std of the turbulent slant delay")
     turbulence_beta: float = Field(8.0 / 3.0, gt=0.0, description="power-law exponent of the delay spectrum")
@@ -54,3 +57,14 @@ class SynthConfig(Config):
     @property
     def total_pairs(self) -> int:
         return self.frames * self.pairs
+
+    @field_validator("volcanoes")
+    @classmethod
+    def _known_volcanoes(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from hephaestus.ingest.synthetic.frames import VOLCANOES
+
+        known = {v.name for v in VOLCANOES}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown volcano(es) {unknown}; known: {sorted(known)}")
+        return names

@@ -42,6 +42,7 @@ VOLCANOES: tuple[Volcano, ...] = (
 S1A_START = dt.date(2014, 10, 3)
 S1B_START = dt.date(2016, 9, 30)  # 6-day revisit from here
 S1B_END = dt.date(2021, 12, 22)
+MIDNIGHT_MARGIN_S = 1860.0
 SPLIT_WEIGHTS = {"train": 0.55, "val": 0.15, "test": 0.30}
 """Share of primary dates drawn in each benchmark window (real pairs: 54 / 14 / 33 %)."""
 
@@ -68,7 +69,9 @@ def center_time_seconds(fid: str, lon: float, rng: np.random.Generator) -> float
     """UTC time of day (s) of the frame's acquisitions: ~06:00 local descending, ~18:00 ascending."""
     local = 18.0 if fid[3] == "A" else 6.0
     hours = (local - lon / 15.0) % 24.0
-    return float((hours * 3600.0 + rng.uniform(-1800.0, 1800.0)) % 86400.0)
+    t = float((hours * 3600.0 + rng.uniform(-1800.0, 1800.0)) % 86400.0)
+    # Keep the nearest ERA5 hour on the acquisition's own (UTC) day, as the one-file-per-day layout needs.
+    return float(np.clip(t, MIDNIGHT_MARGIN_S, 86400.0 - MIDNIGHT_MARGIN_S))
 
 
 def acquisitions(rng: np.random.Generator) -> list[dt.date]:

@@ -201,12 +201,10 @@ def _build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
     rng = _rng(config.seed, _FRAME, index)
     fid = frames.frame_id(rng, taken)
     taken.add(fid)
-    table = frames.VOLCANOES
-    volcano = table[
-        int(rng.permutation(len(table))[0])
-        if index >= len(table)
-        else int(_rng(config.seed, _FRAME, 10_000).permutation(len(table))[index])
-    ]
+    table = [v for v in frames.VOLCANOES if not config.volcanoes or v.name in config.volcanoes]
+    # Distinct volcanoes while the table lasts, then repeats (a seeded shuffle of the table).
+    order = _rng(config.seed, _FRAME, 10_000).permutation(len(table))
+    volcano = table[int(order[index % len(table)])]
     h, w = config.height, config.width
     row0 = int(round(h * rng.uniform(0.35, 0.65)))
     col0 = int(round(w * rng.uniform(0.35, 0.65)))
@@ -325,14 +323,15 @@ def _draw_sources(config: SynthConfig, frame: Frame, rng: np.random.Generator) -
         d_los = unit * strength * (1.0 if inflation else -1.0)
         src = labels.DrawnSource(model.activity_type, d_los, inflation)
         src.fringes = geometry.fringes(d_los[land])
-        src.mask = labels.deformation_mask(d_los, land, config.mask_fringe_fraction)
-        if src.mask.any():
-            drawn.append(src)
-    return drawn
+        drawn.append(src)
+    labels.assign_masks(drawn, land, config.mask_fringe_fraction)
+    return [s for s in drawn if s.mask.any()]
 
 
 @dataclass
-class _Pair:
+class PlannedPair:
+    """A pair of the run and the categories allocated to it before rendering."""
+
     uid: int
     primary: dt.date
     secondary: dt.date
@@ -342,7 +341,7 @@ class _Pair:
     processing_error: bool = False
 
 
-def _allocate(config: SynthConfig, pairs: list[_Pair]) -> None:
+def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
     rng = _rng(config.seed, _ALLOC)
     order = [pairs[i] for i in rng.permutation(len(pairs))]
     n = len(pairs)
@@ -359,6 +358,17 @@ def _allocate(config: SynthConfig, pairs: list[_Pair]) -> None:
         start += k
 
 
+def _pair_coherence_factor(rng: np.random.Generator) -> float:
+    """Scene-wide decorrelation of a pair (wet snow, flooding, soil moisture): mostly mild, sometimes
+    strong (about 17 % of real pairs are flagged low coherence, 1 % no information)."""
+    r = rng.random()
+    if r < 0.01:
+        return float(rng.uniform(0.02, 0.1))
+    if r < 0.2:
+        return float(rng.uniform(0.15, 0.5))
+    return float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.0, 1.0))
+
+
 def _where_turbulent(turb: NDArray, land: NDArray) -> str:
     if float(np.std(turb[land])) >= 1.5:
         return "wider area"
@@ -366,9 +376,25 @@ def _where_turbulent(turb: NDArray, land: NDArray) -> str:
     return labels.location_words(strong)
 
 
-def _render_pair(
-    config: SynthConfig, frame: Frame, pair: _Pair, out: Path
-) -> tuple[dict[str, object], list[str]]:
+@dataclass
+class PairRender:
+    """Every drawn term of a pair (phases in radians, unwrapped unless said) and its annotation."""
+
+    record: dict[str, object]
+    sources: list[labels.DrawnSource]
+    deformation_los: NDArray  # metres, positive towards the satellite
+    stratified: NDArray
+    turbulent: NDArray
+    ramp: NDArray
+    noise: NDArray
+    gamma: NDArray  # true coherence
+    phase: NDArray[np.float32]  # the written wrapped phase (0 = no data)
+    coherence: NDArray  # estimated coherence 0..1 as written (before scaling to 0..255)
+    older_coherence: bool
+
+
+def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRender:
+    """Draw one pair: the sum of its physical terms, wrapped, plus the labels those terms imply."""
     rng = _rng(config.seed, _PAIR, pair.uid)
     land = frame.land
     shape = (frame.height, frame.width)
@@ -391,7 +417,7 @@ def _render_pair(
     ]
     strat = atmosphere.stratified_phase(zwd[0], zwd[1], cos_inc)
     turb_std = config.turbulence_mm * 1e-3 * float(np.exp(rng.normal(0.0, 0.6)))
-    if rng.random() < 0.15:
+    if rng.random() < 0.07:
         turb_std *= 0.15  # a calm day
     turb = atmosphere.turbulent_phase(shape, turb_std, config.turbulence_beta, cos_inc, rng)
     orbital = int(rng.random() < config.orbital_fraction)
@@ -399,11 +425,7 @@ def _render_pair(
     az = rng.uniform(0.0, 2 * np.pi)
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
-    pair_factor = (
-        float(rng.uniform(0.3, 0.6))
-        if rng.random() < 0.15
-        else float(np.clip(np.exp(rng.normal(0, 0.1)), 0, 1))
-    )
+    pair_factor = _pair_coherence_factor(rng)
     gamma = coherence.true_coherence(
         dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
     )
@@ -453,26 +475,28 @@ def _render_pair(
         processing_error=proc_code,
         caption=caption,
     )
+    older = bool(rng.random() < config.older_coherence_fraction)
+    return PairRender(record, sources, deformation, strat, turb, ramp, noise, gamma, pha, coh, older)
+
+
+def _write_pair(frame: Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
     written: list[str] = []
+    d1, d2 = pair.primary.strftime("%Y%m%d"), pair.secondary.strftime("%Y%m%d")
     if not pair.missing:
         folder = Path("licsar") / frame.fid / "interferograms" / f"{d1}_{d2}"
-        older = rng.random() < config.older_coherence_fraction
-        cc = (
-            coh.astype(np.float32)
-            if older
-            else np.where(land & (coh > 0), np.clip(np.rint(coh * 255), 1, 255), 0)
-        )
-        for suffix, data in (
-            (".geo.diff_pha.tif", pha),
-            (".geo.cc.tif", cc if older else cc.astype(np.uint8)),
-        ):
+        if r.older_coherence:
+            cc = r.coherence.astype(np.float32)
+        else:
+            # every pixel with phase has a coherence of at least 1/255; no data is 0 in both
+            cc = np.where(r.phase != 0, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
+        for suffix, data in ((".geo.diff_pha.tif", r.phase), (".geo.cc.tif", cc)):
             rel = folder / f"{d1}_{d2}{suffix}"
             writers.write_geotiff(out / rel, data, frame.lat_max, frame.lon_min, nodata=0)
             written.append(rel.as_posix())
     rel = Path("annotations") / f"{pair.uid}.json"
-    writers.write_json(out / rel, record)
+    writers.write_json(out / rel, r.record)
     written.append(rel.as_posix())
-    return record, written
+    return written
 
 
 def _write_frame(config: SynthConfig, frame: Frame, out: Path) -> list[str]:
@@ -514,6 +538,29 @@ def _write_frame(config: SynthConfig, frame: Frame, out: Path) -> list[str]:
     return written
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The frames of a run and its pairs in uniqueID order, categories allocated."""
+
+    frames: list[Frame]
+    pairs: list[tuple[Frame, PlannedPair]]
+
+
+def plan(config: SynthConfig) -> Plan:
+    """Frames, weather, pairs and their categories: everything decided before any pixel is drawn."""
+    taken: set[str] = set()
+    built = [_build_frame(config, i, taken) for i in range(config.frames)]
+    all_pairs: list[tuple[Frame, PlannedPair]] = []
+    uid = 1
+    for i, frame in enumerate(built):
+        _weather(config, frame, i)
+        for p, s in frame.pairs:
+            all_pairs.append((frame, PlannedPair(uid, p, s)))
+            uid += 1
+    _allocate(config, [p for _, p in all_pairs])
+    return Plan(built, all_pairs)
+
+
 def generate(
     config: SynthConfig, out_dir: str | Path, progress: Callable[[int, int], None] | None = None
 ) -> SynthManifest:
@@ -522,34 +569,26 @@ def generate(
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: output folder is not empty; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    built = [_build_frame(config, i, taken) for i in range(config.frames)]
-    all_pairs: list[tuple[Frame, _Pair]] = []
-    uid = 1
-    for frame in built:
-        for p, s in frame.pairs:
-            all_pairs.append((frame, _Pair(uid, p, s)))
-            uid += 1
-    _allocate(config, [p for _, p in all_pairs])
+    run = plan(config)
     paths: list[str] = []
-    for i, frame in enumerate(built):
-        _weather(config, frame, i)
+    for frame in run.frames:
         paths += _write_frame(config, frame, out)
     positives = 0
-    total = len(all_pairs)
-    for done, (frame, pair) in enumerate(all_pairs, start=1):
-        record, written = _render_pair(config, frame, pair, out)
-        positives += record["label"] != ["Non_Deformation"]
-        paths += written
+    total = len(run.pairs)
+    for done, (frame, pair) in enumerate(run.pairs, start=1):
+        rendered = render_pair(config, frame, pair)
+        positives += rendered.record["label"] != ["Non_Deformation"]
+        paths += _write_pair(frame, pair, rendered, out)
         if progress is not None:
             progress(done, total)
+    pairs = [p for _, p in run.pairs]
     return SynthManifest(
-        frames=tuple(f.fid for f in built),
+        frames=tuple(f.fid for f in run.frames),
         pairs=total,
         positives=positives,
         paths=tuple(sorted(paths)),
-        unique_ids=tuple(p.uid for _, p in all_pairs),
-        missing_products=tuple(p.uid for _, p in all_pairs if p.missing),
-        corrupted=tuple(p.uid for _, p in all_pairs if p.corrupted),
-        processing_errors=tuple(p.uid for _, p in all_pairs if p.processing_error),
+        unique_ids=tuple(p.uid for p in pairs),
+        missing_products=tuple(p.uid for p in pairs if p.missing),
+        corrupted=tuple(p.uid for p in pairs if p.corrupted),
+        processing_errors=tuple(p.uid for p in pairs if p.processing_error),
     )

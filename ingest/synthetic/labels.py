@@ -77,6 +77,24 @@ def deformation_mask(
     return np.isin(labels, keep)
 
 
+def assign_masks(sources: list[DrawnSource], land: NDArray, fraction: float) -> None:
+    """Mask of each source: the visible area of their summed LOS field, each pixel given to the source
+    that moves it most (so polygon i goes with activity_type[i] and the union is what is visible)."""
+    if not sources:
+        return
+    total = np.sum([s.d_los for s in sources], axis=0)
+    visible = deformation_mask(total, land, fraction)
+    if len(sources) == 1:
+        sources[0].mask = visible
+        return
+    owner = np.argmax(np.abs(np.stack([s.d_los for s in sources])), axis=0)
+    for i, s in enumerate(sources):
+        own = ndimage.binary_fill_holes(visible & (owner == i))
+        labels_, n = ndimage.label(own)
+        sizes = ndimage.sum(own, labels_, index=np.arange(1, n + 1)) if n else np.zeros(0)
+        s.mask = np.isin(labels_, np.flatnonzero(sizes >= MIN_REGION_PIXELS) + 1)
+
+
 def polygons(mask: NDArray[np.bool_]) -> list[list[float]]:
     """Exterior outline of each connected region, flat [x, y, ...] in pixel-corner coordinates."""
     if not mask.any():

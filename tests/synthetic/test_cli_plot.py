@@ -1,0 +1,66 @@
+"""`hmc synth` / `hmc plot-pair` and the Source reader's figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rasterio
+from hephaestus.ingest.synthetic import SynthConfig, generate
+from hephaestus.ingest.synthetic.plot import Source, SyntheticSources
+from hephaestus.platform.cli import app
+from matplotlib.figure import Figure
+from typer.testing import CliRunner
+
+
+@pytest.fixture(scope="module")
+def sources_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plot") / "src"
+    m = generate(SynthConfig(frames=1, pairs=12, height=64, width=64, seed=3, positive_fraction=0.25), out)
+    return out, m
+
+
+def test_synth_command_writes_and_summarises(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(
+        app, ["synth", str(out), "--frames", "1", "--pairs", "5", "--size", "48", "64", "--seed", "2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "wrote 1 frames, 5 pairs" in res.output
+    anns = list((out / "annotations").glob("*.json"))
+    assert len(anns) == 5
+    fid = json.loads(anns[0].read_text())["frameID"]
+    with rasterio.open(out / "licsar" / fid / "metadata" / f"{fid}.geo.hgt.tif") as src:
+        assert (src.height, src.width) == (48, 64)
+    again = runner.invoke(app, ["synth", str(out), "--frames", "1", "--pairs", "5"])
+    assert again.exit_code == 1 and "not empty" in again.output and "Traceback" not in again.output
+    bad = runner.invoke(app, ["synth", str(tmp_path / "x"), "--size", "8", "8"])
+    assert bad.exit_code == 1 and "height" in bad.output
+
+
+def test_plot_returns_a_figure_with_phase_coherence_and_mask(sources_dir):
+    out, m = sources_dir
+    src = SyntheticSources(out)
+    assert src.unique_ids() == sorted(m.unique_ids)
+    positive = next(
+        u
+        for u in m.unique_ids
+        if src.annotation(u)["label"] != ["Non_Deformation"] and u not in m.missing_products
+    )
+    fig = src.plot(positive)
+    assert isinstance(fig, Figure) and len(fig.axes) >= 3
+    pair = src.read(positive)
+    assert pair.mask().any() and pair.phase.shape == pair.mask().shape
+    assert isinstance(Source(out).plot(m.missing_products[0]), Figure)  # "no product" still draws
+
+
+def test_plot_pair_command(sources_dir, tmp_path):
+    out, m = sources_dir
+    runner = CliRunner()
+    png = tmp_path / "fig.png"
+    res = runner.invoke(app, ["plot-pair", str(out), str(m.unique_ids[0]), "--out", str(png)])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = runner.invoke(app, ["plot-pair", str(out), "999999", "--out", str(png)])
+    assert res.exit_code == 1 and "999999" in res.output
