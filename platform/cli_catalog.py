@@ -57,6 +57,8 @@ def build(
     config: Path | None = typer.Option(None, help="YAML CatalogConfig (flags override it)."),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from hephaestus.catalog import (
         AnnotationError,
         CatalogBuildError,
@@ -65,7 +67,6 @@ def build(
         build_catalog,
     )
     from hephaestus.platform.config import ConfigError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     try:
         flags = dict(
@@ -140,6 +141,7 @@ def query_cmd(
 ) -> None:
     """Run DuckDB SQL over the catalog (local or object storage)."""
     import duckdb
+
     from hephaestus.catalog import CatalogNotFoundError, query
 
     if fmt not in ("table", "csv", "parquet"):

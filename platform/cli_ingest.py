@@ -16,9 +16,10 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 
 
 def _print_summary(summary, out: str) -> None:  # type: ignore[no-untyped-def]
-    from hephaestus.platform.storage import redact
     from rich.console import Console
     from rich.table import Table
+
+    from hephaestus.platform.storage import redact
 
     table = Table(title=f"ingest summary ({redact(out)})")
     table.add_column("what")

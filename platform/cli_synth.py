@@ -16,9 +16,10 @@ def synth(
     seed: int = typer.Option(0, "--seed", min=0, help="random seed (same seed, same bytes)"),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from hephaestus.ingest.synthetic import SynthConfig, generate
     from hephaestus.platform.config import ConfigError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     try:
         config = SynthConfig.build(frames=frames, pairs=pairs, height=size[0], width=size[1], seed=seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,7 +50,10 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
     text = normalize(url)
     store = _zarr_store(text)
     try:
-        ds = xr.open_zarr(store, consolidated=None, chunks=chunks, decode_timedelta=False)
+        with warnings.catch_warnings():
+            # Consolidated metadata is optional (v3 stores have none): falling back is expected.
+            warnings.filterwarnings("ignore", message=".*consolidated metadata.*", category=RuntimeWarning)
+            ds = xr.open_zarr(store, consolidated=None, chunks=chunks, decode_timedelta=False)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:  # type: ignore[attr-defined]
         raise CubeSchemaError(f"{redact(text)}: not a zarr group ({exc.__class__.__name__}: {exc})") from exc
     if validate:
@@ -74,7 +78,9 @@ def validate_cube(ds: xr.Dataset, source: str = "<dataset>") -> None:
     for name, var in schema.VARIABLES.items():
         got = ds[name]
         if tuple(got.dims) != var.dims:
-            raise CubeSchemaError(f"{where}: variable {name!r} has dims {tuple(got.dims)}, expected {var.dims}")
+            raise CubeSchemaError(
+                f"{where}: variable {name!r} has dims {tuple(got.dims)}, expected {var.dims}"
+            )
         if not var.dtype_matches(got.dtype):
             raise CubeSchemaError(f"{where}: variable {name!r} has dtype {got.dtype}, expected {var.dtype}")
     if ds.sizes[schema.LAT] > 1 and not bool(ds[schema.LAT][0] > ds[schema.LAT][-1]):
@@ -126,7 +132,12 @@ def cube_template(
         schema.LAT: np.asarray(latitude, dtype="float64"),
         schema.LON: np.asarray(longitude, dtype="float64"),
     }
-    sizes = {schema.PRIMARY: p.size, schema.SECONDARY: s.size, schema.LAT: len(latitude), schema.LON: len(longitude)}
+    sizes = {
+        schema.PRIMARY: p.size,
+        schema.SECONDARY: s.size,
+        schema.LAT: len(latitude),
+        schema.LON: len(longitude),
+    }
     data_vars: dict[str, xr.DataArray] = {}
     for name, var in schema.VARIABLES.items():
         shape = tuple(sizes[d] for d in var.dims)

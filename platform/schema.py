@@ -155,7 +155,11 @@ ERA5_UNITS = {
     "surface_pressure": "Pa",
     "vertical_integral_of_temperature": "K kg m-2",
 }
-ERA5_SHORT_NAMES = {"total_column_water_vapour": "tcwv", "surface_pressure": "sp", "vertical_integral_of_temperature": "vit"}
+ERA5_SHORT_NAMES = {
+    "total_column_water_vapour": "tcwv",
+    "surface_pressure": "sp",
+    "vertical_integral_of_temperature": "vit",
+}
 
 
 def era5_variable(which: str, field_name: str) -> str:
@@ -170,7 +174,9 @@ def era5_variable(which: str, field_name: str) -> str:
 def _vars() -> dict[str, Variable]:
     v: list[Variable] = [
         Variable("insar_difference", RASTER_DIMS, "float32", "rad", "wrapped interferometric phase"),
-        Variable("insar_coherence", RASTER_DIMS, "float32", "1", "interferometric coherence scaled to 0..255"),
+        Variable(
+            "insar_coherence", RASTER_DIMS, "float32", "1", "interferometric coherence scaled to 0..255"
+        ),
         Variable("dem", GRID_DIMS, "float32", "m", "elevation above the ellipsoid (LiCSAR hgt)"),
     ]
     for which in ("primary", "secondary"):
@@ -186,9 +192,15 @@ def _vars() -> dict[str, Variable]:
             )
     v += [
         Variable("deformation_mask", RASTER_DIMS, "int32", None, "deformation class", codes=DEFORMATION),
-        Variable("activity_type_mask", RASTER_DIMS, "int32", None, "deformation source type", codes=ACTIVITY_TYPE),
-        Variable("intensity_level_mask", RASTER_DIMS, "int32", None, "deformation intensity", codes=INTENSITY),
-        Variable("atmospheric_fringes", PAIR_DIMS, "int32", None, "atmospheric fringes", codes=ATMOSPHERIC_FRINGES),
+        Variable(
+            "activity_type_mask", RASTER_DIMS, "int32", None, "deformation source type", codes=ACTIVITY_TYPE
+        ),
+        Variable(
+            "intensity_level_mask", RASTER_DIMS, "int32", None, "deformation intensity", codes=INTENSITY
+        ),
+        Variable(
+            "atmospheric_fringes", PAIR_DIMS, "int32", None, "atmospheric fringes", codes=ATMOSPHERIC_FRINGES
+        ),
         Variable("glacier_fringes", PAIR_DIMS, "int32", None, "glacier fringes", codes=GLACIER_FRINGES),
         Variable("orbital_fringes", PAIR_DIMS, "int32", None, "orbital fringes", codes=ORBITAL_FRINGES),
     ]
@@ -196,8 +208,15 @@ def _vars() -> dict[str, Variable]:
         v.append(Variable(flag, PAIR_DIMS, "bool", None, flag.replace("_", " ")))
     v += [
         Variable("confidence", PAIR_DIMS, "float32", "1", "annotator confidence 0..1"),
-        Variable("phase", PAIR_DIMS, "str", None, "volcanic phase", codes=None,
-                 extra_attrs={"categories": " ".join(PHASES)}),
+        Variable(
+            "phase",
+            PAIR_DIMS,
+            "str",
+            None,
+            "volcanic phase",
+            codes=None,
+            extra_attrs={"categories": " ".join(PHASES)},
+        ),
         Variable("caption", PAIR_DIMS, "str", None, "expert caption"),
         Variable("unique_id", PAIR_DIMS, "str", None, "Hephaestus sample id"),
     ]
@@ -248,7 +267,7 @@ def statistics_key(variable: str) -> str:
     """Key into the statistics table: primary/secondary ERA5 variables share one entry."""
     for prefix in ("primary_date_", "secondary_date_"):
         if variable.startswith(prefix):
-            return variable[len(prefix):]
+            return variable[len(prefix) :]
     return variable
 
 

@@ -58,7 +58,7 @@ def normalize(url: str | os.PathLike[str]) -> str:
     text = os.fspath(url)
     if is_local(text):
         if text.startswith("file://"):
-            text = text[len("file://"):]
+            text = text[len("file://") :]
         return str(Path(text).expanduser().resolve())
     return text.rstrip("/")
 

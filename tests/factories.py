@@ -50,9 +50,15 @@ def make_cube_dataset(
             ds["atmospheric_fringes"].values[i, j] = int(rng.integers(0, 4))
             if k % positive_every == 0:
                 r0, c0 = height // 4 + i, width // 4 + j
-                ds["deformation_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.DEFORMATION.code("Deformation")
-                ds["activity_type_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.ACTIVITY_TYPE.code("Mogi")
-                ds["intensity_level_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.INTENSITY.code("Low")
+                ds["deformation_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.DEFORMATION.code(
+                    "Deformation"
+                )
+                ds["activity_type_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.ACTIVITY_TYPE.code(
+                    "Mogi"
+                )
+                ds["intensity_level_mask"].values[i, j, r0 : r0 + 10, c0 : c0 + 12] = schema.INTENSITY.code(
+                    "Low"
+                )
                 ds["phase"].values[i, j] = "Unrest"
                 ds["caption"].values[i, j] = "A Mogi-type deformation pattern of low intensity."
             else:
@@ -80,5 +86,11 @@ def published_encoding(ds: xr.Dataset) -> dict[str, dict]:
 def write_published_cube(path: Path | str, zarr_format: int = 2, **kwargs: object) -> xr.Dataset:
     """Write a cube as the authors do (zarr v2, whole-slice chunks, fixed-width <U strings)."""
     ds = make_cube_dataset(**kwargs)  # type: ignore[arg-type]
-    ds.to_zarr(str(path), mode="w", zarr_format=zarr_format, encoding=published_encoding(ds), consolidated=zarr_format == 2)
+    ds.to_zarr(
+        str(path),
+        mode="w",
+        zarr_format=zarr_format,
+        encoding=published_encoding(ds),
+        consolidated=zarr_format == 2,
+    )
     return ds
