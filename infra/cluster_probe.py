@@ -15,24 +15,32 @@ from hephaestus.platform.ray_session import ray_session
 
 
 def probe(address: str | None, tasks: int = 4) -> dict[str, Any]:
-    """Alive nodes with their CPUs, and on which nodes `tasks` one-CPU tasks ran (SPREAD)."""
+    """Alive nodes and CPUs; a task pinned to each node with CPUs; `tasks` free tasks; where all ran."""
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     with ray_session(address=address):
 
-        @ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
-        def where(i: int) -> str:
+        @ray.remote(num_cpus=1)
+        def where() -> str:
             return ray.get_runtime_context().get_node_id()
 
-        ran_on = ray.get([where.remote(i) for i in range(tasks)])
         nodes = [n for n in ray.nodes() if n.get("Alive")]
-        head_ids = [n["NodeID"] for n in nodes if "node:__internal_head__" in n.get("Resources", {})]
+        head_ids = {n["NodeID"] for n in nodes if "node:__internal_head__" in n.get("Resources", {})}
+        with_cpus = [n["NodeID"] for n in nodes if n.get("Resources", {}).get("CPU", 0.0) >= 1]
+        pinned = ray.get(
+            [
+                where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(i, soft=False)).remote()
+                for i in with_cpus
+            ]
+        )
+        free = ray.get([where.remote() for _ in range(tasks)])
         return {
             "nodes": len(nodes),
             "cpus": sum(n.get("Resources", {}).get("CPU", 0.0) for n in nodes),
-            "task_nodes": len(set(ran_on)),
-            "tasks_on_head": sum(1 for node_id in ran_on if node_id in head_ids),
-            "tasks": len(ran_on),
+            "task_nodes": sum(1 for want, got in zip(with_cpus, pinned, strict=True) if want == got),
+            "tasks_on_head": sum(1 for node_id in free + pinned if node_id in head_ids),
+            "tasks": len(free) + len(pinned),
         }
 
 

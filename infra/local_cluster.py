@@ -161,19 +161,24 @@ def stop_node(node: Node, timeout_s: float = 20.0) -> None:
         pass
     if node.process.poll() is None:
         node.process.wait(timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while alive_processes(node) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def alive_processes(node: Node) -> list[int]:
-    """PIDs still in the node's process group (empty after a clean stop)."""
+    """Live PIDs in the node's process group (empty after a clean stop; zombies are dead)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.getpgid(int(entry.name)) == node.process.pid:
-                pids.append(int(entry.name))
-        except (ProcessLookupError, PermissionError):
+            # /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
+        if fields[0] != "Z" and int(fields[2]) == node.process.pid:
+            pids.append(int(entry.name))
     return pids
 
 

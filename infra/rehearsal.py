@@ -75,9 +75,9 @@ def check_probe(report: dict[str, Any], cluster: LocalCluster) -> None:
         raise RehearsalError(f"probe: expected {expected} alive nodes, the cluster reports {report['nodes']}")
     if report["tasks_on_head"]:
         raise RehearsalError("probe: tasks ran on the head, which has no CPUs")
-    if report["task_nodes"] < 2:
+    if report["task_nodes"] != len(cluster.workers):
         raise RehearsalError(
-            f"probe: SPREAD tasks used {report['task_nodes']} node(s), expected both workers"
+            f"probe: tasks pinned to the {len(cluster.workers)} workers ran on {report['task_nodes']} of them"
         )
 
 
