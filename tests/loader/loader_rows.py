@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import xarray as xr
-from factories import make_cube_dataset, published_encoding
-from hephaestus.platform import schema
 from zarr.codecs import BloscCodec
+
+from hephaestus.platform import schema
+
+from factories import make_cube_dataset, published_encoding
 
 
 def platform_encoding(ds: xr.Dataset, tile: int = 32) -> dict[str, dict]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from hephaestus.train.data.config import AugmentConfig
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+
+from hephaestus.train.data.config import AugmentConfig
 
 
 def build_transform(cfg: AugmentConfig, crop_size: int) -> v2.Transform:

@@ -2,11 +2,14 @@
 
 Why not `array[...]`: zarr's generic path costs about as much per chunk in Python bookkeeping as
 decoding the chunk itself, which halves crop throughput on the platform layout. For the plain
-layouts the cubes use (v2: one numcodecs compressor, C order, no filters; v3: `bytes` + at most
-one of blosc/zstd/gzip, no sharding) this module computes the touched chunk keys with zarr's own
-key encoding, fetches them from the zarr store (local files directly, remote stores concurrently)
-and decodes them with numcodecs. Anything else falls back to zarr's own reader, so every
-array zarr can read is still read correctly.
+layouts the cubes use this module computes the touched chunk keys with zarr's own key encoding,
+fetches them from the zarr store (local files directly, remote stores in one concurrent batch)
+and decodes them with numcodecs:
+  v2: one numcodecs compressor (or none), C order, no filters (the published layout);
+  v3: `bytes` + at most one of blosc / zstd / gzip, optionally inside a `sharding_indexed` codec
+      (the platform layout: 256 x 256 inner chunks in whole-slice shards). Shard indexes are read
+      once per shard and cached; inner chunks are byte-range reads.
+Anything else falls back to zarr's own reader, so every array zarr can read is still read right.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numcodecs
 import numpy as np
 import zarr
 import zarr.storage
+from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
@@ -28,6 +32,10 @@ _V3_COMPRESSORS = {
     "ZstdCodec": numcodecs.Zstd,
     "GzipCodec": numcodecs.GZip,
 }
+_EMPTY = np.uint64(2**64 - 1)
+
+Range = tuple[int, int] | None
+"""(offset, length) inside a stored object, negative offset = suffix; None = the whole object."""
 
 
 @dataclass(frozen=True)
@@ -42,28 +50,53 @@ class Window:
 
 
 class Fetcher:
-    """Fetches chunk bytes from a zarr store: local files read directly, others concurrently."""
+    """Fetches (byte ranges of) stored objects: local files read directly, others concurrently."""
 
     def __init__(self, store: zarr.abc.store.Store) -> None:
         self.store = store
         self.local_root = str(store.root) if type(store) is zarr.storage.LocalStore else None
 
-    def fetch(self, keys: Sequence[str]) -> list[bytes | None]:
+    def fetch(self, requests: Sequence[tuple[str, Range]]) -> list[bytes | None]:
         if self.local_root is not None:
-            return [self._read_local(k) for k in keys]
-        return sync(self._get_many(keys))
+            return [self.read_local(k, r) for k, r in requests]
+        return sync(self._get_many(requests))
 
-    def _read_local(self, key: str) -> bytes | None:
+    def read_local(self, key: str, rng: Range = None) -> bytes | None:
         try:
-            with open(os.path.join(self.local_root, key), "rb") as fh:  # type: ignore[arg-type]
-                return fh.read()
+            with open(os.path.join(self.local_root, key), "rb", buffering=0) as fh:  # type: ignore[arg-type]
+                if rng is None:
+                    return fh.readall()
+                fh.seek(rng[0], os.SEEK_END if rng[0] < 0 else os.SEEK_SET)
+                return fh.read(rng[1])
         except FileNotFoundError:
             return None
 
-    async def _get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def _get_many(self, requests: Sequence[tuple[str, Range]]) -> list[bytes | None]:
         proto = default_buffer_prototype()
-        bufs = await asyncio.gather(*(self.store.get(k, prototype=proto) for k in keys))
+
+        def byte_range(rng: Range):  # type: ignore[no-untyped-def]
+            if rng is None:
+                return None
+            if rng[0] < 0:
+                return SuffixByteRequest(-rng[0])
+            return RangeByteRequest(rng[0], rng[0] + rng[1])
+
+        bufs = await asyncio.gather(
+            *(self.store.get(k, prototype=proto, byte_range=byte_range(r)) for k, r in requests)
+        )
         return [None if b is None else b.to_bytes() for b in bufs]
+
+
+def _numcodecs_decoder(codecs: Sequence[object]) -> tuple[bool, object | None, str]:
+    """(supported, decoder, byte order) for a v3 codec chain `bytes` [+ one compressor]."""
+    if not codecs or type(codecs[0]).__name__ != "BytesCodec" or len(codecs) > 2:
+        return False, None, "<"
+    endian = getattr(codecs[0], "endian", None)
+    order = "<" if endian is None or getattr(endian, "value", endian) == "little" else ">"
+    if len(codecs) == 1:
+        return True, None, order
+    factory = _V3_COMPRESSORS.get(type(codecs[1]).__name__)
+    return (factory is not None), (factory() if factory else None), order
 
 
 class ArrayReader:
@@ -74,40 +107,53 @@ class ArrayReader:
         self.shape = tuple(int(s) for s in array.shape)
         self.dtype = np.dtype(array.dtype)
         self.fast = False
-        try:
-            self.chunks = tuple(int(c) for c in array.chunks)
-        except (NotImplementedError, ValueError, TypeError):
-            return
+        self.sharded = False
+        self._index_cache: dict[str, np.ndarray] = {}
+        self._buffer: np.ndarray | None = None
         meta = array.metadata
-        self._fill = np.full(
-            self.chunks, meta.fill_value if meta.fill_value is not None else 0, dtype=self.dtype
-        )
         prefix = array.path.strip("/")
         self._prefix = f"{prefix}/" if prefix else ""
         self._encode = meta.encode_chunk_key
-        if meta.zarr_format == 2:
-            if meta.filters or meta.order != "C" or self.dtype.kind in "OUSV":
-                return
-            self._decoder = meta.compressor
-            self._chunk_dtype = self.dtype
-        else:
-            codecs = list(meta.codecs)
-            if not codecs or type(codecs[0]).__name__ != "BytesCodec" or len(codecs) > 2:
-                return
-            endian = getattr(codecs[0], "endian", None)
-            order = "<" if endian is None or getattr(endian, "value", endian) == "little" else ">"
-            self._chunk_dtype = self.dtype.newbyteorder(order) if self.dtype.itemsize > 1 else self.dtype
-            if len(codecs) == 2:
-                factory = _V3_COMPRESSORS.get(type(codecs[1]).__name__)
-                if factory is None:
+        try:
+            if meta.zarr_format == 2:
+                self.chunks = tuple(int(c) for c in meta.chunks)
+                self.store_chunks = self.chunks
+                if meta.filters or meta.order != "C" or self.dtype.kind in "OUSV":
                     return
-                self._decoder = factory()
+                self._decoder, self._chunk_dtype = meta.compressor, self.dtype
             else:
-                self._decoder = None
+                self.store_chunks = tuple(int(c) for c in meta.chunk_grid.chunk_shape)
+                codecs = list(meta.codecs)
+                if len(codecs) == 1 and type(codecs[0]).__name__ == "ShardingCodec":
+                    shard = codecs[0]
+                    ok, self._decoder, order = _numcodecs_decoder(list(shard.codecs))
+                    ok_index, _, index_order = _numcodecs_decoder(
+                        [c for c in shard.index_codecs if type(c).__name__ != "Crc32cCodec"]
+                    )
+                    if not ok or not ok_index or index_order != "<":
+                        return
+                    self.chunks = tuple(int(c) for c in shard.chunk_shape)
+                    self.sharded = True
+                    per_shard = tuple(s // c for s, c in zip(self.store_chunks, self.chunks, strict=True))
+                    self._per_shard = per_shard
+                    crc = any(type(c).__name__ == "Crc32cCodec" for c in shard.index_codecs)
+                    self._index_nbytes = 16 * int(np.prod(per_shard)) + (4 if crc else 0)
+                    self._index_at_end = getattr(shard.index_location, "value", shard.index_location) == "end"
+                else:
+                    ok, self._decoder, order = _numcodecs_decoder(codecs)
+                    if not ok:
+                        return
+                    self.chunks = self.store_chunks
+                self._chunk_dtype = self.dtype.newbyteorder(order) if self.dtype.itemsize > 1 else self.dtype
+        except (AttributeError, NotImplementedError, TypeError, ValueError):
+            return
+        fill = meta.fill_value if meta.fill_value is not None else 0
+        self._fill = np.full(self.chunks, fill, dtype=self.dtype)
         self.fast = True
 
-    def plan(self, w: Window) -> list[tuple[str, tuple[slice, slice], tuple[slice, slice]]]:
-        """(chunk key, source slices in the chunk, destination slices in the window) per touched chunk."""
+    # -- planning ---------------------------------------------------------------------------
+    def plan(self, w: Window) -> list[tuple[tuple[int, ...], tuple[slice, slice], tuple[slice, slice]]]:
+        """(chunk coords, source slices in the chunk, destination slices in the window) per touched chunk."""
         ch_r, ch_c = self.chunks[-2], self.chunks[-1]
         lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
         out = []
@@ -115,19 +161,64 @@ class ArrayReader:
             rs, re_ = max(w.r0, rc * ch_r), min(w.r1, (rc + 1) * ch_r)
             for cc in range(w.c0 // ch_c, (w.c1 - 1) // ch_c + 1):
                 cs, ce = max(w.c0, cc * ch_c), min(w.c1, (cc + 1) * ch_c)
-                key = self._prefix + self._encode((*lead_chunks, rc, cc))
                 src = (slice(rs - rc * ch_r, re_ - rc * ch_r), slice(cs - cc * ch_c, ce - cc * ch_c))
                 dst = (slice(rs - w.r0, re_ - w.r0), slice(cs - w.c0, ce - w.c0))
-                out.append((key, src, dst))
+                out.append(((*lead_chunks, rc, cc), src, dst))
         return out
+
+    def store_key(self, coords: tuple[int, ...]) -> str:
+        """Key of the stored object (chunk, or shard holding the chunk) with chunk coords `coords`."""
+        if self.sharded:
+            coords = tuple(c // n for c, n in zip(coords, self._per_shard, strict=True))
+        return self._prefix + self._encode(coords)
+
+    def index_request(self, shard_key: str) -> tuple[str, Range] | None:
+        """The byte range of a shard's index, unless cached."""
+        if shard_key in self._index_cache:
+            return None
+        return shard_key, (-self._index_nbytes, self._index_nbytes) if self._index_at_end else (
+            0,
+            self._index_nbytes,
+        )
+
+    def set_index(self, shard_key: str, data: bytes | None) -> None:
+        if data is None:  # no shard stored: every chunk empty
+            index = np.full((*self._per_shard, 2), _EMPTY, dtype=np.uint64)
+        else:
+            index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(
+                *self._per_shard, 2
+            )
+        self._index_cache[shard_key] = index
+
+    def chunk_request(self, coords: tuple[int, ...]) -> tuple[str, Range] | None:
+        """(key, byte range) of a chunk's stored bytes; None when the chunk is empty (fill)."""
+        key = self.store_key(coords)
+        if not self.sharded:
+            return key, None
+        inner = tuple(c % n for c, n in zip(coords, self._per_shard, strict=True))
+        offset, nbytes = self._index_cache[key][inner]
+        if offset == _EMPTY:
+            return None
+        return key, (int(offset), int(nbytes))
 
     def decode(self, data: bytes | None, lead: tuple[int, ...]) -> np.ndarray:
         """The 2-D slice at `lead` of one chunk (fill value where the chunk was never written)."""
         if data is None:
             chunk = self._fill
         else:
-            raw = self._decoder.decode(data) if self._decoder is not None else data
-            chunk = np.frombuffer(raw, dtype=self._chunk_dtype).reshape(self.chunks)
+            if self._decoder is None:
+                chunk = np.frombuffer(data, dtype=self._chunk_dtype).reshape(self.chunks)
+            else:
+                # one reused output buffer per array: no fresh (page-faulting) allocation per chunk;
+                # callers consume each piece before asking for the next
+                if self._buffer is None:
+                    self._buffer = np.empty(self.chunks, dtype=self._chunk_dtype)
+                try:
+                    self._decoder.decode(data, out=self._buffer)
+                    chunk = self._buffer
+                except (TypeError, ValueError, RuntimeError):
+                    raw = self._decoder.decode(data)
+                    chunk = np.frombuffer(raw, dtype=self._chunk_dtype).reshape(self.chunks)
         inner = tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
         return chunk[inner]
 
@@ -137,8 +228,8 @@ def read_windows(
 ) -> Iterator[tuple[int, np.ndarray, tuple[slice, slice]]]:
     """Yield (request number, source piece, destination slices in the window) for every piece.
 
-    Remote stores get all the chunk keys of all requests in one concurrent batch; local stores
-    read each chunk just before it is decoded.
+    Remote stores get the missing shard indexes in one concurrent batch, then every chunk of
+    every request in a second; local stores read each chunk just before decoding it.
     """
     plans = []
     for n, (reader, w) in enumerate(requests):
@@ -147,13 +238,29 @@ def read_windows(
         else:
             piece = np.asarray(reader.array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
             yield n, piece, (slice(0, w.r1 - w.r0), slice(0, w.c1 - w.c0))
+    index_needs: dict[tuple[int, str], tuple[ArrayReader, tuple[str, Range]]] = {}
+    for _, reader, _, plan in plans:
+        if reader.sharded:
+            for coords, _, _ in plan:
+                key = reader.store_key(coords)
+                req = reader.index_request(key)
+                if req is not None:
+                    index_needs[(id(reader), key)] = (reader, req)
+    if index_needs:
+        got = fetcher.fetch([req for _, req in index_needs.values()])
+        for (reader, (key, _)), data in zip(index_needs.values(), got, strict=True):
+            reader.set_index(key, data)
     if fetcher.local_root is not None:
         for n, reader, w, plan in plans:
-            for key, src, dst in plan:
-                yield n, reader.decode(fetcher._read_local(key), w.lead)[src], dst
+            for coords, src, dst in plan:
+                req = reader.chunk_request(coords)
+                data = None if req is None else fetcher.read_local(*req)
+                yield n, reader.decode(data, w.lead)[src], dst
         return
-    keys = [key for _, _, _, plan in plans for key, _, _ in plan]
-    blobs = iter(fetcher.fetch(keys))
+    chunk_reqs = [reader.chunk_request(coords) for _, reader, _, plan in plans for coords, _, _ in plan]
+    blobs = iter(fetcher.fetch([r for r in chunk_reqs if r is not None]))
+    reqs = iter(chunk_reqs)
     for n, reader, w, plan in plans:
-        for _key, src, dst in plan:
-            yield n, reader.decode(next(blobs), w.lead)[src], dst
+        for _coords, src, dst in plan:
+            data = None if next(reqs) is None else next(blobs)
+            yield n, reader.decode(data, w.lead)[src], dst

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import zarr
+
 from hephaestus.platform import schema
 from hephaestus.platform.cube import _zarr_store
 from hephaestus.platform.storage import normalize, redact
@@ -33,6 +34,7 @@ class OpenCube:
         self.group = zarr.open_group(store, mode="r")
         self.fetcher = Fetcher(store)
         self._readers: dict[str, ArrayReader] = {}
+        self._nodata: dict[str, float | None] = {}
         dem = self.reader("dem")
         self.height, self.width = dem.shape[-2], dem.shape[-1]
 
@@ -54,14 +56,20 @@ class OpenCube:
 
     def nodata_value(self, name: str) -> float | None:
         """A float variable's CF `_FillValue` (xarray would turn it into NaN), when not NaN itself."""
-        array = self.group[name]
+        if name not in self._nodata:
+            self._nodata[name] = self._read_nodata(name)
+        return self._nodata[name]
+
+    def _read_nodata(self, name: str) -> float | None:
+        array = self.reader(name).array
         value = array.attrs.get("_FillValue")
         if value is None:
             return None
         if isinstance(value, str):  # xarray writes v3 float fill values as base64 of the raw bytes
             try:
-                value = np.frombuffer(base64.b64decode(value), dtype=array.dtype)[0]
-            except (ValueError, IndexError):
+                raw = base64.b64decode(value)
+                value = np.frombuffer(raw, dtype={8: "<f8", 4: "<f4", 2: "<f2"}[len(raw)])[0]
+            except (ValueError, IndexError, KeyError):
                 return None
         value = float(value)
         return None if np.isnan(value) else value

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import torch
+from torch.utils.data import Dataset
+
 from hephaestus.platform import schema
-from hephaestus.train.data import augment as aug
 from hephaestus.train.data.chunks import Window, read_windows
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.crop import place_window
 from hephaestus.train.data.cubes import CubeCache, StoreOpener
 from hephaestus.train.data.samples import SampleSpec, pair_samples, select_rows, series_samples
 from hephaestus.train.data.sampling import epoch_indices
-from torch.utils.data import Dataset
 
 MASK_VARIABLE = "deformation_mask"
 PHASE_VARIABLE = "insar_difference"
@@ -73,9 +73,17 @@ class MinicubeDataset(Dataset):
         self.steps = cfg.series_length if cfg.series else 1
         self.step_channels = schema.input_channels(cfg.atmosphere)
         self.stats = _statistics_table(statistics, self.step_channels)
+        means = [self.stats[v][0] for v in self.step_channels] * self.steps
+        stds = [self.stats[v][1] for v in self.step_channels] * self.steps
+        self._mean = torch.tensor(means, dtype=torch.float32).view(-1, 1, 1)
+        self._inv_std = (1.0 / torch.tensor(stds, dtype=torch.float64)).to(torch.float32).view(-1, 1, 1)
         self.labels = np.array([s.label for s in self.samples], dtype=np.int64)
         self._cubes = CubeCache(store_opener)
-        self._transform = aug.build_transform(cfg.augmentation, cfg.crop_size) if cfg.augment else None
+        self._transform = None
+        if cfg.augment:  # torchvision loads in seconds: only when augmenting
+            from hephaestus.train.data.augment import build_transform
+
+            self._transform = build_transform(cfg.augmentation, cfg.crop_size)
 
     @classmethod
     def from_catalog(cls, cfg: LoaderConfig, **kwargs: Any) -> MinicubeDataset:
@@ -156,18 +164,42 @@ class MinicubeDataset(Dataset):
             lead = (step.primary_index, step.secondary_index)
             requests.append((cube.reader(MASK_VARIABLE), Window(lead, r0, rr1, c0, cc1)))
             targets.append((-1, MASK_VARIABLE))
-        nodata = {var: cube.nodata_value(var) for var in self.step_channels}
         for n, piece, (rs, cs) in read_windows(requests, cube.fetcher):
-            channel, var = targets[n]
+            channel = targets[n][0]
             if channel < 0:
                 np.logical_or(mask[rs, cs], piece != 0, out=mask[rs, cs])
-                continue
-            _normalise(piece, image[channel, rs, cs], *self.stats[var], var == PHASE_VARIABLE, nodata[var])
+            else:
+                image[channel, rs, cs] = piece
+        self._normalise(image[:, : rr1 - r0, : cc1 - c0], cube)
+        return image, mask
+
+    def _normalise(self, valid: np.ndarray, cube: Any) -> None:
+        """In place on the frame part of the crop: z-score in float32, bad values -> 0, dem copied per step.
+
+        NaN/inf, a variable's non-NaN `_FillValue` and phase no-data (exactly 0) become 0, i.e. the
+        mean; whole-crop torch ops (one thread is enough) beat per-chunk numpy by about 5x.
+        """
+        nch = len(self.step_channels)
+        t = torch.from_numpy(valid)
+        bad = []
+        for j, var in enumerate(self.step_channels):
+            nodata = cube.nodata_value(var)
+            for step in range(self.steps):
+                if var == "dem" and step > 0:
+                    continue
+                ch = t[step * nch + j]
+                if var == PHASE_VARIABLE:
+                    bad.append((ch, ch == 0))
+                if nodata is not None:
+                    bad.append((ch, ch == nodata))
+        t.sub_(self._mean).mul_(self._inv_std)
+        for ch, where in bad:
+            ch.masked_fill_(where, 0.0)
+        t.nan_to_num_(0.0, 0.0, 0.0)
         if self.steps > 1 and "dem" in self.step_channels:
             j = self.step_channels.index("dem")
-            for t in range(1, self.steps):
-                image[t * nch + j] = image[j]
-        return image, mask
+            for step in range(1, self.steps):
+                t[step * nch + j] = t[j]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self.samples):
@@ -176,8 +208,9 @@ class MinicubeDataset(Dataset):
         image = torch.from_numpy(image_np)
         mask = torch.from_numpy(mask_np.view(np.uint8)).to(torch.int64)
         if self._transform is not None:
-            seed = aug.augment_seed(self.cfg.seed, self.epoch, index)
-            image, mask = aug.apply(self._transform, image, mask, seed)
+            from hephaestus.train.data.augment import apply, augment_seed
+
+            image, mask = apply(self._transform, image, mask, augment_seed(self.cfg.seed, self.epoch, index))
         spec = self.samples[index]
         return {
             "image": image,
@@ -191,17 +224,3 @@ class MinicubeDataset(Dataset):
         from hephaestus.train.data.plot import plot_sample
 
         return plot_sample(sample, self.channel_names, self.steps, len(self.step_channels))
-
-
-def _normalise(
-    src: np.ndarray, dst: np.ndarray, mean: float, std: float, is_phase: bool, nodata: float | None
-) -> None:
-    """dst = (src - mean) / std in float32; NaN, inf, nodata and phase zeros -> 0."""
-    np.subtract(src, np.float32(mean), out=dst, dtype=np.float32, casting="unsafe")
-    np.multiply(dst, np.float32(1.0 / std), out=dst)
-    bad = ~np.isfinite(dst)
-    if is_phase:
-        bad |= src == 0
-    if nodata is not None:
-        bad |= src == nodata
-    dst[bad] = 0.0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from torch.utils.data import DataLoader
+
 from hephaestus.train.data.dataset import MinicubeDataset
 from hephaestus.train.data.sampling import Policy, ShardedEpoch
-from torch.utils.data import DataLoader
 
 
 def current_rank() -> tuple[int, int]:

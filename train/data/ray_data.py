@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.dataset import MinicubeDataset
 

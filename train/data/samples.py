@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from hephaestus.train.data.crop import BBox, union_bbox
 
 PAIR_COLUMNS = (
