@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
+
 from hephaestus.ingest.synthetic.geometry import phase_of_delay
 from hephaestus.ingest.synthetic.noise import power_law_field
-from numpy.typing import NDArray
 
 ERA5_STEP_DEG = 0.25
 GRAVITY = 9.80665

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from hephaestus.platform.config import Config
 from pydantic import Field, field_validator
+
+from hephaestus.platform.config import Config
 
 
 class SynthConfig(Config):

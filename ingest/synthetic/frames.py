@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+
 from hephaestus.ingest.synthetic.geometry import Viewing
 from hephaestus.platform.schema import SPLITS
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
+
 from hephaestus.ingest.synthetic import (
     artifacts,
     atmosphere,
@@ -34,7 +36,6 @@ from hephaestus.ingest.synthetic.config import SynthConfig
 from hephaestus.ingest.synthetic.noise import power_law_field
 from hephaestus.ingest.synthetic.sources import SourceModel
 from hephaestus.platform.schema import C_BAND_WAVELENGTH_M, GRID_SPACING_DEG
-from numpy.typing import NDArray
 
 # Purposes of the seeded generators (never reorder: they are part of the output's definition).
 _FRAME, _ALLOC, _PAIR, _WEATHER, _SOURCE, _TERRAIN = range(6)
@@ -293,7 +294,9 @@ def _target_fringes(rng: np.random.Generator, max_fringes: int) -> float:
     return n + float(rng.uniform(0.25, 0.75))
 
 
-def _draw_sources(config: SynthConfig, frame: Frame, rng: np.random.Generator) -> list[labels.DrawnSource]:
+def _draw_sources(
+    config: SynthConfig, frame: Frame, rng: np.random.Generator, gamma: NDArray
+) -> list[labels.DrawnSource]:
     """The sources of one positive pair, scaled to drawn fringe counts."""
     h, w = frame.height, frame.width
     extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
@@ -324,7 +327,8 @@ def _draw_sources(config: SynthConfig, frame: Frame, rng: np.random.Generator) -
         src = labels.DrawnSource(model.activity_type, d_los, inflation)
         src.fringes = geometry.fringes(d_los[land])
         drawn.append(src)
-    labels.assign_masks(drawn, land, config.mask_fringe_fraction)
+    # Visible where the ground is coherent enough for fringes to show (see labels.VISIBLE_GAMMA).
+    labels.assign_masks(drawn, land & (gamma >= labels.VISIBLE_GAMMA), config.mask_fringe_fraction)
     return [s for s in drawn if s.mask.any()]
 
 
@@ -358,11 +362,12 @@ def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
         start += k
 
 
-def _pair_coherence_factor(rng: np.random.Generator) -> float:
+def _pair_coherence_factor(rng: np.random.Generator, positive: bool) -> float:
     """Scene-wide decorrelation of a pair (wet snow, flooding, soil moisture): mostly mild, sometimes
-    strong (about 17 % of real pairs are flagged low coherence, 1 % no information)."""
+    strong (about 17 % of real pairs are flagged low coherence, 1 % no information). A pair chosen to
+    show deformation is never drawn fully decorrelated (it would show nothing)."""
     r = rng.random()
-    if r < 0.01:
+    if r < 0.01 and not positive:
         return float(rng.uniform(0.02, 0.1))
     if r < 0.2:
         return float(rng.uniform(0.15, 0.5))
@@ -400,7 +405,11 @@ def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRen
     shape = (frame.height, frame.width)
     cos_inc = frame.look[2]
     dt_days = (pair.secondary - pair.primary).days
-    sources = _draw_sources(config, frame, rng) if pair.positive else []
+    pair_factor = _pair_coherence_factor(rng, pair.positive)
+    gamma = coherence.true_coherence(
+        dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
+    )
+    sources = _draw_sources(config, frame, rng, gamma) if pair.positive else []
     deformation = sum((s.d_los for s in sources), np.zeros(shape))
     hour = frame.hour
     zwd = [
@@ -425,10 +434,6 @@ def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRen
     az = rng.uniform(0.0, 2 * np.pi)
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
-    pair_factor = _pair_coherence_factor(rng)
-    gamma = coherence.true_coherence(
-        dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
-    )
     noise = coherence.phase_noise(gamma, config.looks, rng)
     unwrapped = geometry.phase_of_los(deformation) + strat + turb + ramp + noise
     proc_code, notes = 0, []

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
 from numpy.typing import NDArray
+
+from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
 
 METRES_PER_DEG_LAT = 110_574.0
 METRES_PER_DEG_LON_EQUATOR = 111_320.0

@@ -1,8 +1,9 @@
 """Labels from the physics: masks, polygons, intensity, phase and captions of a pair.
 
-- Mask: pixels where the drawn source moves the ground by at least `mask_fringe_fraction` of a
-  fringe along the line of sight (|d_LOS| >= f * lambda / 2; f = 0.5 -> 1.39 cm), over land; small
-  gaps closed and holes filled, as an annotator outlines a pattern.
+- Mask: pixels where the drawn sources move the ground by at least `mask_fringe_fraction` of a
+  fringe along the line of sight (|d_LOS| >= f * lambda / 2; f = 0.5 -> 1.39 cm), over land where the
+  true coherence is at least VISIBLE_GAMMA; small gaps closed and holes filled, as an annotator
+  outlines a pattern; each pixel belongs to the source that moves it most.
 - Intensity from the fringe count n = floor(peak-to-peak LOS / (lambda / 2)) of the source over
   land: n <= 1 Low, 2-3 Medium, >= 4 High (earthquakes: "None", as in the real annotations).
 - Phase: Unrest for inflation (volume increase), Rebound for deflation, Rest for negatives,
@@ -19,11 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import rasterio.features
-from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
+
 MIN_REGION_PIXELS = 6
+VISIBLE_GAMMA = 0.2
+"""Fringes are drawn by annotators only where the coherence lets them be seen."""
 
 ANNOTATION_FIELDS: tuple[str, ...] = (
     "uniqueID",

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import rasterio.features
-from hephaestus.platform.storage import safe_component
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+
+from hephaestus.platform.storage import safe_component
 
 ACTIVITY_COLOURS = {
     "Mogi": "tab:red",

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hephaestus.ingest.synthetic.noise import power_law_field
 from numpy.typing import NDArray
+
+from hephaestus.ingest.synthetic.noise import power_law_field
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import rasterio
-from hephaestus.platform.schema import GRID_SPACING_DEG
 from numpy.typing import NDArray
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+
+from hephaestus.platform.schema import GRID_SPACING_DEG
 
 CRS_4326 = CRS.from_epsg(4326)
 ERA5_VARIABLES: Mapping[str, tuple[str, str]] = {

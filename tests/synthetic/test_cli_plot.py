@@ -6,11 +6,12 @@ import json
 
 import pytest
 import rasterio
+from matplotlib.figure import Figure
+from typer.testing import CliRunner
+
 from hephaestus.ingest.synthetic import SynthConfig, generate
 from hephaestus.ingest.synthetic.plot import Source, SyntheticSources
 from hephaestus.platform.cli import app
-from matplotlib.figure import Figure
-from typer.testing import CliRunner
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 import rasterio
 import rasterio.features
 import xarray as xr
+
 from hephaestus.ingest.synthetic import SynthConfig, SynthManifest, generate
 from hephaestus.ingest.synthetic.generator import plan, render_pair
 from hephaestus.platform.config import ConfigError
@@ -256,7 +257,8 @@ def test_labels_follow_the_drawn_deformation(run):
             ({"type": "Polygon", "coordinates": [list(zip(p[0::2], p[1::2], strict=True))]}, 1) for p in polys
         ]
         drawn = rasterio.features.rasterize(shapes, out_shape=land.shape, dtype="uint8").astype(bool)
-        visible = (np.abs(r.deformation_los) >= 0.5 * WAVELENGTH / 2) & land
+        # visible: half a fringe of LOS motion, on land, where the true coherence is at least 0.2
+        visible = (np.abs(r.deformation_los) >= 0.5 * WAVELENGTH / 2) & land & (r.gamma >= 0.2)
         assert visible.any() and (drawn[visible]).mean() > 0.97
         assert r.record["phase"] in ("Unrest", "Rebound", "None")
         if not (pair.corrupted or pair.processing_error):
@@ -303,3 +305,23 @@ def test_stratified_delay_follows_the_era5_water_vapour_difference(run):
         spans.append(np.ptp(r.stratified[~frame.water]))
         dtcwv.append(abs(vals[1] - vals[0]))
     assert np.corrcoef(spans, dtcwv)[0, 1] > 0.8
+
+
+def test_older_products_have_float_coherence(tmp_path):
+    cfg = SynthConfig(
+        frames=1,
+        pairs=3,
+        height=40,
+        width=40,
+        seed=1,
+        older_coherence_fraction=1.0,
+        missing_product_fraction=0.0,
+    )
+    generate(cfg, tmp_path / "old")
+    files = sorted((tmp_path / "old" / "licsar").rglob("*.geo.cc.tif"))
+    assert len(files) == 3
+    for f in files:
+        with rasterio.open(f) as src:
+            assert src.dtypes[0] == "float32" and src.nodata == 0.0
+            cc = src.read(1)
+        assert 0.0 <= cc.min() and cc.max() <= 1.0

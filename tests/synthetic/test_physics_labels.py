@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import rasterio.features
+
 from hephaestus.ingest.synthetic import atmosphere, coherence, geometry, labels, noise, sources
 
 WAVELENGTH = 0.055465  # Sentinel-1 C band (m), written here independently of the code under test

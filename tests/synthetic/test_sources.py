@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hephaestus.ingest.synthetic import sources
 
 # Okada (1985, BSSA 75:4) Table 2 / Okada (1992) checklist: surface displacement (ux, uy, uz) for unit
