@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "hephaestus.platform.cli_ingest",
     "hephaestus.platform.cli_catalog",
     "hephaestus.platform.cli_train",
+    "hephaestus.platform.cli_demo",
 )
 
 
