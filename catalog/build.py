@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
+
 from hephaestus.catalog import publish, stac
 from hephaestus.catalog.annotations import load_annotations, load_available
 from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
@@ -24,7 +26,6 @@ from hephaestus.catalog.scan import CubeScan, CubeScanError, RunningStats, scan_
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
 from hephaestus.platform.config import Config
-from pydantic import Field
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+
 from hephaestus.platform import schema
 
 _LIST = pa.list_(pa.string())

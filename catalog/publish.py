@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from hephaestus.platform import storage
 
 CATALOG = "catalog"
@@ -82,9 +83,10 @@ def current_version(store_url: str) -> str | None:
 
 def _write_parquet(table: pa.Table, url: str) -> None:
     loc = storage.location(url)
-    parent = loc.path.rsplit("/", 1)[0]
-    if storage.is_local(url):
-        loc.fs.makedirs(parent, exist_ok=True)
+    if storage.is_local(url):  # native writer: no Python file object in the loop
+        loc.fs.makedirs(loc.path.rsplit("/", 1)[0], exist_ok=True)
+        pq.write_table(table, loc.path, compression="zstd")
+        return
     with loc.fs.open(loc.path, "wb") as fh:
         pq.write_table(table, fh, compression="zstd")
 

@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.fs as pafs
+
 from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
 from hephaestus.catalog.publish import HIVE_NULL, VERSION_KEY, read_pointer, version_url
 from hephaestus.catalog.series import SERIES_SCHEMA
@@ -120,7 +121,7 @@ def connect(store_url: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
         glob = _glob_url(storage.join(base, "index", sub)) + "/**/*.parquet"
         con.execute(
             f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
-            "hive_partitioning = true, union_by_name = true)"
+            "hive_partitioning = true)"
         )
     return con
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
+
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
 from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import CubeSchemaError, open_cube

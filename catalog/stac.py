@@ -15,12 +15,13 @@ from importlib.resources import files
 import numpy as np
 import pyarrow as pa
 import pystac
-from hephaestus.catalog.scan import CubeScan
-from hephaestus.platform import schema, storage
 from pystac.extensions.datacube import DatacubeExtension, Dimension, Variable
 from pystac.extensions.label import LabelClasses, LabelExtension, LabelType
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.table import Column, TableExtension
+
+from hephaestus.catalog.scan import CubeScan
+from hephaestus.platform import schema, storage
 
 COLLECTION_ID = "hephaestus-minicubes"
 ZARR_MEDIA_TYPE = "application/vnd+zarr"

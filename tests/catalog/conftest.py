@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from catalog_records import write_annotations
+
 from hephaestus.catalog import catalog_from_annotations
 
 

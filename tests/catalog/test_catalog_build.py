@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from factories import write_published_cube
+from typer.testing import CliRunner
+
 from hephaestus.catalog import (
     CatalogBuildError,
     CubeScanError,
@@ -22,7 +23,8 @@ from hephaestus.catalog import (
 )
 from hephaestus.catalog.stac_validate import StacValidationError, validate
 from hephaestus.platform import schema
-from typer.testing import CliRunner
+
+from factories import write_published_cube
 
 FRAME_V2, FRAME_V3 = "124D_04854_171313", "001A_00001_000001"
 
@@ -201,6 +203,7 @@ def test_broken_cube_is_named_and_left_out(tmp_path: Path, cube_store: tuple[Pat
 
 def _app():  # type: ignore[no-untyped-def]
     import typer
+
     from hephaestus.platform import cli_catalog
 
     app = typer.Typer()

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from catalog_records import annotation
+
 from hephaestus.catalog import catalog_from_annotations, read_pairs, read_series, resolve
 
 # The cross-stage contract (team brief), written out independently of the code under test.

@@ -11,10 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 from catalog_records import annotation, write_annotations
-from factories import write_published_cube
+from typer.testing import CliRunner
+
 from hephaestus.catalog import build_catalog, catalog_from_annotations, query, read_pairs, read_series
 from hephaestus.platform import cli_catalog, storage
-from typer.testing import CliRunner
+
+from factories import write_published_cube
 
 FRAMES = ("124D_04854_171313", "144A_SM_REUN_S6")
 

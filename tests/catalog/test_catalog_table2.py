@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+
 from hephaestus.catalog import query, read_pairs, read_series
 from hephaestus.catalog.series import min_distinct, order_preserving_subsets, pad_by_duplication
 

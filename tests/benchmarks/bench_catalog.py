@@ -1,0 +1,206 @@
+"""Build and query a world-scale synthetic pair index (10 million rows, as if every LiCSAR frame were catalogued).
+
+The index is generated vectorised (numpy / pyarrow) with the pair index's exact schema: frames x
+primary dates x secondary dates, 2014-2023 (so the null split outside the paper's windows appears),
+about 9 % positives with mask boxes, annotation flags at the real data's rates. Then:
+  build:  `publish.write_partitioned` (the catalog's own writer: hive partitions split / frame_id,
+          zstd Parquet, 2 writer threads) plus the pointer switch -> rows per second;
+  query:  DuckDB over the published views (`hephaestus.catalog.connect`), each query run 5 times
+          after one warm-up, median latency:
+            filtered count:  count(*) WHERE split = 'test' AND positive AND frame_id = <one frame>
+            aggregation:     split x label (first class) x positive counts over all rows
+          and `read_pairs(split, frame_id)` (reads one partition only).
+Usage: .venv/bin/python tests/benchmarks/bench_catalog.py [--quick] [--rows N] [--frames F]
+(--quick: 1 million rows). The last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from hephaestus.catalog import connect, read_pairs
+from hephaestus.catalog import publish as pub
+from hephaestus.catalog.pairs import PAIR_SCHEMA
+from hephaestus.catalog.series import SERIES_SCHEMA
+from hephaestus.platform import schema, storage
+
+LABELS = np.array(["Non_Deformation", "Deformation", "Earthquake"])
+
+
+def _split_codes(primary_days: np.ndarray) -> np.ndarray:
+    """0 train, 1 val, 2 test, 3 none: the paper's windows, vectorised."""
+    out = np.full(primary_days.shape, 3, dtype="int8")
+    for code, (start, end) in enumerate(schema.SPLITS.values()):
+        lo = np.datetime64(start, "D").astype("int64")
+        hi = np.datetime64(end, "D").astype("int64")
+        out[(primary_days >= lo) & (primary_days <= hi)] = code
+    return out
+
+
+def synthetic_index(n_rows: int, n_frames: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    per_frame = -(-n_rows // n_frames)
+    frame_idx = np.repeat(np.arange(n_frames, dtype="int32"), per_frame)[:n_rows]
+    # every frame: its primaries spread evenly over 2014-10-01 .. 2023-12-31 (so about 7 % of the
+    # rows fall outside the paper's windows), 4 secondaries each, 6..24 days later
+    k = np.arange(n_rows) - frame_idx.astype("int64") * per_frame
+    epoch = np.datetime64("2014-10-01", "D").astype("int64")
+    span = np.datetime64("2023-12-31", "D").astype("int64") - epoch
+    n_primary = max(1, per_frame // 4)
+    primary = epoch + (k // 4) * span // n_primary + (frame_idx % 6)
+    secondary = primary + 6 * (1 + k % 4)
+    split = _split_codes(primary)
+    split_names = np.array(["train", "val", "test", None], dtype=object)
+    frames = np.array(
+        [f"{(i % 175) + 1:03d}{'AD'[i % 2]}_{i:05d}_{(i * 7919) % 1000000:06d}" for i in range(n_frames)]
+    )
+    label_code = rng.choice(3, size=n_rows, p=[0.91, 0.085, 0.005])
+    positive = label_code > 0
+    corrupted = rng.random(n_rows) < 0.016
+    perr = np.where(rng.random(n_rows) < 0.025, rng.choice([2, 3], size=n_rows), 0).astype("int32")
+    no_info = rng.random(n_rows) < 0.011
+    has_product = rng.random(n_rows) > 0.001
+    usable = has_product & ~corrupted & (perr == 0) & ~no_info
+    h, w = 1070, 1409
+    row0 = rng.integers(0, h - 64, n_rows)
+    col0 = rng.integers(0, w - 64, n_rows)
+    size = rng.integers(4, 64, n_rows)
+    offsets = pa.array(np.arange(n_rows + 1, dtype="int32"))
+    labels = pa.ListArray.from_arrays(offsets, pa.array(LABELS[label_code]))
+    pos_offsets = np.concatenate([[0], np.cumsum(positive)]).astype("int32")
+    activity = pa.ListArray.from_arrays(pa.array(pos_offsets), pa.array(np.full(int(positive.sum()), "Mogi")))
+    intensity = pa.ListArray.from_arrays(pa.array(pos_offsets), pa.array(np.full(int(positive.sum()), "Low")))
+
+    def masked(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+        return pa.array(values, type=typ, mask=~positive)
+
+    unique_id = np.arange(n_rows, dtype="int64") + 100_000
+    cols = {
+        "unique_id": pa.array(unique_id),
+        "frame_id": pa.DictionaryArray.from_arrays(pa.array(frame_idx), pa.array(frames)).cast(pa.string()),
+        "primary_date": pa.array(primary.astype("int32"), pa.int32()).cast(pa.date32()),
+        "secondary_date": pa.array(secondary.astype("int32"), pa.int32()).cast(pa.date32()),
+        "split": pa.array(split_names[split], pa.string()),
+        "positive": pa.array(positive),
+        "usable": pa.array(usable),
+        "has_product": pa.array(has_product),
+        "cube_url": pa.DictionaryArray.from_arrays(
+            pa.array(frame_idx), pa.array(np.char.add(np.char.add("s3://hephaestus/cubes/", frames), ".zarr"))
+        ).cast(pa.string()),
+        "primary_index": pa.array((k // 4).astype("int32")),
+        "secondary_index": pa.array((k // 4 + k % 4).astype("int32")),
+        "height": pa.array(np.full(n_rows, h, dtype="int32")),
+        "width": pa.array(np.full(n_rows, w, dtype="int32")),
+        "label": labels,
+        "activity_type": activity,
+        "intensity_level": intensity,
+        "phase": pa.array(np.where(positive, "Unrest", "Rest")),
+        "confidence": pa.array(rng.choice([0.6, 0.8, 1.0], n_rows).astype("float32")),
+        "corrupted": pa.array(corrupted),
+        "processing_error": pa.array(perr),
+        "glacier_fringes": pa.array(np.zeros(n_rows, dtype="int32")),
+        "orbital_fringes": pa.array((rng.random(n_rows) < 0.007).astype("int32")),
+        "atmospheric_fringes": pa.array(rng.integers(0, 4, n_rows).astype("int32")),
+        "low_coherence": pa.array(rng.random(n_rows) < 0.17),
+        "no_info": pa.array(no_info),
+        "image_artifacts": pa.array(rng.random(n_rows) < 0.003),
+        "is_crowd": pa.array(rng.random(n_rows) < 0.016),
+        "caption": pa.array(np.where(positive, "Deformation pattern near the summit.", "")),
+        "n_polygons": pa.array(positive.astype("int32")),
+        "deformation_pixels": masked((size * size).astype("int64"), pa.int64()),
+        "mask_row_min": masked(row0.astype("int32"), pa.int32()),
+        "mask_row_max": masked((row0 + size - 1).astype("int32"), pa.int32()),
+        "mask_col_min": masked(col0.astype("int32"), pa.int32()),
+        "mask_col_max": masked((col0 + size - 1).astype("int32"), pa.int32()),
+    }
+    return pa.Table.from_arrays([cols[f.name] for f in PAIR_SCHEMA], schema=PAIR_SCHEMA)
+
+
+def _median_latency(fn, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]
+    fn()  # warm-up (metadata, page cache)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="1 million rows instead of 10 million")
+    ap.add_argument("--rows", type=int, default=None)
+    ap.add_argument("--frames", type=int, default=1000, help="distinct frames (partitions: frames x splits)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    n_rows = args.rows or (1_000_000 if args.quick else 10_000_000)
+
+    t0 = time.perf_counter()
+    table = synthetic_index(n_rows, args.frames)
+    gen_s = time.perf_counter() - t0
+    print(f"generated {n_rows:,} rows over {args.frames} frames in {gen_s:.1f} s", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
+        store = str(Path(tmp) / "store")
+        version = pub.new_version()
+        base = pub.version_url(store, version)
+        t0 = time.perf_counter()
+        n_files = pub.write_partitioned(
+            table, storage.join(base, "index", "pairs"), ["split", "frame_id"], workers=args.workers
+        )
+        pub.write_partitioned(SERIES_SCHEMA.empty_table(), storage.join(base, "index", "series"), ["split"])
+        pub.publish(store, version, {"type": "Collection", "id": "bench"})
+        build_s = time.perf_counter() - t0
+        size_mb = sum(p.stat().st_size for p in Path(base).rglob("*.parquet")) / 2**20
+        print(f"built {n_files} partition files ({size_mb:.0f} MiB) in {build_s:.1f} s", file=sys.stderr)
+        del table
+
+        frame = "002D_00001_007919"
+        con = connect(store)
+        filtered_sql = (
+            f"SELECT count(*) FROM pairs WHERE split = 'test' AND positive AND frame_id = '{frame}'"
+        )
+        agg_sql = (
+            "SELECT split, label[1] AS label, positive, count(*) AS n FROM pairs GROUP BY ALL ORDER BY ALL"
+        )
+        filtered_count = con.sql(filtered_sql).fetchall()[0][0]
+        agg_rows = con.sql(agg_sql).fetchall()
+        total = sum(r[3] for r in agg_rows)
+        assert total == n_rows, (total, n_rows)
+        filtered_s = _median_latency(lambda: con.sql(filtered_sql).fetchall())
+        agg_s = _median_latency(lambda: con.sql(agg_sql).fetchall())
+        con.close()
+        partition_s = _median_latency(lambda: read_pairs(store, split="test", frame_id=frame))
+
+    result = {
+        "benchmark": "catalog",
+        "rows": n_rows,
+        "frames": args.frames,
+        "partition_files": n_files,
+        "index_mib": round(size_mb, 1),
+        "generate_s": round(gen_s, 2),
+        "build_s": round(build_s, 2),
+        "build_rows_per_s": round(n_rows / build_s),
+        "filtered_count_latency_s": round(filtered_s, 4),
+        "filtered_count": int(filtered_count),
+        "split_label_aggregation_latency_s": round(agg_s, 4),
+        "aggregation_groups": len(agg_rows),
+        "read_one_partition_latency_s": round(partition_s, 4),
+        "duckdb": __import__("duckdb").__version__,
+        "date": dt.date.today().isoformat(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
