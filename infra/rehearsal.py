@@ -106,15 +106,18 @@ def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]
             raise RehearsalError("ingest: the cubes hold no valid date pair")
         return {"cubes": len(cubes), "valid_pairs": valid_pairs}
     if step == "catalog":
-        import pyarrow.dataset as pads
+        # The catalog's public reader (infra sits above the stages, like the CLI does).
+        from hephaestus.catalog import read_pairs
 
         collection = store / "catalog" / "collection.json"
         if not collection.is_file():
             raise RehearsalError(f"catalog: {collection} was not written")
-        rows = pads.dataset(store / "catalog" / "index" / "pairs", partitioning="hive").count_rows()
-        if rows == 0:
-            raise RehearsalError("catalog: the pair index is empty")
-        return {"pair_rows": rows}
+        pairs = read_pairs(str(store))
+        expected = cfg.frames * cfg.pairs  # one annotated pair per synthesized interferogram
+        if pairs.num_rows != expected:
+            raise RehearsalError(f"catalog: the pair index has {pairs.num_rows} rows, expected {expected}")
+        with_product = sum(pairs.column("has_product").to_pylist())
+        return {"pair_rows": pairs.num_rows, "with_product": with_product}
     if step == "benchmark":
         files = [p for p in (work / "results").rglob("*") if p.is_file()]
         if not files:
@@ -173,7 +176,20 @@ def rehearse(cfg: RehearsalConfig, work: Path) -> dict[str, Any]:
                 summary["steps"]["probe"] = report
                 continue
             elapsed = run_step(step, cmd, cfg.step_timeout_s)
-            summary["steps"][step] = {"seconds": round(elapsed, 1), **check_outputs(step, work, cfg)}
+            try:
+                outputs = check_outputs(step, work, cfg)
+            except RehearsalError:
+                raise
+            except Exception as exc:  # unreadable outputs are a failed step, not a crash
+                raise RehearsalError(f"{step}: its outputs cannot be read: {exc!r}") from exc
+            summary["steps"][step] = {"seconds": round(elapsed, 1), **outputs}
+        steps = summary["steps"]
+        if "ingest" in steps and "catalog" in steps:
+            if steps["catalog"]["with_product"] != steps["ingest"]["valid_pairs"]:
+                raise RehearsalError(
+                    f"catalog lists {steps['catalog']['with_product']} pairs with a product, "
+                    f"the cubes hold {steps['ingest']['valid_pairs']}"
+                )
         summary["worker_node_logs"] = [len(w.worker_logs()) for w in cluster.workers]
         if "ingest" in cfg.steps and not all(summary["worker_node_logs"]):
             raise RehearsalError(f"not every worker node ran Ray workers: {summary['worker_node_logs']}")
