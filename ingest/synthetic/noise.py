@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.fft import next_fast_len
 
 
 def power_law_field(shape: tuple[int, int], beta: float, rng: np.random.Generator) -> NDArray[np.float64]:
     """Zero-mean, unit-std field whose power spectrum falls as |k|^-beta (beta 8/3: Kolmogorov delay).
 
-    Built by colouring white noise in the Fourier domain on a grid twice the size (then cropped), so
-    that the field is not periodic across the image.
+    Built by colouring white noise in the Fourier domain on a grid at least twice the size (then
+    cropped), so that the field is not periodic across the image.
     """
     h, w = shape
-    big = (2 * h, 2 * w)
+    big = (next_fast_len(2 * h, real=True), next_fast_len(2 * w, real=True))  # padded to FFT-friendly sizes
     white = rng.standard_normal(big)
     ky = np.fft.fftfreq(big[0])[:, None]
     kx = np.fft.rfftfreq(big[1])[None, :]
