@@ -325,3 +325,94 @@ def test_older_products_have_float_coherence(tmp_path):
             assert src.dtypes[0] == "float32" and src.nodata == 0.0
             cc = src.read(1)
         assert 0.0 <= cc.min() and cc.max() <= 1.0
+
+
+def test_deformation_is_projected_on_the_written_look_vectors(tmp_path):
+    """A Mogi positive: its LOS field divided by Mogi's closed form projected on the written E/N/U
+    GeoTIFFs is one constant (the drawn volume change), so the projection uses the published geometry."""
+    for seed in range(40):
+        cfg = SynthConfig(
+            frames=1,
+            pairs=4,
+            height=64,
+            width=72,
+            seed=seed,
+            positive_fraction=1.0,
+            earthquake_fraction=0.0,
+            multi_source_fraction=0.0,
+            missing_product_fraction=0.0,
+            corrupted_fraction=0.0,
+            processing_error_fraction=0.0,
+        )
+        run = plan(cfg)
+        if run.frames[0].volcanic[0].activity_type == "Mogi":
+            break
+    else:
+        pytest.fail("no Mogi frame in 40 seeds")
+    generate(cfg, tmp_path / "mogi")
+    frame, pair = run.pairs[0]
+    r = render_pair(cfg, frame, pair)
+    assert r.record["activity_type"][0] == "Mogi"
+    meta = tmp_path / "mogi" / "licsar" / frame.fid / "metadata"
+    enu = []
+    for c in "ENU":
+        with rasterio.open(meta / f"{frame.fid}.geo.{c}.tif") as src:
+            enu.append(src.read(1).astype(np.float64))
+            transform = src.transform
+    # pixel centres -> local metres around the source, written out here from the grid transform
+    rows, cols = np.mgrid[0 : cfg.height, 0 : cfg.width]
+    lon = transform.c + (cols + 0.5) * transform.a
+    lat = transform.f + (rows + 0.5) * transform.e
+    p = dict(frame.volcanic[0].params)
+    lat0, lon0 = frame.volcano.lat, frame.volcano.lon
+    x = (lon - lon0) * 111_320.0 * np.cos(np.radians(lat0)) - p["east"]
+    y = (lat - lat0) * 110_574.0 - p["north"]
+    big_r3 = (x**2 + y**2 + p["depth"] ** 2) ** 1.5
+    c = (1 - cfg.poisson_ratio) / np.pi  # Mogi: u = (1 - nu) dV / pi * (x, y, d) / R^3
+    unit_los = c * (x * enu[0] + y * enu[1] + p["depth"] * enu[2]) / big_r3
+    ratio = r.deformation_los / unit_los
+    assert np.ptp(ratio) < 1e-3 * abs(np.median(ratio))
+    # the drawn volume is sized to the fringe count: 1..max_fringes fringes of LOS over land
+    span = np.ptp(r.deformation_los[~frame.water]) / (WAVELENGTH / 2)
+    assert 1.0 <= span <= cfg.max_fringes + 1
+
+
+def test_flags_and_captions_follow_the_drawn_terms():
+    cfg = SynthConfig(
+        frames=3, pairs=40, height=64, width=64, seed=21, positive_fraction=0.3, orbital_fraction=0.1
+    )
+    strat_on, strat_off, low_cc, high_cc = [], [], [], []
+    for frame, pair in plan(cfg).pairs:
+        r = render_pair(cfg, frame, pair)
+        a = r.record
+        land = ~frame.water
+        # orbital flag <=> the drawn ramp spans at least one fringe
+        assert a["orbital_fringes"] == int(np.ptp(r.ramp) >= 2 * np.pi - 1e-9)
+        (strat_on if a["atmospheric_fringes"] in (1, 3) else strat_off).append(np.ptp(r.stratified[land]))
+        (low_cc if a["low_coherence"] else high_cc).append(float(np.mean(r.gamma[land])))
+        caption = a["caption"].lower()
+        for kind, level in zip(a["activity_type"], a["intensity_level"], strict=True):
+            assert kind.lower() in caption
+            if level != "None":
+                assert f"{level.lower()} intensity" in caption
+        assert ("no deformation" in caption) == (a["label"] == ["Non_Deformation"])
+        assert ("orbital" in caption) == bool(a["orbital_fringes"])
+        assert ("stratification" in caption) == (a["atmospheric_fringes"] in (1, 3))
+        assert ("turbulent" in caption) == (a["atmospheric_fringes"] in (2, 3))
+    assert strat_on and strat_off and min(strat_on) > max(strat_off)
+    assert low_cc and high_cc and np.mean(low_cc) < np.mean(high_cc)
+
+
+def test_corrupted_products_show_zero_blocks_or_stripes(run):
+    out, m = run
+    for uid in m.corrupted:
+        a = json.loads((out / "annotations" / f"{uid}.json").read_text())
+        name = f"{a['primary_date']}_{a['secondary_date']}"
+        with rasterio.open(
+            out / "licsar" / a["frameID"] / "interferograms" / name / f"{name}.geo.diff_pha.tif"
+        ) as s:
+            pha = s.read(1)
+        valid_rows = pha[:, (pha != 0).any(axis=0)]
+        dead = (valid_rows == 0).all(axis=1)  # whole rows without data
+        flat = np.array([np.unique(r[r != 0]).size == 1 for r in valid_rows])  # constant stripes
+        assert dead.sum() >= CONFIG.height // 5 or flat.sum() >= 3

@@ -99,3 +99,23 @@ def test_strike_slip_is_antisymmetric_and_dyke_opening_uplifts_flanks():
         np.array([-1500.0, 1500.0]), np.zeros(2), 0, 0, 2000.0, 0.0, 90.0, 5000.0, 3000.0, opening=1.0
     )[0]
     assert ue[0] < 0 < ue[1]
+
+
+@pytest.mark.parametrize("mode", ["strike", "dip", "tensile"])
+def test_geographic_rectangle_reproduces_table2_case2_for_two_strikes(mode):
+    """Okada's case 2 placed by centroid, strike and dip: strike 90 (x east, y north) and strike 0
+    (x north, y west) must both give the published (ux, uy, uz) rotated into east/north."""
+    ux, uy, uz = dict((m, e) for *_, m, e in OKADA_TABLE2[:3])[mode]
+    length, width, dip = 3.0, 2.0, 70.0
+    cos_d, sin_d = np.cos(np.radians(dip)), np.sin(np.radians(dip))
+    # the observation point relative to the centroid, and the centroid depth, in Okada's frame
+    x_rel, y_rel, depth_c = 2.0 - length / 2, 3.0 - width / 2 * cos_d, 4.0 - width / 2 * sin_d
+    kw = {
+        "strike": {"slip": 1.0, "rake_deg": 0.0},
+        "dip": {"slip": 1.0, "rake_deg": 90.0},
+        "tensile": {"opening": 1.0},
+    }[mode]
+    east = sources.rectangle(x_rel, y_rel, 0.0, 0.0, depth_c, 90.0, dip, length, width, **kw)
+    np.testing.assert_allclose([float(v) for v in east], [ux, uy, uz], atol=6e-6)
+    north = sources.rectangle(-y_rel, x_rel, 0.0, 0.0, depth_c, 0.0, dip, length, width, **kw)
+    np.testing.assert_allclose([float(v) for v in north], [-uy, ux, uz], atol=6e-6)
