@@ -169,3 +169,36 @@ STATS = {
     "vertical_integral_of_temperature": (2.4e6, 1e4),
 }
 """Test statistics, chosen so z-scores are O(1) for the factory's value ranges."""
+
+
+def expected_image(
+    cube: xr.Dataset, steps, r0: int, c0: int, k: int, atmosphere: bool, stats=None
+) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(value - mean) / std of each channel, per step, from xarray; NaN and phase 0 -> 0; pad 0."""
+    stats = stats or STATS
+    h, w = cube.sizes[schema.LAT], cube.sizes[schema.LON]
+    out = []
+    for p, s in steps:
+        for var in schema.input_channels(atmosphere):
+            da = cube[var] if var == "dem" else cube[var].isel(primary_date=p, secondary_date=s)
+            vals = da.values[r0 : min(r0 + k, h), c0 : min(c0 + k, w)].astype(np.float64)
+            mean, std = stats[schema.statistics_key(var)]
+            z = (vals - mean) / std
+            z[~np.isfinite(z)] = 0.0
+            if var == "insar_difference":
+                z[vals == 0] = 0.0
+            full = np.zeros((k, k))
+            full[: z.shape[0], : z.shape[1]] = z
+            out.append(full)
+    return np.stack(out)
+
+
+def expected_mask(cube: xr.Dataset, steps, r0: int, c0: int, k: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    out = np.zeros((k, k), dtype=np.int64)
+    for p, s in steps:
+        m = (
+            cube["deformation_mask"].isel(primary_date=p, secondary_date=s).values[r0 : r0 + k, c0 : c0 + k]
+            != 0
+        )
+        out[: m.shape[0], : m.shape[1]] |= m
+    return out

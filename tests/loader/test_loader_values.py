@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import xarray as xr
-from loader_rows import STATS, make_cube, pair_rows, series_rows, write_cube
+from loader_rows import STATS, expected_image, expected_mask, make_cube, pair_rows, series_rows, write_cube
 from matplotlib.figure import Figure
 
 from hephaestus.platform import schema
@@ -15,36 +14,6 @@ from hephaestus.train.data import LoaderConfig, MinicubeDataset
 
 K = 32
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
-
-
-def expected_image(cube: xr.Dataset, steps, r0: int, c0: int, k: int, atmosphere: bool) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """(value - mean) / std of each channel, per step, from xarray; NaN and phase 0 -> 0; pad 0."""
-    h, w = cube.sizes[schema.LAT], cube.sizes[schema.LON]
-    out = []
-    for p, s in steps:
-        for var in schema.input_channels(atmosphere):
-            da = cube[var] if var == "dem" else cube[var].isel(primary_date=p, secondary_date=s)
-            vals = da.values[r0 : min(r0 + k, h), c0 : min(c0 + k, w)].astype(np.float64)
-            mean, std = STATS[schema.statistics_key(var)]
-            z = (vals - mean) / std
-            z[~np.isfinite(z)] = 0.0
-            if var == "insar_difference":
-                z[vals == 0] = 0.0
-            full = np.zeros((k, k))
-            full[: z.shape[0], : z.shape[1]] = z
-            out.append(full)
-    return np.stack(out)
-
-
-def expected_mask(cube: xr.Dataset, steps, r0: int, c0: int, k: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-    out = np.zeros((k, k), dtype=np.int64)
-    for p, s in steps:
-        m = (
-            cube["deformation_mask"].isel(primary_date=p, secondary_date=s).values[r0 : r0 + k, c0 : c0 + k]
-            != 0
-        )
-        out[: m.shape[0], : m.shape[1]] |= m
-    return out
 
 
 @pytest.mark.parametrize("layout", ["published", "platform"])
