@@ -14,9 +14,8 @@ item), so the files are a pure function of the config.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,28 +25,14 @@ from hephaestus.ingest.synthetic import (
     artifacts,
     atmosphere,
     coherence,
-    frames,
+    deformation,
     geometry,
     labels,
-    terrain,
+    scene,
     writers,
 )
 from hephaestus.ingest.synthetic.config import SynthConfig
-from hephaestus.ingest.synthetic.noise import power_law_field
-from hephaestus.ingest.synthetic.sources import SourceModel
-from hephaestus.platform.schema import C_BAND_WAVELENGTH_M, GRID_SPACING_DEG
-
-# Purposes of the seeded generators (never reorder: they are part of the output's definition).
-_FRAME, _ALLOC, _PAIR, _WEATHER, _SOURCE, _TERRAIN = range(6)
-FRINGE_M = C_BAND_WAVELENGTH_M / 2.0
-VOLCANIC_TYPES = {"Sill": 0.45, "Dyke": 0.2, "Mogi": 0.22, "Spheroid": 0.13}
-"""Share of source types among drawn volcanic sources (real: Sill 52 %, Dyke 21 %, Mogi 17 %...)."""
-FRINGE_WEIGHTS = {1: 0.45, 2: 0.14, 3: 0.11}
-"""Chance of 1, 2, 3 fringes; the rest (High) spreads evenly over 4..max_fringes."""
-
-
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *keys])
+from hephaestus.platform.schema import GRID_SPACING_DEG
 
 
 @dataclass(frozen=True)
@@ -64,272 +49,10 @@ class SynthManifest:
     processing_errors: tuple[int, ...] = ()
 
 
-@dataclass
-class Frame:
-    """Everything fixed per frame: grid, terrain, geometry, weather and its volcanic sources."""
-
-    fid: str
-    volcano: frames.Volcano
-    lat_max: float
-    lon_min: float
-    height: int
-    width: int
-    view: geometry.Viewing
-    center_time_s: float
-    east: NDArray
-    north: NDArray
-    lat: NDArray
-    lon: NDArray
-    dem: NDArray
-    water: NDArray
-    look: tuple[NDArray, NDArray, NDArray]
-    veg: NDArray
-    theta_local: NDArray
-    era5: atmosphere.Era5Grid
-    orography: NDArray
-    acquisitions: list[dt.date]
-    pairs: list[tuple[dt.date, dt.date]]
-    volcanic: list[SourceModel]
-    weather: dict[dt.date, atmosphere.Weather] = field(default_factory=dict)
-    _unit: dict[int, NDArray] = field(default_factory=dict)
-
-    @property
-    def land(self) -> NDArray:
-        return ~self.water
-
-    @property
-    def hour(self) -> float:
-        """ERA5 hour nearest to the acquisition."""
-        return float(round(self.center_time_s / 3600.0) % 24)
-
-    def unit_los(self, source: SourceModel, key: int, nu: float) -> NDArray:
-        if key not in self._unit:
-            self._unit[key] = geometry.los(*source.displacement(self.east, self.north, nu), self.look)
-        return self._unit[key]
-
-
 def _count(fraction: float, total: int, config: SynthConfig) -> int:
     if fraction <= 0.0:
         return 0
     return max(int(round(fraction * total)), 1 if total >= config.guarantee_min_pairs else 0)
-
-
-def _volcanic_source(
-    kind: str, rng: np.random.Generator, east: float, north: float, extent: float
-) -> SourceModel:
-    depth = float(np.clip(rng.uniform(0.08, 0.18) * extent, 500.0, 8000.0))
-    if kind == "Mogi":
-        return SourceModel("Mogi", "mogi", (("east", east), ("north", north), ("depth", depth)))
-    if kind == "Spheroid":
-        return SourceModel(
-            "Spheroid",
-            "spheroid",
-            (
-                ("east", east),
-                ("north", north),
-                ("depth", depth),
-                ("semi_axis", depth * float(rng.uniform(0.3, 0.6))),
-                ("plunge", float(rng.uniform(20.0, 80.0))),
-                ("azimuth", float(rng.uniform(0.0, 360.0))),
-            ),
-        )
-    if kind == "Sill":
-        if rng.random() < 0.5:
-            return SourceModel(
-                "Sill",
-                "penny",
-                (
-                    ("east", east),
-                    ("north", north),
-                    ("depth", depth),
-                    ("radius", depth * float(rng.uniform(0.3, 0.8))),
-                ),
-            )
-        return SourceModel(
-            "Sill",
-            "okada",
-            (
-                ("east", east),
-                ("north", north),
-                ("depth", depth),
-                ("strike", float(rng.uniform(0.0, 360.0))),
-                ("dip", float(rng.uniform(0.0, 10.0))),
-                ("length", depth * float(rng.uniform(0.6, 1.2))),
-                ("width", depth * float(rng.uniform(0.5, 1.0))),
-            ),
-        )
-    # Dyke: a steep tensile rectangle whose top is shallow.
-    dip = float(rng.uniform(70.0, 90.0))
-    width = float(np.clip(rng.uniform(0.05, 0.12) * extent, 800.0, 6000.0))
-    top = float(np.clip(rng.uniform(0.01, 0.04) * extent, 100.0, 2000.0))
-    return SourceModel(
-        "Dyke",
-        "okada",
-        (
-            ("east", east),
-            ("north", north),
-            ("depth", top + width / 2.0 * math.sin(math.radians(dip))),
-            ("strike", float(rng.uniform(0.0, 360.0))),
-            ("dip", dip),
-            ("length", float(np.clip(rng.uniform(0.1, 0.25) * extent, 1000.0, 15000.0))),
-            ("width", width),
-        ),
-    )
-
-
-def _earthquake(rng: np.random.Generator, east: float, north: float, extent: float) -> SourceModel:
-    dip = float(rng.uniform(30.0, 90.0))
-    width = float(np.clip(rng.uniform(0.05, 0.12) * extent, 1000.0, 15000.0))
-    top = float(np.clip(rng.uniform(0.02, 0.06) * extent, 300.0, 5000.0))
-    rake = float(rng.choice([-90.0, 90.0, 0.0, 180.0])) + float(rng.normal(0.0, 10.0))
-    return SourceModel(
-        "Earthquake",
-        "okada",
-        (
-            ("east", east),
-            ("north", north),
-            ("depth", top + width / 2.0 * math.sin(math.radians(dip))),
-            ("strike", float(rng.uniform(0.0, 360.0))),
-            ("dip", dip),
-            ("length", float(np.clip(rng.uniform(0.12, 0.3) * extent, 1500.0, 40000.0))),
-            ("width", width),
-            ("rake", rake),
-        ),
-    )
-
-
-def _build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
-    rng = _rng(config.seed, _FRAME, index)
-    fid = frames.frame_id(rng, taken)
-    taken.add(fid)
-    table = [v for v in frames.VOLCANOES if not config.volcanoes or v.name in config.volcanoes]
-    # Distinct volcanoes while the table lasts, then repeats (a seeded shuffle of the table).
-    order = _rng(config.seed, _FRAME, 10_000).permutation(len(table))
-    volcano = table[int(order[index % len(table)])]
-    h, w = config.height, config.width
-    row0 = int(round(h * rng.uniform(0.35, 0.65)))
-    col0 = int(round(w * rng.uniform(0.35, 0.65)))
-    lat_max = (round(volcano.lat * 1000) + row0) / 1000.0
-    lon_min = (round(volcano.lon * 1000) - col0) / 1000.0
-    lat = lat_max - (np.arange(h) + 0.5) * GRID_SPACING_DEG
-    lon = lon_min + (np.arange(w) + 0.5) * GRID_SPACING_DEG
-    lon2, lat2 = np.meshgrid(lon, lat)
-    lat0, lon0 = volcano.lat, volcano.lon
-    east, north = geometry.local_metres(lat2, lon2, lat0, lon0)
-    extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
-    trng = _rng(config.seed, _TERRAIN, index)
-    edifice = terrain.draw_edifice(trng, 0.0, 0.0, volcano.summit_m, volcano.coastal, extent)
-    dem, water = terrain.dem(edifice, east, north, trng)
-    view = frames.viewing(fid, rng)
-    look = geometry.look_vectors(view, east, north)
-    pixel_m = (
-        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT,
-        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0)),
-    )
-    ge, gn = terrain.gradients(dem, pixel_m)
-    theta = coherence.local_incidence_deg(ge, gn, look)
-    veg = coherence.vegetation(dem, power_law_field((h, w), 3.0, trng))
-    era5 = atmosphere.Era5Grid.covering(
-        lat_max - h * GRID_SPACING_DEG, lat_max, lon_min, lon_min + w * GRID_SPACING_DEG
-    )
-    elat, elon = np.meshgrid(era5.latitude, era5.longitude, indexing="ij")
-    oe, on = geometry.local_metres(elat, elon, lat0, lon0)
-    orography = np.maximum(edifice.elevation(oe, on), 0.0)
-    acq = frames.acquisitions(rng)
-    pairs = frames.draw_pairs(acq, config.pairs, rng)
-    srng = _rng(config.seed, _SOURCE, index)
-    kinds = list(VOLCANIC_TYPES)
-    p = np.array(list(VOLCANIC_TYPES.values()))
-    volcanic = []
-    for _ in range(2):  # the main source and a second one for two-source pairs
-        kind = str(srng.choice(kinds, p=p / p.sum()))
-        e = float(np.clip(srng.normal(0.0, 0.06 * extent), east.min() * 0.6, east.max() * 0.6))
-        n = float(np.clip(srng.normal(0.0, 0.06 * extent), north.min() * 0.6, north.max() * 0.6))
-        volcanic.append(_volcanic_source(kind, srng, e, n, extent))
-    return Frame(
-        fid=fid,
-        volcano=volcano,
-        lat_max=lat_max,
-        lon_min=lon_min,
-        height=h,
-        width=w,
-        view=view,
-        center_time_s=frames.center_time_seconds(fid, lon0, rng),
-        east=east,
-        north=north,
-        lat=lat2,
-        lon=lon2,
-        dem=dem,
-        water=water,
-        look=look,
-        veg=veg,
-        theta_local=theta,
-        era5=era5,
-        orography=orography,
-        acquisitions=acq,
-        pairs=pairs,
-        volcanic=volcanic,
-    )
-
-
-def _weather(config: SynthConfig, frame: Frame, index: int) -> None:
-    dates = sorted({d for pair in frame.pairs for d in pair})
-    for d in dates:
-        rng = _rng(config.seed, _WEATHER, index, d.toordinal())
-        frame.weather[d] = atmosphere.draw_weather(
-            rng, frame.volcano.lat, frame.volcano.lon, d.timetuple().tm_yday
-        )
-
-
-def _target_fringes(rng: np.random.Generator, max_fringes: int) -> float:
-    """A fringe count n + u, u in [0.25, 0.75] so the whole count is unambiguous."""
-    weights = {k: v for k, v in FRINGE_WEIGHTS.items() if k <= max_fringes}
-    high = list(range(4, max_fringes + 1))
-    rest = 1.0 - sum(weights.values())
-    for k in high:
-        weights[k] = rest / len(high)
-    ks = np.array(list(weights))
-    ps = np.array(list(weights.values()))
-    n = int(rng.choice(ks, p=ps / ps.sum()))
-    return n + float(rng.uniform(0.25, 0.75))
-
-
-def _draw_sources(
-    config: SynthConfig, frame: Frame, rng: np.random.Generator, gamma: NDArray
-) -> list[labels.DrawnSource]:
-    """The sources of one positive pair, scaled to drawn fringe counts."""
-    h, w = frame.height, frame.width
-    extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
-    chosen: list[tuple[SourceModel, int, bool]] = []
-    quake = rng.random() < config.earthquake_fraction
-    if not quake or rng.random() < 0.4:
-        inflation = rng.random() >= config.rebound_fraction
-        chosen.append((frame.volcanic[0], 0, inflation))
-        if rng.random() < config.multi_source_fraction:
-            chosen.append((frame.volcanic[1], 1, inflation))
-    if quake:
-        e = float(rng.uniform(0.25, 0.75) * (frame.east.max() - frame.east.min()) + frame.east.min())
-        n = float(rng.uniform(0.25, 0.75) * (frame.north.max() - frame.north.min()) + frame.north.min())
-        chosen.append((_earthquake(rng, e, n, extent), -1, True))
-    land = frame.land
-    drawn = []
-    for model, key, inflation in chosen:
-        unit = (
-            frame.unit_los(model, key, config.poisson_ratio)
-            if key >= 0
-            else geometry.los(*model.displacement(frame.east, frame.north, config.poisson_ratio), frame.look)
-        )
-        span = float(np.ptp(unit[land])) if land.any() else 0.0
-        if span <= 0.0:
-            continue
-        strength = _target_fringes(rng, config.max_fringes) * FRINGE_M / span
-        d_los = unit * strength * (1.0 if inflation else -1.0)
-        src = labels.DrawnSource(model.activity_type, d_los, inflation)
-        src.fringes = geometry.fringes(d_los[land])
-        drawn.append(src)
-    # Visible where the ground is coherent enough for fringes to show (see labels.VISIBLE_GAMMA).
-    labels.assign_masks(drawn, land & (gamma >= labels.VISIBLE_GAMMA), config.mask_fringe_fraction)
-    return [s for s in drawn if s.mask.any()]
 
 
 @dataclass
@@ -346,7 +69,7 @@ class PlannedPair:
 
 
 def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
-    rng = _rng(config.seed, _ALLOC)
+    rng = scene.rng(config.seed, scene.ALLOC)
     order = [pairs[i] for i in rng.permutation(len(pairs))]
     n = len(pairs)
     start = 0
@@ -398,9 +121,9 @@ class PairRender:
     older_coherence: bool
 
 
-def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRender:
+def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> PairRender:
     """Draw one pair: the sum of its physical terms, wrapped, plus the labels those terms imply."""
-    rng = _rng(config.seed, _PAIR, pair.uid)
+    rng = scene.rng(config.seed, scene.PAIR, pair.uid)
     land = frame.land
     shape = (frame.height, frame.width)
     cos_inc = frame.look[2]
@@ -409,8 +132,8 @@ def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRen
     gamma = coherence.true_coherence(
         dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
     )
-    sources = _draw_sources(config, frame, rng, gamma) if pair.positive else []
-    deformation = sum((s.d_los for s in sources), np.zeros(shape))
+    sources = deformation.draw_sources(config, frame, rng, gamma) if pair.positive else []
+    d_los = sum((s.d_los for s in sources), np.zeros(shape))
     hour = frame.hour
     zwd = [
         atmosphere.zenith_wet_delay(
@@ -435,7 +158,7 @@ def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRen
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
     noise = coherence.phase_noise(gamma, config.looks, rng)
-    unwrapped = geometry.phase_of_los(deformation) + strat + turb + ramp + noise
+    unwrapped = geometry.phase_of_los(d_los) + strat + turb + ramp + noise
     proc_code, notes = 0, []
     if pair.processing_error:
         proc_code, note = artifacts.processing_error(unwrapped, rng)
@@ -481,10 +204,10 @@ def render_pair(config: SynthConfig, frame: Frame, pair: PlannedPair) -> PairRen
         caption=caption,
     )
     older = bool(rng.random() < config.older_coherence_fraction)
-    return PairRender(record, sources, deformation, strat, turb, ramp, noise, gamma, pha, coh, older)
+    return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older)
 
 
-def _write_pair(frame: Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
+def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
     written: list[str] = []
     d1, d2 = pair.primary.strftime("%Y%m%d"), pair.secondary.strftime("%Y%m%d")
     if not pair.missing:
@@ -504,7 +227,7 @@ def _write_pair(frame: Frame, pair: PlannedPair, r: PairRender, out: Path) -> li
     return written
 
 
-def _write_frame(config: SynthConfig, frame: Frame, out: Path) -> list[str]:
+def _write_frame(config: SynthConfig, frame: scene.Frame, out: Path) -> list[str]:
     written = []
     meta = Path("licsar") / frame.fid / "metadata"
     look = [c.astype(np.float32) for c in frame.look]
@@ -547,18 +270,18 @@ def _write_frame(config: SynthConfig, frame: Frame, out: Path) -> list[str]:
 class Plan:
     """The frames of a run and its pairs in uniqueID order, categories allocated."""
 
-    frames: list[Frame]
-    pairs: list[tuple[Frame, PlannedPair]]
+    frames: list[scene.Frame]
+    pairs: list[tuple[scene.Frame, PlannedPair]]
 
 
 def plan(config: SynthConfig) -> Plan:
-    """Frames, weather, pairs and their categories: everything decided before any pixel is drawn."""
+    """scene.Frames, weather, pairs and their categories: everything decided before any pixel is drawn."""
     taken: set[str] = set()
-    built = [_build_frame(config, i, taken) for i in range(config.frames)]
-    all_pairs: list[tuple[Frame, PlannedPair]] = []
+    built = [scene.build_frame(config, i, taken) for i in range(config.frames)]
+    all_pairs: list[tuple[scene.Frame, PlannedPair]] = []
     uid = 1
     for i, frame in enumerate(built):
-        _weather(config, frame, i)
+        scene.draw_weather(config, frame, i)
         for p, s in frame.pairs:
             all_pairs.append((frame, PlannedPair(uid, p, s)))
             uid += 1
