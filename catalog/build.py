@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,6 +53,10 @@ class CatalogConfig(Config):
     workers: int = Field(2, ge=1, le=64)
     strict: bool = False
     keep_versions: int = Field(2, ge=1)
+    pair_partitioning: Literal["split/frame_id", "split"] = "split/frame_id"
+    """Hive keys of the pair index. `split/frame_id`: one file per split and frame (a frame reads
+    alone by path); `split`: one file per split, rows sorted by frame so that a frame reads alone by
+    row-group statistics (far fewer files: faster scans at world scale, see bench_catalog.py)."""
 
 
 @dataclass
@@ -118,7 +123,8 @@ def _write_version(
 ) -> dict:
     """Write a version's files and return the collection JSON that will point at it."""
     base = publish.version_url(store, version)
-    publish.write_partitioned(pairs, storage.join(base, "index", "pairs"), ["split", "frame_id"], cfg.workers)
+    pair_keys = cfg.pair_partitioning.split("/")
+    publish.write_partitioned(pairs, storage.join(base, "index", "pairs"), pair_keys, cfg.workers)
     publish.write_partitioned(series, storage.join(base, "index", "series"), ["split"], cfg.workers)
     items = []
     hrefs = []
@@ -142,7 +148,7 @@ def _write_version(
             f"./{version}/index/pairs/",
             PAIR_SCHEMA,
             pairs.num_rows,
-            "Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by split, frame_id",
+            f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}",
             PAIR_DESCRIPTIONS,
         ),
         "series": (
@@ -158,6 +164,7 @@ def _write_version(
         "hephaestus:series_length": cfg.series_length,
         "hephaestus:seed": cfg.seed,
         "hephaestus:table2": table2_counts(pairs, series),
+        publish.PARTITIONING_KEY: {"pairs": pair_keys, "series": ["split"]},
         **extra,
     }
     if stats is not None:

@@ -31,6 +31,9 @@ CATALOG = "catalog"
 POINTER = "collection.json"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 VERSION_KEY = "hephaestus:version"
+PARTITIONING_KEY = "hephaestus:partitioning"
+ROW_GROUP_ROWS = 65_536
+"""Row groups small enough that a frame (rows sorted by frame) reads alone by min/max statistics."""
 _VERSION = re.compile(r"^v\d{8}T\d{12}-[0-9a-f]{8}$")
 
 
@@ -85,10 +88,10 @@ def _write_parquet(table: pa.Table, url: str) -> None:
     loc = storage.location(url)
     if storage.is_local(url):  # native writer: no Python file object in the loop
         loc.fs.makedirs(loc.path.rsplit("/", 1)[0], exist_ok=True)
-        pq.write_table(table, loc.path, compression="zstd")
+        pq.write_table(table, loc.path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         return
     with loc.fs.open(loc.path, "wb") as fh:
-        pq.write_table(table, fh, compression="zstd")
+        pq.write_table(table, fh, compression="zstd", row_group_size=ROW_GROUP_ROWS)
 
 
 def _partitions(table: pa.Table, keys: list[str]) -> Iterable[tuple[tuple[str | None, ...], pa.Table]]:

@@ -13,7 +13,7 @@ import pyarrow.dataset as pds
 import pyarrow.fs as pafs
 
 from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
-from hephaestus.catalog.publish import HIVE_NULL, VERSION_KEY, read_pointer, version_url
+from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer, version_url
 from hephaestus.catalog.series import SERIES_SCHEMA
 from hephaestus.platform import schema, storage
 
@@ -59,13 +59,18 @@ def read_pairs(
     frame_id: str | None = None,
     usable_only: bool = False,
 ) -> pa.Table:
-    """The pair index (all rows with `split=None`); only the partitions asked for are read."""
-    base, _ = resolve(store_url)
-    frame = "*" if frame_id is None else f"frame_id={storage.safe_component(frame_id, what='frame_id')}"
+    """The pair index (all rows with `split=None`); only the partitions (or row groups) asked for are read."""
+    base, coll = resolve(store_url)
+    keys = (coll.get(PARTITIONING_KEY) or {}).get("pairs", ["split", "frame_id"])
     filt = pds.field("usable") if usable_only else None
-    table = _read(
-        storage.join(base, "index", "pairs"), f"{_split_segment(split)}/{frame}/*.parquet", PAIR_SCHEMA, filt
-    )
+    pattern = _split_segment(split)
+    if frame_id is not None:
+        storage.safe_component(frame_id, what="frame_id")
+        expr = pds.field("frame_id") == frame_id
+        filt = expr if filt is None else filt & expr
+    if "frame_id" in keys:
+        pattern += "/*" if frame_id is None else f"/frame_id={frame_id}"
+    table = _read(storage.join(base, "index", "pairs"), f"{pattern}/*.parquet", PAIR_SCHEMA, filt)
     return table.sort_by(
         [
             ("frame_id", "ascending"),

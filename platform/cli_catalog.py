@@ -54,6 +54,7 @@ def build(
     ),
     workers: int = typer.Option(2, min=1, help="Threads reading pair slices."),
     strict: bool = typer.Option(False, help="Fail on a broken cube instead of leaving it out."),
+    partitioning: str = typer.Option("split/frame_id", help="Pair index hive keys: split/frame_id or split."),
     config: Path | None = typer.Option(None, help="YAML CatalogConfig (flags override it)."),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
@@ -76,6 +77,7 @@ def build(
             geoparquet=geoparquet,
             workers=workers,
             strict=strict,
+            pair_partitioning=partitioning,
         )
         cfg = CatalogConfig.from_yaml(config, **flags) if config else CatalogConfig.build(**flags)
     except ConfigError as exc:
@@ -115,15 +117,22 @@ def from_annotations(
     series_length: int = typer.Option(3, "--series-length", "-T", min=1, help="Pairs per time series."),
     seed: int = typer.Option(0, help="Seed of the padding of short series."),
     skip_bad: bool = typer.Option(False, help="Set malformed annotation files aside instead of failing."),
+    partitioning: str = typer.Option("split/frame_id", help="Pair index hive keys: split/frame_id or split."),
 ) -> None:
     """Pair index and series table from annotation JSON alone (no cubes: cube_url is null)."""
-    from hephaestus.catalog import AnnotationError, catalog_from_annotations
+    from hephaestus.catalog import AnnotationError, CatalogConfig, catalog_from_annotations
+    from hephaestus.platform.config import ConfigError
 
     try:
-        report = catalog_from_annotations(
-            annotations, out, available=available, series_length=series_length, seed=seed, strict=not skip_bad
+        cfg = CatalogConfig.build(
+            series_length=series_length,
+            seed=seed,
+            statistics=False,
+            strict=not skip_bad,
+            pair_partitioning=partitioning,
         )
-    except (AnnotationError, FileNotFoundError) as exc:
+        report = catalog_from_annotations(annotations, out, available=available, config=cfg)
+    except (AnnotationError, ConfigError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     for problem in report.skipped:

@@ -184,3 +184,25 @@ def test_plain_duckdb_pandas_polars_read_the_index(small_store: Path) -> None:
     series_glob = small_store / "catalog" / coll["assets"]["series"]["href"]
     sql = f"SELECT count(*) FROM read_parquet('{series_glob}/**/*.parquet', hive_partitioning=true)"
     assert duckdb.sql(sql).fetchall() == [(read_series(small_store).num_rows,)]
+
+
+def test_split_only_partitioning_reads_a_frame_alone(tmp_path: Path, annotations_dir) -> None:  # type: ignore[no-untyped-def]
+    from hephaestus.catalog import CatalogConfig
+
+    store = tmp_path / "store-split"
+    cfg = CatalogConfig.build(pair_partitioning="split", statistics=False)
+    catalog_from_annotations(annotations_dir(_records()), store, config=cfg)
+    base, coll = resolve(store)
+    root = Path(base) / "index" / "pairs"
+    assert sorted(p.parent.name for p in root.rglob("*.parquet")) == [
+        "split=__HIVE_DEFAULT_PARTITION__", "split=test", "split=train", "split=val"
+    ]  # fmt: skip
+    assert coll["hephaestus:partitioning"]["pairs"] == ["split"]
+    assert sorted(read_pairs(store, frame_id=FRAME_B)["unique_id"].to_pylist()) == [5, 6, 7, 8]
+    assert read_pairs(store, split="test", frame_id=FRAME_A)["unique_id"].to_pylist() == [4]
+    assert read_pairs(store).num_rows == 8
+    glob = f"{root}/**/*.parquet"
+    rows = duckdb.sql(
+        f"SELECT split, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
+    )
+    assert dict(rows.fetchall()) == {"train": 2, "val": 3, "test": 2, None: 1}
