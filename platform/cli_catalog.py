@@ -107,6 +107,34 @@ def build(
         f"{report.series} series"
     )
     _print_counts(report.counts)
+    if cfg.statistics:
+        _print_statistics(store_url)
+
+
+def _print_statistics(store_url: str) -> None:
+    """The streamed statistics beside the authors' statistics.json (ratios: ours / theirs)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hephaestus.catalog import resolve
+
+    _, coll = resolve(store_url)
+    table = Table(title="normalisation statistics: this store vs the authors' statistics.json")
+    for col in ("variable", "count", "mean", "authors mean", "std", "authors std", "std ratio"):
+        table.add_column(col, justify="right")
+    for key, e in (coll.get("hephaestus:statistics") or {}).items():
+        if not e.get("count"):
+            continue
+        table.add_row(
+            key,
+            str(e["count"]),
+            f"{e['mean']:.6g}",
+            f"{e['authors_mean']:.6g}",
+            f"{e['std']:.6g}",
+            f"{e['authors_std']:.6g}",
+            f"{e['std_ratio']:.3f}",
+        )
+    Console().print(table)
 
 
 @catalog_app.command("from-annotations")
