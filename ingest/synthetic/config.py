@@ -26,6 +26,9 @@ class SynthConfig(Config):
 
     # Class balance (real annotations: 9.1 % positive, 1.6 % corrupted, 2.5 % processing error).
     positive_fraction: float = Field(0.09, ge=0.0, le=1.0)
+    positive_series_fraction: float = Field(
+        0.6, ge=0.0, le=1.0, description="of positive primary-date groups, all pairs show the episode"
+    )
     earthquake_fraction: float = Field(0.05, ge=0.0, le=1.0, description="of positives, an Okada fault")
     multi_source_fraction: float = Field(
         0.15, ge=0.0, le=1.0, description="of positives, two volcanic sources"

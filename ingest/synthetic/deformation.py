@@ -129,11 +129,24 @@ def target_fringes(rng: np.random.Generator, max_fringes: int) -> float:
 
 
 def draw_sources(
-    config: SynthConfig, frame: Frame, rng: np.random.Generator, gamma: NDArray
+    config: SynthConfig,
+    frame: Frame,
+    episode: np.random.Generator,
+    gamma: NDArray,
+    dt_days: int,
+    shortest_days: int,
 ) -> list[labels.DrawnSource]:
-    """The sources of one positive pair, scaled to drawn fringe counts."""
+    """The sources of one positive pair.
+
+    `episode` is the generator of the pair's unrest episode (its frame and primary date): every
+    pair of a primary-date group draws the same sources, polarity and rate from it. Volcanic
+    sources deform at a constant rate, so a pair spanning `dt_days` shows dt / shortest times the
+    drawn fringe count of the group's shortest positive pair (capped at max_fringes + 0.75);
+    an earthquake is a step between the primary and the first secondary date, the same in every pair.
+    """
     h, w = frame.height, frame.width
     extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
+    rng = episode
     chosen: list[tuple[SourceModel, int, bool]] = []
     quake = rng.random() < config.earthquake_fraction
     if not quake or rng.random() < 0.4:
@@ -145,6 +158,7 @@ def draw_sources(
         e = float(rng.uniform(0.25, 0.75) * (frame.east.max() - frame.east.min()) + frame.east.min())
         n = float(rng.uniform(0.25, 0.75) * (frame.north.max() - frame.north.min()) + frame.north.min())
         chosen.append((earthquake(rng, e, n, extent), -1, True))
+    growth = dt_days / max(shortest_days, 1)
     land = frame.land
     drawn = []
     for model, key, inflation in chosen:
@@ -156,7 +170,10 @@ def draw_sources(
         span = float(np.ptp(unit[land])) if land.any() else 0.0
         if span <= 0.0:
             continue
-        strength = target_fringes(rng, config.max_fringes) * FRINGE_M / span
+        fringes = target_fringes(rng, config.max_fringes)
+        if model.activity_type != "Earthquake":
+            fringes = min(fringes * growth, config.max_fringes + 0.75)
+        strength = fringes * FRINGE_M / span
         d_los = unit * strength * (1.0 if inflation else -1.0)
         src = labels.DrawnSource(model.activity_type, d_los, inflation)
         src.fringes = geometry.fringes(d_los[land])

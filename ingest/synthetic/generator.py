@@ -60,15 +60,19 @@ class PlannedPair:
     """A pair of the run and the categories allocated to it before rendering."""
 
     uid: int
+    frame_index: int
     primary: dt.date
     secondary: dt.date
     positive: bool = False
+    shortest_days: int = 0  # shortest positive pair of its primary-date group (deformation rate)
     missing: bool = False
     corrupted: bool = False
     processing_error: bool = False
 
 
 def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
+    """Product categories by count over the whole run; positives by primary-date group (an unrest
+    episode shows in all pairs of a group, or in one of them), so positives cluster in time series."""
     rng = scene.rng(config.seed, scene.ALLOC)
     order = [pairs[i] for i in rng.permutation(len(pairs))]
     n = len(pairs)
@@ -77,12 +81,29 @@ def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
         ("missing", config.missing_product_fraction),
         ("corrupted", config.corrupted_fraction),
         ("processing_error", config.processing_error_fraction),
-        ("positive", config.positive_fraction),
     ):
         k = min(_count(frac, n, config), n - start)
         for p in order[start : start + k]:
             setattr(p, attr, True)
         start += k
+    groups: dict[tuple[int, dt.date], list[PlannedPair]] = {}
+    for p in order[start:]:
+        groups.setdefault((p.frame_index, p.primary), []).append(p)
+    keys = sorted(groups)
+    wanted = min(_count(config.positive_fraction, n, config), n - start)
+    chosen = 0
+    for i in rng.permutation(len(keys)):
+        if chosen >= wanted:
+            break
+        members = sorted(groups[keys[int(i)]], key=lambda p: p.secondary)
+        if rng.random() >= config.positive_series_fraction:
+            members = [members[int(rng.integers(len(members)))]]
+        members = members[: wanted - chosen]
+        shortest = min((p.secondary - p.primary).days for p in members)
+        for p in members:
+            p.positive = True
+            p.shortest_days = shortest
+        chosen += len(members)
 
 
 def _pair_coherence_factor(rng: np.random.Generator, positive: bool) -> float:
@@ -132,7 +153,11 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     gamma = coherence.true_coherence(
         dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
     )
-    sources = deformation.draw_sources(config, frame, rng, gamma) if pair.positive else []
+    if pair.positive:
+        episode = scene.rng(config.seed, scene.EPISODE, frame.index, pair.primary.toordinal())
+        sources = deformation.draw_sources(config, frame, episode, gamma, dt_days, pair.shortest_days)
+    else:
+        sources = []
     d_los = sum((s.d_los for s in sources), np.zeros(shape))
     hour = frame.hour
     zwd = [
@@ -275,7 +300,7 @@ class Plan:
 
 
 def plan(config: SynthConfig) -> Plan:
-    """scene.Frames, weather, pairs and their categories: everything decided before any pixel is drawn."""
+    """Frames, weather, pairs and their categories: everything decided before any pixel is drawn."""
     taken: set[str] = set()
     built = [scene.build_frame(config, i, taken) for i in range(config.frames)]
     all_pairs: list[tuple[scene.Frame, PlannedPair]] = []
@@ -283,7 +308,7 @@ def plan(config: SynthConfig) -> Plan:
     for i, frame in enumerate(built):
         scene.draw_weather(config, frame, i)
         for p, s in frame.pairs:
-            all_pairs.append((frame, PlannedPair(uid, p, s)))
+            all_pairs.append((frame, PlannedPair(uid, i, p, s)))
             uid += 1
     _allocate(config, [p for _, p in all_pairs])
     return Plan(built, all_pairs)

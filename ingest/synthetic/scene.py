@@ -20,7 +20,7 @@ from hephaestus.ingest.synthetic.sources import SourceModel
 from hephaestus.platform.schema import GRID_SPACING_DEG
 
 # Purposes of the seeded generators (never reorder: they are part of the output's definition).
-FRAME, ALLOC, PAIR, WEATHER, SOURCE, TERRAIN = range(6)
+FRAME, ALLOC, PAIR, WEATHER, SOURCE, TERRAIN, EPISODE = range(7)
 
 
 def rng(seed: int, *keys: int) -> np.random.Generator:
@@ -32,6 +32,7 @@ def rng(seed: int, *keys: int) -> np.random.Generator:
 class Frame:
     """Everything fixed per frame: grid, terrain, geometry, weather and its volcanic sources."""
 
+    index: int
     fid: str
     volcano: frames.Volcano
     lat_max: float
@@ -122,6 +123,7 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
         n = float(np.clip(srng.normal(0.0, 0.06 * extent), north.min() * 0.6, north.max() * 0.6))
         volcanic.append(deformation.volcanic_source(kind, srng, e, n, extent))
     return Frame(
+        index=index,
         fid=fid,
         volcano=volcano,
         lat_max=lat_max,

@@ -416,3 +416,48 @@ def test_corrupted_products_show_zero_blocks_or_stripes(run):
         dead = (valid_rows == 0).all(axis=1)  # whole rows without data
         flat = np.array([np.unique(r[r != 0]).size == 1 for r in valid_rows])  # constant stripes
         assert dead.sum() >= CONFIG.height // 5 or flat.sum() >= 3
+
+
+def test_unrest_episodes_grow_with_time_within_a_primary_date_group():
+    """Pairs of a positive group share the source; volcanic LOS grows in proportion to the time span."""
+    cfg = SynthConfig(
+        frames=3,
+        pairs=30,
+        height=56,
+        width=56,
+        seed=2,
+        positive_fraction=0.3,
+        earthquake_fraction=0.0,
+        multi_source_fraction=0.0,
+        positive_series_fraction=1.0,
+    )
+    groups: dict[tuple[str, str], list] = {}
+    for frame, pair in plan(cfg).pairs:
+        if pair.positive:
+            r = render_pair(cfg, frame, pair)
+            groups.setdefault((frame.fid, pair.primary), []).append(
+                ((pair.secondary - pair.primary).days, r, frame)
+            )
+    multi = [g for g in groups.values() if len(g) >= 2]
+    assert multi, "no group with two positive pairs"
+    assert sum(len(g) for g in groups.values()) / len(groups) > 1.5  # positives cluster by primary date
+    compared = 0
+    for g in multi:
+        g.sort(key=lambda t: t[0])
+        (dt_a, ra, frame), *rest = g
+        land = ~frame.water
+        for dt_b, rb, _ in rest:
+            if not ra.sources or not rb.sources:
+                continue
+            assert ra.record["activity_type"][0] == rb.record["activity_type"][0]
+            span_a = np.ptp(ra.deformation_los[land]) / (WAVELENGTH / 2)
+            span_b = np.ptp(rb.deformation_los[land]) / (WAVELENGTH / 2)
+            capped = cfg.max_fringes + 0.75
+            assert span_b == pytest.approx(min(span_a * dt_b / dt_a, capped), rel=1e-6)
+            # same source, same shape: the fields are proportional
+            ratio = rb.deformation_los[land] / np.where(
+                ra.deformation_los[land] == 0, np.nan, ra.deformation_los[land]
+            )
+            assert np.nanmax(ratio) == pytest.approx(np.nanmin(ratio), rel=1e-6)
+            compared += 1
+    assert compared >= 2
