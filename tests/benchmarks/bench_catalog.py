@@ -78,10 +78,11 @@ def synthetic_index(n_rows: int, n_frames: int, seed: int = 0) -> pa.Table:
     col0 = rng.integers(0, w - 64, n_rows)
     size = rng.integers(4, 64, n_rows)
     offsets = pa.array(np.arange(n_rows + 1, dtype="int32"))
-    labels = pa.ListArray.from_arrays(offsets, pa.array(LABELS[label_code]))
+    labels = pa.ListArray.from_arrays(offsets, _strings(label_code, LABELS))
     pos_offsets = np.concatenate([[0], np.cumsum(positive)]).astype("int32")
-    activity = pa.ListArray.from_arrays(pa.array(pos_offsets), pa.array(np.full(int(positive.sum()), "Mogi")))
-    intensity = pa.ListArray.from_arrays(pa.array(pos_offsets), pa.array(np.full(int(positive.sum()), "Low")))
+    n_pos = int(positive.sum())
+    activity = pa.ListArray.from_arrays(pa.array(pos_offsets), _strings(np.zeros(n_pos, "int8"), ["Mogi"]))
+    intensity = pa.ListArray.from_arrays(pa.array(pos_offsets), _strings(np.zeros(n_pos, "int8"), ["Low"]))
 
     def masked(values: np.ndarray, typ: pa.DataType) -> pa.Array:
         return pa.array(values, type=typ, mask=~positive)
@@ -106,7 +107,7 @@ def synthetic_index(n_rows: int, n_frames: int, seed: int = 0) -> pa.Table:
         "label": labels,
         "activity_type": activity,
         "intensity_level": intensity,
-        "phase": pa.array(np.where(positive, "Unrest", "Rest")),
+        "phase": _strings(positive.astype("int8"), ["Rest", "Unrest"]),
         "confidence": pa.array(rng.choice([0.6, 0.8, 1.0], n_rows).astype("float32")),
         "corrupted": pa.array(corrupted),
         "processing_error": pa.array(perr),
@@ -117,7 +118,7 @@ def synthetic_index(n_rows: int, n_frames: int, seed: int = 0) -> pa.Table:
         "no_info": pa.array(no_info),
         "image_artifacts": pa.array(rng.random(n_rows) < 0.003),
         "is_crowd": pa.array(rng.random(n_rows) < 0.016),
-        "caption": pa.array(np.where(positive, "Deformation pattern near the summit.", "")),
+        "caption": _strings(positive.astype("int8"), ["", "Deformation pattern near the summit."]),
         "n_polygons": pa.array(positive.astype("int32")),
         "deformation_pixels": masked((size * size).astype("int64"), pa.int64()),
         "mask_row_min": masked(row0.astype("int32"), pa.int32()),
@@ -126,6 +127,13 @@ def synthetic_index(n_rows: int, n_frames: int, seed: int = 0) -> pa.Table:
         "mask_col_max": masked((col0 + size - 1).astype("int32"), pa.int32()),
     }
     return pa.Table.from_arrays([cols[f.name] for f in PAIR_SCHEMA], schema=PAIR_SCHEMA)
+
+
+def _strings(codes: np.ndarray, values: object) -> pa.Array:
+    """A plain string array from small-integer codes (vectorised, one contiguous chunk)."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(values), pa.string())).cast(
+        pa.string()
+    )
 
 
 def _median_latency(fn, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]

@@ -206,3 +206,22 @@ def test_split_only_partitioning_reads_a_frame_alone(tmp_path: Path, annotations
         f"SELECT split, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
     )
     assert dict(rows.fetchall()) == {"train": 2, "val": 3, "test": 2, None: 1}
+
+
+def test_readme_duckdb_snippet_resolves_the_pointer_in_sql(small_store: Path) -> None:
+    """The README's plain-DuckDB recipe: the published version is read from collection.json in SQL."""
+    con = duckdb.connect()
+    con.sql(
+        f"SET VARIABLE pairs = (SELECT '{small_store}/catalog/' || assets.pairs.href || '**/*.parquet' "
+        f"FROM read_json_auto('{small_store}/catalog/collection.json'))"
+    )
+    rows = con.sql(
+        "SELECT split, count(*) FILTER (positive) AS pos, count(*) AS n "
+        "FROM read_parquet(getvariable('pairs'), hive_partitioning = true) WHERE usable GROUP BY split"
+    ).fetchall()
+    assert {r[0]: (r[1], r[2]) for r in rows} == {
+        "train": (1, 2),
+        "test": (1, 1),
+        "val": (1, 1),
+        None: (0, 1),
+    }
