@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from hephaestus.platform.config import Config
 from pydantic import Field, field_validator
+
+from hephaestus.platform.config import Config
 
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
@@ -143,7 +144,7 @@ def smoke_grid() -> GridConfig:
         batch_size=8,
         encoder="resnet18",
         augment=False,
-        lr=1e-3,
+        lr=3e-4,
         max_train_batches=6,
         max_eval_batches=4,
         workers=1,

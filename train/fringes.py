@@ -12,9 +12,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
 from hephaestus.platform import schema
 from hephaestus.train.sources import DataRequest
-from torch.utils.data import Dataset
 
 SERIES_LENGTH = 3
 
@@ -95,7 +96,7 @@ class FringeDataset(Dataset):
         dem = _smooth_noise(rng, size, 8.0)
         steps = []
         for _ in range(self.steps):
-            atmo = 2.0 * _smooth_noise(rng, size, 6.0)
+            atmo = 0.7 * _smooth_noise(rng, size, 12.0)
             phase = np.angle(np.exp(1j * (deformation + atmo + 0.3 * rng.normal(size=(size, size)))))
             coherence = np.clip(0.6 + 0.2 * rng.normal(size=(size, size)), 0, 1) * 255
             channels = [

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
 from hephaestus.train import sources as src
 from hephaestus.train.config import RunConfig
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
-from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from hephaestus.train.config import Task
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     BinaryAUROC,
@@ -12,6 +11,8 @@ from torchmetrics.classification import (
     BinaryPrecision,
     BinaryRecall,
 )
+
+from hephaestus.train.config import Task
 
 CLASSIFICATION_METRICS = ("precision", "recall", "f1", "auroc")
 SEGMENTATION_METRICS = ("precision", "recall", "f1", "iou")

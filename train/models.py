@@ -15,8 +15,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach the hub unless the caller turns it off
 
 import torch  # noqa: E402
-from hephaestus.train.config import CLASSIFICATION_MODELS, SEGMENTATION_MODELS, Task, task_of  # noqa: E402
 from torch import nn  # noqa: E402
+
+from hephaestus.train.config import CLASSIFICATION_MODELS, SEGMENTATION_MODELS, Task, task_of  # noqa: E402
 
 NUM_CLASSES = 2
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from torch.utils.data import Dataset
+
 from hephaestus.platform import schema
 from hephaestus.train.config import RunConfig
-from torch.utils.data import Dataset
 
 
 @dataclass(frozen=True)

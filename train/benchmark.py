@@ -1,0 +1,252 @@
+"""The benchmark grid: every run a Ray Tune trial that drives its own Ray Train run on the shared cluster.
+
+A finished run leaves `RESULTS/runs/<run_id>.json` (written atomically) and a row in
+`RESULTS/results.parquet`; a re-run skips those runs, so an interrupted grid continues where it
+stopped and a finished one trains nothing. The summary tables and figure are rebuilt from all rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hephaestus.platform import storage
+from hephaestus.platform.ray_session import ray_session
+from hephaestus.train.config import GridConfig, RunConfig, grid_preset
+from hephaestus.train.sources import CatalogSource, DatasetFactory
+from hephaestus.train.summary import aggregate, comparison_figure, paper_table, to_markdown
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.parquet"
+RUNS_DIR = "runs"
+TABLES = {"classification": "table3_classification", "segmentation": "table4_segmentation"}
+TABLE_TITLES = {
+    "classification": "Table 3: deformation classification (test, mean ± std over seeds, %)",
+    "segmentation": "Table 4: deformation segmentation (test, mean ± std over seeds, %)",
+}
+FIGURE_FILE = "comparison.png"
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class BenchmarkSummary:
+    """What a benchmark call did and where its results are."""
+
+    out: str
+    planned: list[str]
+    skipped: list[str]
+    trained: list[str]
+    failed: dict[str, str]
+    results: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def finished_runs(out: str) -> set[str]:
+    """Run ids with results: rows of results.parquet and per-run records."""
+    done: set[str] = set()
+    table = read_results(out)
+    if not table.empty:
+        done.update(table["run_id"].astype(str))
+    loc = storage.location(storage.join(out, RUNS_DIR))
+    if loc.fs.exists(loc.path):
+        for path in loc.fs.ls(loc.path, detail=False):
+            name = path.rsplit("/", 1)[-1]
+            if name.endswith(".json"):
+                done.add(name[: -len(".json")])
+    return done
+
+
+def read_results(out: str) -> pd.DataFrame:
+    url = storage.join(out, RESULTS_FILE)
+    if not storage.exists(url):
+        return pd.DataFrame()
+    return pq.read_table(io.BytesIO(storage.read_bytes(url))).to_pandas()
+
+
+def _run_records(out: str) -> list[dict[str, Any]]:
+    loc = storage.location(storage.join(out, RUNS_DIR))
+    if not loc.fs.exists(loc.path):
+        return []
+    rows = []
+    for path in sorted(loc.fs.ls(loc.path, detail=False)):
+        if path.endswith(".json"):
+            with loc.fs.open(path, "rb") as fh:
+                rows.append(json.loads(fh.read()))
+    return rows
+
+
+def write_results(out: str) -> pd.DataFrame:
+    """Rebuild results.parquet from the per-run records (and rows only the old table holds)."""
+    records = pd.DataFrame(_run_records(out))
+    old = read_results(out)
+    if not old.empty and not records.empty:
+        records = pd.concat([old[~old["run_id"].isin(records["run_id"])], records], ignore_index=True)
+    elif records.empty:
+        records = old
+    if records.empty:
+        return records
+    records = records.sort_values("run_id").reset_index(drop=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(records, preserve_index=False), sink)
+    storage.write_bytes(storage.join(out, RESULTS_FILE), sink.getvalue().to_pybytes())
+    return records
+
+
+def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tables 3 and 4 (markdown and CSV) and the comparison figure under `out`."""
+    tables: dict[str, pd.DataFrame] = {}
+    if results.empty:
+        return tables
+    for task, stem in TABLES.items():
+        agg = aggregate(results, task)
+        if agg.empty:
+            continue
+        table = paper_table(agg, task)
+        tables[task] = table
+        storage.write_text_atomic(storage.join(out, f"{stem}.md"), to_markdown(table, TABLE_TITLES[task]))
+        storage.write_text_atomic(storage.join(out, f"{stem}.csv"), agg.to_csv(index=False))
+    fig = comparison_figure(results)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    storage.write_bytes(storage.join(out, FIGURE_FILE), buf.getvalue())
+    return tables
+
+
+def _trial_fn(store_url: str, out: str, source: DatasetFactory) -> Callable[[dict[str, Any]], None]:
+    """The Tune trial: one Ray Train run, then its record beside the results."""
+
+    def trial(config: dict[str, Any]) -> None:
+        from ray import tune
+
+        from hephaestus.train.trainer import train_run
+
+        run = RunConfig(**config["trial"]["run"])
+        result = train_run(run, store_url, out, source=source)
+        record = json.dumps(result.row(), sort_keys=True, default=str)
+        storage.write_text_atomic(storage.join(out, RUNS_DIR, f"{run.run_id}.json"), record)
+        tune.report({k: v for k, v in result.metrics.items() if k.startswith("test_")} | {"finished": 1})
+
+    return trial
+
+
+def _default_concurrency(runs: list[RunConfig]) -> int:
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    need = max(
+        (r.workers[1] if isinstance(r.workers, tuple) else r.workers) * r.cpus_per_worker for r in runs
+    )
+    return max(1, int(cpus // need))
+
+
+def _tune_callback(on_event: Event | None, total: int) -> Any:
+    from ray.tune import Callback
+
+    class Progress(Callback):
+        def __init__(self) -> None:
+            self.done = 0
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            if on_event:
+                on_event("start", {"run_id": trial.config["trial"]["run_id"], "total": total})
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            if on_event:
+                metrics = {k: v for k, v in (trial.last_result or {}).items() if k.startswith("test_")}
+                on_event(
+                    "done",
+                    {"run_id": trial.config["trial"]["run_id"], "n": self.done, "total": total, **metrics},
+                )
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            if on_event:
+                on_event("error", {"run_id": trial.config["trial"]["run_id"], "n": self.done, "total": total})
+
+    return Progress()
+
+
+def run_benchmark(
+    store_url: str,
+    grid: GridConfig | str = "smoke",
+    out: str = "results",
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    source: DatasetFactory | None = None,
+    on_event: Event | None = None,
+) -> BenchmarkSummary:
+    """Run every unfinished run of `grid` as Ray Tune trials sharing the cluster, then write the summary.
+
+    `source` defaults to the catalog of `store_url`. Runs with results under `out` are skipped.
+    """
+    from ray import tune
+
+    t0 = time.perf_counter()
+    grid = grid_preset(grid) if isinstance(grid, str) else grid
+    out = storage.normalize(out)
+    runs = grid.runs()
+    planned = [r.run_id for r in runs]
+    done = finished_runs(out)
+    pending = [r for r in runs if r.run_id not in done]
+    skipped = [r.run_id for r in runs if r.run_id in done]
+    if on_event:
+        on_event("plan", {"total": len(runs), "pending": len(pending), "skipped": len(skipped)})
+    failed: dict[str, str] = {}
+    trained: list[str] = []
+    if pending:
+        source = source or CatalogSource(store_url)
+        with ray_session(address=address):
+            from hephaestus.train.trainer import ray_storage
+
+            concurrency = max_concurrent or _default_concurrency(pending)
+            path, fs = ray_storage(storage.join(out, "tune"))
+            trainable = tune.with_resources(_trial_fn(store_url, out, source), {"CPU": 0.01})
+            tuner = tune.Tuner(
+                trainable,
+                param_space={
+                    "trial": tune.grid_search(
+                        [{"run_id": r.run_id, "run": r.model_dump(mode="json")} for r in pending]
+                    )
+                },
+                tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
+                run_config=tune.RunConfig(
+                    name=f"grid-{grid.name}-{int(time.time())}",
+                    storage_path=path,
+                    storage_filesystem=fs,
+                    callbacks=[_tune_callback(on_event, len(pending))],
+                    verbose=0,
+                ),
+            )
+            grid_result = tuner.fit()
+            for result in grid_result:
+                run_id = result.config["trial"]["run_id"]
+                if result.error is not None:
+                    failed[run_id] = f"{type(result.error).__name__}: {result.error}"
+                else:
+                    trained.append(run_id)
+    results = write_results(out)
+    tables = write_summary(out, results)
+    return BenchmarkSummary(
+        out=storage.redact(out),
+        planned=planned,
+        skipped=skipped,
+        trained=sorted(trained),
+        failed=failed,
+        results=results,
+        tables=tables,
+        seconds=time.perf_counter() - t0,
+    )
