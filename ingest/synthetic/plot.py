@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.errors
 import rasterio.features
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
@@ -46,6 +47,14 @@ class PairProducts:
         return rasterio.features.rasterize(shapes, out_shape=shape, fill=0, dtype="uint8")
 
 
+def _read_band(path: Path) -> NDArray:
+    try:
+        with rasterio.open(path) as src:
+            return src.read(1)
+    except rasterio.errors.RasterioIOError as exc:
+        raise ValueError(f"{path}: not a readable GeoTIFF ({exc})") from exc
+
+
 class SyntheticSources:
     """Reader over an `hmc synth` output folder (the same layout as the real archives)."""
 
@@ -61,7 +70,16 @@ class SyntheticSources:
         path = self.root / "annotations" / f"{safe_component(str(unique_id), 'unique id')}.json"
         if not path.is_file():
             raise KeyError(f"{path}: no annotation with unique id {unique_id}")
-        return json.loads(path.read_text())
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a valid annotation JSON ({exc})") from exc
+        missing = [
+            k for k in ("frameID", "primary_date", "secondary_date", "segmentation_mask") if k not in record
+        ]
+        if not isinstance(record, dict) or missing:
+            raise ValueError(f"{path}: annotation lacks {missing or 'a JSON object'}")
+        return record
 
     def read(self, unique_id: int | str) -> PairProducts:
         ann = self.annotation(unique_id)
@@ -73,15 +91,12 @@ class SyntheticSources:
         hgt_path = base / "metadata" / f"{frame}.geo.hgt.tif"
         if not pha_path.is_file():
             return PairProducts(ann, None, None, None)
-        with rasterio.open(pha_path) as src:
-            phase = src.read(1)
-        with rasterio.open(pha_path.with_name(f"{name}.geo.cc.tif")) as src:
-            cc = src.read(1)
+        phase = _read_band(pha_path)
+        cc = _read_band(pha_path.with_name(f"{name}.geo.cc.tif"))
         coh = cc.astype(np.float32) / 255.0 if cc.dtype == np.uint8 else cc.astype(np.float32)
         dem = None
         if hgt_path.is_file():
-            with rasterio.open(hgt_path) as src:
-                dem = src.read(1)
+            dem = _read_band(hgt_path)
         return PairProducts(ann, phase, coh, dem)
 
     def plot(self, unique_id: int | str) -> Figure:

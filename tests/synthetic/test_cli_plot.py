@@ -65,3 +65,20 @@ def test_plot_pair_command(sources_dir, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     res = runner.invoke(app, ["plot-pair", str(out), "999999", "--out", str(png)])
     assert res.exit_code == 1 and "999999" in res.output
+
+
+def test_plot_pair_names_a_broken_file(tmp_path):
+    out = tmp_path / "src"
+    m = generate(
+        SynthConfig(frames=1, pairs=2, height=40, width=40, seed=1, missing_product_fraction=0.0), out
+    )
+    uid = m.unique_ids[0]
+    ann = json.loads((out / "annotations" / f"{uid}.json").read_text())
+    name = f"{ann['primary_date']}_{ann['secondary_date']}"
+    pha = out / "licsar" / ann["frameID"] / "interferograms" / name / f"{name}.geo.diff_pha.tif"
+    pha.write_bytes(b"not a tiff")
+    (out / "annotations" / f"{m.unique_ids[1]}.json").write_text("{broken")
+    runner = CliRunner()
+    for bad, where in ((uid, pha.name), (m.unique_ids[1], f"{m.unique_ids[1]}.json")):
+        res = runner.invoke(app, ["plot-pair", str(out), str(bad), "--out", str(tmp_path / "f.png")])
+        assert res.exit_code == 1 and where in res.output and "Traceback" not in res.output
