@@ -5,10 +5,14 @@ OUT/licsar/<FRAME>/metadata/<FRAME>.geo.hgt.tif, .geo.E.tif, .geo.N.tif, .geo.U.
 OUT/era5/era5_<FRAME>_<YYYYMMDD>.nc
 OUT/annotations/<uniqueID>.json
 
-Each pair's phase is the sum of the drawn deformation, stratified and turbulent atmosphere, an
-orbital ramp and coherence-driven noise, wrapped at the C-band wavelength; the labels come from the
-same drawn terms (see labels.py). Every random draw comes from a generator seeded by (seed, purpose,
-item), so the files are a pure function of the config.
+Each pair's phase is the sum of the drawn deformation (deformation.py, sources.py), stratified and
+turbulent atmosphere driven by the ERA5 fields written beside it (atmosphere.py), an orbital ramp and
+coherence-driven noise (coherence.py), wrapped at the C-band wavelength (geometry.py); the labels
+come from the same drawn terms (labels.py). Categories are allocated by count over the run:
+missing products, corrupted products, processing errors, then positives by primary-date group (an
+unrest episode), so that positives cluster in the time series as in the real data. Every random
+draw comes from a generator seeded by (seed, purpose, item) (scene.rng), so the files are a pure
+function of the config.
 """
 
 from __future__ import annotations
