@@ -10,10 +10,19 @@ import typer
 
 def synth(
     out: Path = typer.Argument(..., help="output folder (new or empty)"),
-    frames: int = typer.Option(2, "--frames", min=1, help="number of LiCSAR frames"),
-    pairs: int = typer.Option(12, "--pairs", min=1, help="interferogram pairs per frame"),
-    size: tuple[int, int] = typer.Option((256, 256), "--size", help="frame height and width in pixels"),
-    seed: int = typer.Option(0, "--seed", min=0, help="random seed (same seed, same bytes)"),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="number of LiCSAR frames (default 2)"),
+    pairs: int | None = typer.Option(
+        None, "--pairs", min=1, help="interferogram pairs per frame (default 12)"
+    ),
+    size: tuple[int, int] | None = typer.Option(
+        None, "--size", help="frame height and width in pixels (default 256 256)"
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="random seed (same seed, same bytes) (default 0)"
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML with SynthConfig fields (physics knobs); the flags above win"
+    ),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,18 +30,24 @@ def synth(
     from hephaestus.ingest.synthetic import SynthConfig, generate
     from hephaestus.platform.config import ConfigError
 
+    flags = {"frames": frames, "pairs": pairs, "seed": seed}
+    if size is not None:
+        flags.update(height=size[0], width=size[1])
     try:
-        config = SynthConfig.build(frames=frames, pairs=pairs, height=size[0], width=size[1], seed=seed)
-    except ConfigError as exc:
+        if config is not None:
+            cfg = SynthConfig.from_yaml(config, **flags)
+        else:
+            cfg = SynthConfig.build(**{k: v for k, v in flags.items() if v is not None})
+    except (ConfigError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     start = time.perf_counter()
     with Progress(
         TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
     ) as bar:
-        task = bar.add_task("pairs", total=config.total_pairs)
+        task = bar.add_task("pairs", total=cfg.total_pairs)
         try:
-            manifest = generate(config, out, progress=lambda done, total: bar.update(task, completed=done))
+            manifest = generate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
         except (FileExistsError, NotADirectoryError, PermissionError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None

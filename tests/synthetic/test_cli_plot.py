@@ -82,3 +82,17 @@ def test_plot_pair_names_a_broken_file(tmp_path):
     for bad, where in ((uid, pha.name), (m.unique_ids[1], f"{m.unique_ids[1]}.json")):
         res = runner.invoke(app, ["plot-pair", str(out), str(bad), "--out", str(tmp_path / "f.png")])
         assert res.exit_code == 1 and where in res.output and "Traceback" not in res.output
+
+
+def test_synth_reads_physics_knobs_from_yaml_and_flags_win(tmp_path):
+    cfg = tmp_path / "synth.yaml"
+    cfg.write_text("frames: 3\npairs: 2\nheight: 40\nwidth: 40\nvolcanoes: [Etna]\nturbulence_mm: 0.0\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["synth", str(tmp_path / "y"), "--config", str(cfg), "--frames", "1"])
+    assert res.exit_code == 0, res.output
+    assert "wrote 1 frames, 2 pairs" in res.output
+    meta = next((tmp_path / "y" / "licsar").glob("*/metadata/metadata.txt")).read_text()
+    assert "volcano=Etna" in meta
+    cfg.write_text("frames: 1\nwobble: 3\n")
+    res = runner.invoke(app, ["synth", str(tmp_path / "z"), "--config", str(cfg)])
+    assert res.exit_code == 1 and "synth.yaml" in res.output and "wobble" in res.output
