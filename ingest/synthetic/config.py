@@ -16,7 +16,9 @@ class SynthConfig(Config):
     """
 
     frames: int = Field(2, ge=1, le=999, description="number of LiCSAR frames")
-    pairs: int = Field(12, ge=1, description="interferogram pairs per frame")
+    pairs: int = Field(
+        12, ge=1, le=1200, description="interferogram pairs per frame (a frame has ~380 dates)"
+    )
     height: int = Field(256, ge=32, le=8192, description="frame height in pixels (0.001 deg)")
     width: int = Field(256, ge=32, le=8192, description="frame width in pixels (0.001 deg)")
     seed: int = Field(0, ge=0)

@@ -107,6 +107,15 @@ def draw_pairs(acq: list[dt.date], n_pairs: int, rng: np.random.Generator) -> li
         cands = [i for i, d in enumerate(acq[:-4]) if lo <= d <= hi and i not in used]
         if not cands:
             cands = [i for i in range(len(acq) - 4) if i not in used]
+        if not cands:  # every primary used: complete groups to four secondaries, earliest first
+            have = set(pairs)
+            for i in range(len(acq) - 4):
+                for k in range(1, 5):
+                    if len(pairs) < n_pairs and (acq[i], acq[i + k]) not in have:
+                        pairs.append((acq[i], acq[i + k]))
+            if len(pairs) < n_pairs:
+                raise ValueError(f"cannot draw {n_pairs} pairs from {len(acq)} acquisitions")
+            break
         i = int(rng.choice(cands))
         used.add(i)
         size = int(min(rng.integers(1, 5), n_pairs - len(pairs)))

@@ -461,3 +461,18 @@ def test_unrest_episodes_grow_with_time_within_a_primary_date_group():
             assert np.nanmax(ratio) == pytest.approx(np.nanmin(ratio), rel=1e-6)
             compared += 1
     assert compared >= 2
+
+
+def test_calendar_and_many_pairs_per_frame():
+    from hephaestus.ingest.synthetic import frames
+
+    rng = np.random.default_rng(5)
+    acq = frames.acquisitions(rng)
+    gaps = {(b - a).days for a, b in zip(acq, acq[1:], strict=False)}
+    assert gaps == {6, 12} and acq[0] >= dt.date(2014, 10, 3) and acq[-1] <= dt.date(2021, 12, 31)
+    assert all((b - a).days == 12 for a, b in zip(acq, acq[1:], strict=False) if b <= dt.date(2016, 9, 1))
+    pairs = frames.draw_pairs(acq, 1000, rng)
+    assert len(pairs) == len(set(pairs)) == 1000
+    per_primary = Counter(p for p, _ in pairs)
+    assert max(per_primary.values()) <= 4
+    assert all(s in acq and 0 < acq.index(s) - acq.index(p) <= 4 for p, s in pairs)
