@@ -241,11 +241,12 @@ def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path)
     d1, d2 = pair.primary.strftime("%Y%m%d"), pair.secondary.strftime("%Y%m%d")
     if not pair.missing:
         folder = Path("licsar") / frame.fid / "interferograms" / f"{d1}_{d2}"
-        if r.older_coherence:
-            cc = r.coherence.astype(np.float32)
+        # every pixel with phase has a coherence of at least 1/255; no data is 0 in both files
+        valid = r.phase != 0
+        if r.older_coherence:  # older LiCSAR products: float32 0..1
+            cc = np.where(valid, np.clip(r.coherence, 1 / 255, 1.0), 0.0).astype(np.float32)
         else:
-            # every pixel with phase has a coherence of at least 1/255; no data is 0 in both
-            cc = np.where(r.phase != 0, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
+            cc = np.where(valid, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
         for suffix, data in ((".geo.diff_pha.tif", r.phase), (".geo.cc.tif", cc)):
             rel = folder / f"{d1}_{d2}{suffix}"
             writers.write_geotiff(out / rel, data, frame.lat_max, frame.lon_min, nodata=0)

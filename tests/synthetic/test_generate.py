@@ -324,7 +324,10 @@ def test_older_products_have_float_coherence(tmp_path):
         with rasterio.open(f) as src:
             assert src.dtypes[0] == "float32" and src.nodata == 0.0
             cc = src.read(1)
+        with rasterio.open(str(f).replace(".geo.cc.tif", ".geo.diff_pha.tif")) as src:
+            valid = src.read(1) != 0
         assert 0.0 <= cc.min() and cc.max() <= 1.0
+        assert (cc[valid] > 0).all() and (cc[~valid] == 0).all()
 
 
 def test_deformation_is_projected_on_the_written_look_vectors(tmp_path):
