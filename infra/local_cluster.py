@@ -37,15 +37,14 @@ class LocalClusterConfig(Config):
     cpus_per_worker: int = 1
     head_cpus: int = 0
     object_store_bytes: int = 100 * 1024**2
-    node_ip: str = "127.0.0.1"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 20.0
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free now (the head binds it right after)."""
+def free_port() -> int:
+    """A TCP port that is free now on every interface (the node binds it right after)."""
     with socket.socket() as sock:
-        sock.bind((host, 0))
+        sock.bind(("", 0))
         return int(sock.getsockname()[1])
 
 
@@ -67,6 +66,8 @@ def cluster_env() -> dict[str, str]:
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    # The head's Ray client proxy waits this long for a client's server; 30 s is short on a busy host.
+    env.setdefault("RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S", "120")
     return env
 
 
@@ -93,9 +94,14 @@ class Node:
 
 @dataclass
 class LocalCluster:
-    """A running head plus workers; `address` is what drivers pass as `--address` / RAY_ADDRESS."""
+    """A running head plus workers.
+
+    `address` (HOST:PORT of the GCS) is what drivers on the cluster's network pass as `--address` or
+    RAY_ADDRESS; `client_address` (ray://HOST:PORT) is for drivers outside it (Ray client).
+    """
 
     address: str
+    client_address: str
     head: Node
     workers: list[Node] = field(default_factory=list)
 
@@ -112,7 +118,8 @@ def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig)
         ray_executable(),
         "start",
         *args,
-        f"--node-ip-address={cfg.node_ip}",
+        # Several raylets share this host: give each its own agent port instead of Ray's fixed default.
+        f"--dashboard-agent-listen-port={free_port()}",
         f"--object-store-memory={cfg.object_store_bytes}",
         f"--temp-dir={temp_dir}",
         "--disable-usage-stats",
@@ -201,11 +208,23 @@ def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = Non
     except ValueError:  # not the main thread: rely on the finally below
         previous = {}
     try:
-        port = free_port(cfg.node_ip)
-        head = _start_node("head", ["--head", f"--num-cpus={cfg.head_cpus}", f"--port={port}"], base, cfg)
+        port, client_port = free_port(), free_port()
+        head_args = [
+            "--head",
+            f"--num-cpus={cfg.head_cpus}",
+            f"--port={port}",
+            f"--ray-client-server-port={client_port}",
+        ]
+        head = _start_node("head", head_args, base, cfg)
         started.append(head)
-        address = f"{cfg.node_ip}:{port}"
-        cluster = LocalCluster(address=address, head=head)
+        # The address Ray itself advertises (it maps localhost to the host's IP), as `ray start` wrote it.
+        address = (head.temp_dir / "ray_current_cluster").read_text().strip()
+        host = address.rsplit(":", 1)[0]
+        cluster = LocalCluster(
+            address=address,
+            client_address=f"ray://{host}:{client_port}",
+            head=head,
+        )
         for i in range(cfg.workers):
             worker = _start_node(
                 f"worker{i + 1}", [f"--address={address}", f"--num-cpus={cfg.cpus_per_worker}"], base, cfg

@@ -19,10 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hephaestus.infra.local_cluster import LocalCluster, LocalClusterConfig, cluster_env, local_cluster
+from hephaestus.infra.local_cluster import (
+    LocalCluster,
+    LocalClusterConfig,
+    cluster_env,
+    local_cluster,
+)
 from hephaestus.platform.config import Config
 
-STEPS = ("probe", "synth", "ingest", "catalog", "benchmark")
+# probe: a driver with --address; client: a Ray client driver (ray://) found through RAY_ADDRESS.
+# (`ray job submit`, the RayJob path, needs ray[default]'s dashboard: in Ray's images, not in this venv.)
+PROBES = ("probe", "client")
+STEPS = (*PROBES, "synth", "ingest", "catalog", "benchmark")
 
 
 class RehearsalError(RuntimeError):
@@ -67,6 +75,14 @@ def run_step(name: str, cmd: list[str], timeout_s: float) -> float:
     for line in output.splitlines()[-3:]:
         print(f"    {line}", flush=True)
     return elapsed
+
+
+def probe_report(stdout: str, step: str) -> dict[str, Any]:
+    """The probe's JSON report (its last JSON line)."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{") and '"nodes"' in line:
+            return json.loads(line)
+    raise RehearsalError(f"{step}: no probe report in its output:\n{stdout[-2000:]}")
 
 
 def check_probe(report: dict[str, Any], cluster: LocalCluster) -> None:
@@ -127,6 +143,7 @@ def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]
 
 
 def commands(step: str, work: Path, address: str, cfg: RehearsalConfig) -> list[str]:
+    """The command line of one step; probes other than `probe` find the cluster without --address."""
     hmc = hmc_command()
     store, src = str(work / "store"), str(work / "src")
     if step == "synth":
@@ -148,8 +165,11 @@ def commands(step: str, work: Path, address: str, cfg: RehearsalConfig) -> list[
             "--address",
             address,
         ]
+    probe = [sys.executable, "-m", "hephaestus.infra.cluster_probe"]
     if step == "probe":
-        return [sys.executable, "-m", "hephaestus.infra.cluster_probe", "--address", address]
+        return [*probe, "--address", address]
+    if step == "client":
+        return probe  # RAY_ADDRESS=ray://... in its environment
     raise ValueError(f"unknown step {step!r}; choose from {STEPS}")
 
 
@@ -164,16 +184,19 @@ def rehearse(cfg: RehearsalConfig, work: Path) -> dict[str, Any]:
         )
         for step in cfg.steps:
             cmd = commands(step, work, cluster.address, cfg)
-            if step == "probe":
-                print(f"[cluster-test] probe: {' '.join(cmd)}", flush=True)
+            if step in PROBES:
+                env = cluster_env()
+                if step == "client":
+                    env["RAY_ADDRESS"] = cluster.client_address
+                print(f"[cluster-test] {step}: {' '.join(cmd)}", flush=True)
                 done = subprocess.run(
-                    cmd, env=cluster_env(), capture_output=True, text=True, timeout=cfg.step_timeout_s
+                    cmd, env=env, capture_output=True, text=True, timeout=cfg.step_timeout_s
                 )
                 if done.returncode != 0:
-                    raise RehearsalError(f"probe failed:\n{(done.stdout + done.stderr)[-3000:]}")
-                report = json.loads(done.stdout.strip().splitlines()[-1])
+                    raise RehearsalError(f"{step} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+                report = probe_report(done.stdout, step)
                 check_probe(report, cluster)
-                summary["steps"]["probe"] = report
+                summary["steps"][step] = report
                 continue
             elapsed = run_step(step, cmd, cfg.step_timeout_s)
             try:

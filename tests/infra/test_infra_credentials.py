@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import INFRA
+from infra_secrets import PATTERNS, findings, scan_tree
+
 from hephaestus.platform import storage
 from hephaestus.platform.ray_session import worker_env
-from infra_secrets import PATTERNS, findings, scan_tree
 
 
 def test_nothing_under_infra_looks_secret() -> None:

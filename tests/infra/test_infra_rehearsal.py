@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+
 from hephaestus.infra.cluster_probe import probe
 from hephaestus.infra.local_cluster import LocalClusterConfig, alive_processes, cluster_env, local_cluster
 from hephaestus.infra.rehearsal import STEPS, RehearsalConfig, commands, hmc_command, main
@@ -50,6 +51,7 @@ def test_each_step_is_the_documented_cli_call(tmp_path: Path, pyproject: dict) -
         address,
     ]
     assert got["probe"][-2:] == ["--address", address]
+    assert got["client"] == got["probe"][:-2], "the client probe finds the cluster through RAY_ADDRESS"
 
 
 def test_node_processes_never_inherit_a_cluster_address(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +101,9 @@ def test_make_cluster_test_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert list(summary["steps"]) == list(STEPS)
-    assert summary["steps"]["probe"]["nodes"] == 3
+    for probe_step in ("probe", "client"):
+        assert summary["steps"][probe_step]["nodes"] == 3
+        assert summary["steps"][probe_step]["task_nodes"] == 2
     assert summary["stopped"] is True
     assert all(n > 0 for n in summary["worker_node_logs"])
     assert canary not in done.stdout + done.stderr
