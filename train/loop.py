@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from hephaestus.train import sources as src
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.sampling import shard_indices
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
@@ -84,6 +86,13 @@ def _batches(loader: DataLoader, limit: int | None) -> Iterator[dict[str, Any]]:
         yield batch
 
 
+def epoch_order(dataset: Dataset, epoch: int, seed: int) -> np.ndarray:
+    """The epoch's sample order: the dataset's own (undersampled) indices when it has them, shuffled."""
+    own = getattr(dataset, "epoch_indices", None)
+    indices = np.asarray(own(epoch)) if callable(own) else np.arange(len(dataset))  # type: ignore[arg-type]
+    return np.random.default_rng([seed, epoch, 0x7A1]).permutation(indices)
+
+
 def train_epoch(
     model: nn.Module,
     dataset: Dataset,
@@ -95,14 +104,12 @@ def train_epoch(
 ) -> tuple[float, int]:
     """One epoch over this worker's shard; returns (mean loss over all workers, samples seen here)."""
     rank, world = _world()
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=run.seed)
-    sampler.set_epoch(epoch)
+    indices, _ = shard_indices(epoch_order(dataset, epoch, run.seed), rank, world, "pad")
     # BatchNorm refuses a last batch of one sample; every rank has the same shard length.
-    drop_last = len(sampler) % run.batch_size == 1
+    drop_last = len(indices) % run.batch_size == 1
     loader = DataLoader(
-        dataset,
+        Subset(dataset, indices.tolist()),
         batch_size=run.batch_size,
-        sampler=sampler,
         collate_fn=_collate,
         num_workers=run.loader_workers,
         drop_last=drop_last,
@@ -131,7 +138,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Loss and deformation-class metrics over the whole split, sharded without padding across workers."""
     rank, world = _world()
-    shard = Subset(dataset, list(range(rank, len(dataset), world)))
+    indices, padding = shard_indices(np.arange(len(dataset)), rank, world, "pad")
+    shard = Subset(dataset, indices[~padding].tolist())  # metrics see every sample exactly once
     loader = DataLoader(shard, batch_size=run.batch_size, collate_fn=_collate, num_workers=run.loader_workers)
     metrics = deformation_metrics(run.task).to(device)
     net = _unwrap(model)

@@ -66,6 +66,7 @@ class CatalogSource:
             max_offset=request.max_offset,
             augment=request.augment,
             undersample=request.undersample,
+            shuffle=request.split == "train",
             seed=request.seed,
         )
         return MinicubeDataset.from_catalog(cfg)

@@ -1,0 +1,174 @@
+"""`hmc benchmark`, `hmc train`, `hmc predict`: the training stage's commands (stage imported lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+WORKERS_HELP = "Ray Train workers per run (fixed count)."
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+def _workers(workers: int | None, min_workers: int | None, max_workers: int | None) -> Any:
+    if (min_workers is None) != (max_workers is None):
+        _fail("--min-workers and --max-workers go together")
+    if min_workers is not None:
+        if workers is not None:
+            _fail("give --workers or --min-workers/--max-workers, not both")
+        return (min_workers, max_workers)
+    return workers
+
+
+def _print_tables(tables: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hephaestus.train.benchmark import TABLE_TITLES
+
+    console = Console()
+    for task, frame in tables.items():
+        table = Table(title=TABLE_TITLES[task])
+        for col in frame.columns:
+            table.add_column(str(col))
+        for row in frame.itertuples(index=False):
+            table.add_row(*(str(v) for v in row))
+        console.print(table)
+
+
+def benchmark(
+    store_url: str = typer.Argument(..., help="Store with cubes and a catalog (local path, s3://, gs://)."),
+    grid: str = typer.Option("smoke", "--grid", help="Grid preset: paper or smoke."),
+    out: str = typer.Option(..., "--out", help="Results URL: results.parquet, tables, figure, checkpoints."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
+    min_workers: int | None = typer.Option(None, "--min-workers", min=1, help="Elastic: fewest workers."),
+    max_workers: int | None = typer.Option(None, "--max-workers", min=1, help="Elastic: most workers."),
+    max_concurrent: int | None = typer.Option(None, "--max-concurrent", min=1, help="Runs at the same time."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the grid's epochs."),
+) -> None:
+    """Run the benchmark grid (models x single/series x with/without atmosphere x seeds); skip finished runs."""
+    from rich.console import Console
+
+    from hephaestus.platform.config import ConfigError
+    from hephaestus.platform.storage import redact
+    from hephaestus.train.benchmark import run_benchmark
+    from hephaestus.train.config import grid_preset
+
+    console = Console()
+    try:
+        preset = grid_preset(grid).with_base(
+            epochs=epochs, workers=_workers(workers, min_workers, max_workers)
+        )
+    except (ValueError, ConfigError) as exc:
+        _fail(str(exc))
+
+    def on_event(kind: str, info: dict[str, Any]) -> None:
+        if kind == "plan":
+            console.print(
+                f"grid [bold]{preset.name}[/]: {info['total']} runs, {info['skipped']} already done, "
+                f"{info['pending']} to train"
+            )
+        elif kind == "start":
+            console.print(f"  started  {info['run_id']}")
+        elif kind == "done":
+            score = info.get("test_f1")
+            extra = f" test F1 {score:.3f}" if isinstance(score, float) else ""
+            console.print(f"  [green]finished[/] {info['run_id']} ({info['n']}/{info['total']}){extra}")
+        elif kind == "error":
+            console.print(f"  [red]failed[/]   {info['run_id']} ({info['n']}/{info['total']})")
+
+    summary = run_benchmark(
+        store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
+    )
+    _print_tables(summary.tables)
+    console.print(
+        f"trained {len(summary.trained)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
+        f"in {summary.seconds:.0f} s; results in {redact(out)}"
+    )
+    for run_id, error in summary.failed.items():
+        console.print(f"[red]{run_id}[/]: {error}")
+    if summary.failed:
+        raise typer.Exit(code=1)
+
+
+def train(
+    store_url: str = typer.Argument(..., help="Store with cubes and a catalog."),
+    out: str = typer.Option(..., "--out", help="Results URL (checkpoints go to OUT/checkpoints/<run id>)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML RunConfig; flags override it."),
+    model: str | None = typer.Option(None, "--model"),
+    series: bool | None = typer.Option(None, "--series/--single"),
+    atmosphere: bool | None = typer.Option(None, "--atmosphere/--no-atmosphere"),
+    seed: int | None = typer.Option(None, "--seed"),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    crop_size: int | None = typer.Option(None, "--crop-size", min=16),
+    workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
+    min_workers: int | None = typer.Option(None, "--min-workers", min=1),
+    max_workers: int | None = typer.Option(None, "--max-workers", min=1),
+    weights: str | None = typer.Option(None, "--weights", help="random, auto, or a local weights file."),
+    address: str | None = typer.Option(None, "--address"),
+) -> None:
+    """Train, validate and test one configuration on Ray Train."""
+    import json
+
+    from hephaestus.platform.config import ConfigError
+    from hephaestus.train.config import RunConfig
+    from hephaestus.train.trainer import train_run
+
+    flags = {
+        "model": model,
+        "series": series,
+        "atmosphere": atmosphere,
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "crop_size": crop_size,
+        "workers": _workers(workers, min_workers, max_workers),
+        "weights": weights,
+    }
+    try:
+        if config is not None:
+            run = RunConfig.from_yaml(str(config), **flags)
+        else:
+            run = RunConfig.build(**{k: v for k, v in flags.items() if v is not None})
+    except (ConfigError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    result = train_run(run, store_url, out, address=address)
+    typer.echo(json.dumps(result.row(), default=str, indent=1))
+
+
+def predict(
+    checkpoint: str = typer.Argument(
+        ..., help="Checkpoint folder of a finished run (results' checkpoint column)."
+    ),
+    cube_url: str = typer.Argument(..., help="Cube to predict on."),
+    out: str = typer.Option(..., "--out", help="Output .tif/.tiff (GeoTIFF) or .zarr."),
+    pair: str | None = typer.Option(None, "--pair", help="PRIMARY_SECONDARY as YYYYMMDD_YYYYMMDD."),
+    unique_id: str | None = typer.Option(None, "--unique-id", help="Hephaestus sample id of the pair."),
+) -> None:
+    """Write a georeferenced deformation mask (segmenters) or score (classifiers) for one pair."""
+    import json
+
+    from hephaestus.platform.cube import CubeSchemaError
+    from hephaestus.train.predict import PredictError
+    from hephaestus.train.predict import predict as run_predict
+
+    if (pair is None) == (unique_id is None):
+        _fail("give exactly one of --pair and --unique-id")
+    try:
+        info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id)
+    except (PredictError, CubeSchemaError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(info, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark)
+    app.command("train")(train)
+    app.command("predict")(predict)
