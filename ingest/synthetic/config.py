@@ -41,6 +41,7 @@ class SynthConfig(Config):
     missing_product_fraction: float = Field(0.01, ge=0.0, le=1.0, description="annotation without product")
     older_coherence_fraction: float = Field(0.0, ge=0.0, le=1.0, description="cc.tif as float32 0..1")
     orbital_fraction: float = Field(0.02, ge=0.0, le=1.0, description="pairs with a visible orbital ramp")
+    glacier_fraction: float = Field(0.1, ge=0.0, le=1.0, description="of pairs on glaciated volcanoes")
     guarantee_min_pairs: int = Field(10, ge=1)
 
     # Deformation and labels.

@@ -19,6 +19,7 @@ class Volcano:
     lon: float
     summit_m: float
     coastal: bool
+    glaciated: bool = False
 
 
 VOLCANOES: tuple[Volcano, ...] = (
@@ -30,13 +31,13 @@ VOLCANOES: tuple[Volcano, ...] = (
     Volcano("La Palma", 28.570, -17.830, 1949.0, True),
     Volcano("Agung", -8.343, 115.508, 3031.0, True),
     Volcano("Nyiragongo", -1.520, 29.250, 3470.0, False),
-    Volcano("Askja", 65.030, -16.750, 1516.0, False),
+    Volcano("Askja", 65.030, -16.750, 1516.0, False, glaciated=True),
     Volcano("Piton de la Fournaise", -21.244, 55.708, 2632.0, True),
     Volcano("Erta Ale", 13.600, 40.670, 613.0, False),
-    Volcano("Domuyo", -36.580, -70.420, 4709.0, False),
+    Volcano("Domuyo", -36.580, -70.420, 4709.0, False, glaciated=True),
     Volcano("Okmok", 53.430, -168.130, 1073.0, True),
     Volcano("Santorini", 36.404, 25.396, 367.0, True),
-    Volcano("Hekla", 63.980, -19.700, 1491.0, False),
+    Volcano("Hekla", 63.980, -19.700, 1491.0, False, glaciated=True),
     Volcano("Taal", 14.002, 120.993, 311.0, True),
 )
 

@@ -31,6 +31,7 @@ from hephaestus.ingest.synthetic import (
     coherence,
     deformation,
     geometry,
+    glacier,
     labels,
     scene,
     writers,
@@ -144,6 +145,7 @@ class PairRender:
     phase: NDArray[np.float32]  # the written wrapped phase (0 = no data)
     coherence: NDArray  # estimated coherence 0..1 as written (before scaling to 0..255)
     older_coherence: bool
+    glacier: NDArray  # LOS metres of ice flow (zeros unless the frame is glaciated)
 
 
 def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> PairRender:
@@ -187,7 +189,15 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
     noise = coherence.phase_noise(gamma, config.looks, rng)
-    unwrapped = geometry.phase_of_los(d_los) + strat + turb + ramp + noise
+    ice = np.zeros(shape)
+    if frame.volcano.glaciated and rng.random() < config.glacier_fraction:
+        unit = glacier.glacier_los(
+            glacier.ice_cover(frame.dem, land), frame.grad_e, frame.grad_n, frame.look, 1.0
+        )
+        span = float(np.ptp(unit[land])) if land.any() else 0.0
+        if span > 0.0:  # 1.2 to 5 fringes of ice motion over the pair
+            ice = unit * float(rng.uniform(1.2, 5.0)) * deformation.FRINGE_M / span
+    unwrapped = geometry.phase_of_los(d_los + ice) + strat + turb + ramp + noise
     proc_code, notes = 0, []
     if pair.processing_error:
         proc_code, note = artifacts.processing_error(unwrapped, rng)
@@ -200,6 +210,7 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     if pair.corrupted:
         notes.append(artifacts.corrupt(pha, coh, rng))
     atm = atmosphere.atmospheric_code(strat, turb, land)
+    ice_code = glacier.glacier_code(ice, land)
     low, no_info = coherence.low_coherence_flags(gamma, land)
     high_ground = (frame.dem >= np.percentile(frame.dem[land], 75)) & land if land.any() else land
     caption = " ".join(
@@ -211,6 +222,7 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
                 _where_turbulent(turb, land) if land.any() else "central",
                 orbital,
                 low,
+                ice_code,
             ),
             labels.deformation_sentences(sources),
             *notes,
@@ -230,10 +242,11 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         no_info=no_info,
         corrupted=int(pair.corrupted),
         processing_error=proc_code,
+        glacier=ice_code,
         caption=caption,
     )
     older = bool(rng.random() < config.older_coherence_fraction)
-    return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older)
+    return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older, ice)
 
 
 def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:

@@ -177,7 +177,7 @@ def deformation_sentences(sources: list[DrawnSource]) -> str:
 
 
 def noise_sentences(
-    atmospheric: int, strat_where: str, turb_where: str, orbital: int, low_coherence: int
+    atmospheric: int, strat_where: str, turb_where: str, orbital: int, low_coherence: int, glacier: int = 0
 ) -> str:
     out = []
     if atmospheric in (1, 3):
@@ -192,6 +192,9 @@ def noise_sentences(
         out.append(f"Turbulent mixing effect can be detected on the {where}.")
     if orbital:
         out.append("Orbital fringes can be detected across the whole image.")
+    if glacier:
+        strength = "Strong glacier" if glacier == 2 else "Glacier"
+        out.append(f"{strength} fringes due to ice flow can be detected on the high altitude areas.")
     if low_coherence:
         out.append("Noisy areas can be detected due to low coherence.")
     if atmospheric == 0 and not orbital:
@@ -213,6 +216,7 @@ def annotation(
     corrupted: int,
     processing_error: int,
     caption: str,
+    glacier: int = 0,
     confidence: float = 0.8,
 ) -> dict[str, object]:
     """One annotation with exactly the real files' fields, types and order."""
@@ -243,7 +247,7 @@ def annotation(
         "secondary_date": secondary,
         "corrupted": int(corrupted),
         "processing_error": int(processing_error),
-        "glacier_fringes": 0,
+        "glacier_fringes": int(glacier),
         "orbital_fringes": int(orbital),
         "atmospheric_fringes": int(atmospheric),
         "low_coherence": int(low_coherence),

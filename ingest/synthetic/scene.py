@@ -50,6 +50,8 @@ class Frame:
     look: tuple[NDArray, NDArray, NDArray]
     veg: NDArray
     theta_local: NDArray
+    grad_e: NDArray
+    grad_n: NDArray
     era5: atmosphere.Era5Grid
     orography: NDArray
     acquisitions: list[dt.date]
@@ -141,6 +143,8 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
         look=look,
         veg=veg,
         theta_local=theta,
+        grad_e=ge,
+        grad_n=gn,
         era5=era5,
         orography=orography,
         acquisitions=acq,

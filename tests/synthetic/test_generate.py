@@ -263,7 +263,11 @@ def test_labels_follow_the_drawn_deformation(run):
         assert r.record["phase"] in ("Unrest", "Rebound", "None")
         if not (pair.corrupted or pair.processing_error):
             total = (
-                -4 * np.pi / WAVELENGTH * r.deformation_los + r.stratified + r.turbulent + r.ramp + r.noise
+                -4 * np.pi / WAVELENGTH * (r.deformation_los + r.glacier)
+                + r.stratified
+                + r.turbulent
+                + r.ramp
+                + r.noise
             )
             diff = np.angle(np.exp(1j * (r.phase.astype(np.float64) - total)))
             assert np.abs(diff[land]).max() < 1e-4
@@ -479,3 +483,31 @@ def test_calendar_and_many_pairs_per_frame():
     per_primary = Counter(p for p, _ in pairs)
     assert max(per_primary.values()) <= 4
     assert all(s in acq and 0 < acq.index(s) - acq.index(p) <= 4 for p, s in pairs)
+
+
+def test_glacier_fringes_on_a_glaciated_volcano():
+    """Ice flow on the high ground: flagged 1 below three fringes and 2 from three, never in the mask."""
+    cfg = SynthConfig(
+        frames=1,
+        pairs=12,
+        height=80,
+        width=80,
+        seed=4,
+        volcanoes=("Hekla",),
+        glacier_fraction=0.7,
+        positive_fraction=0.3,
+    )
+    codes = []
+    for frame, pair in plan(cfg).pairs:
+        r = render_pair(cfg, frame, pair)
+        land = ~frame.water
+        n = np.ptp(r.glacier[land]) / (WAVELENGTH / 2)
+        expected = 0 if n < 1 else 1 if n < 3 else 2
+        assert r.record["glacier_fringes"] == expected
+        codes.append(expected)
+        if expected:
+            high = frame.dem >= np.quantile(frame.dem[land], 0.8)
+            assert np.all(r.glacier[~high] == 0.0)  # only the ice moves
+            assert "glacier" in r.record["caption"].lower()
+    assert 1 in codes or 2 in codes
+    assert 0 in codes
