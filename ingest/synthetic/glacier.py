@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from hephaestus.ingest.synthetic import geometry
 
+FLOW_SMOOTHING_PX = 4.0
 STRONG_FRINGES = 3.0
 """Glacier fringes are annotated 2 (strong) from this many fringes of LOS motion."""
 
@@ -32,7 +33,11 @@ def ice_cover(dem: NDArray, land: NDArray, ice_quantile: float = 0.8) -> NDArray
 def glacier_los(
     cover: NDArray, grad_e: NDArray, grad_n: NDArray, look: tuple[NDArray, NDArray, NDArray], slide_m: float
 ) -> NDArray[np.float64]:
-    """LOS displacement (m) of ice sliding `slide_m` at its thickest point over the pair's time span."""
+    """LOS displacement (m) of ice sliding `slide_m` at its thickest point over the pair's time span.
+
+    Ice follows the smoothed surface (over FLOW_SMOOTHING_PX pixels), not the rock's roughness."""
+    grad_e = ndimage.gaussian_filter(grad_e, FLOW_SMOOTHING_PX)
+    grad_n = ndimage.gaussian_filter(grad_n, FLOW_SMOOTHING_PX)
     slope = np.hypot(grad_e, grad_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         down_e = np.where(slope > 0, -grad_e / slope, 0.0)
