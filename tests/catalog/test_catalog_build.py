@@ -214,3 +214,16 @@ def _app():  # type: ignore[no-untyped-def]
 
     cli_catalog.register(app)
     return app
+
+
+def test_pystac_walks_the_published_catalog(cube_store: tuple[Path, dict]) -> None:
+    import pystac
+
+    store, _ = cube_store
+    coll = pystac.Collection.from_file(str(store / "catalog" / "collection.json"))
+    items = {i.id: i for i in coll.get_items()}
+    assert sorted(items) == sorted([FRAME_V2, FRAME_V3])
+    base, _ = resolve(store)
+    pairs_href = items[FRAME_V2].assets["pairs"].get_absolute_href()
+    assert Path(pairs_href) == Path(base) / "index" / "pairs"
+    assert items[FRAME_V2].assets["zarr"].href == str(store / "cubes" / f"{FRAME_V2}.zarr")
