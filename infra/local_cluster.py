@@ -130,7 +130,11 @@ def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig)
             cmd, stdout=log, stderr=subprocess.STDOUT, env=cluster_env(), start_new_session=True
         )
     node = Node(name=name, process=process, temp_dir=temp_dir, log_path=log_path)
-    _wait_ready(node, cfg.start_timeout_s)
+    try:
+        _wait_ready(node, cfg.start_timeout_s)
+    except BaseException:
+        stop_node(node, cfg.stop_timeout_s)  # a half-started node may have left its GCS running
+        raise
     return node
 
 
@@ -214,6 +218,7 @@ def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = Non
             f"--num-cpus={cfg.head_cpus}",
             f"--port={port}",
             f"--ray-client-server-port={client_port}",
+            f"--dashboard-port={free_port()}",
         ]
         head = _start_node("head", head_args, base, cfg)
         started.append(head)

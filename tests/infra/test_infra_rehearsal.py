@@ -6,14 +6,22 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import REPO
 
 from hephaestus.infra.cluster_probe import probe
-from hephaestus.infra.local_cluster import LocalClusterConfig, alive_processes, cluster_env, local_cluster
+from hephaestus.infra.local_cluster import (
+    ClusterStartError,
+    LocalClusterConfig,
+    alive_processes,
+    cluster_env,
+    local_cluster,
+)
 from hephaestus.infra.rehearsal import STEPS, RehearsalConfig, commands, hmc_command, main
 
 
@@ -109,3 +117,36 @@ def test_make_cluster_test_end_to_end(tmp_path: Path) -> None:
     assert canary not in done.stdout + done.stderr
     for path in (p for p in tmp_path.rglob("*") if p.is_file()):
         assert canary.encode() not in path.read_bytes(), path
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.parametrize(
+    ("cfg", "expected"),
+    [
+        # Ray refuses an object store under 75 MiB once its GCS is up: the head exits.
+        (LocalClusterConfig(object_store_bytes=1000), "head exited with code 1"),
+        # A head still starting when the wait ends must be killed, not left behind.
+        (LocalClusterConfig(start_timeout_s=0.5), "head not ready after"),
+    ],
+)
+def test_a_node_that_cannot_start_is_reported_and_leaves_nothing_running(
+    cfg: LocalClusterConfig, expected: str
+) -> None:
+    root = Path(tempfile.mkdtemp(prefix="hct.", dir="/tmp"))
+    try:
+        with pytest.raises(ClusterStartError, match=expected):
+            with local_cluster(cfg, root=root):
+                pass
+        assert _processes_mentioning(str(root)) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
