@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import INFRA
 from infra_dockerfile import parse, problems, substitute
 
@@ -67,3 +68,23 @@ def test_planted_mistakes_are_reported(
 def test_entrypoint_override_is_reported(repo_root: Path, pyproject: dict) -> None:
     found = problems(DOCKERFILE.read_text() + 'ENTRYPOINT ["hmc"]\n', repo_root, pyproject)
     assert any("ENTRYPOINT overrides Ray's" in p for p in found), found
+
+
+def _images(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [v for k, v in node.items() if k in ("image", "worker_image", "head_image")]
+        return own + [i for v in node.values() for i in _images(v)]
+    if isinstance(node, list):
+        return [i for v in node for i in _images(v)]
+    return []
+
+
+def test_clusters_run_the_image_this_dockerfile_builds_at_the_package_version(pyproject: dict) -> None:
+    version = pyproject["project"]["version"]
+    for relative in ("ray/gcp.yaml", "ray/aws.yaml", "k8s/raycluster.yaml", "k8s/rayjob-benchmark.yaml"):
+        images = _images(yaml.safe_load((INFRA / relative).read_text()))
+        assert images, relative
+        for image in images:
+            repository, _, tag = image.rpartition(":")
+            assert repository.rsplit("/", 1)[-1] == "hephaestus", (relative, image)
+            assert tag in (f"{version}-cpu", f"{version}-gpu"), (relative, image)
