@@ -109,3 +109,17 @@ def test_unknown_store_has_no_catalog(tmp_path: Path) -> None:
     with pytest.raises(CatalogNotFoundError, match="no catalog"):
         read_pairs(tmp_path / "nothing")
     assert read_statistics(tmp_path / "nothing") == dict(schema.AUTHORS_STATISTICS)
+
+
+def test_malformed_availability_file_is_named(tmp_path: Path) -> None:
+    from hephaestus.catalog import load_available
+
+    bad = tmp_path / "quality_timeseries.json"
+    bad.write_text('{"124D_04854_171313": {"20180105": {"length": 1, "uniqueID": ["x"]}}}')
+    with pytest.raises(AnnotationError, match="quality_timeseries.json.*not an integer"):
+        load_available(bad)
+    bad.write_text("[1, 2")
+    with pytest.raises(AnnotationError, match="quality_timeseries.json: not valid JSON"):
+        load_available(bad)
+    with pytest.raises(AnnotationError, match="no annotation JSON found"):
+        catalog_from_annotations((tmp_path / "empty").mkdir() or tmp_path / "empty", tmp_path / "store")

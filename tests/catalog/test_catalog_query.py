@@ -140,9 +140,19 @@ def test_catalog_on_s3(s3_bucket: str, records_dir: Path) -> None:
 
 
 def test_catalog_on_gcs(gcs_bucket: str, records_dir: Path) -> None:
+    """Annotations and availability read from the bucket too; the catalog written and queried there."""
+    import json
+
+    remote = storage.location(f"{gcs_bucket}/annotations")
+    remote.fs.put(str(records_dir), remote.path, recursive=True)
+    available = [r["uniqueID"] for r in _records() if r["uniqueID"] != 12]
+    storage.write_bytes(f"{gcs_bucket}/available.json", json.dumps(available).encode())
     store = f"{gcs_bucket}/store"
-    catalog_from_annotations(records_dir, store)
+    catalog_from_annotations(f"{gcs_bucket}/annotations", store)
     _check_store(store)
+    catalog_from_annotations(f"{gcs_bucket}/annotations", store, available=f"{gcs_bucket}/available.json")
+    no_product = query(store, "SELECT unique_id FROM pairs WHERE NOT has_product AND NOT usable")
+    assert no_product.to_pylist() == [{"unique_id": 12}]
 
 
 def test_build_from_cubes_on_s3(s3_bucket: str, tmp_path: Path) -> None:
