@@ -131,20 +131,18 @@ def _iter_folder(url: str) -> Iterator[tuple[str, bytes]]:
         yield (path if storage.is_local(url) else f"{storage.protocol_of(url)}://{path}"), data
 
 
-def iter_annotation_files(url: str | os.PathLike[str]) -> Iterator[tuple[str, object]]:
-    """(source name, parsed JSON) for each annotation file of a tarball, a folder or one JSON file."""
+def iter_annotation_bytes(url: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
+    """(source name, raw bytes) of each annotation file of a tarball, a folder or one JSON file."""
     text = storage.normalize(url)
     loc = storage.location(text)
     if not loc.fs.exists(loc.path):
         raise AnnotationError(f"{storage.redact(text)}: annotations not found")
     if loc.fs.isdir(loc.path):
-        items: Iterable[tuple[str, bytes]] = _iter_folder(text)
+        yield from _iter_folder(text)
     elif text.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
-        items = _iter_tar(text)
+        yield from _iter_tar(text)
     else:
-        items = [(storage.redact(text), storage.read_bytes(text))]
-    for source, data in items:
-        yield source, _parse(data, source)
+        yield storage.redact(text), storage.read_bytes(text)
 
 
 def load_annotations(
@@ -158,7 +156,14 @@ def load_annotations(
     records: list[dict] = []
     rejected: list[Rejected] = []
     seen: dict[int, str] = {}
-    for source, obj in _safe_iter(url, strict, rejected):
+    for source, data in iter_annotation_bytes(url):
+        try:
+            obj = _parse(data, source)
+        except AnnotationError as exc:
+            if strict:
+                raise
+            rejected.append(Rejected(source, str(exc)))
+            continue
         if isinstance(obj, dict) and "uniqueID" not in obj and obj:
             candidates = [(f"{source}[{k}]", v) for k, v in obj.items()]
         elif isinstance(obj, list):
@@ -181,21 +186,6 @@ def load_annotations(
     if not records and not rejected:
         raise AnnotationError(f"{storage.redact(str(url))}: no annotation JSON found")
     return records, rejected
-
-
-def _safe_iter(
-    url: str | os.PathLike[str], strict: bool, rejected: list[Rejected]
-) -> Iterator[tuple[str, object]]:
-    it = iter_annotation_files(url)
-    while True:
-        try:
-            yield next(it)
-        except StopIteration:
-            return
-        except AnnotationError as exc:
-            if strict or "not valid JSON" not in str(exc):
-                raise
-            rejected.append(Rejected(str(exc).split(": not valid JSON")[0], str(exc)))
 
 
 def load_available(url: str | os.PathLike[str]) -> set[int]:

@@ -107,16 +107,16 @@ def test_malformed_annotation_is_named_by_the_cli(tmp_path: Path, records_dir: P
         _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path)]
     )
     assert result.exit_code == 1 and "77.json" in result.output and "not valid JSON" in result.output
+    result = CliRunner().invoke(
+        _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path / "s"), "--skip-bad"]
+    )  # both bad files set aside and named, every good one kept (files are read in name order)
+    assert result.exit_code == 0 and "77.json" in result.output and "78.json" in result.output
+    assert read_pairs(tmp_path / "s").num_rows == 12
     (records_dir / "77.json").unlink()
     result = CliRunner().invoke(
         _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path)]
     )
     assert result.exit_code == 1 and "78.json" in result.output and "label must be a list" in result.output
-    result = CliRunner().invoke(
-        _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path / "s"), "--skip-bad"]
-    )
-    assert result.exit_code == 0 and "78.json" in result.output
-    assert read_pairs(tmp_path / "s").num_rows == 12
 
 
 def test_unsafe_frame_id_is_refused(tmp_path: Path) -> None:
