@@ -17,6 +17,7 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pystac
 from pydantic import Field
 
 from hephaestus.catalog import publish, stac
@@ -180,7 +181,7 @@ def _write_version(
         _write_geoparquet(
             [stac.item_dict(it, "../collection.json") for it in items], storage.join(base, "items.parquet")
         )
-        asset = stac.pystac.Asset(
+        asset = pystac.Asset(
             href=f"./{version}/items.parquet",
             media_type=stac.PARQUET_MEDIA_TYPE,
             title="stac-geoparquet mirror of the Items",

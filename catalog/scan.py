@@ -185,8 +185,15 @@ def scan_cube(
         text_uid = uid_text[i, j]
         if not text_uid.isdigit():
             return None, {}, f"{label}: unique_id {text_uid!r} is not an integer; pair left out"
-        try:
-            slices = {m: np.asarray(ds[m][i, j].values) for m in schema.MASK_VARIABLES}
+        try:  # source type and intensity are drawn only where deformation is: read them only then
+            deformation = np.asarray(ds["deformation_mask"][i, j].values)
+            slices = {"deformation_mask": deformation}
+            for m in ("activity_type_mask", "intensity_level_mask"):
+                slices[m] = (
+                    np.asarray(ds[m][i, j].values)
+                    if deformation.any()
+                    else np.full((1, 1), schema.MASK_FILL[m], dtype="int32")
+                )
         except Exception as exc:  # noqa: BLE001
             raise CubeScanError(f"{label}: cannot read masks ({exc.__class__.__name__}: {exc})") from exc
         row = _row(scan, scalars, slices, i, j, int(text_uid), annotations)
