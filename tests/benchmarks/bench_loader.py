@@ -1,8 +1,10 @@
 """Crop loader throughput vs the authors' approach and vs the raw chunk-decode limit, on one core.
 
-One cube (one frame, a few pairs), written in both layouts:
-  published: zarr v2, one whole 2-D slice per chunk (the authors' layout, zarr's default blosc lz4),
-  platform:  zarr v3, (1, 1, 256, 256) chunks, blosc lz4 + shuffle.
+One cube (one frame, a few pairs), written in three layouts:
+  published: zarr v2, one whole 2-D slice per chunk, blosc lz4 (the authors' layout);
+  platform:  what ingest writes by default (`ingest.layout.encoding`, zarr v3): 256 x 256 blosc-lz4
+             inner chunks in whole-slice shards; the headline ratios are for this layout;
+  tiles:     zarr v3, plain (1, 1, 256, 256) blosc-lz4 chunks, no shards (ingest's chunk-256-lz4).
 For single-pair and 3-step series samples (9 channels per step, with atmosphere) it times, on the
 same crop windows:
   (a) loader:    MinicubeDataset.__getitem__ (fast chunk-window reads, z-score, mask union);
@@ -11,8 +13,9 @@ same crop windows:
   (c) raw limit: read + numcodecs-decode exactly the chunk files the crops touch (every channel
                  and mask chunk the loader needs), in a tight loop, nothing else.
 The process is pinned to one CPU and blosc / torch use one thread. Page cache is warm for all
-three (each runs a warm-up pass first). Ratios use crops per second; MB/s counts the float32
-crop tensors delivered (C x k x k x 4 bytes), and for (c) also the decoded chunk bytes.
+three (each runs a warm-up pass first). The machine is shared, so (a), (b) and (c) are timed in
+CPU seconds of this process, in interleaved rounds, each keeping its best round. Ratios use crops per second; MB/s counts the
+float32 crop tensors delivered (C x k x k x 4 bytes), and for (c) also the decoded chunk bytes.
 
 Usage: .venv/bin/python tests/benchmarks/bench_loader.py [--quick]
 The last stdout line is one JSON object.
@@ -89,12 +92,17 @@ def windows_of(dataset: MinicubeDataset, epochs: int) -> list[tuple[int, int, in
 
 
 def time_loop(fn, items) -> float:  # type: ignore[no-untyped-def]
+    """CPU seconds (user + system, this process) of `fn` over `items`, after a warm-up pass.
+
+    CPU time rather than wall time: the machine is shared, and a single-threaded, page-cache-warm
+    loop pinned to one core spends its wall time either on the CPU or waiting for the scheduler.
+    """
     for it in items[: max(1, len(items) // 4)]:
         fn(it)  # warm-up: page cache, opened stores
-    t = time.perf_counter()
+    t = time.process_time()
     for it in items:
         fn(it)
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def bench_loader(dataset: MinicubeDataset, crops) -> float:  # type: ignore[no-untyped-def]
@@ -126,54 +134,123 @@ def bench_reference(url: str, dataset: MinicubeDataset, crops, k: int) -> float:
     return time_loop(one, crops)
 
 
-def chunk_files(
-    root: Path, layout: str, var: str, p: int, s: int, r0: int, c0: int, k: int, tile: int
-) -> list[Path]:
-    """Chunk files of `var` a crop touches, from the layouts' documented key schemes."""
+def _shard_index(path: Path, per_shard: int) -> np.ndarray:
+    """Offsets and sizes of a shard's inner chunks: the index at the end (+ 4 bytes crc32c)."""
+    nbytes = 16 * per_shard * per_shard + 4
+    with open(path, "rb") as fh:
+        fh.seek(-nbytes, os.SEEK_END)
+        return np.frombuffer(fh.read(nbytes)[:-4], dtype="<u8").reshape(per_shard, per_shard, 2)
+
+
+def chunk_reads(
+    root: Path, layout: str, var: str, p: int, s: int, r0: int, c0: int, k: int, size: int
+) -> list[tuple[Path, int, int]]:
+    """(file, offset, length) of every stored chunk of `var` a crop touches (-1: whole file).
+
+    From the layouts' documented key schemes: v2 `p.s.0.0`, v3 `c/p/s/row/col`, v3 sharded
+    `c/p/s/0/0` with the shard index at its end. Chunks never written (all fill) are skipped.
+    """
     if layout == "published":
-        return [root / var / ("0.0" if var == "dem" else f"{p}.{s}.0.0")]
-    rows = range(r0 // tile, (r0 + k - 1) // tile + 1)
-    cols = range(c0 // tile, (c0 + k - 1) // tile + 1)
+        f = root / var / ("0.0" if var == "dem" else f"{p}.{s}.0.0")
+        return [(f, 0, -1)] if f.exists() else []
+    rows = range(r0 // TILE, (r0 + k - 1) // TILE + 1)
+    cols = range(c0 // TILE, (c0 + k - 1) // TILE + 1)
     lead = [] if var == "dem" else [str(p), str(s)]
-    return [root / var / "c" / "/".join([*lead, str(r), str(c)]) for r in rows for c in cols]
+    if layout == "tiles":
+        files = [root / var / "c" / "/".join([*lead, str(r), str(c)]) for r in rows for c in cols]
+        return [(f, 0, -1) for f in files if f.exists()]
+    shard = root / var / "c" / "/".join([*lead, "0", "0"])
+    if not shard.exists():
+        return []
+    index = _shard_index(shard, size // TILE)
+    out = []
+    for r in rows:
+        for c in cols:
+            off, n = (int(v) for v in index[r, c])
+            if off != 2**64 - 1:
+                out.append((shard, off, n))
+    return out
 
 
-def bench_raw(url: str, layout: str, dataset: MinicubeDataset, crops, k: int, tile: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def codec_of(root: Path, var: str):  # type: ignore[no-untyped-def]
+    """The numcodecs decoder of a variable, from its zarr metadata (v2 .zarray or v3 zarr.json)."""
+    if (root / var / ".zarray").exists():
+        return numcodecs.get_codec(json.loads((root / var / ".zarray").read_text())["compressor"])
+    codecs = json.loads((root / var / "zarr.json").read_text())["codecs"]
+    if codecs[0]["name"] == "sharding_indexed":
+        codecs = codecs[0]["configuration"]["codecs"]
+    name = codecs[-1]["name"]
+    return {"blosc": numcodecs.Blosc(), "zstd": numcodecs.Zstd(), "gzip": numcodecs.GZip()}[name]
+
+
+def whole_chunk_dem(root: Path) -> bool:
+    meta = root / "dem" / (".zarray" if (root / "dem" / ".zarray").exists() else "zarr.json")
+    doc = json.loads(meta.read_text())
+    chunks = doc["chunks"] if "chunks" in doc else doc["chunk_grid"]["configuration"]["chunk_shape"]
+    return list(chunks) == list(doc["shape"])
+
+
+def bench_raw(url: str, layout: str, dataset: MinicubeDataset, crops, k: int, size: int):  # type: ignore[no-untyped-def]
+    """Per crop: read and decode the stored chunks the loader needs (plans made outside the timing).
+
+    A DEM stored as one whole-frame chunk is left out: it is the same for every crop of a frame,
+    and the loader decodes it once per process too.
+    """
     root = Path(url)
-    codec = numcodecs.Blosc()
-    channels = dataset.step_channels
+    skip_dem = whole_chunk_dem(root)
+    codecs = {v: codec_of(root, v) for v in (*dataset.step_channels, "deformation_mask")}
     plans = []
     for _, i, r0, c0 in crops:
-        files: list[Path] = []
+        reads: list = []
         for t, step in enumerate(dataset.samples[i].steps):
-            for var in (*channels, "deformation_mask"):
-                if var == "dem" and t > 0:
+            for var in (*dataset.step_channels, "deformation_mask"):
+                if var == "dem" and (t > 0 or skip_dem):
                     continue
-                found = chunk_files(
-                    root, layout, var, step.primary_index, step.secondary_index, r0, c0, k, tile
+                found = chunk_reads(
+                    root, layout, var, step.primary_index, step.secondary_index, r0, c0, k, size
                 )
-                files += [f for f in found if f.exists()]  # all-fill chunks are never written
-        plans.append(files)
+                reads += [(f, off, n, codecs[var]) for f, off, n in found]
+        plans.append(reads)
 
-    def one(files):  # type: ignore[no-untyped-def]
-        for f in files:
-            codec.decode(f.read_bytes())
+    def one(reads):  # type: ignore[no-untyped-def]
+        total = 0
+        for f, off, n, codec in reads:
+            with open(f, "rb", buffering=0) as fh:
+                if n < 0:
+                    data = fh.readall()
+                else:
+                    fh.seek(off)
+                    data = fh.read(n)
+            total += len(codec.decode(data))
+        return total
 
-    seconds = time_loop(one, plans)
-    decoded = sum(len(codec.decode(f.read_bytes())) for files in plans for f in files)
-    return seconds, decoded
+    decoded = sum(one(r) for r in plans)
+    return (lambda: time_loop(one, plans)), decoded
 
 
-def run(size: int, epochs: int, k: int) -> dict:
+def write_layouts(ds: xr.Dataset, tmp: Path) -> dict[str, str]:
+    from hephaestus.ingest.config import ChunkingConfig
+    from hephaestus.ingest.layout import encoding
+
+    h, w = ds.sizes[schema.LAT], ds.sizes[schema.LON]
+    p, s = ds.sizes[schema.PRIMARY], ds.sizes[schema.SECONDARY]
+    urls = {"published": write_cube(ds, tmp / "published.zarr", "published", TILE)}
+    for name, layout in (("platform", "sharded-256-lz4"), ("tiles", "chunk-256-lz4")):
+        enc = encoding(3, p, s, h, w, ChunkingConfig(layout=layout, tile=TILE))
+        url = str(tmp / f"{name}.zarr")
+        ds.to_zarr(url, mode="w", zarr_format=3, encoding=enc, consolidated=False)
+        urls[name] = url
+    return urls
+
+
+def run(size: int, epochs: int, k: int, rounds: int) -> dict:
     one_core()
     tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))
     ds = build_cube(size)
-    urls = {
-        layout: write_cube(ds, tmp / f"cube_{layout}.zarr", layout, TILE)
-        for layout in ("published", "platform")
-    }
+    urls = write_layouts(ds, tmp)
     del ds
-    result: dict = {"frame": [size, size], "crop": k, "tile": TILE, "epochs": epochs, "layouts": {}}
+    result: dict = {"frame": [size, size], "crop": k, "tile": TILE, "epochs": epochs, "rounds": rounds}
+    result["layouts"] = {}
     for layout, url in urls.items():
         pairs = pair_rows(xr.open_zarr(url, consolidated=None), url)
         per_kind = {}
@@ -183,9 +260,13 @@ def run(size: int, epochs: int, k: int) -> dict:
             crops = windows_of(dataset, epochs)
             n = len(crops)
             crop_mb = dataset.in_channels * k * k * 4 / 1e6
-            a = bench_loader(dataset, crops)
-            b = bench_reference(url, dataset, crops, k)
-            c, decoded = bench_raw(url, layout, dataset, crops, k, TILE)
+            raw, decoded = bench_raw(url, layout, dataset, crops, k, size)
+            best = {"a": float("inf"), "b": float("inf"), "c": float("inf")}
+            for _ in range(rounds):
+                best["a"] = min(best["a"], bench_loader(dataset, crops))
+                best["b"] = min(best["b"], bench_reference(url, dataset, crops, k))
+                best["c"] = min(best["c"], raw())
+            a, b, c = best["a"], best["b"], best["c"]
             per_kind[kind] = {
                 "crops": n,
                 "loader_crops_per_s": n / a,
@@ -205,7 +286,7 @@ def run(size: int, epochs: int, k: int) -> dict:
                 flush=True,
             )
         result["layouts"][layout] = per_kind
-    # Headline: the platform layout vs the authors' approach on their layout and on the same cube.
+    # Headline: the platform layout, against the authors' approach on the same cube and on their layout.
     plat, pub = result["layouts"]["platform"], result["layouts"]["published"]
     for kind in ("single", "series"):
         plat[kind]["ratio_vs_reference_on_published"] = (
@@ -217,6 +298,7 @@ def run(size: int, epochs: int, k: int) -> dict:
     )
     result["ratio_vs_limit"] = min(plat[k_]["ratio_vs_limit"] for k_ in ("single", "series"))
     result["targets"] = {"ratio_vs_reference": 10, "ratio_vs_limit": 0.6}
+    result["targets_met"] = result["ratio_vs_reference"] >= 10 and result["ratio_vs_limit"] >= 0.6
     return result
 
 
@@ -224,8 +306,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller frame and fewer crops")
     args = parser.parse_args()
-    size, epochs = (1024, 3) if args.quick else (1536, 8)
-    result = run(size, epochs, 512)
+    size, epochs, rounds = (1024, 3, 2) if args.quick else (1536, 6, 3)
+    result = run(size, epochs, 512, rounds)
     print(json.dumps(result, sort_keys=True))
 
 

@@ -33,6 +33,8 @@ _V3_COMPRESSORS = {
     "GzipCodec": numcodecs.GZip,
 }
 _EMPTY = np.uint64(2**64 - 1)
+MAX_OPEN_SHARDS = 256
+"""Shard files kept open per process for byte-range reads (one pread per inner chunk)."""
 
 Range = tuple[int, int] | None
 """(offset, length) inside a stored object, negative offset = suffix; None = the whole object."""
@@ -55,6 +57,7 @@ class Fetcher:
     def __init__(self, store: zarr.abc.store.Store) -> None:
         self.store = store
         self.local_root = str(store.root) if type(store) is zarr.storage.LocalStore else None
+        self._fds: dict[str, int] = {}
 
     def fetch(self, requests: Sequence[tuple[str, Range]]) -> list[bytes | None]:
         if self.local_root is not None:
@@ -62,14 +65,38 @@ class Fetcher:
         return sync(self._get_many(requests))
 
     def read_local(self, key: str, rng: Range = None) -> bytes | None:
-        try:
-            with open(os.path.join(self.local_root, key), "rb", buffering=0) as fh:  # type: ignore[arg-type]
-                if rng is None:
+        """Whole chunk files are opened and read; byte ranges (shards) use pread on a kept descriptor."""
+        path = os.path.join(self.local_root, key)  # type: ignore[arg-type]
+        if rng is None:
+            try:
+                with open(path, "rb", buffering=0) as fh:
                     return fh.readall()
-                fh.seek(rng[0], os.SEEK_END if rng[0] < 0 else os.SEEK_SET)
-                return fh.read(rng[1])
-        except FileNotFoundError:
-            return None
+            except FileNotFoundError:
+                return None
+        fd = self._fds.get(path)
+        if fd is None:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            if len(self._fds) >= MAX_OPEN_SHARDS:
+                os.close(self._fds.pop(next(iter(self._fds))))
+            self._fds[path] = fd
+        offset, length = rng
+        if offset < 0:
+            offset += os.fstat(fd).st_size
+        return os.pread(fd, length, offset)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
     async def _get_many(self, requests: Sequence[tuple[str, Range]]) -> list[bytes | None]:
         proto = default_buffer_prototype()
@@ -109,7 +136,7 @@ class ArrayReader:
         self.fast = False
         self.sharded = False
         self._index_cache: dict[str, np.ndarray] = {}
-        self._buffer: np.ndarray | None = None
+        self._keys: dict[tuple[int, ...], tuple[str, tuple[int, ...] | None]] = {}
         meta = array.metadata
         prefix = array.path.strip("/")
         self._prefix = f"{prefix}/" if prefix else ""
@@ -152,8 +179,11 @@ class ArrayReader:
         self.fast = True
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, w: Window) -> list[tuple[tuple[int, ...], tuple[slice, slice], tuple[slice, slice]]]:
-        """(chunk coords, source slices in the chunk, destination slices in the window) per touched chunk."""
+    def plan(
+        self, w: Window
+    ) -> list[tuple[str, tuple[int, ...] | None, tuple[slice, slice], tuple[slice, slice]]]:
+        """Per touched chunk: (stored key, position in its shard or None, source slices in the
+        chunk, destination slices in the window)."""
         ch_r, ch_c = self.chunks[-2], self.chunks[-1]
         lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
         out = []
@@ -163,64 +193,63 @@ class ArrayReader:
                 cs, ce = max(w.c0, cc * ch_c), min(w.c1, (cc + 1) * ch_c)
                 src = (slice(rs - rc * ch_r, re_ - rc * ch_r), slice(cs - cc * ch_c, ce - cc * ch_c))
                 dst = (slice(rs - w.r0, re_ - w.r0), slice(cs - w.c0, ce - w.c0))
-                out.append(((*lead_chunks, rc, cc), src, dst))
+                key, inner = self._locate((*lead_chunks, rc, cc))
+                out.append((key, inner, src, dst))
         return out
 
-    def store_key(self, coords: tuple[int, ...]) -> str:
-        """Key of the stored object (chunk, or shard holding the chunk) with chunk coords `coords`."""
-        if self.sharded:
-            coords = tuple(c // n for c, n in zip(coords, self._per_shard, strict=True))
-        return self._prefix + self._encode(coords)
+    def _locate(self, coords: tuple[int, ...]) -> tuple[str, tuple[int, ...] | None]:
+        """(stored key, position inside the shard) of chunk `coords`, memoised (keys are reused a lot)."""
+        found = self._keys.get(coords)
+        if found is None:
+            if self.sharded:
+                outer = tuple(c // n for c, n in zip(coords, self._per_shard, strict=True))
+                inner: tuple[int, ...] | None = tuple(
+                    c % n for c, n in zip(coords, self._per_shard, strict=True)
+                )
+            else:
+                outer, inner = coords, None
+            found = self._keys[coords] = (self._prefix + self._encode(outer), inner)
+        return found
 
     def index_request(self, shard_key: str) -> tuple[str, Range] | None:
         """The byte range of a shard's index, unless cached."""
         if shard_key in self._index_cache:
             return None
-        return shard_key, (-self._index_nbytes, self._index_nbytes) if self._index_at_end else (
-            0,
-            self._index_nbytes,
-        )
+        n = self._index_nbytes
+        return shard_key, ((-n, n) if self._index_at_end else (0, n))
 
     def set_index(self, shard_key: str, data: bytes | None) -> None:
+        shape = (*self._per_shard, 2)
         if data is None:  # no shard stored: every chunk empty
-            index = np.full((*self._per_shard, 2), _EMPTY, dtype=np.uint64)
+            index = np.full(shape, _EMPTY, dtype=np.uint64)
         else:
-            index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(
-                *self._per_shard, 2
-            )
+            index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape)
         self._index_cache[shard_key] = index
 
-    def chunk_request(self, coords: tuple[int, ...]) -> tuple[str, Range] | None:
+    def chunk_request(self, key: str, inner: tuple[int, ...] | None) -> tuple[str, Range] | None:
         """(key, byte range) of a chunk's stored bytes; None when the chunk is empty (fill)."""
-        key = self.store_key(coords)
-        if not self.sharded:
+        if inner is None:
             return key, None
-        inner = tuple(c % n for c, n in zip(coords, self._per_shard, strict=True))
         offset, nbytes = self._index_cache[key][inner]
         if offset == _EMPTY:
             return None
         return key, (int(offset), int(nbytes))
 
-    def decode(self, data: bytes | None, lead: tuple[int, ...]) -> np.ndarray:
-        """The 2-D slice at `lead` of one chunk (fill value where the chunk was never written)."""
+    def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
+
+    def decode(self, data: bytes | None, lead_in_chunk: tuple[int, ...]) -> np.ndarray:
+        """The 2-D slice at `lead_in_chunk` of one chunk (the fill value where nothing was stored).
+
+        (Decoding into a reused buffer with `out=` measured slower than numcodecs' own allocation.)
+        """
         if data is None:
             chunk = self._fill
+        elif self._decoder is None:
+            chunk = np.frombuffer(data, dtype=self._chunk_dtype).reshape(self.chunks)
         else:
-            if self._decoder is None:
-                chunk = np.frombuffer(data, dtype=self._chunk_dtype).reshape(self.chunks)
-            else:
-                # one reused output buffer per array: no fresh (page-faulting) allocation per chunk;
-                # callers consume each piece before asking for the next
-                if self._buffer is None:
-                    self._buffer = np.empty(self.chunks, dtype=self._chunk_dtype)
-                try:
-                    self._decoder.decode(data, out=self._buffer)
-                    chunk = self._buffer
-                except (TypeError, ValueError, RuntimeError):
-                    raw = self._decoder.decode(data)
-                    chunk = np.frombuffer(raw, dtype=self._chunk_dtype).reshape(self.chunks)
-        inner = tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
-        return chunk[inner]
+            chunk = np.frombuffer(self._decoder.decode(data), dtype=self._chunk_dtype).reshape(self.chunks)
+        return chunk[lead_in_chunk]
 
 
 def read_windows(
@@ -234,15 +263,14 @@ def read_windows(
     plans = []
     for n, (reader, w) in enumerate(requests):
         if reader.fast:
-            plans.append((n, reader, w, reader.plan(w)))
+            plans.append((n, reader, reader.lead_in_chunk(w.lead), reader.plan(w)))
         else:
             piece = np.asarray(reader.array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
             yield n, piece, (slice(0, w.r1 - w.r0), slice(0, w.c1 - w.c0))
     index_needs: dict[tuple[int, str], tuple[ArrayReader, tuple[str, Range]]] = {}
     for _, reader, _, plan in plans:
         if reader.sharded:
-            for coords, _, _ in plan:
-                key = reader.store_key(coords)
+            for key, _, _, _ in plan:
                 req = reader.index_request(key)
                 if req is not None:
                     index_needs[(id(reader), key)] = (reader, req)
@@ -251,16 +279,18 @@ def read_windows(
         for (reader, (key, _)), data in zip(index_needs.values(), got, strict=True):
             reader.set_index(key, data)
     if fetcher.local_root is not None:
-        for n, reader, w, plan in plans:
-            for coords, src, dst in plan:
-                req = reader.chunk_request(coords)
-                data = None if req is None else fetcher.read_local(*req)
-                yield n, reader.decode(data, w.lead)[src], dst
+        read = fetcher.read_local
+        for n, reader, inner_lead, plan in plans:
+            for key, inner, src, dst in plan:
+                req = reader.chunk_request(key, inner)
+                yield n, reader.decode(None if req is None else read(*req), inner_lead)[src], dst
         return
-    chunk_reqs = [reader.chunk_request(coords) for _, reader, _, plan in plans for coords, _, _ in plan]
+    chunk_reqs = [
+        reader.chunk_request(key, inner) for _, reader, _, plan in plans for key, inner, _, _ in plan
+    ]
     blobs = iter(fetcher.fetch([r for r in chunk_reqs if r is not None]))
     reqs = iter(chunk_reqs)
-    for n, reader, w, plan in plans:
-        for _coords, src, dst in plan:
+    for n, reader, inner_lead, plan in plans:
+        for _key, _inner, src, dst in plan:
             data = None if next(reqs) is None else next(blobs)
-            yield n, reader.decode(data, w.lead)[src], dst
+            yield n, reader.decode(data, inner_lead)[src], dst

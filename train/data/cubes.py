@@ -16,7 +16,7 @@ import zarr
 from hephaestus.platform import schema
 from hephaestus.platform.cube import _zarr_store
 from hephaestus.platform.storage import normalize, redact
-from hephaestus.train.data.chunks import ArrayReader, Fetcher
+from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
 
 StoreOpener = Callable[[str], "zarr.abc.store.Store"]
 
@@ -37,6 +37,24 @@ class OpenCube:
         self._nodata: dict[str, float | None] = {}
         dem = self.reader("dem")
         self.height, self.width = dem.shape[-2], dem.shape[-1]
+        self._dem: np.ndarray | None = None
+
+    def whole_dem(self) -> np.ndarray | None:
+        """The raw DEM when it is stored as one chunk (published and ingest layouts), read once.
+
+        The DEM is the same for every pair of a frame; decoding a whole-frame chunk per crop would
+        cost more than all other channels together. Tiled DEMs return None (read per crop).
+        """
+        dem = self.reader("dem")
+        if not dem.fast or tuple(dem.chunks) != tuple(dem.shape):
+            return None
+        if self._dem is None:
+            out = np.empty(dem.shape, dtype=np.float32)
+            window = Window((), 0, self.height, 0, self.width)
+            for _, piece, dst in read_windows([(dem, window)], self.fetcher):
+                out[dst] = piece
+            self._dem = out
+        return self._dem
 
     def reader(self, name: str) -> ArrayReader:
         found = self._readers.get(name)

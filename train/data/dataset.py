@@ -151,12 +151,19 @@ class MinicubeDataset(Dataset):
         cube = self._cubes.get(spec.steps[0].cube_url)
         rr1, cc1 = min(r0 + k, h), min(c0 + k, w)
         nch = len(self.step_channels)
-        image = np.zeros((self.in_channels, k, k), dtype=np.float32)
+        # np.empty: every pixel of the frame part is written below, only padding needs zeros
+        # (a zeroed 9-27 MB buffer per crop costs more than a tenth of the whole read)
+        image = np.empty((self.in_channels, k, k), dtype=np.float32)
+        image[:, rr1 - r0 :, :] = 0.0
+        image[:, :, cc1 - c0 :] = 0.0
         mask = np.zeros((k, k), dtype=bool)
         requests, targets = [], []
+        dem = cube.whole_dem() if "dem" in self.step_channels else None
+        if dem is not None:
+            image[self.step_channels.index("dem"), : rr1 - r0, : cc1 - c0] = dem[r0:rr1, c0:cc1]
         for t, step in enumerate(spec.steps):
             for j, var in enumerate(self.step_channels):
-                if var == "dem" and t > 0:
+                if var == "dem" and (t > 0 or dem is not None):
                     continue
                 lead = () if var == "dem" else (step.primary_index, step.secondary_index)
                 requests.append((cube.reader(var), Window(lead, r0, rr1, c0, cc1)))
