@@ -123,12 +123,9 @@ def publish(staging: str, dest: str, zarr_format: int) -> None:
     body = [(f, r) for f, r in zip(files, rels, strict=True) if not _is_root(r, zarr_format)]
     root = [(f, r) for f, r in zip(files, rels, strict=True) if _is_root(r, zarr_format)]
     root.sort(key=lambda fr: ROOT_KEYS[zarr_format].index(fr[1]))
-    batch = 256
-    for k in range(0, len(body), batch):
-        part = body[k : k + batch]
-        data = s_loc.fs.cat([f for f, _ in part])
-        d_loc.fs.pipe({posixpath.join(d_loc.path, r): data[f] for f, r in part})
-    for f, r in root:
+    # One object at a time: batched concurrent transfers stall some servers (the GCS emulator) and
+    # gain little here, where tasks already wrote the bulk in parallel.
+    for f, r in body + root:
         d_loc.fs.pipe_file(posixpath.join(d_loc.path, r), s_loc.fs.cat_file(f))
     d_loc.fs.invalidate_cache()
     storage.remove(staging)
