@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
 from hephaestus.platform import schema, storage
 
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # a real annotation is a few kB; refuse anything absurd

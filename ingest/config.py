@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from hephaestus.platform.config import Config
 from pydantic import Field, model_validator
+
+from hephaestus.platform.config import Config
 
 Layout = Literal["sharded-256-lz4", "chunk-256-lz4", "chunk-256-zstd", "slice"]
 

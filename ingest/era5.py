@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+
 from hephaestus.platform import schema, storage
 
 from .geotiff import Grid, ProductError

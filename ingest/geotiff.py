@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from hephaestus.platform import schema, storage
 from rasterio.errors import RasterioError
+
+from hephaestus.platform import schema, storage
 
 _TOL = 1e-9  # degrees: grids agree when origin and spacing agree to well below a pixel
 

@@ -7,9 +7,10 @@ different pairs never touch the same chunk (or shard).
 from __future__ import annotations
 
 import numpy as np
+from numcodecs import Blosc
+
 from hephaestus.platform import schema
 from hephaestus.platform.cube import _fill_value
-from numcodecs import Blosc
 
 from .config import ChunkingConfig
 
@@ -26,9 +27,11 @@ def _v3_raster(height: int, width: int, chunking: ChunkingConfig) -> dict[str, o
 
     tile = (1, 1, min(chunking.tile, height), min(chunking.tile, width))
     whole = (1, 1, height, width)
+    # a shard holds one pair's whole slice, rounded up to whole inner chunks (zarr needs divisibility)
+    shard = (1, 1, -(-height // tile[2]) * tile[2], -(-width // tile[3]) * tile[3])
     lz4 = BloscCodec(cname="lz4", clevel=chunking.clevel, shuffle="shuffle")
     if chunking.layout == "sharded-256-lz4":
-        return {"chunks": tile, "shards": whole, "compressors": [lz4]}
+        return {"chunks": tile, "shards": shard, "compressors": [lz4]}
     if chunking.layout == "chunk-256-lz4":
         return {"chunks": tile, "compressors": [lz4]}
     if chunking.layout == "chunk-256-zstd":

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from affine import Affine
-from hephaestus.platform import schema
 from rasterio.features import rasterize
+
+from hephaestus.platform import schema
 
 from .annotation import Polygon
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from hephaestus.platform import schema, storage
 
 from . import annotation as ann_mod

@@ -18,6 +18,7 @@ import uuid
 
 import numpy as np
 import xarray as xr
+
 from hephaestus.platform import storage
 
 from .layout import ROOT_KEYS

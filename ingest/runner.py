@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from hephaestus.platform import storage
 from hephaestus.platform.cube import cube_template
 
@@ -129,6 +130,7 @@ def run_builds(
         return summary
 
     import ray
+
     from hephaestus.platform.ray_session import ray_session
 
     with ray_session(address, num_cpus=workers):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 
 import xarray as xr
+
 from hephaestus.platform import storage
 from hephaestus.platform.cube import CubeSchemaError, open_cube, validate_cube
 

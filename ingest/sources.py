@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from hephaestus.platform import storage
 
 from .config import IngestConfig

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zarr
 import zarr.storage
+
 from hephaestus.platform import schema, storage
 
 from . import era5 as era5_mod

@@ -16,6 +16,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 def ray_local():
     """A 2-CPU local Ray shared by a module's tests (ingest reuses an initialised runtime)."""
     import ray
+
     from hephaestus.platform.ray_session import worker_env
 
     ray.init(

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import xarray as xr
-from hephaestus.platform import schema
 from matplotlib.path import Path as MplPath
 from scipy.interpolate import RegularGridInterpolator
+
+from hephaestus.platform import schema
 
 ACTIVITY = {"Mogi": 1, "Dyke": 2, "Sill": 3, "Spheroid": 4, "Earthquake": 5, "Unidentified": 6}
 INTENSITY = {"None": -1, "Low": 0, "Medium": 1, "High": 2}

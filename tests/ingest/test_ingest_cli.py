@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cube_checks import content_hash
-from factories import write_published_cube
+from typer.testing import CliRunner
+
 from hephaestus.platform import schema
 from hephaestus.platform.cli import app
 from hephaestus.platform.cube import open_cube
-from typer.testing import CliRunner
+
+from factories import write_published_cube
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 runner = CliRunner()

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import rasterio
 from cube_checks import center_time, content_hash, era5_expected, load_annotations, polygon_masks, read_tif
+from ingest_sources import default_frames, write_era5, write_frame, write_tif
+
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.platform import schema
 from hephaestus.platform.cube import open_cube
-from ingest_sources import default_frames, write_era5, write_frame, write_tif
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
