@@ -20,6 +20,13 @@ def synth(
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="random seed (same seed, same bytes) (default 0)"
     ),
+    positive_fraction: float | None = typer.Option(
+        None,
+        "--positive-fraction",
+        min=0.0,
+        max=1.0,
+        help="share of pairs showing deformation (default 0.09, the real balance; ~0.3 for a smoke run)",
+    ),
     config: Path | None = typer.Option(
         None, "--config", help="YAML with SynthConfig fields (physics knobs); the flags above win"
     ),
@@ -30,7 +37,7 @@ def synth(
     from hephaestus.ingest.synthetic import SynthConfig, generate
     from hephaestus.platform.config import ConfigError
 
-    flags = {"frames": frames, "pairs": pairs, "seed": seed}
+    flags = {"frames": frames, "pairs": pairs, "seed": seed, "positive_fraction": positive_fraction}
     if size is not None:
         flags.update(height=size[0], width=size[1])
     try:

@@ -13,8 +13,10 @@ Model (documented constants live in SynthConfig):
   interferometric phase is 4 pi / lambda * (slant delay at secondary - at primary): 2.27 rad per cm of
   slant delay, 2.9 rad per cm of zenith delay at 39 deg incidence. For small z it is proportional to
   elevation times the TCWV difference of the two dates: -Pi * 1e-3 * dTCWV0 * z / H_w.
-- Turbulent delay: a power-law random field (spectrum |k|^-8/3, Kolmogorov-like) with a per-pair
-  log-normal standard deviation around `turbulence_mm`.
+- Turbulent delay: a power-law random field with the two-regime tropospheric spectrum (|k|^-8/3 at
+  wavelengths above the ~2 km thickness of the wet layer, |k|^-11/3 (3-D Kolmogorov) below it, so the
+  screen is smooth from pixel to pixel) and a per-pair log-normal standard deviation around
+  `turbulence_mm`.
 """
 
 from __future__ import annotations
@@ -132,10 +134,17 @@ def stratified_phase(zwd_primary: NDArray, zwd_secondary: NDArray, cos_incidence
 
 
 def turbulent_phase(
-    shape: tuple[int, int], std_m: float, beta: float, cos_incidence: NDArray, rng: np.random.Generator
+    shape: tuple[int, int],
+    std_m: float,
+    beta: float,
+    cos_incidence: NDArray,
+    rng: np.random.Generator,
+    beta_short: float | None = None,
+    crossover_px: float | None = None,
 ) -> NDArray:
-    """Phase (rad) of a turbulent slant-delay screen with zenith std `std_m`."""
-    return phase_of_delay(std_m * power_law_field(shape, beta, rng) / cos_incidence)
+    """Phase (rad) of a turbulent slant-delay screen with zenith std `std_m` (spectrum: noise.power_law_field)."""
+    screen = power_law_field(shape, beta, rng, beta_short=beta_short, crossover_px=crossover_px)
+    return phase_of_delay(std_m * screen / cos_incidence)
 
 
 def atmospheric_code(stratified: NDArray, turbulent: NDArray, land: NDArray) -> int:

@@ -4,8 +4,9 @@ gamma = gamma_temporal(dt, vegetation) * gamma_geometric(local incidence) * gamm
 0 over water. Temporal: gamma_inf + (1 - gamma_inf) exp(-dt / tau), tau long on bare lava and short
 on vegetation. Geometric: foreshortening/layover (local incidence below ~10 deg) and shadow (above ~85
 deg) decorrelate. gamma_pair is a per-pair factor (wet snow, soil moisture). The written coherence
-is the L-look estimate (biased upwards at low gamma); the phase noise has the Cramer-Rao std
-sqrt(1 - gamma^2) / (gamma sqrt(2L)), and is uniform where that exceeds the std of a uniform phase.
+and the phase noise come from the same L-look sample covariance (`multilook`): the phase std tends to
+the Cramer-Rao sqrt(1 - gamma^2) / (gamma sqrt(2L)) at high gamma, the phase is uniform at gamma 0,
+and the coherence estimate is biased upwards where gamma is low.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ LOW_COHERENCE_AREA = 0.35
 """A pair is annotated low_coherence when this share of its land has gamma below LOW_COHERENCE_GAMMA."""
 NO_INFO_GAMMA = 0.15
 NO_INFO_AREA = 0.85
-UNIFORM_PHASE_STD = np.pi / np.sqrt(3.0)
 
 
 def vegetation(elevation: NDArray, texture: NDArray) -> NDArray[np.float64]:
@@ -51,19 +51,28 @@ def true_coherence(
     return np.where(water, 0.0, gamma)
 
 
-def estimated_coherence(gamma: NDArray, looks: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """L-look coherence estimate: biased towards sqrt(1/L) where the truth is 0, with sampling noise."""
-    biased = np.sqrt(gamma**2 + (1.0 - gamma**2) / looks)
-    noisy = biased + rng.standard_normal(gamma.shape) * (1.0 - gamma**2) / np.sqrt(2.0 * looks)
-    return np.clip(noisy, 0.0, 1.0)
+def multilook(gamma: NDArray, looks: int, rng: np.random.Generator) -> tuple[NDArray, NDArray]:
+    """Phase noise (rad) and estimated coherence of an L-look interferogram, drawn together.
 
-
-def phase_noise(gamma: NDArray, looks: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    with np.errstate(divide="ignore"):
-        std = np.sqrt(1.0 - gamma**2) / (np.maximum(gamma, 1e-6) * np.sqrt(2.0 * looks))
-    gauss = rng.standard_normal(gamma.shape) * std
-    uniform = rng.uniform(-np.pi, np.pi, gamma.shape)
-    return np.where(std >= UNIFORM_PHASE_STD, uniform, gauss)
+    Each pixel is the L-look sample covariance of two circular Gaussian signals with true coherence
+    gamma, a complex Wishart matrix drawn by its Bartlett factor: a11^2 ~ Gamma(L), a22^2 ~ Gamma(L-1),
+    a21 ~ CN(0, 1). With s = sqrt(1 - gamma^2) the interferogram sum is a11 (gamma a11 + s conj(a21)),
+    so the noise is the angle of gamma a11 + s conj(a21) and the coherence estimate is
+    |sum z1 z2*| / sqrt(sum |z1|^2 sum |z2|^2). The written coherence is therefore exactly the one of
+    the looks that made the noise; its phase std tends to the Cramer-Rao bound
+    sqrt(1 - gamma^2) / (gamma sqrt(2L)) at high gamma, it is uniform at gamma 0, and the estimate is
+    biased up where gamma is low (E = Gamma(L) Gamma(3/2) / Gamma(L + 1/2) ~ sqrt(pi / 4L) at 0).
+    """
+    g = np.clip(gamma, 0.0, 1.0)
+    s = np.sqrt(1.0 - g * g)
+    a11 = np.sqrt(rng.standard_gamma(float(looks), g.shape))
+    a22_sq = rng.standard_gamma(float(looks - 1), g.shape) if looks > 1 else np.zeros(g.shape)
+    a21 = (rng.standard_normal(g.shape) + 1j * rng.standard_normal(g.shape)) / np.sqrt(2.0)
+    v = g * a11 + s * np.conj(a21)
+    num_sq = np.abs(v) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coh = np.sqrt(num_sq / (num_sq + s * s * a22_sq))
+    return np.angle(v), np.nan_to_num(coh, nan=1.0)
 
 
 def low_coherence_flags(gamma: NDArray, land: NDArray) -> tuple[int, int]:

@@ -55,7 +55,18 @@ class SynthConfig(Config):
     zwd_per_pwv: float = Field(6.2, ge=0.0, description="zenith wet delay per precipitable water (m/m)")
     vapour_scale_height_m: float = Field(2000.0, gt=0.0)
     turbulence_mm: float = Field(4.0, ge=0.0, description="median std of the turbulent slant delay")
-    turbulence_beta: float = Field(8.0 / 3.0, gt=0.0, description="power-law exponent of the delay spectrum")
+    turbulence_max_factor: float = Field(
+        2.5, ge=1.0, description="cap of a pair's log-normal turbulence std, in medians"
+    )
+    turbulence_beta: float = Field(
+        8.0 / 3.0, gt=0.0, description="power-law exponent of the delay spectrum above the crossover"
+    )
+    turbulence_beta_short: float = Field(
+        11.0 / 3.0, gt=0.0, description="exponent below the crossover (3-D Kolmogorov turbulence)"
+    )
+    turbulence_crossover_m: float = Field(
+        2000.0, ge=0.0, description="crossover wavelength: thickness of the wet layer (0: one regime)"
+    )
 
     # Coherence (see coherence.py).
     looks: int = Field(20, ge=1, description="effective multilook count for phase noise")

@@ -179,16 +179,28 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         for d in (pair.primary, pair.secondary)
     ]
     strat = atmosphere.stratified_phase(zwd[0], zwd[1], cos_inc)
-    turb_std = config.turbulence_mm * 1e-3 * float(np.exp(rng.normal(0.0, 0.6)))
+    # log-normal around the median, its tail capped: a 25-50 km frame rarely sees more than a few fringes
+    turb_std = (
+        config.turbulence_mm * 1e-3 * min(float(np.exp(rng.normal(0.0, 0.6))), config.turbulence_max_factor)
+    )
     if rng.random() < 0.07:
         turb_std *= 0.15  # a calm day
-    turb = atmosphere.turbulent_phase(shape, turb_std, config.turbulence_beta, cos_inc, rng)
+    pixel_m = GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
+    turb = atmosphere.turbulent_phase(
+        shape,
+        turb_std,
+        config.turbulence_beta,
+        cos_inc,
+        rng,
+        beta_short=config.turbulence_beta_short,
+        crossover_px=config.turbulence_crossover_m / pixel_m,
+    )
     orbital = int(rng.random() < config.orbital_fraction)
     ramp_fringes = rng.uniform(1.0, 3.0) if orbital else rng.uniform(0.0, 0.2)
     az = rng.uniform(0.0, 2 * np.pi)
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
-    noise = coherence.phase_noise(gamma, config.looks, rng)
+    noise, coh = coherence.multilook(gamma, config.looks, rng)  # the written coherence drove the noise
     ice = np.zeros(shape)
     if frame.volcano.glaciated and rng.random() < config.glacier_fraction:
         unit = glacier.glacier_los(
@@ -205,7 +217,6 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     pha = geometry.wrap(unwrapped).astype(np.float32)
     pha[pha == 0.0] = np.float32(1e-6)  # 0 means no data in LiCSAR products
     pha[~land] = 0.0
-    coh = coherence.estimated_coherence(gamma, config.looks, rng)
     coh[~land] = 0.0
     if pair.corrupted:
         notes.append(artifacts.corrupt(pha, coh, rng))

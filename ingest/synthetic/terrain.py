@@ -1,5 +1,10 @@
 """Digital elevation model of a frame: a volcanic edifice with a summit crater on a tilted base, plus
-fractal roughness; sea where the surface falls below zero (coastal volcanoes)."""
+fractal roughness; sea where the surface falls below zero (coastal volcanoes).
+
+A coastal volcano stands on a landmass (island or coast) sized to the frame: a broad shield whose
+shoreline is a circle of radius 0.35-0.8 frame widths around a centre offset from the summit, so that
+most frames are mostly land (what a detector learns from) while many still show a stretch of sea.
+"""
 
 from __future__ import annotations
 
@@ -24,22 +29,46 @@ class Edifice:
     tilt_north: float
     crater_radius_m: float
     crater_depth_m: float
+    shore_east: float = 0.0  # centre of the landmass (coastal volcanoes)
+    shore_north: float = 0.0
+    shore_radius_m: float = 0.0  # shoreline radius of the landmass; 0: no landmass (inland base)
+    shore_slope: float = 0.0  # rise of the landmass per metre inland (m/m)
+
+    def base(self, east: NDArray, north: NDArray) -> NDArray[np.float64]:
+        """Elevation of the ground the edifice stands on: a tilted plane, or a landmass in the sea."""
+        plane = self.tilt_east * (east - self.east) + self.tilt_north * (north - self.north)
+        if self.shore_radius_m <= 0.0:
+            return self.base_m + plane
+        inland = self.shore_radius_m - np.hypot(east - self.shore_east, north - self.shore_north)
+        return self.shore_slope * inland + plane
 
     def elevation(self, east: NDArray, north: NDArray) -> NDArray[np.float64]:
-        de, dn = east - self.east, north - self.north
-        r = np.hypot(de, dn)
+        r = np.hypot(east - self.east, north - self.north)
         cone = self.summit_m * np.exp(-((r / self.radius_m) ** 1.5))
         crater = self.crater_depth_m * np.exp(-((r / self.crater_radius_m) ** 2))
-        return self.base_m + self.tilt_east * de + self.tilt_north * dn + cone - crater
+        return self.base(east, north) + cone - crater
 
 
 def draw_edifice(
     rng: np.random.Generator, east: float, north: float, summit_asl: float, coastal: bool, extent_m: float
 ) -> Edifice:
-    """An edifice whose summit stands near `summit_asl`; coastal ones sit on a base below sea level."""
-    base = float(rng.uniform(-600.0, -100.0) if coastal else rng.uniform(0.2, 0.5) * summit_asl)
+    """An edifice whose summit stands near `summit_asl`; coastal ones sit on a landmass in the sea
+    whose shoreline scales with the frame (`extent_m`, the frame's width in metres)."""
+    base = float(rng.uniform(0.2, 0.5) * summit_asl)
     radius = float(np.clip(rng.uniform(0.12, 0.3) * extent_m, 1500.0, 15_000.0))
     tilt = rng.normal(0.0, 0.01, size=2)
+    shore: dict[str, float] = {}
+    if coastal:
+        offset = float(rng.uniform(0.1, 0.4) * extent_m)
+        towards = float(rng.uniform(0.0, 2.0 * np.pi))
+        shore = {
+            "shore_east": east + offset * float(np.sin(towards)),
+            "shore_north": north + offset * float(np.cos(towards)),
+            "shore_radius_m": float(rng.uniform(0.35, 0.8) * extent_m),
+            "shore_slope": float(rng.uniform(0.015, 0.04)),
+        }
+        base = shore["shore_slope"] * (shore["shore_radius_m"] - offset)
+        tilt = tilt * 0.3  # the landmass sets the slope of the ground
     return Edifice(
         east=east,
         north=north,
@@ -50,6 +79,7 @@ def draw_edifice(
         tilt_north=float(tilt[1]),
         crater_radius_m=radius * 0.08,
         crater_depth_m=float(rng.uniform(50.0, 250.0)),
+        **shore,
     )
 
 

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
 from hephaestus.ingest.synthetic import SynthConfig, generate
+from hephaestus.ingest.synthetic.generator import plan
 from hephaestus.ingest.synthetic.plot import Source, SyntheticSources
 from hephaestus.platform.cli import app
 
@@ -96,3 +97,38 @@ def test_synth_reads_physics_knobs_from_yaml_and_flags_win(tmp_path):
     cfg.write_text("frames: 1\nwobble: 3\n")
     res = runner.invoke(app, ["synth", str(tmp_path / "z"), "--config", str(cfg)])
     assert res.exit_code == 1 and "synth.yaml" in res.output and "wobble" in res.output
+
+
+def _positives(out) -> int:
+    anns = [json.loads(p.read_text()) for p in (out / "annotations").glob("*.json")]
+    return sum(a["label"] != ["Non_Deformation"] for a in anns)
+
+
+def test_synth_positive_fraction_option(tmp_path):
+    """--positive-fraction sets the share of pairs allocated an unrest episode: round(F * pairs) of
+    them (a drawn episode can still hide under decorrelated ground, so the written labels count at
+    most that, rarely one fewer). Without it the real balance (0.09) stays; out of [0, 1] is refused."""
+    runner = CliRunner()
+    args = ["--frames", "2", "--pairs", "10", "--size", "40", "40", "--seed", "4"]
+    assert (
+        sum(
+            p.positive
+            for _, p in plan(
+                SynthConfig(frames=2, pairs=10, height=40, width=40, positive_fraction=0.3)
+            ).pairs
+        )
+        == 6
+    )
+    res = runner.invoke(app, ["synth", str(tmp_path / "demo"), *args, "--positive-fraction", "0.3"])
+    assert res.exit_code == 0, res.output
+    demo = _positives(tmp_path / "demo")
+    assert 5 <= demo <= 6 and f"({demo} positive" in res.output  # round(0.3 * 20) = 6 allocated
+    res = runner.invoke(app, ["synth", str(tmp_path / "default"), *args])
+    assert res.exit_code == 0, res.output
+    assert 1 <= _positives(tmp_path / "default") <= 2  # round(0.09 * 20) = 2 allocated
+    cfg = tmp_path / "synth.yaml"
+    cfg.write_text("positive_fraction: 0.5\n")
+    res = runner.invoke(app, ["synth", str(tmp_path / "yaml"), *args, "--config", str(cfg)])
+    assert res.exit_code == 0 and 8 <= _positives(tmp_path / "yaml") <= 10  # the file's 0.5: 10 allocated
+    res = runner.invoke(app, ["synth", str(tmp_path / "bad"), *args, "--positive-fraction", "1.5"])
+    assert res.exit_code != 0 and "positive-fraction" in res.output and not (tmp_path / "bad").exists()

@@ -157,13 +157,48 @@ def test_power_law_field_has_the_requested_spectral_slope():
     assert slope == pytest.approx(-8 / 3, abs=0.35)
 
 
-def test_phase_noise_std_follows_cramer_rao():
+def test_multilook_phase_noise_follows_cramer_rao_and_is_uniform_without_coherence():
     rng = np.random.default_rng(0)
-    g = np.full((400, 400), 0.8)
-    std = coherence.phase_noise(g, 20, rng).std()
-    assert std == pytest.approx(math.sqrt(1 - 0.64) / (0.8 * math.sqrt(40)), rel=0.02)  # 0.1186 rad
-    low = coherence.phase_noise(np.full((400, 400), 0.05), 20, rng)
-    assert low.std() == pytest.approx(np.pi / math.sqrt(3), rel=0.02)  # uniform phase
+    for gamma in (0.8, 0.9):
+        noise, coh = coherence.multilook(np.full((400, 400), gamma), 20, rng)
+        cramer_rao = math.sqrt(1 - gamma**2) / (gamma * math.sqrt(40))  # 0.1186, 0.0766 rad
+        # the exact L-look phase std sits just above the bound (within 5 % at 20 looks)
+        assert cramer_rao <= noise.std() <= 1.05 * cramer_rao
+        assert coh.mean() == pytest.approx(gamma, abs=0.01)  # nearly unbiased at high coherence
+    noise, coh = coherence.multilook(np.zeros((400, 400)), 20, rng)
+    assert noise.std() == pytest.approx(np.pi / math.sqrt(3), rel=0.01)  # uniform phase
+    # the L-look estimate of a zero coherence: E = Gamma(L) Gamma(3/2) / Gamma(L + 1/2) (Touzi 1999)
+    expected = math.gamma(20) * math.gamma(1.5) / math.gamma(20.5)  # 0.1994
+    assert coh.mean() == pytest.approx(expected, rel=0.01)
+
+
+def test_written_coherence_is_the_one_that_drove_the_noise():
+    """Pixels whose drawn looks came out less coherent are the noisier ones: the estimate and the noise
+    come from the same looks (independent draws would show no difference between the halves)."""
+    noise, coh = coherence.multilook(np.full((300, 300), 0.5), 10, np.random.default_rng(2))
+    lower = coh < np.median(coh)
+    assert noise[lower].std() > 1.3 * noise[~lower].std()  # 1.6 here
+
+
+def test_two_regime_turbulence_spectrum():
+    """8/3 above the crossover wavelength (16 px here), 11/3 below: smooth from pixel to pixel."""
+    fields = [
+        noise.power_law_field(
+            (256, 256), 8 / 3, np.random.default_rng(s), beta_short=11 / 3, crossover_px=16.0
+        )
+        for s in range(4)
+    ]
+    assert all(f.mean() == pytest.approx(0.0, abs=1e-9) and f.std() == pytest.approx(1.0) for f in fields)
+    p = np.mean([np.abs(np.fft.rfft2(f)) ** 2 for f in fields], axis=0)
+    k = np.sqrt(np.fft.rfftfreq(256)[None, :] ** 2 + np.fft.fftfreq(256)[:, None] ** 2)
+    for lo, hi, slope in ((0.01, 0.05, -8 / 3), (0.1, 0.4, -11 / 3)):
+        sel = (k > lo) & (k < hi)
+        assert np.polyfit(np.log(k[sel]), np.log(p[sel]), 1)[0] == pytest.approx(slope, abs=0.3)
+    # same variance, less of it between neighbours than with one 8/3 regime (0.58 of it here)
+    one = [noise.power_law_field((256, 256), 8 / 3, np.random.default_rng(s)) for s in range(4)]
+    assert np.mean([np.diff(f, axis=1).std() for f in fields]) < 0.7 * np.mean(
+        [np.diff(f, axis=1).std() for f in one]
+    )
 
 
 def test_temporal_decorrelation_and_water():

@@ -1,6 +1,6 @@
 """Time `generate` for the issue's reference run (2 frames x 12 pairs of 256 x 256).
 
-Run: .venv/bin/python tests/synthetic/bench_synth.py [--quick]; the last stdout line is one JSON object.
+Run: .venv/bin/python tests/benchmarks/bench_synth.py [--quick]; the last stdout line is one JSON object.
 """
 
 from __future__ import annotations
