@@ -21,6 +21,9 @@ class DemoConfig(Config):
     height: int = Field(192, ge=64)
     width: int = Field(192, ge=64)
     seed: int = 0
+    positive_fraction: float = Field(
+        0.3, gt=0, le=1, description="above the real 9% so that a smoke run sees positives in every split"
+    )
     grid: str = "smoke"
 
 
@@ -31,6 +34,7 @@ def demo_steps(root: Path, cfg: DemoConfig) -> list[list[str]]:
     if not (sources / "annotations").is_dir():
         steps.append(
             ["synth", str(sources), "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
+             "--positive-fraction", str(cfg.positive_fraction),
              "--size", str(cfg.height), str(cfg.width), "--seed", str(cfg.seed)]
         )  # fmt: skip
     steps += [
