@@ -83,9 +83,12 @@ def benchmark(
         elif kind == "error":
             console.print(f"  [red]failed[/]   {info['run_id']} ({info['n']}/{info['total']})")
 
-    summary = run_benchmark(
-        store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
-    )
+    try:
+        summary = run_benchmark(
+            store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
+        )
+    except (FileNotFoundError, ValueError) as exc:  # no catalog, empty split, bad config
+        _fail(str(exc))
     _print_tables(summary.tables)
     console.print(
         f"trained {len(summary.trained)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
@@ -139,7 +142,10 @@ def train(
             run = RunConfig.build(**{k: v for k, v in flags.items() if v is not None})
     except (ConfigError, FileNotFoundError) as exc:
         _fail(str(exc))
-    result = train_run(run, store_url, out, address=address)
+    try:
+        result = train_run(run, store_url, out, address=address)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
     typer.echo(json.dumps(result.row(), default=str, indent=1))
 
 

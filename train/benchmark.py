@@ -18,11 +18,12 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ray.tune import Callback
 
 from hephaestus.platform import storage
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import GridConfig, RunConfig, grid_preset
-from hephaestus.train.sources import CatalogSource, DatasetFactory
+from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
 from hephaestus.train.summary import aggregate, comparison_figure, paper_table, to_markdown
 
 log = logging.getLogger(__name__)
@@ -151,32 +152,32 @@ def _default_concurrency(runs: list[RunConfig]) -> int:
     return max(1, int(cpus // need))
 
 
-def _tune_callback(on_event: Event | None, total: int) -> Any:
-    from ray.tune import Callback
+class _Progress(Callback):
+    """Reports trial starts and ends to `on_event`; pickled by Tune without it (it may hold locks)."""
 
-    class Progress(Callback):
-        def __init__(self) -> None:
-            self.done = 0
+    def __init__(self, on_event: Event | None, total: int) -> None:
+        self.done = 0
+        self.total = total
+        self.on_event = on_event
 
-        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            if on_event:
-                on_event("start", {"run_id": trial.config["trial"]["run_id"], "total": total})
+    def __getstate__(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "on_event": None}
 
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self.done += 1
-            if on_event:
-                metrics = {k: v for k, v in (trial.last_result or {}).items() if k.startswith("test_")}
-                on_event(
-                    "done",
-                    {"run_id": trial.config["trial"]["run_id"], "n": self.done, "total": total, **metrics},
-                )
+    def _emit(self, kind: str, trial: Any, **extra: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, {"run_id": trial.config["trial"]["run_id"], "total": self.total, **extra})
 
-        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self.done += 1
-            if on_event:
-                on_event("error", {"run_id": trial.config["trial"]["run_id"], "n": self.done, "total": total})
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._emit("start", trial)
 
-    return Progress()
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        metrics = {k: v for k, v in (trial.last_result or {}).items() if k.startswith("test_")}
+        self._emit("done", trial, n=self.done, **metrics)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        self._emit("error", trial, n=self.done)
 
 
 def run_benchmark(
@@ -209,6 +210,7 @@ def run_benchmark(
     trained: list[str] = []
     if pending:
         source = source or CatalogSource(store_url)
+        check_source(source)
         with ray_session(address=address):
             from hephaestus.train.trainer import ray_storage
 
@@ -227,7 +229,7 @@ def run_benchmark(
                     name=f"grid-{grid.name}-{int(time.time())}",
                     storage_path=path,
                     storage_filesystem=fs,
-                    callbacks=[_tune_callback(on_event, len(pending))],
+                    callbacks=[_Progress(on_event, len(pending))],
                     verbose=0,
                 ),
             )

@@ -95,7 +95,7 @@ def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = N
 def series_steps(ds: xr.Dataset, i: int, j: int, length: int = SERIES_LENGTH) -> list[tuple[int, int]]:
     """The pair and the next pairs of its primary date by secondary date, padded by duplicating the last."""
     valid = np.flatnonzero(ds["valid_date_pair"].values[i])
-    later = [int(k) for k in valid if k >= j][:length]
+    later = [(i, int(k)) for k in valid if k >= j][:length]
     return later + [later[-1]] * (length - len(later))
 
 

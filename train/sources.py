@@ -71,10 +71,26 @@ class CatalogSource:
         )
         return MinicubeDataset.from_catalog(cfg)
 
+    def check(self) -> None:
+        """Fail before any worker starts when the store has no catalog or no training pairs."""
+        from hephaestus import catalog
+        from hephaestus.platform.storage import redact
+
+        pairs = catalog.read_pairs(self.store_url, split="train")
+        if pairs.num_rows == 0:
+            raise ValueError(f"{redact(self.store_url)}: the catalog has no pairs in the train split")
+
     def __repr__(self) -> str:
         from hephaestus.platform.storage import redact
 
         return f"CatalogSource({redact(self.store_url)!r})"
+
+
+def check_source(source: DatasetFactory) -> None:
+    """Run a source's own up-front check (a missing catalog fails here, not in every worker)."""
+    check = getattr(source, "check", None)
+    if callable(check):
+        check()
 
 
 def in_channels(dataset: Dataset) -> int:

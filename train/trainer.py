@@ -16,7 +16,7 @@ from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import INPUT_FILE, train_loop_per_worker
 from hephaestus.train.metrics import metric_names
-from hephaestus.train.sources import CatalogSource, DatasetFactory
+from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
 
 
 @dataclass
@@ -162,6 +162,7 @@ def train_run(
     `source` defaults to the catalog of `store_url`; a run interrupted earlier resumes from its checkpoint.
     """
     source = source or CatalogSource(store_url)
+    check_source(source)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     with ray_session(address=address):
