@@ -51,16 +51,23 @@ class Era5Pick:
     offset_minutes: float
 
 
-def open_dataset(url: str) -> xr.Dataset:
-    """Open a NetCDF file at any storage URL (bytes through fsspec when remote)."""
+def open_dataset(url: str, load: bool = True) -> xr.Dataset:
+    """Open a NetCDF file at any storage URL (bytes through fsspec when remote).
+
+    `load=False` keeps field values on disk: the planner reads coordinates only.
+    """
     try:
         if storage.is_local(url):
-            return xr.open_dataset(storage.normalize(url), decode_timedelta=False).load()
-        data = storage.read_bytes(url)
-        try:
-            return xr.open_dataset(io.BytesIO(data), engine="h5netcdf", decode_timedelta=False).load()
-        except (OSError, ValueError):
-            return xr.open_dataset(io.BytesIO(data), engine="scipy", decode_timedelta=False).load()
+            ds = xr.open_dataset(storage.normalize(url), decode_timedelta=False)
+        else:
+            data = storage.read_bytes(url)
+            try:
+                ds = xr.open_dataset(io.BytesIO(data), engine="h5netcdf", decode_timedelta=False)
+            except (OSError, ValueError):
+                ds = xr.open_dataset(io.BytesIO(data), engine="scipy", decode_timedelta=False)
+        if load:
+            return ds.load()
+        return ds
     except (OSError, ValueError, RuntimeError) as exc:
         raise Era5Error(f"unreadable NetCDF {storage.redact(url)}: {exc}") from exc
 
@@ -93,8 +100,8 @@ def _field_names(ds: xr.Dataset, url: str) -> tuple[tuple[str, str], ...]:
 
 
 def index_file(url: str) -> Era5File:
-    """Index one file by its coordinates."""
-    ds = open_dataset(url)
+    """Index one file by its coordinates (field values are not read)."""
+    ds = open_dataset(url, load=False)
     tname = _pick_name(ds, TIME_NAMES, "time", url)
     lat = _pick_name(ds, LAT_NAMES, "latitude", url)
     lon = _pick_name(ds, LON_NAMES, "longitude", url)
@@ -102,7 +109,7 @@ def index_file(url: str) -> Era5File:
     if times.dtype.kind != "M":
         raise Era5Error(f"{storage.redact(url)}: time coordinate {tname!r} is not decoded as datetimes")
     la, lo = np.asarray(ds[lat].values, float), np.asarray(ds[lon].values, float)
-    return Era5File(
+    entry = Era5File(
         url=url,
         times=tuple(str(t) for t in times.astype("datetime64[ns]")),
         lat_min=float(la.min()),
@@ -114,6 +121,8 @@ def index_file(url: str) -> Era5File:
         lat_name=lat,
         lon_name=lon,
     )
+    ds.close()
+    return entry
 
 
 def index_folder(url: str) -> tuple[list[Era5File], list[tuple[str, str]]]:

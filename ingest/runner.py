@@ -78,7 +78,7 @@ class _FrameState:
     failed: str | None = None
 
 
-def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list, int]:
+def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list]:
     """Stage a frame (or resume its staging); returns its state, the task specs to run and pairs skipped."""
     dest = publish.cube_url(store_url, build.frame_id)
     staging = publish.staging_url(store_url, build.frame_id)
@@ -101,7 +101,7 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
         )
     specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, "dem", staging))]
     specs += [("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks]
-    return state, specs, 0
+    return state, specs
 
 
 def run_builds(
@@ -139,7 +139,7 @@ def run_builds(
         states: dict[str, _FrameState] = {}
         queue: list[tuple[str, str, tuple]] = []
         for b in todo:
-            state, specs, _ = _prepare(b, store_url, chunking)
+            state, specs = _prepare(b, store_url, chunking)
             states[b.frame_id] = state
             # finished tasks (done-marker in staging) return their recorded outcome at once
             queue += [(b.frame_id, kind, args) for kind, args in specs]
