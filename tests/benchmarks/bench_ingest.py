@@ -22,7 +22,6 @@ import zarr  # noqa: E402
 from numcodecs import Blosc  # noqa: E402
 from zarr.codecs import BloscCodec, ZstdCodec  # noqa: E402
 
-
 PUBLISHED = "published v2 whole slice (1,1,H,W) blosc-lz4"
 DEFAULT = "v3 shards (1,1,H,W) of (1,1,256,256) blosc-lz4"  # ingest's ChunkingConfig() default
 
