@@ -71,6 +71,16 @@ def cluster_env() -> dict[str, str]:
     return env
 
 
+def node_env(address: str) -> dict[str, str]:
+    """Environment of one node's processes: they know their own cluster.
+
+    Ray's helpers inside workers (e.g. Ray Train's placement-group cleaner) look the cluster up by
+    RAY_ADDRESS and otherwise scan the host for GCS processes, which finds every cluster on a shared
+    machine. `ray start` itself only takes `--address` from its flags.
+    """
+    return {**cluster_env(), "RAY_ADDRESS": address}
+
+
 @dataclass
 class Node:
     """One `ray start --block` process and where its files are."""
@@ -110,7 +120,7 @@ class LocalCluster:
         return [self.head, *self.workers]
 
 
-def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig) -> Node:
+def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig, address: str) -> Node:
     # Short temp dirs: Ray's Unix socket paths must stay under ~107 characters.
     temp_dir = Path(tempfile.mkdtemp(prefix=f"{name[:1]}", dir=root))
     log_path = root / f"{name}.log"
@@ -127,7 +137,7 @@ def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig)
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=cluster_env(), start_new_session=True
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=node_env(address), start_new_session=True
         )
     node = Node(name=name, process=process, temp_dir=temp_dir, log_path=log_path)
     try:
@@ -220,7 +230,7 @@ def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = Non
             f"--ray-client-server-port={client_port}",
             f"--dashboard-port={free_port()}",
         ]
-        head = _start_node("head", head_args, base, cfg)
+        head = _start_node("head", head_args, base, cfg, f"127.0.0.1:{port}")
         started.append(head)
         # The address Ray itself advertises (it maps localhost to the host's IP), as `ray start` wrote it.
         address = (head.temp_dir / "ray_current_cluster").read_text().strip()
@@ -232,7 +242,11 @@ def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = Non
         )
         for i in range(cfg.workers):
             worker = _start_node(
-                f"worker{i + 1}", [f"--address={address}", f"--num-cpus={cfg.cpus_per_worker}"], base, cfg
+                f"worker{i + 1}",
+                [f"--address={address}", f"--num-cpus={cfg.cpus_per_worker}"],
+                base,
+                cfg,
+                address,
             )
             started.append(worker)
             cluster.workers.append(worker)

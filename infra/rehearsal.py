@@ -42,8 +42,8 @@ class RehearsalConfig(Config):
 
     frames: int = 2
     pairs: int = 6
-    height: int = 64
-    width: int = 64
+    height: int = 96  # the smoke grid crops 64 x 64
+    width: int = 96
     seed: int = 0
     grid: str = "smoke"
     steps: tuple[str, ...] = STEPS
@@ -135,10 +135,16 @@ def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]
         with_product = sum(pairs.column("has_product").to_pylist())
         return {"pair_rows": pairs.num_rows, "with_product": with_product}
     if step == "benchmark":
-        files = [p for p in (work / "results").rglob("*") if p.is_file()]
-        if not files:
-            raise RehearsalError(f"benchmark: nothing written under {work / 'results'}")
-        return {"result_files": len(files)}
+        import pyarrow.parquet as pq
+
+        results = work / "results" / "results.parquet"
+        if not results.is_file():
+            raise RehearsalError(f"benchmark: {results} was not written")
+        runs = pq.read_table(results).num_rows
+        if runs == 0:
+            raise RehearsalError(f"benchmark: {results} holds no run")
+        files = sum(1 for p in (work / "results").rglob("*") if p.is_file())
+        return {"runs": runs, "result_files": files}
     return {}
 
 

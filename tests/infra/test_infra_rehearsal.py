@@ -99,7 +99,15 @@ def test_make_cluster_test_end_to_end(tmp_path: Path) -> None:
     canary = f"canary{secrets.token_hex(12)}"
     env = {**os.environ, "AWS_SECRET_ACCESS_KEY": canary, "RAY_AUTH_MODE": "disabled"}
     done = subprocess.run(
-        ["make", "--no-print-directory", "cluster-test", f"CLUSTER_TEST_ARGS=--work-dir {tmp_path}"],
+        # -o: never remake the venv stamp from a test (that would pip install).
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/bin/.installed",
+            "cluster-test",
+            f"CLUSTER_TEST_ARGS=--work-dir {tmp_path}",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -114,6 +122,7 @@ def test_make_cluster_test_end_to_end(tmp_path: Path) -> None:
         assert summary["steps"][probe_step]["task_nodes"] == 2
     assert summary["stopped"] is True
     assert all(n > 0 for n in summary["worker_node_logs"])
+    assert summary["steps"]["benchmark"]["runs"] > 0
     assert canary not in done.stdout + done.stderr
     for path in (p for p in tmp_path.rglob("*") if p.is_file()):
         assert canary.encode() not in path.read_bytes(), path
