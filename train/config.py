@@ -64,6 +64,8 @@ class RunConfig(Config):
     max_train_batches: int | None = Field(None, ge=1)
     """Cap on training batches per epoch and worker (smoke runs); None trains on the whole epoch."""
     max_eval_batches: int | None = Field(None, ge=1)
+    ray_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    """Ray Train's own console logs (per-report lines at INFO); the run's epoch lines always print."""
 
     @field_validator("workers")
     @classmethod

@@ -100,7 +100,7 @@ def trainer_for(
     source: DatasetFactory,
 ) -> Any:
     """The `TorchTrainer` of one run (Ray must be initialised)."""
-    from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig
     from ray.train import RunConfig as RayRunConfig
     from ray.train.torch import TorchTrainer
 
@@ -120,6 +120,7 @@ def trainer_for(
             storage_path=path,
             storage_filesystem=fs,
             failure_config=FailureConfig(max_failures=run.max_failures),
+            logging_config=LoggingConfig(log_level=run.ray_log_level),
             checkpoint_config=CheckpointConfig(
                 num_to_keep=run.num_to_keep,
                 checkpoint_score_attribute="val_loss",
