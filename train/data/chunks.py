@@ -58,6 +58,7 @@ class Fetcher:
         self.store = store
         self.local_root = str(store.root) if type(store) is zarr.storage.LocalStore else None
         self._fds: dict[str, int] = {}
+        self._paths: dict[str, str] = {}
 
     def fetch(self, requests: Sequence[tuple[str, Range]]) -> list[bytes | None]:
         if self.local_root is not None:
@@ -66,7 +67,9 @@ class Fetcher:
 
     def read_local(self, key: str, rng: Range = None) -> bytes | None:
         """Whole chunk files are opened and read; byte ranges (shards) use pread on a kept descriptor."""
-        path = os.path.join(self.local_root, key)  # type: ignore[arg-type]
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = os.path.join(self.local_root, key)  # type: ignore[arg-type]
         if rng is None:
             try:
                 with open(path, "rb", buffering=0) as fh:
@@ -135,7 +138,7 @@ class ArrayReader:
         self.dtype = np.dtype(array.dtype)
         self.fast = False
         self.sharded = False
-        self._index_cache: dict[str, np.ndarray] = {}
+        self._index_cache: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
         self._keys: dict[tuple[int, ...], tuple[str, tuple[int, ...] | None]] = {}
         meta = array.metadata
         prefix = array.path.strip("/")
@@ -219,21 +222,24 @@ class ArrayReader:
         return shard_key, ((-n, n) if self._index_at_end else (0, n))
 
     def set_index(self, shard_key: str, data: bytes | None) -> None:
+        """Keep a shard's index as {position in shard: (offset, nbytes)}, empty chunks left out."""
         shape = (*self._per_shard, 2)
         if data is None:  # no shard stored: every chunk empty
-            index = np.full(shape, _EMPTY, dtype=np.uint64)
-        else:
-            index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape)
-        self._index_cache[shard_key] = index
+            self._index_cache[shard_key] = {}
+            return
+        index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape)
+        self._index_cache[shard_key] = {
+            pos: (int(index[pos][0]), int(index[pos][1]))
+            for pos in np.ndindex(*self._per_shard)
+            if index[pos][0] != _EMPTY
+        }
 
     def chunk_request(self, key: str, inner: tuple[int, ...] | None) -> tuple[str, Range] | None:
         """(key, byte range) of a chunk's stored bytes; None when the chunk is empty (fill)."""
         if inner is None:
             return key, None
-        offset, nbytes = self._index_cache[key][inner]
-        if offset == _EMPTY:
-            return None
-        return key, (int(offset), int(nbytes))
+        found = self._index_cache[key].get(inner)
+        return None if found is None else (key, found)
 
     def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))

@@ -171,12 +171,15 @@ class MinicubeDataset(Dataset):
             lead = (step.primary_index, step.secondary_index)
             requests.append((cube.reader(MASK_VARIABLE), Window(lead, r0, rr1, c0, cc1)))
             targets.append((-1, MASK_VARIABLE))
+        first_mask = next(n for n, (channel, _) in enumerate(targets) if channel < 0)
         for n, piece, (rs, cs) in read_windows(requests, cube.fetcher):
             channel = targets[n][0]
-            if channel < 0:
-                np.logical_or(mask[rs, cs], piece != 0, out=mask[rs, cs])
-            else:
+            if channel >= 0:
                 image[channel, rs, cs] = piece
+            elif n == first_mask:
+                np.not_equal(piece, 0, out=mask[rs, cs])
+            else:
+                mask[rs, cs] |= piece != 0
         self._normalise(image[:, : rr1 - r0, : cc1 - c0], cube)
         return image, mask
 
@@ -184,29 +187,31 @@ class MinicubeDataset(Dataset):
         """In place on the frame part of the crop: z-score in float32, bad values -> 0, dem copied per step.
 
         NaN/inf, a variable's non-NaN `_FillValue` and phase no-data (exactly 0) become 0, i.e. the
-        mean; whole-crop torch ops (one thread is enough) beat per-chunk numpy by about 5x.
+        mean. Whole-crop torch ops for the arithmetic (one thread), numpy boolean indexing for the
+        sparse fixes (several times faster than masked_fill_ here).
         """
         nch = len(self.step_channels)
-        t = torch.from_numpy(valid)
         bad = []
         for j, var in enumerate(self.step_channels):
             nodata = cube.nodata_value(var)
             for step in range(self.steps):
                 if var == "dem" and step > 0:
                     continue
-                ch = t[step * nch + j]
+                ch = valid[step * nch + j]
                 if var == PHASE_VARIABLE:
                     bad.append((ch, ch == 0))
                 if nodata is not None:
                     bad.append((ch, ch == nodata))
+        t = torch.from_numpy(valid)
         t.sub_(self._mean).mul_(self._inv_std)
         for ch, where in bad:
-            ch.masked_fill_(where, 0.0)
-        t.nan_to_num_(0.0, 0.0, 0.0)
+            ch[where] = 0.0
+        if not torch.isfinite(t.sum()):  # a read-only pass; rewrite only crops holding NaN/inf
+            t.nan_to_num_(0.0, 0.0, 0.0)
         if self.steps > 1 and "dem" in self.step_channels:
             j = self.step_channels.index("dem")
             for step in range(1, self.steps):
-                t[step * nch + j] = t[j]
+                valid[step * nch + j] = valid[j]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self.samples):
