@@ -1,5 +1,6 @@
-"""The same ingest against real S3 (moto server) and GCS (gcp-storage-emulator) protocol servers:
-identical content to the local run. Ray starts after the servers so that workers see their env."""
+"""Ingest into real S3 (moto) and GCS (gcp-storage-emulator) protocol servers on 127.0.0.1:
+identical content to the local run, nothing left in staging, idempotent re-run.
+Ray starts after both servers, so that its workers get their endpoints in the environment."""
 
 from __future__ import annotations
 
@@ -7,24 +8,15 @@ from pathlib import Path
 
 import pytest
 from cube_checks import content_hash
+from remote_case import check_remote_equals_local, ray_with_env, tiny_sources
 
 from hephaestus.ingest import IngestConfig, run_ingest
-from hephaestus.platform import storage
 from hephaestus.platform.cube import open_cube
-
-# About 2 minutes on 2 cores (two servers, Ray, three ingests each): outside the default run.
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def servers_then_ray(s3_server: str, gcs_server: str):
-    import ray
-
-    from hephaestus.platform.ray_session import worker_env
-
-    ray.init(
-        num_cpus=2, include_dashboard=False, runtime_env={"env_vars": worker_env(include_credentials=True)}
-    )
+def ray_after_servers(s3_server: str, gcs_server: str):
+    ray = ray_with_env()
     try:
         yield
     finally:
@@ -32,23 +24,20 @@ def servers_then_ray(s3_server: str, gcs_server: str):
 
 
 @pytest.fixture(scope="module")
-def local_reference(synth_sources: Path, tmp_path_factory, servers_then_ray) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("local")
-    summary = run_ingest(IngestConfig(sources=str(synth_sources), out=str(out), workers=2))
-    return {Path(u).name: content_hash(open_cube(u).load()) for u in summary.cube_urls}
+def local_run(ray_after_servers, tmp_path_factory) -> tuple[Path, dict[str, dict], int]:
+    root = tmp_path_factory.mktemp("remote")
+    sources = tiny_sources(root / "src")
+    local = run_ingest(
+        IngestConfig(sources=str(sources), out=str(root / "local"), workers=2, pairs_per_task=2)
+    )
+    return (
+        sources,
+        {Path(u).name: content_hash(open_cube(u).load()) for u in local.cube_urls},
+        local.pairs_written,
+    )
 
 
 @pytest.mark.parametrize("bucket_fixture", ["s3_bucket", "gcs_bucket"])
-def test_remote_store_equals_local(bucket_fixture, request, synth_sources: Path, local_reference) -> None:
-    bucket = request.getfixturevalue(bucket_fixture)
-    out = f"{bucket}/store"
-    summary = run_ingest(IngestConfig(sources=str(synth_sources), out=out, workers=2))
-    assert summary.ok and len(summary.cube_urls) == len(local_reference)
-    for url in summary.cube_urls:
-        assert url.startswith(bucket)
-        assert content_hash(open_cube(url).load()) == local_reference[url.rsplit("/", 1)[-1]]
-    loc = storage.location(out)
-    loc.fs.invalidate_cache()
-    assert not loc.fs.exists(f"{loc.path}/staging") or not loc.fs.ls(f"{loc.path}/staging")
-    again = run_ingest(IngestConfig(sources=str(synth_sources), out=out, workers=2))
-    assert again.pairs_written == 0 and again.pairs_skipped == summary.pairs_written
+def test_remote_store_equals_local(bucket_fixture: str, request, local_run) -> None:
+    sources, expected, written = local_run
+    check_remote_equals_local(sources, expected, written, request.getfixturevalue(bucket_fixture))
