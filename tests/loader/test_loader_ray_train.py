@@ -11,7 +11,10 @@ from loader_rows import STATS
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.data import LoaderConfig, MinicubeDataset, ray_dataset
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning"),
+]
 
 
 def test_ray_train_workers_split_the_epoch(cubes, rows, tmp_path):
