@@ -112,6 +112,111 @@ def _bytes_per_crop(path: Path, kw: dict, starts: list, crop: int, h: int, w: in
     return total / len(starts)
 
 
+class _MotoServer:
+    """A real S3 protocol server (moto) on 127.0.0.1, as in the tests, for object-store crop reads."""
+
+    def __enter__(self) -> str:
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        return "s3://bench"
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _loader_crop(arr):  # type: ignore[no-untyped-def]
+    """A crop function through the loader's chunk-window reader (how training reads cubes)."""
+    from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
+
+    reader, fetcher = ArrayReader(arr), Fetcher(arr.store_path.store)
+
+    def crop_fn(k: int, r: int, c: int, size: int) -> np.ndarray:
+        out = np.empty((size, size), "float32")
+        for _, piece, dst in read_windows([(reader, Window((k, 0), r, r + size, c, c + size))], fetcher):
+            out[dst] = piece
+        return out
+
+    return crop_fn
+
+
+def _rates(fns: dict, starts: list, crop: int, rng: np.random.Generator, rounds: int) -> dict[str, float]:
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name in rng.permutation(list(fns)):
+            t0 = time.perf_counter()
+            for kk, r, c in starts:
+                fns[name](kk, r, c, crop)
+            out[name].append(len(starts) / (time.perf_counter() - t0))
+    return {name: round(float(np.median(v)), 1) for name, v in out.items()}
+
+
+def _ratio(a: object, b: object) -> float | None:
+    return round(a / b, 2) if isinstance(a, float) and isinstance(b, float) else None
+
+
+def _zarr_crop(arr):  # type: ignore[no-untyped-def]
+    return lambda k, r, c, size: arr[k, 0, r : r + size, c : c + size]
+
+
+def _s3_crop_rates(
+    local: dict[str, Path], starts: list, crop: int, rng: np.random.Generator, rounds: int
+) -> dict:
+    """Crops/s reading each layout from the S3 server through zarr's FsspecStore (the platform's path)."""
+    import fsspec
+
+    from hephaestus.platform import storage
+
+    with _MotoServer() as bucket:
+        fs = fsspec.filesystem("s3", **storage.storage_options(bucket))
+        arrays = {}
+        for k, (name, path) in enumerate(local.items()):
+            fs.put(str(path), f"bench/layout-{k}.zarr", recursive=True)
+            store = zarr.storage.FsspecStore.from_url(
+                f"{bucket}/layout-{k}.zarr", storage_options=storage.storage_options(bucket), read_only=True
+            )
+            arrays[name] = zarr.open_array(store, mode="r")
+            arrays[name][0, 0, :crop, :crop]
+        zarr_rates = _rates({n: _zarr_crop(a) for n, a in arrays.items()}, starts, crop, rng, rounds)
+        try:
+            loader = {n: _loader_crop(a) for n, a in arrays.items()}
+            loader_rates = _rates(loader, starts, crop, rng, rounds)
+        except Exception as exc:  # the loader's reader is another stage's code: report, do not fail
+            loader_rates = {n: f"unavailable: {exc}" for n in arrays}
+    return {n: {"zarr": zarr_rates[n], "loader_reader": loader_rates[n]} for n in arrays}
+
+
 def crop_reads(tmp: Path, quick: bool) -> dict:
     h, w = (1024, 1024) if quick else (1070, 1409)  # the published sample is 1070 x 1409
     n = 4 if quick else 8
@@ -141,7 +246,7 @@ def crop_reads(tmp: Path, quick: bool) -> dict:
         (int(rng.integers(0, n)), int(rng.integers(0, h - crop)), int(rng.integers(0, w - crop)))
         for _ in range(reads)
     ]
-    arrays, table = {}, {}
+    arrays, table, paths = {}, {}, {}
     for k, (name, kw) in enumerate(layouts.items()):
         path = tmp / f"crop-{k}.zarr"
         arr = zarr.create_array(str(path), shape=data.shape, dtype="float32", **kw)
@@ -152,6 +257,7 @@ def crop_reads(tmp: Path, quick: bool) -> dict:
         }
         table[name]["mb_fetched_per_crop"] = round(_bytes_per_crop(path, kw, starts, crop, h, w) / 1e6, 3)
         arrays[name] = zarr.open_array(str(path), mode="r")
+        paths[name] = path
         np.testing.assert_array_equal(arrays[name][1, 0, 7:12, 9:15], data[1, 0, 7:12, 9:15])
         arrays[name][0, 0, :crop, :crop]  # warm imports and caches
     # Rounds interleave the layouts in a shuffled order, so that load from other processes on a
@@ -166,9 +272,18 @@ def crop_reads(tmp: Path, quick: bool) -> dict:
                 block = arr[kk, 0, r : r + crop, c : c + crop]
             rates[name].append(reads / (time.perf_counter() - t0))
             assert block.shape == (crop, crop)
+    try:
+        loader_local = _rates({n: _loader_crop(a) for n, a in arrays.items()}, starts, crop, rng, rounds)
+    except Exception as exc:  # the loader's reader is another stage's code: report, do not fail
+        loader_local = {n: f"unavailable: {exc}" for n in arrays}
     for name in layouts:
+        table[name]["loader_reader_crops_per_s"] = loader_local[name]
         table[name]["crops_per_s"] = round(float(np.median(rates[name])), 1)
         table[name]["crops_per_s_rounds"] = [round(x, 1) for x in rates[name]]
+    s3 = _s3_crop_rates(paths, starts[: 10 if quick else 20], crop, rng, rounds=2 if quick else 3)
+    for name, rate in s3.items():
+        table[name]["s3_crops_per_s"] = rate["zarr"]
+        table[name]["s3_loader_reader_crops_per_s"] = rate["loader_reader"]
     published = table[PUBLISHED]["crops_per_s"]
     best = max(table, key=lambda k: table[k]["crops_per_s"])
     return {
@@ -180,6 +295,11 @@ def crop_reads(tmp: Path, quick: bool) -> dict:
         "ratio_best_over_published": round(table[best]["crops_per_s"] / published, 2),
         "default_layout": DEFAULT,
         "ratio_default_over_published": round(table[DEFAULT]["crops_per_s"] / published, 2),
+        "s3_ratio_default_over_published": round(s3[DEFAULT]["zarr"] / s3[PUBLISHED]["zarr"], 2),
+        "loader_reader_ratio_default_over_published": _ratio(loader_local[DEFAULT], loader_local[PUBLISHED]),
+        "s3_loader_reader_ratio_default_over_published": _ratio(
+            s3[DEFAULT]["loader_reader"], s3[PUBLISHED]["loader_reader"]
+        ),
         "bytes_fetched_published_over_default": round(
             table[PUBLISHED]["mb_fetched_per_crop"] / table[DEFAULT]["mb_fetched_per_crop"], 2
         ),
