@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def _print_tables(tables: dict[str, Any]) -> None:
 
     from hephaestus.train.benchmark import TABLE_TITLES
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # whole tables in logs and pipes
     for task, frame in tables.items():
         table = Table(title=TABLE_TITLES[task])
         for col in frame.columns:

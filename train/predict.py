@@ -39,12 +39,28 @@ class LoadedModel:
     in_channels: int
 
 
+def resolve_checkpoint(url: str) -> str:
+    """A checkpoint folder, or a run folder (RESULTS/checkpoints/<run_id>): then its newest checkpoint."""
+    loc = storage.location(url)
+    if not loc.fs.isdir(loc.path):
+        raise PredictError(f"{storage.redact(url)}: checkpoint folder not found")
+    if loc.fs.exists(f"{loc.path.rstrip('/')}/{RUN_FILE}"):
+        return url
+    names = sorted(
+        p.rstrip("/").rsplit("/", 1)[-1]
+        for p in loc.fs.ls(loc.path, detail=False)
+        if p.rstrip("/").rsplit("/", 1)[-1].startswith("checkpoint_") and loc.fs.isdir(p)
+    )
+    if not names:
+        raise PredictError(f"{storage.redact(url)}: neither a checkpoint nor a run folder with checkpoints")
+    return storage.join(url, names[-1])  # names carry their creation time: the last is the final one
+
+
 def load_checkpoint(checkpoint: str) -> LoadedModel:
     """Model, run config and statistics from a checkpoint folder written by the training loop."""
+    checkpoint = resolve_checkpoint(checkpoint)
     with storage.local_scratch("hmc-predict-") as scratch:
         loc = storage.location(checkpoint)
-        if not loc.fs.exists(loc.path):
-            raise PredictError(f"{storage.redact(checkpoint)}: checkpoint folder not found")
         files = {}
         for name in (RUN_FILE, INPUT_FILE, BEST_FILE, MODEL_FILE):
             remote = f"{loc.path.rstrip('/')}/{name}"
@@ -111,7 +127,10 @@ def frame_input(
             raw = (
                 data.values if var == "dem" else data.isel({schema.PRIMARY: i, schema.SECONDARY: j}).values
             ).astype(np.float32)
-            mean, std = statistics[schema.statistics_key(var)]
+            key = var if var in statistics else schema.statistics_key(var)
+            if key not in statistics:
+                raise PredictError(f"the checkpoint's statistics lack {schema.statistics_key(var)!r}")
+            mean, std = statistics[key]
             bad = ~np.isfinite(raw)
             fill = data.encoding.get("_FillValue")
             if fill is not None and not (isinstance(fill, float) and np.isnan(fill)):

@@ -105,8 +105,8 @@ def statistics(dataset: Dataset) -> Mapping[str, tuple[float, float]]:
     """Normalisation statistics the dataset used (kept with checkpoints so prediction matches training)."""
     for name in ("statistics", "stats"):
         value = getattr(dataset, name, None)
-        if isinstance(value, Mapping) and value:
-            return {k: (float(v[0]), float(v[1])) for k, v in value.items()}
+        if isinstance(value, Mapping) and value:  # keyed by channel or by statistics key
+            return {schema.statistics_key(k): (float(v[0]), float(v[1])) for k, v in value.items()}
     cfg = getattr(dataset, "cfg", None) or getattr(dataset, "config", None)
     store = getattr(cfg, "store_url", None)
     if store:

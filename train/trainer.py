@@ -6,6 +6,7 @@ filesystem for object stores). A run started again with the same id resumes wher
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -62,9 +63,9 @@ class RunResult:
             row[f"test_{name}"] = self.metrics.get(f"test_{name}")
         row["test_loss"] = self.metrics.get("test_loss")
         row["best_val_loss"] = self.metrics.get("val_loss")
-        for key in ("loss", "lr", "weight_decay", "batch_size", "crop_size", "encoder", "workers"):
-            value = cfg.get(key if key != "loss" else "loss")
-            row[f"cfg_{key}"] = str(value) if key in ("workers",) else value
+        for key, value in cfg.items():  # every run setting, flat (tuples as text for a stable column type)
+            structured = key == "workers" or isinstance(value, list | tuple | dict)  # int or (min, max)
+            row[f"cfg_{key}"] = json.dumps(value) if structured else value
         row["config_json"] = _json(cfg)
         return row
 
@@ -73,8 +74,6 @@ class RunResult:
 
 
 def _json(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, sort_keys=True, default=str)
 
 
