@@ -144,7 +144,7 @@ class MinicubeDataset(Dataset):
         return r0, c0, cube.height, cube.width
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised image [T*C, k, k] float32 and mask [k, k] bool of sample `index`, not augmented."""
+        """Normalised image [T*C, k, k] float32 and mask [k, k] int64 of sample `index`, not augmented."""
         spec = self.samples[index]
         k = self.cfg.crop_size
         r0, c0, h, w = self.window(index)
@@ -156,7 +156,7 @@ class MinicubeDataset(Dataset):
         image = np.empty((self.in_channels, k, k), dtype=np.float32)
         image[:, rr1 - r0 :, :] = 0.0
         image[:, :, cc1 - c0 :] = 0.0
-        mask = np.zeros((k, k), dtype=bool)
+        mask = np.zeros((k, k), dtype=np.int64)  # the model's target dtype, written once
         requests, targets = [], []
         dem = cube.whole_dem() if "dem" in self.step_channels else None
         if dem is not None:
@@ -179,7 +179,7 @@ class MinicubeDataset(Dataset):
             elif n == first_mask:
                 np.not_equal(piece, 0, out=mask[rs, cs])
             else:
-                mask[rs, cs] |= piece != 0
+                mask[rs, cs] |= piece != 0  # union over the steps
         self._normalise(image[:, : rr1 - r0, : cc1 - c0], cube)
         return image, mask
 
@@ -218,7 +218,7 @@ class MinicubeDataset(Dataset):
             raise IndexError(f"sample {index} outside 0..{len(self.samples) - 1}")
         image_np, mask_np = self.read(index)
         image = torch.from_numpy(image_np)
-        mask = torch.from_numpy(mask_np.view(np.uint8)).to(torch.int64)
+        mask = torch.from_numpy(mask_np)
         if self._transform is not None:
             from hephaestus.train.data.augment import apply, augment_seed
 
