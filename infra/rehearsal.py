@@ -1,10 +1,11 @@
 """`make cluster-test`: rehearse a multi-node deployment on this machine.
 
 Starts a head (no CPUs, so every task must go to a worker) and two worker nodes as separate
-`ray start` processes, then drives the platform through its public CLI against that cluster with
-`--address`, exactly as a user on a real cluster would: synth -> ingest -> catalog build ->
-benchmark (smoke grid). Checks what each step left behind, then stops only the nodes it started.
-The last stdout line is a JSON summary.
+`ray start` processes. Probes it as a driver with `--address` and as a Ray client found through
+RAY_ADDRESS, then drives the platform through its public CLI against it, exactly as a user on a
+real cluster would: synth -> ingest -> catalog build -> benchmark (smoke grid), with `--address`.
+Checks what each step left behind, then stops only the nodes it started. Each step's full output
+is kept in WORK/logs/; the work dir is kept when a step fails. The last stdout line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ def hmc_command() -> list[str]:
     return [sys.executable, "-m", "hephaestus.platform.cli"]
 
 
-def run_step(name: str, cmd: list[str], timeout_s: float) -> float:
+def run_step(name: str, cmd: list[str], timeout_s: float, log_dir: Path) -> float:
     """Run one CLI step as its own driver process; raise with its output tail when it fails."""
     print(f"[cluster-test] {name}: {' '.join(cmd)}", flush=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
     start = time.monotonic()
     try:
         done = subprocess.run(cmd, env=cluster_env(), capture_output=True, text=True, timeout=timeout_s)
@@ -69,9 +72,12 @@ def run_step(name: str, cmd: list[str], timeout_s: float) -> float:
         raise RehearsalError(f"step {name!r} timed out after {timeout_s:.0f} s") from exc
     elapsed = time.monotonic() - start
     output = (done.stdout + done.stderr).strip()
+    log.write_text(output + "\n")
     if done.returncode != 0:
         tail = "\n".join(output.splitlines()[-30:])
-        raise RehearsalError(f"step {name!r} failed with exit code {done.returncode}:\n{tail}")
+        raise RehearsalError(
+            f"step {name!r} failed with exit code {done.returncode} (full output: {log}):\n{tail}"
+        )
     for line in output.splitlines()[-3:]:
         print(f"    {line}", flush=True)
     return elapsed
@@ -204,7 +210,7 @@ def rehearse(cfg: RehearsalConfig, work: Path) -> dict[str, Any]:
                 check_probe(report, cluster)
                 summary["steps"][step] = report
                 continue
-            elapsed = run_step(step, cmd, cfg.step_timeout_s)
+            elapsed = run_step(step, cmd, cfg.step_timeout_s, work / "logs")
             try:
                 outputs = check_outputs(step, work, cfg)
             except RehearsalError:
@@ -262,11 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = rehearse(cfg, work)
     except RehearsalError as exc:
-        print(f"[cluster-test] FAILED: {exc}", file=sys.stderr, flush=True)
+        print(
+            f"[cluster-test] FAILED: {exc}\n[cluster-test] kept {work} for inspection",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
-    finally:
-        if args.work_dir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    if args.work_dir is None:
+        shutil.rmtree(work, ignore_errors=True)
     print("[cluster-test] OK: cluster stopped", flush=True)
     print(json.dumps(summary))
     return 0
