@@ -13,8 +13,11 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    """A 2-CPU local Ray shared by a module's tests (ingest reuses an initialised runtime)."""
+def ray_local(s3_server: str, gcs_server: str):
+    """A 2-CPU local Ray shared by a module's tests (ingest reuses an initialised runtime).
+
+    Started after the S3 and GCS servers so that its workers get their endpoints in the environment.
+    """
     import ray
 
     from hephaestus.platform.ray_session import worker_env

@@ -1,6 +1,7 @@
 """End-to-end ingest on a local store with a real local Ray: content against independent
 expectations, v2 layout, idempotent re-runs, resume after an interrupted run, quarantine reasons,
-the `hmc ingest` CLI and `--from-minicubes` (one module: one Ray runtime for all of them)."""
+the `hmc ingest` CLI and `--from-minicubes`, and the same ingest into real S3 (moto) and GCS
+(gcp-storage-emulator) servers on 127.0.0.1 (one module: one Ray runtime for all of them)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import rasterio
 from cube_checks import center_time, content_hash, era5_expected, load_annotations, polygon_masks, read_tif
 from ingest_sources import default_frames, write_era5, write_frame, write_tif
-from remote_case import tiny_sources
+from remote_case import check_remote_equals_local, tiny_sources
 from typer.testing import CliRunner
 
 from hephaestus.ingest import IngestConfig, run_ingest
@@ -350,3 +351,26 @@ def test_from_minicubes_dir_zip_tar(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "pairs skipped" in again.output
     hashes = content_hash(open_cube(out / "cubes" / "001A_00001_000001.zarr").load())
     assert hashes == content_hash(open_cube(out / "cubes" / "001A_00001_000001.zarr").load())
+
+
+# ------------------------------------------------------------------------------------------
+# Object stores: real S3 and GCS protocol servers
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> tuple[Path, dict[str, dict], int]:
+    root = tmp_path_factory.mktemp("remote")
+    sources = tiny_sources(root / "src")
+    local = run_ingest(
+        IngestConfig(sources=str(sources), out=str(root / "local"), workers=2, pairs_per_task=2)
+    )
+    return (
+        sources,
+        {Path(u).name: content_hash(open_cube(u).load()) for u in local.cube_urls},
+        local.pairs_written,
+    )
+
+
+@pytest.mark.parametrize("bucket_fixture", ["s3_bucket", "gcs_bucket"])
+def test_remote_store_equals_local(bucket_fixture: str, request, local_run) -> None:
+    sources, expected, written = local_run
+    check_remote_equals_local(sources, expected, written, request.getfixturevalue(bucket_fixture))
