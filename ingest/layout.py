@@ -10,16 +10,11 @@ import numpy as np
 from numcodecs import Blosc
 
 from hephaestus.platform import schema
-from hephaestus.platform.cube import _fill_value
+from hephaestus.platform.cube import fill_value
 
 from .config import ChunkingConfig
 
 LAYOUTS = ("sharded-256-lz4", "chunk-256-lz4", "chunk-256-zstd", "slice")
-
-
-def fill_value(name: str) -> object:
-    """The value a variable holds where nothing was written (the template's fill)."""
-    return _fill_value(name, schema.VARIABLES[name])
 
 
 def _v3_raster(height: int, width: int, chunking: ChunkingConfig) -> dict[str, object]:

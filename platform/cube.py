@@ -147,7 +147,7 @@ def cube_template(
     for name, var in schema.VARIABLES.items():
         shape = tuple(sizes[d] for d in var.dims)
         dtype = var.numpy_dtype(schema.STRING_LENGTHS.get(name, 1))
-        fill = _fill_value(name, var)
+        fill = fill_value(name)
         if lazy and var.dtype != "str":
             arr = da.full(shape, fill, dtype=dtype, chunks=shape)
         else:
@@ -159,7 +159,9 @@ def cube_template(
     return ds
 
 
-def _fill_value(name: str, var: schema.Variable) -> object:
+def fill_value(name: str) -> object:
+    """The value a variable holds where nothing was written (masks: their background code)."""
+    var = schema.VARIABLES[name]
     if name in schema.MASK_FILL:
         return schema.MASK_FILL[name]
     if var.dtype == "float32":
