@@ -11,6 +11,7 @@ is kept in WORK/logs/; the work dir is kept when a step fails. The last stdout l
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import subprocess
@@ -128,18 +129,21 @@ def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]
             raise RehearsalError("ingest: the cubes hold no valid date pair")
         return {"cubes": len(cubes), "valid_pairs": valid_pairs}
     if step == "catalog":
-        # The catalog's public reader (infra sits above the stages, like the CLI does).
-        from hephaestus.catalog import read_pairs
-
+        # Checked as a user would, through `hmc catalog query` (infra imports no stage).
         collection = store / "catalog" / "collection.json"
         if not collection.is_file():
             raise RehearsalError(f"catalog: {collection} was not written")
-        pairs = read_pairs(str(store))
+        sql = "SELECT count(*) AS n, count(*) FILTER (has_product) AS with_product FROM pairs"
+        out = subprocess.run(
+            [*hmc_command(), "catalog", "query", str(store), sql, "--format", "csv"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        header, values = csv.reader(out.stdout.strip().splitlines()[-2:])
+        counts = dict(zip(header, map(int, values), strict=True))
         expected = cfg.frames * cfg.pairs  # one annotated pair per synthesized interferogram
-        if pairs.num_rows != expected:
-            raise RehearsalError(f"catalog: the pair index has {pairs.num_rows} rows, expected {expected}")
-        with_product = sum(pairs.column("has_product").to_pylist())
-        return {"pair_rows": pairs.num_rows, "with_product": with_product}
+        if counts["n"] != expected:
+            raise RehearsalError(f"catalog: the pair index has {counts['n']} rows, expected {expected}")
+        return {"pair_rows": counts["n"], "with_product": counts["with_product"]}
     if step == "benchmark":
         import pyarrow.parquet as pq
 
