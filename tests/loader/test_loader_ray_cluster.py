@@ -30,6 +30,7 @@ def test_crops_are_read_on_worker_nodes(cubes, rows):  # type: ignore[no-untyped
         dataset = MinicubeDataset(rows["published"], None, STATS, cfg)
         out = ray_dataset(cfg, dataset=dataset, batch_size=1, concurrency=2, num_cpus=1).take_all()
         assert sorted(int(r["sample_index"]) for r in out) == list(range(len(dataset)))
+        # the head has no CPUs: the 1-CPU CropReader actors can only have run on the worker nodes
         for r in out:
             direct = dataset[int(r["sample_index"])]
             np.testing.assert_array_equal(r["image"], direct["image"].numpy())

@@ -50,11 +50,14 @@ def ray_dataset(
     batch_size: int = 4,
     concurrency: int | tuple[int, int] | None = None,
     num_cpus: float = 1.0,
+    rows_per_block: int | None = None,
 ):  # type: ignore[no-untyped-def]
     """The epoch's samples as a ray.data.Dataset with columns image, mask, label, id, sample_index.
 
     Built from the index rows (`ray.data.from_arrow`); `dataset` defaults to
-    `MinicubeDataset.from_catalog(cfg)`. Each map task reads `batch_size` crops.
+    `MinicubeDataset.from_catalog(cfg)`. Each map task reads `batch_size` crops; the index is cut
+    into blocks of `rows_per_block` rows (default: `batch_size`) so that `concurrency` actors,
+    wherever the CPUs are, share the work.
     """
     import ray.data
 
@@ -64,7 +67,10 @@ def ray_dataset(
     rows = _plain(rows).append_column("sample_index", pa.array(order, type=pa.int64()))
     kwargs: dict[str, Any] = {"fn_constructor_kwargs": {"dataset": ds, "epoch": epoch}, "num_cpus": num_cpus}
     kwargs["concurrency"] = concurrency if concurrency is not None else 1
-    return ray.data.from_arrow(rows).map_batches(
+    # several blocks, so that map tasks on several nodes/actors read crops in parallel
+    step = max(1, rows_per_block or batch_size)
+    blocks = [rows.slice(i, step) for i in range(0, rows.num_rows, step)] or [rows]
+    return ray.data.from_arrow(blocks).map_batches(
         CropReader, batch_size=batch_size, batch_format="numpy", **kwargs
     )
 
