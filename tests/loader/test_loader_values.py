@@ -176,3 +176,18 @@ def test_bad_rows_and_statistics_are_refused(rows):  # type: ignore[no-untyped-d
         MinicubeDataset(rows["platform"].drop_columns(["mask_row_min"]), None, STATS, cfg)
     with pytest.raises(ValueError, match="series rows"):
         MinicubeDataset(rows["platform"], None, STATS, LoaderConfig(store_url="u", series=True))
+
+
+def test_missing_cube_is_a_clear_error(rows, tmp_path):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    from hephaestus.train.data.cubes import CubeUnreadableError
+
+    table = rows["platform"]
+    gone = str(tmp_path / "no-such-cube.zarr")
+    table = table.set_column(
+        table.schema.get_field_index("cube_url"), "cube_url", pa.array([gone] * table.num_rows)
+    )
+    dataset = MinicubeDataset(table, None, STATS, LoaderConfig(store_url="u", crop_size=K))
+    with pytest.raises(CubeUnreadableError, match="no-such-cube.zarr"):
+        dataset[0]

@@ -18,6 +18,11 @@ from hephaestus.platform.cube import _zarr_store
 from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
 
+
+class CubeUnreadableError(ValueError):
+    """A cube named by the index rows cannot be opened: names the cube and the reason."""
+
+
 StoreOpener = Callable[[str], "zarr.abc.store.Store"]
 
 
@@ -106,7 +111,13 @@ class CubeCache:
             self._pid, self._cubes = os.getpid(), {}
         cube = self._cubes.get(url)
         if cube is None:
-            cube = self._cubes[url] = OpenCube(url, self.opener(url))
+            try:
+                cube = OpenCube(url, self.opener(url))
+            except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:  # type: ignore[attr-defined]
+                raise CubeUnreadableError(
+                    f"{redact(url)}: cannot open the cube ({exc.__class__.__name__}: {exc})"
+                ) from exc
+            self._cubes[url] = cube
         return cube
 
     def __getstate__(self) -> dict[str, object]:
