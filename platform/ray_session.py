@@ -62,6 +62,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         "include_dashboard": False,
     }
     if local:
+        # "local" starts a private runtime even when another Ray runs on this host (`ray start`).
+        kwargs["address"] = "local"
         kwargs["num_cpus"] = num_cpus
     else:
         kwargs["address"] = address

@@ -53,7 +53,7 @@ def ingest_throughput(tmp: Path, quick: bool) -> dict:
     generate(SynthConfig(frames=1, pairs=pairs, height=size, width=size, seed=7), src)
     out: dict = {"frame": f"{size}x{size}", "pairs": pairs, "pairs_per_task": 2}
     for workers in (1, 2):
-        ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, logging_level="ERROR")
         try:
             _warm_workers(workers)
             cfg = IngestConfig(

@@ -23,7 +23,10 @@ def ray_local(s3_server: str, gcs_server: str):
     from hephaestus.platform.ray_session import worker_env
 
     ray.init(
-        num_cpus=2, include_dashboard=False, runtime_env={"env_vars": worker_env(include_credentials=True)}
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": worker_env(include_credentials=True)},
     )
     try:
         yield

@@ -32,7 +32,10 @@ def ray_with_env():  # type: ignore[no-untyped-def]
     from hephaestus.platform.ray_session import worker_env
 
     ray.init(
-        num_cpus=2, include_dashboard=False, runtime_env={"env_vars": worker_env(include_credentials=True)}
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": worker_env(include_credentials=True)},
     )
     return ray
 
