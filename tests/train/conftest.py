@@ -19,13 +19,9 @@ SPLIT_STARTS = {"train": "2018-01-05", "val": "2019-07-02", "test": "2020-03-01"
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[None]:
     """One local Ray runtime (2 CPUs) for a whole test module."""
-    import ray
+    from local_ray import local_ray
 
-    from hephaestus.platform.ray_session import ray_session
-
-    if ray.is_initialized():
-        ray.shutdown()
-    with ray_session(num_cpus=2):
+    with local_ray():
         yield
 
 

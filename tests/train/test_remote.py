@@ -16,12 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_grid_results_and_checkpoints_on_s3(s3_bucket: str) -> None:
-    import ray
+    from local_ray import local_ray
 
-    from hephaestus.platform.ray_session import ray_session
-
-    if ray.is_initialized():
-        ray.shutdown()
     out = f"{s3_bucket}/bench"
     grid = GridConfig(
         name="s3",
@@ -31,7 +27,7 @@ def test_grid_results_and_checkpoints_on_s3(s3_bucket: str) -> None:
         seeds=(0,),
         base=RunConfig(epochs=1, crop_size=32, batch_size=4, workers=1, weights="random", augment=False),
     )
-    with ray_session(num_cpus=2):  # started after the S3 environment is set, so workers reach moto
+    with local_ray():  # started after the S3 environment is set, so workers reach moto
         summary = run_benchmark("unused", grid, out, source=FringeSource({"train": 8, "val": 4, "test": 4}))
         assert summary.failed == {}
         again = run_benchmark("unused", grid, out, source=FringeSource({"train": 8, "val": 4, "test": 4}))

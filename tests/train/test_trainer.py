@@ -53,6 +53,7 @@ class CrashOnce:
         return dataset
 
 
+@pytest.mark.slow  # about a minute: two worker-group starts on 2 cores
 def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = RunConfig(
         model="mobilenetv3_large_100",
