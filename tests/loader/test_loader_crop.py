@@ -44,8 +44,8 @@ def test_edges_clamp_and_big_boxes_centre():
     # box larger than the crop: centred on the box (hand computed), offset ignored
     assert place_window(2000, 2000, 512, (100, 899, 300, 1099), 128, rng) == (100 + (800 - 512) // 2, 444)
     # no mask: the frame centre, exactly when offsets are off for such frames
-    assert place_window(1500, 1300, 512, None, 128, rng, offset_without_mask=False) == (494, 394)
-    r0, c0 = place_window(1500, 1300, 512, None, 128, rng)
+    assert place_window(1500, 1300, 512, None, 128, rng) == (494, 394)
+    r0, c0 = place_window(1500, 1300, 512, None, 128, rng, offset_without_mask=True)
     assert abs(r0 - 494) <= 128 and abs(c0 - 394) <= 128
     # frames smaller than the crop start at 0 (padded)
     assert place_window(300, 400, 512, (10, 20, 10, 20), 128, rng) == (0, 0)
@@ -66,3 +66,5 @@ def test_dataset_crops_keep_the_whole_mask(tmp_path):
         for i in range(len(dataset)):
             if total[i]:
                 assert int(dataset.read(i)[1].sum()) == total[i]
+            else:  # no mask: the frame centre, (96 - 48) // 2 and (112 - 48) // 2
+                assert dataset.window(i) == (24, 32, 96, 112)

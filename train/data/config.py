@@ -27,7 +27,7 @@ class LoaderConfig(Config):
     `max_offset` is the largest random shift of the crop from the centred position; use 0 for a
     fixed evaluation crop. `offset_without_mask`: frames without a mask are cropped around the
     frame centre, shifted by the same random offset when True (the paper's "random offset from the
-    frame center"), exactly centred when False. `statistics`: "catalog" reads the collection's
+    frame center"), exactly centred when False (the default: the issue's "centre of the frame"). `statistics`: "catalog" reads the collection's
     statistics (which fall back to the authors'), "authors" uses `schema.AUTHORS_STATISTICS`.
     """
 
@@ -37,7 +37,7 @@ class LoaderConfig(Config):
     atmosphere: bool = True
     crop_size: int = Field(512, gt=0)
     max_offset: int = Field(128, ge=0)
-    offset_without_mask: bool = True
+    offset_without_mask: bool = False
     augment: bool = False
     augmentation: AugmentConfig = AugmentConfig()
     undersample: bool = False

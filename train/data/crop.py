@@ -38,7 +38,7 @@ def place_window(
     bbox: BBox | None,
     max_offset: int,
     rng: np.random.Generator,
-    offset_without_mask: bool = True,
+    offset_without_mask: bool = False,
 ) -> tuple[int, int]:
     """Top-left (row, col) of a `crop` x `crop` window (deterministic for a given `rng` state)."""
     dr, dc = (int(v) for v in rng.integers(-max_offset, max_offset + 1, size=2)) if max_offset else (0, 0)
