@@ -162,7 +162,7 @@ def chunk_reads(
     shard = root / var / "c" / "/".join([*lead, "0", "0"])
     if not shard.exists():
         return []
-    index = _shard_index(shard, size // TILE)
+    index = _shard_index(shard, -(-size // TILE))  # shards round up to whole inner chunks
     out = []
     for r in rows:
         for c in cols:
@@ -306,7 +306,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller frame and fewer crops")
     args = parser.parse_args()
-    size, epochs, rounds = (1024, 3, 2) if args.quick else (1536, 12, 3)
+    size, epochs, rounds = (1000, 3, 2) if args.quick else (1500, 12, 3)
     result = run(size, epochs, 512, rounds)
     print(json.dumps(result, sort_keys=True))
 

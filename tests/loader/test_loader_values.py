@@ -191,3 +191,34 @@ def test_missing_cube_is_a_clear_error(rows, tmp_path):  # type: ignore[no-untyp
     dataset = MinicubeDataset(table, None, STATS, LoaderConfig(store_url="u", crop_size=K))
     with pytest.raises(CubeUnreadableError, match="no-such-cube.zarr"):
         dataset[0]
+
+
+def test_sharded_layout_with_shards_rounded_past_the_frame(tmp_path):  # type: ignore[no-untyped-def]
+    """Ingest rounds shards up to whole inner chunks for odd frame sizes (40 x 44 in 48 x 48 shards)."""
+    from zarr.codecs import BloscCodec
+
+    from factories import make_cube_dataset
+
+    ds = make_cube_dataset(n_primary=2, n_secondary=2, height=40, width=44, positive_every=2)
+    lz4 = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    enc = {
+        v: {"chunks": (1, 1, 16, 16), "shards": (1, 1, 48, 48), "compressors": [lz4]}
+        for v, spec in schema.VARIABLES.items()
+        if spec.dims == schema.RASTER_DIMS
+    }
+    url = str(tmp_path / "odd.zarr")
+    ds.to_zarr(url, mode="w", zarr_format=3, encoding=enc, consolidated=False)
+    rows = pair_rows(ds, url)
+    dataset = MinicubeDataset(rows, None, STATS, LoaderConfig(store_url="u", crop_size=32, max_offset=8))
+    assert dataset._cubes.get(url).reader("insar_difference").sharded
+    cube = open_cube(url)
+    for epoch in (0, 1):
+        dataset.set_epoch(epoch)
+        for i, row in enumerate(rows.to_pylist()):
+            r0, c0, _, _ = dataset.window(i)
+            steps = [(row["primary_index"], row["secondary_index"])]
+            item = dataset[i]
+            np.testing.assert_allclose(
+                item["image"].numpy(), expected_image(cube, steps, r0, c0, 32, True), atol=2e-5
+            )
+            np.testing.assert_array_equal(item["mask"].numpy(), expected_mask(cube, steps, r0, c0, 32))
