@@ -157,10 +157,10 @@ class ArrayReader:
                 if len(codecs) == 1 and type(codecs[0]).__name__ == "ShardingCodec":
                     shard = codecs[0]
                     ok, self._decoder, order = _numcodecs_decoder(list(shard.codecs))
-                    ok_index, _, index_order = _numcodecs_decoder(
+                    ok_index, index_decoder, index_order = _numcodecs_decoder(
                         [c for c in shard.index_codecs if type(c).__name__ != "Crc32cCodec"]
                     )
-                    if not ok or not ok_index or index_order != "<":
+                    if not ok or not ok_index or index_decoder is not None or index_order != "<":
                         return
                     self.chunks = tuple(int(c) for c in shard.chunk_shape)
                     self.sharded = True

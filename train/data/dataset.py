@@ -92,8 +92,11 @@ class MinicubeDataset(Dataset):
 
         if not cfg.store_url:
             raise ValueError("LoaderConfig.store_url is empty: the dataset needs a store with a catalog")
+        # series: every pair a series names must be there, whatever its split or usability
         pairs = catalog.read_pairs(
-            cfg.store_url, split=None if cfg.series else cfg.split, usable_only=cfg.usable_only
+            cfg.store_url,
+            split=None if cfg.series else cfg.split,
+            usable_only=cfg.usable_only and not cfg.series,
         )
         series = catalog.read_series(cfg.store_url, split=cfg.split) if cfg.series else None
         stats = (
