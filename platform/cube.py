@@ -24,8 +24,8 @@ class CubeSchemaError(ValueError):
     """A store is not a Hephaestus minicube: names the store and the missing or wrong variable."""
 
 
-def _zarr_store(url: str) -> zarr.abc.store.Store:
-    """A read-only zarr store for a directory or zip at any fsspec URL."""
+def zarr_store(url: str) -> zarr.abc.store.Store:
+    """A read-only zarr store for a directory or `.zip` at any fsspec URL (what open_cube reads through)."""
     text = normalize(url)
     if text.endswith(".zip"):
         if is_local(text):
@@ -53,7 +53,7 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
     touches; pass `chunks={}` for dask arrays on the stored chunks.
     """
     text = normalize(url)
-    store = _zarr_store(text)
+    store = zarr_store(text)
     try:
         with warnings.catch_warnings():
             # Consolidated metadata is optional (v3 stores have none): falling back is expected.

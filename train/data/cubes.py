@@ -14,7 +14,7 @@ import numpy as np
 import zarr
 
 from hephaestus.platform import schema
-from hephaestus.platform.cube import _zarr_store
+from hephaestus.platform.cube import zarr_store
 from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
 
@@ -28,7 +28,7 @@ StoreOpener = Callable[[str], "zarr.abc.store.Store"]
 
 def default_store(url: str) -> zarr.abc.store.Store:
     """The read-only zarr store of a cube URL (directory or .zarr.zip, any fsspec protocol)."""
-    return _zarr_store(normalize(url))
+    return zarr_store(normalize(url))
 
 
 class OpenCube:
