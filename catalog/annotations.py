@@ -15,21 +15,11 @@ import tarfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from hephaestus.platform import storage
+from hephaestus.platform import schema, storage
 
-INT_FIELDS = (
-    "corrupted",
-    "processing_error",
-    "glacier_fringes",
-    "orbital_fringes",
-    "atmospheric_fringes",
-    "low_coherence",
-    "no_info",
-    "image_artifacts",
-    "is_crowd",
-)
-LIST_FIELDS = ("label", "activity_type", "intensity_level")
-STR_FIELDS = ("frameID", "primary_date", "secondary_date", "phase", "caption")
+INT_FIELDS = schema.ANNOTATION_INT_FIELDS
+LIST_FIELDS = schema.ANNOTATION_LIST_FIELDS
+STR_FIELDS = schema.ANNOTATION_STR_FIELDS
 
 
 class AnnotationError(ValueError):

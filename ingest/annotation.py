@@ -20,17 +20,7 @@ from hephaestus.platform import schema, storage
 
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # a real annotation is a few kB; refuse anything absurd
 
-_INT_FIELDS = (
-    "corrupted",
-    "processing_error",
-    "glacier_fringes",
-    "orbital_fringes",
-    "atmospheric_fringes",
-    "low_coherence",
-    "no_info",
-    "image_artifacts",
-    "is_crowd",
-)
+_INT_FIELDS = schema.ANNOTATION_INT_FIELDS
 _ALLOWED = {
     "corrupted": {0, 1},
     "processing_error": set(schema.PROCESSING_ERROR.flag_values),

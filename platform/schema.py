@@ -238,6 +238,46 @@ COORD_DTYPES = {PRIMARY: "datetime64[ns]", SECONDARY: "datetime64[ns]", LAT: "fl
 
 
 # ---------------------------------------------------------------------------------------------
+# Hephaestus annotation JSON (one file per pair): the real files' fields, in their order
+# ---------------------------------------------------------------------------------------------
+ANNOTATION_FIELDS: tuple[str, ...] = (
+    "uniqueID",
+    "frameID",
+    "primary_date",
+    "secondary_date",
+    "corrupted",
+    "processing_error",
+    "glacier_fringes",
+    "orbital_fringes",
+    "atmospheric_fringes",
+    "low_coherence",
+    "no_info",
+    "image_artifacts",
+    "label",
+    "activity_type",
+    "intensity_level",
+    "phase",
+    "confidence",
+    "segmentation_mask",
+    "is_crowd",
+    "caption",
+)
+ANNOTATION_INT_FIELDS: tuple[str, ...] = (
+    "corrupted",
+    "processing_error",
+    "glacier_fringes",
+    "orbital_fringes",
+    "atmospheric_fringes",
+    "low_coherence",
+    "no_info",
+    "image_artifacts",
+    "is_crowd",
+)
+ANNOTATION_LIST_FIELDS: tuple[str, ...] = ("label", "activity_type", "intensity_level")
+ANNOTATION_STR_FIELDS: tuple[str, ...] = ("frameID", "primary_date", "secondary_date", "phase", "caption")
+
+
+# ---------------------------------------------------------------------------------------------
 # Normalisation statistics and model input channels
 # ---------------------------------------------------------------------------------------------
 AUTHORS_STATISTICS: Mapping[str, tuple[float, float]] = MappingProxyType(

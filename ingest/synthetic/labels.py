@@ -23,35 +23,11 @@ import rasterio.features
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from hephaestus.platform.schema import C_BAND_WAVELENGTH_M
+from hephaestus.platform.schema import ANNOTATION_FIELDS, C_BAND_WAVELENGTH_M
 
 MIN_REGION_PIXELS = 6
 VISIBLE_GAMMA = 0.2
 """Fringes are drawn by annotators only where the coherence lets them be seen."""
-
-ANNOTATION_FIELDS: tuple[str, ...] = (
-    "uniqueID",
-    "frameID",
-    "primary_date",
-    "secondary_date",
-    "corrupted",
-    "processing_error",
-    "glacier_fringes",
-    "orbital_fringes",
-    "atmospheric_fringes",
-    "low_coherence",
-    "no_info",
-    "image_artifacts",
-    "label",
-    "activity_type",
-    "intensity_level",
-    "phase",
-    "confidence",
-    "segmentation_mask",
-    "is_crowd",
-    "caption",
-)
-"""The real annotations' fields, in their order."""
 
 
 def intensity_of_fringes(n_fringes: float) -> str:
