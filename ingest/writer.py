@@ -132,13 +132,28 @@ def done_marker(staging_url: str, task_id: str) -> str:
     return storage.join(staging_url, "done", f"{task_id}.json")
 
 
+def _finished(staging_url: str, task_id: str) -> dict | None:
+    """The recorded outcome of a task that already ran (a re-run skips it), or None."""
+    marker = done_marker(staging_url, task_id)
+    if not storage.exists(marker):
+        return None
+    result = json.loads(storage.read_bytes(marker))
+    result["skipped"] = True
+    return result
+
+
+def _record(staging_url: str, task_id: str, result: dict) -> dict:
+    """Write the task's done-marker last: only a finished task is ever skipped."""
+    storage.write_text_atomic(done_marker(staging_url, task_id), json.dumps(result))
+    result["skipped"] = False
+    return result
+
+
 def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_url: str) -> dict:
     """Fill the cells of `jobs`; returns (and records) per-pair outcomes, bytes and peak memory."""
-    marker = done_marker(staging_url, task_id)
-    if storage.exists(marker):
-        result = json.loads(storage.read_bytes(marker))
-        result["skipped"] = True
-        return result
+    done = _finished(staging_url, task_id)
+    if done is not None:
+        return done
     t0 = time.perf_counter()
     arrays = _Arrays(ctx.cube_url, ctx.zarr_format)
     cache: dict = {}
@@ -177,20 +192,16 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    storage.write_text_atomic(marker, json.dumps(result))
-    result["skipped"] = False
-    return result
+    return _record(staging_url, task_id, result)
 
 
 def write_dem(
     ctx: FrameContext, hgt_url: str | None, source_cube: str | None, task_id: str, staging_url: str
 ) -> dict:
     """The frame's DEM from its LiCSAR hgt (or from a published cube when converting)."""
-    marker = done_marker(staging_url, task_id)
-    if storage.exists(marker):
-        result = json.loads(storage.read_bytes(marker))
-        result["skipped"] = True
-        return result
+    done = _finished(staging_url, task_id)
+    if done is not None:
+        return done
     t0 = time.perf_counter()
     if source_cube:
         from .sourcecube import open_published
@@ -207,6 +218,4 @@ def write_dem(
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    storage.write_text_atomic(marker, json.dumps(result))
-    result["skipped"] = False
-    return result
+    return _record(staging_url, task_id, result)
