@@ -9,6 +9,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import contextlib  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -118,7 +119,7 @@ def gcs_server() -> Iterator[str]:
 
 
 @pytest.fixture()
-def gcs_bucket(gcs_server: str) -> str:
+def gcs_bucket(gcs_server: str) -> Iterator[str]:
     """A fresh bucket; returns its gs:// URL."""
     import gcsfs
 
@@ -126,4 +127,8 @@ def gcs_bucket(gcs_server: str) -> str:
     fs = gcsfs.GCSFileSystem(endpoint_url=gcs_server, token="anon")
     fs.mkdir(name)
     fs.invalidate_cache()
-    return f"gs://{name}"
+    yield f"gs://{name}"
+    # The emulator answers more slowly the more objects it holds: leave it empty for the next test.
+    fs.invalidate_cache()
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm(name, recursive=True)
