@@ -6,24 +6,17 @@ lazily so that `hmc --help` stays fast and a stage's heavy dependencies load onl
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import typer
+
+from hephaestus.platform import cli_catalog, cli_demo, cli_ingest, cli_synth, cli_train
 
 app = typer.Typer(
     name="hmc",
     help="Hephaestus Minicubes platform: synthesize sources, ingest cubes, catalog, stream and train.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-)
-
-COMMAND_MODULES = (
-    "hephaestus.platform.cli_synth",
-    "hephaestus.platform.cli_ingest",
-    "hephaestus.platform.cli_catalog",
-    "hephaestus.platform.cli_train",
-    "hephaestus.platform.cli_demo",
 )
 
 
@@ -35,18 +28,8 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more.
     )
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that stage's commands are not part of this build
-                continue
-            raise
-        module.register(app)
-
-
-_register()
+for _commands in (cli_synth, cli_ingest, cli_catalog, cli_train, cli_demo):
+    _commands.register(app)
 
 
 def main() -> None:
