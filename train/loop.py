@@ -86,6 +86,16 @@ def _batches(loader: DataLoader, limit: int | None) -> Iterator[dict[str, Any]]:
         yield batch
 
 
+def _forward(
+    net: nn.Module, batch: dict[str, Any], run: RunConfig, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and target of a batch on `device`, under autocast where the run asks for it."""
+    image = batch["image"].to(device, non_blocking=True)
+    with _autocast(device, run.amp):
+        logits = net(image)
+    return logits, _target(batch, run.task, device)
+
+
 def epoch_order(dataset: Dataset, epoch: int, seed: int) -> np.ndarray:
     """The epoch's sample order: the dataset's own (undersampled) indices when it has them, shuffled."""
     own = getattr(dataset, "epoch_indices", None)
@@ -118,16 +128,13 @@ def train_epoch(
     model.train()
     total, count = 0.0, 0
     for batch in _batches(loader, run.max_train_batches):
-        image = batch["image"].to(device, non_blocking=True)
-        target = _target(batch, run.task, device)
-        with _autocast(device, run.amp):
-            logits = model(image)
+        logits, target = _forward(model, batch, run, device)
         loss = loss_fn(logits, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(image)
-        count += len(image)
+        total += float(loss.detach()) * len(target)
+        count += len(target)
     loss_sum, n = _all_reduce_sum([total, float(count)], device)
     return (loss_sum / n if n else math.nan), count
 
@@ -146,12 +153,9 @@ def evaluate(
     net.eval()
     total, count = 0.0, 0
     for batch in _batches(loader, run.max_eval_batches):
-        image = batch["image"].to(device, non_blocking=True)
-        target = _target(batch, run.task, device)
-        with _autocast(device, run.amp):
-            logits = net(image)
-        total += float(loss_fn(logits, target)) * len(image)
-        count += len(image)
+        logits, target = _forward(net, batch, run, device)
+        total += float(loss_fn(logits, target)) * len(target)
+        count += len(target)
         metrics.update(deformation_probability(logits), target)
     loss_sum, n = _all_reduce_sum([total, float(count)], device)
     out = compute(metrics)
