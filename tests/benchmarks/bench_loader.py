@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "loader")]
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "train" / "data")]
 
 import numcodecs  # noqa: E402
 import numpy as np  # noqa: E402

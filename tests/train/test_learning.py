@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fringes import FringeSource
 
 from hephaestus.train.config import RunConfig
-from hephaestus.train.fringes import FringeSource
 from hephaestus.train.sources import DataRequest
 from hephaestus.train.trainer import train_run
 

@@ -6,11 +6,11 @@ import io
 
 import pyarrow.parquet as pq
 import pytest
+from fringes import FringeSource
 
 from hephaestus.platform import storage
 from hephaestus.train.benchmark import run_benchmark
 from hephaestus.train.config import GridConfig, RunConfig
-from hephaestus.train.fringes import FringeSource
 
 pytestmark = pytest.mark.slow
 

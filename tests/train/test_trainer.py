@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import ray.cloudpickle
+from fringes import FringeSource
 
 from hephaestus.train.benchmark import run_benchmark
 from hephaestus.train.config import GridConfig, RunConfig
-from hephaestus.train.fringes import FringeSource
 from hephaestus.train.trainer import train_run
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import test modules

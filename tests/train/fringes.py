@@ -7,10 +7,12 @@ noise. Samples follow the loader contract and are a pure function of (seed, spli
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Mapping
 
 import numpy as np
+import ray.cloudpickle
 import torch
 from torch.utils.data import Dataset
 
@@ -18,6 +20,8 @@ from hephaestus.platform import schema
 from hephaestus.train.sources import DataRequest
 
 SERIES_LENGTH = 3
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import test modules
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
