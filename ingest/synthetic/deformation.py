@@ -179,5 +179,4 @@ def draw_sources(
         src.fringes = geometry.fringes(d_los[land])
         drawn.append(src)
     # Visible where the ground is coherent enough for fringes to show (see labels.VISIBLE_GAMMA).
-    labels.assign_masks(drawn, land & (gamma >= labels.VISIBLE_GAMMA), config.mask_fringe_fraction)
-    return [s for s in drawn if s.mask.any()]
+    return labels.assign_masks(drawn, land & (gamma >= labels.VISIBLE_GAMMA), config.mask_fringe_fraction)

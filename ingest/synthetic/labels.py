@@ -57,22 +57,42 @@ def deformation_mask(
     return np.isin(labels, keep)
 
 
-def assign_masks(sources: list[DrawnSource], land: NDArray, fraction: float) -> None:
+def _own_mask(region: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """A source's regions with their holes filled (the polygons keep exteriors only: a dyke's trough
+    ringed by its lobes belongs to the pattern), regions under MIN_REGION_PIXELS dropped."""
+    filled = ndimage.binary_fill_holes(region)
+    labels_, n = ndimage.label(filled)
+    sizes = ndimage.sum(filled, labels_, index=np.arange(1, n + 1)) if n else np.zeros(0)
+    return np.isin(labels_, np.flatnonzero(sizes >= MIN_REGION_PIXELS) + 1)
+
+
+def assign_masks(sources: list[DrawnSource], land: NDArray, fraction: float) -> list[DrawnSource]:
     """Mask of each source: the visible area of their summed LOS field, each pixel given to the source
-    that moves it most (so polygon i goes with activity_type[i] and the union is what is visible)."""
-    if not sources:
-        return
-    total = np.sum([s.d_los for s in sources], axis=0)
-    visible = deformation_mask(total, land, fraction)
-    if len(sources) == 1:
-        sources[0].mask = visible
-        return
-    owner = np.argmax(np.abs(np.stack([s.d_los for s in sources])), axis=0)
-    for i, s in enumerate(sources):
-        own = ndimage.binary_fill_holes(visible & (owner == i))
-        labels_, n = ndimage.label(own)
-        sizes = ndimage.sum(own, labels_, index=np.arange(1, n + 1)) if n else np.zeros(0)
-        s.mask = np.isin(labels_, np.flatnonzero(sizes >= MIN_REGION_PIXELS) + 1)
+    that moves it most (so polygon i goes with activity_type[i] and the union is what is visible).
+
+    Returns the sources that keep a mask. A source left without one is dropped from the labels and
+    the phase, so the masks are drawn again from the sum of the others: a pixel that only the
+    dropped source made visible must not stay in a survivor's mask. Every mask pixel has
+    |sum of the kept sources' LOS| >= `fraction` of a fringe, or is enclosed by such pixels of the
+    same mask (coherence gaps inside the pattern are closed; a dip of the deformation between two
+    lobes is labelled only where the lobes ring it).
+    """
+    kept = list(sources)
+    while kept:
+        total = np.sum([s.d_los for s in kept], axis=0)
+        strong = np.abs(total) >= fraction * C_BAND_WAVELENGTH_M / 2.0
+        visible = deformation_mask(total, land, fraction) & strong
+        owner = np.argmax(np.abs(np.stack([s.d_los for s in kept])), axis=0)
+        for i, s in enumerate(kept):
+            s.mask = _own_mask(visible & (owner == i))
+        survivors = [s for s in kept if s.mask.any()]
+        if len(survivors) == len(kept):
+            break
+        for s in kept:
+            if not s.mask.any():
+                s.mask = np.zeros(total.shape, bool)
+        kept = survivors
+    return kept
 
 
 def polygons(mask: NDArray[np.bool_]) -> list[list[float]]:
