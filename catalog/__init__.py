@@ -16,8 +16,8 @@ from hephaestus.catalog.build import (
 from hephaestus.catalog.pairs import PAIR_SCHEMA
 from hephaestus.catalog.publish import CatalogNotFoundError
 from hephaestus.catalog.read import connect, query, read_pairs, read_series, read_statistics, resolve
-from hephaestus.catalog.scan import CubeScanError
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
+from hephaestus.platform.cube import CubeUnreadableError
 
 __all__ = [
     "PAIR_SCHEMA",
@@ -27,7 +27,7 @@ __all__ = [
     "CatalogBuildError",
     "CatalogConfig",
     "CatalogNotFoundError",
-    "CubeScanError",
+    "CubeUnreadableError",
     "build_catalog",
     "build_series",
     "catalog_from_annotations",

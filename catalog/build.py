@@ -24,10 +24,11 @@ from hephaestus.catalog import publish, stac
 from hephaestus.catalog.annotations import load_annotations, load_available
 from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
 from hephaestus.catalog.read import STATISTICS_KEY
-from hephaestus.catalog.scan import CubeScan, CubeScanError, RunningStats, scan_cube
+from hephaestus.catalog.scan import CubeScan, CubeUnreadableError, RunningStats, scan_cube
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
 from hephaestus.platform.config import Config
+from hephaestus.platform.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ SERIES_DESCRIPTIONS = {
 }
 
 
-class CatalogBuildError(ValueError):
+class CatalogBuildError(InputError):
     """A catalog cannot be built: names the store or file and what is wrong."""
 
 
@@ -279,7 +280,7 @@ def build_catalog(
             scan = scan_cube(
                 url, statistics=cfg.statistics, annotations=records, workers=cfg.workers, on_pair=tick
             )
-        except CubeScanError as exc:
+        except CubeUnreadableError as exc:
             if cfg.strict:
                 raise
             log.warning("skipping cube: %s", exc)
@@ -343,7 +344,7 @@ def catalog_from_annotations(
     pairs = rows_to_table(rows)
     series = build_series(pairs, cfg.series_length, cfg.seed)
     version = publish.new_version()
-    skipped = [f"{r.source}: {r.reason}" for r in rejected]
+    skipped = [r.reason for r in rejected]
     extra = {
         "hephaestus:source": "annotations",
         "hephaestus:annotations": storage.redact(storage.normalize(annotations)),

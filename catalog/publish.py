@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hephaestus.platform import storage
+from hephaestus.platform.errors import InputNotFoundError
 
 CATALOG = "catalog"
 POINTER = "collection.json"
@@ -37,7 +38,7 @@ ROW_GROUP_ROWS = 65_536
 _VERSION = re.compile(r"^v\d{8}T\d{12}-[0-9a-f]{8}$")
 
 
-class CatalogNotFoundError(FileNotFoundError):
+class CatalogNotFoundError(InputNotFoundError):
     """No published catalog at a store: names the store."""
 
 

@@ -27,13 +27,9 @@ import xarray as xr
 
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
 from hephaestus.platform import schema, storage
-from hephaestus.platform.cube import CubeSchemaError, open_cube
+from hephaestus.platform.cube import CubeUnreadableError, open_cube
 
 STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *schema.ATMOSPHERE_CHANNELS)
-
-
-class CubeScanError(ValueError):
-    """A cube cannot be catalogued: names the cube and what is wrong."""
 
 
 @dataclass
@@ -130,15 +126,15 @@ def scan_cube(
     where = storage.redact(text)
     try:
         ds = open_cube(text)
-    except CubeSchemaError as exc:
-        raise CubeScanError(str(exc)) from exc
+    except CubeUnreadableError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to open names the cube
-        raise CubeScanError(f"{where}: cannot open cube ({exc.__class__.__name__}: {exc})") from exc
+        raise CubeUnreadableError(f"{where}: cannot open cube ({exc.__class__.__name__}: {exc})") from exc
     frame_id = str(ds.attrs.get("frame_id") or os.path.basename(text.rstrip("/")).split(".")[0])
     try:
         storage.safe_component(frame_id, what=f"{where}: frame_id")
     except storage.UnsafePathComponentError as exc:
-        raise CubeScanError(str(exc)) from exc
+        raise CubeUnreadableError(str(exc)) from exc
     lat = np.asarray(ds[schema.LAT].values)
     lon = np.asarray(ds[schema.LON].values)
     primary = np.asarray(ds[schema.PRIMARY].values).astype("datetime64[D]")
@@ -147,7 +143,9 @@ def scan_cube(
     try:
         scalars = _pair_scalars(ds)
     except Exception as exc:  # noqa: BLE001
-        raise CubeScanError(f"{where}: cannot read pair variables ({exc.__class__.__name__}: {exc})") from exc
+        raise CubeUnreadableError(
+            f"{where}: cannot read pair variables ({exc.__class__.__name__}: {exc})"
+        ) from exc
     uid_text = np.char.strip(scalars["unique_id"].astype(str))
     valid = scalars["valid_date_pair"].astype(bool)
     todo = [(int(i), int(j)) for i, j in zip(*np.nonzero(valid | (uid_text != "")), strict=True)]
@@ -177,7 +175,7 @@ def scan_cube(
         try:
             scan.stats["dem"].add(_finite(np.asarray(ds["dem"].values)))
         except Exception as exc:  # noqa: BLE001
-            raise CubeScanError(f"{where}: cannot read dem ({exc.__class__.__name__}: {exc})") from exc
+            raise CubeUnreadableError(f"{where}: cannot read dem ({exc.__class__.__name__}: {exc})") from exc
 
     def one(ij: tuple[int, int]) -> tuple[dict | None, dict[str, RunningStats], str | None]:
         i, j = ij
@@ -195,7 +193,9 @@ def scan_cube(
                     else np.full((1, 1), schema.MASK_FILL[m], dtype="int32")
                 )
         except Exception as exc:  # noqa: BLE001
-            raise CubeScanError(f"{label}: cannot read masks ({exc.__class__.__name__}: {exc})") from exc
+            raise CubeUnreadableError(
+                f"{label}: cannot read masks ({exc.__class__.__name__}: {exc})"
+            ) from exc
         row = _row(scan, scalars, slices, i, j, int(text_uid), annotations)
         local: dict[str, RunningStats] = {}
         if statistics and row["usable"]:
@@ -207,7 +207,7 @@ def scan_cube(
                     values = arr[data] if var in ("insar_difference", "insar_coherence") else arr
                     local.setdefault(schema.statistics_key(var), RunningStats()).add(_finite(values))
             except Exception as exc:  # noqa: BLE001
-                raise CubeScanError(
+                raise CubeUnreadableError(
                     f"{label}: cannot read rasters ({exc.__class__.__name__}: {exc})"
                 ) from exc
         return row, local, None

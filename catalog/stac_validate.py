@@ -17,6 +17,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
+from hephaestus.platform.errors import PlatformRuntimeError
+
 STAC_SCHEMAS = "https://schemas.stacspec.org/"
 EXTENSIONS = "https://stac-extensions.github.io/"
 GEOJSON = "https://geojson.org/schema/"
@@ -25,7 +27,7 @@ PROJJSON = "https://proj.org/schemas/"
 (only consulted for a PROJJSON `reference_system`; ours are EPSG codes)."""
 
 
-class StacValidationError(ValueError):
+class StacValidationError(PlatformRuntimeError, ValueError):
     """A STAC object does not validate against one of its schemas: names the object and the schema."""
 
 

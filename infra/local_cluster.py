@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hephaestus.platform.config import Config
+from hephaestus.platform.errors import PlatformRuntimeError
 
 READY_MARK = "Ray runtime started."
 
 
-class ClusterStartError(RuntimeError):
+class ClusterStartError(PlatformRuntimeError):
     """A node did not come up; the message carries the tail of its log."""
 
 

@@ -28,6 +28,7 @@ from hephaestus.infra.local_cluster import (
     local_cluster,
 )
 from hephaestus.platform.config import Config
+from hephaestus.platform.errors import PlatformRuntimeError
 
 # probe: a driver with --address; client: a Ray client driver (ray://) found through RAY_ADDRESS.
 # (`ray job submit`, the RayJob path, needs ray[default]'s dashboard: in Ray's images, not in this venv.)
@@ -35,7 +36,7 @@ PROBES = ("probe", "client")
 STEPS = (*PROBES, "synth", "ingest", "catalog", "benchmark")
 
 
-class RehearsalError(RuntimeError):
+class RehearsalError(PlatformRuntimeError):
     """A step failed or left the wrong outputs; the message names the step and what is wrong."""
 
 

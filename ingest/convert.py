@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hephaestus.platform import schema, storage
+from hephaestus.platform.errors import InputError
 
 from .config import ChunkingConfig
 from .geotiff import Grid
@@ -20,7 +21,7 @@ from .sourcecube import frame_name, open_published
 from .writer import FrameContext, PairJob
 
 
-class ConversionError(ValueError):
+class ConversionError(InputError):
     """A published cube that cannot be converted (unreadable, unsafe frame id, off the grid spacing)."""
 
 

@@ -16,11 +16,12 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from hephaestus.platform import schema, storage
+from hephaestus.platform.errors import InputError
 
 _TOL = 1e-9  # degrees: grids agree when origin and spacing agree to well below a pixel
 
 
-class ProductError(ValueError):
+class ProductError(InputError):
     """A source product that cannot go into a cube (unreadable, off-grid, values out of range)."""
 
 

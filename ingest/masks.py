@@ -9,8 +9,7 @@ from affine import Affine
 from rasterio.features import rasterize
 
 from hephaestus.platform import schema
-
-from .annotation import Polygon
+from hephaestus.platform.annotation import Polygon
 
 # Polygon coordinates are in pixel units (x = column, y = row): the identity transform maps them
 # onto the array so that a pixel is burnt when its centre lies inside the polygon.

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hephaestus.platform import annotation as ann_mod
 from hephaestus.platform import schema, storage
+from hephaestus.platform.errors import InputNotFoundError
 
-from . import annotation as ann_mod
 from . import era5 as era5_mod
 from . import sources
 from .config import IngestConfig
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 PLAN_VERSION = "1"
 
 
-class SourceNotFoundError(FileNotFoundError):
+class SourceNotFoundError(InputNotFoundError):
     """A source location (LiCSAR, ERA5 or annotations) does not exist."""
 
 
@@ -77,14 +78,15 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
+def plan_annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
     """Parse every annotation; quarantine malformed ones, duplicate uniqueIDs and doubly annotated pairs."""
     parsed: list[ann_mod.Annotation] = []
     for raw in ann_mod.iter_raw(url):
         try:
-            parsed.append(ann_mod.parse(raw))
+            parsed.extend(ann_mod.parse_file(raw))
         except ann_mod.AnnotationError as exc:
-            frame, product = _guess_ids(raw)
+            frame = exc.frame_id or "unknown"
+            product = str(exc.unique_id) if exc.unique_id is not None else raw.name
             plan.quarantine.append(QuarantineRecord(frame, product, (raw.origin,), str(exc), "annotation"))
     by_uid: dict[int, list[ann_mod.Annotation]] = defaultdict(list)
     for a in parsed:
@@ -108,25 +110,8 @@ def _annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
                 QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin,), reason, "annotation")
             )
             continue
-        try:
-            storage.safe_component(a.frame_id, "frameID")
-        except storage.UnsafePathComponentError as exc:
-            plan.quarantine.append(
-                QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin,), str(exc), "annotation")
-            )
-            continue
         good.append(a)
     return good
-
-
-def _guess_ids(raw: ann_mod.RawAnnotation) -> tuple[str, str]:
-    try:
-        d = json.loads(raw.data)
-        frame = str(d.get("frameID", "unknown")) if isinstance(d, dict) else "unknown"
-        uid = d.get("uniqueID") if isinstance(d, dict) else None
-        return frame, str(uid) if isinstance(uid, int) else raw.name
-    except (ValueError, UnicodeDecodeError):
-        return "unknown", raw.name
 
 
 def _acquisition(day: np.datetime64, meta: sources.FrameMetadata) -> np.datetime64:
@@ -140,7 +125,7 @@ def plan_sources(cfg: IngestConfig) -> Plan:
     for kind, url in (("LiCSAR", roots.licsar), ("ERA5", roots.era5), ("annotations", roots.annotations)):
         if not storage.exists(url):
             raise SourceNotFoundError(f"{kind} sources not found at {storage.redact(url)}")
-    annotations = _annotations(roots.annotations, plan)
+    annotations = plan_annotations(roots.annotations, plan)
     frames = sources.scan_licsar(roots.licsar)
     for name, fr in frames.items():
         try:

@@ -7,7 +7,7 @@ import posixpath
 import xarray as xr
 
 from hephaestus.platform import storage
-from hephaestus.platform.cube import CubeSchemaError, open_cube, validate_cube
+from hephaestus.platform.cube import CubeUnreadableError, open_cube, validate_cube
 
 CUBE_SUFFIXES = (".zarr.tar", ".zarr.zip", ".zarr")
 
@@ -34,14 +34,14 @@ def _tar_references(url: str) -> dict[str, list]:
         try:
             tar = tarfile.open(fileobj=fh, mode="r:")  # plain tar only: members must be addressable
         except tarfile.ReadError as exc:
-            raise CubeSchemaError(f"{storage.redact(url)}: not an uncompressed tar ({exc})") from exc
+            raise CubeUnreadableError(f"{storage.redact(url)}: not an uncompressed tar ({exc})") from exc
         members = [m for m in tar.getmembers() if m.isfile()]
     roots = sorted(
         (m.name for m in members if posixpath.basename(m.name) in ("zarr.json", ".zgroup")),
         key=lambda p: (p.count("/"), p),
     )
     if not roots:
-        raise CubeSchemaError(f"{storage.redact(url)}: no zarr group inside the tarball")
+        raise CubeUnreadableError(f"{storage.redact(url)}: no zarr group inside the tarball")
     prefix = posixpath.dirname(roots[0])
     refs: dict[str, list] = {}
     for m in members:

@@ -17,9 +17,9 @@ import zarr
 import zarr.storage
 
 from hephaestus.platform import schema, storage
+from hephaestus.platform.annotation import Polygon
 
 from . import era5 as era5_mod
-from .annotation import Polygon
 from .geotiff import Grid, ProductError, read_band, read_coherence, read_phase
 from .layout import fill_value, v2_needs_explicit_fill
 from .masks import rasterize_masks

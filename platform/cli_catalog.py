@@ -64,7 +64,7 @@ def build(
         AnnotationError,
         CatalogBuildError,
         CatalogConfig,
-        CubeScanError,
+        CubeUnreadableError,
         build_catalog,
     )
     from hephaestus.platform.config import ConfigError
@@ -97,7 +97,7 @@ def build(
 
         try:
             report = build_catalog(store_url, annotations=annotations, progress=progress, config=cfg)
-        except (CatalogBuildError, CubeScanError, AnnotationError, FileNotFoundError) as exc:
+        except (CatalogBuildError, CubeUnreadableError, AnnotationError, FileNotFoundError) as exc:
             _fail(str(exc))
             return
     for problem in report.skipped:

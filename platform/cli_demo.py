@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from pathlib import Path
@@ -10,7 +9,9 @@ from pathlib import Path
 import typer
 from pydantic import Field
 
+from hephaestus.platform.annotation import iter_raw, parse_file
 from hephaestus.platform.config import Config
+from hephaestus.platform.schema import NEGATIVE_LABEL
 
 
 class DemoConfig(Config):
@@ -46,12 +47,14 @@ def demo_steps(root: Path, cfg: DemoConfig) -> list[list[str]]:
 
 
 def first_positive(annotations: Path) -> int | None:
-    """uniqueID of the first annotated deformation, for the figure of one pair."""
-    for path in sorted(annotations.glob("*.json"), key=lambda p: (len(p.stem), p.stem)):
-        record = json.loads(path.read_text())
-        if any(label != "Non_Deformation" for label in record.get("label", [])):
-            return int(record["uniqueID"])
-    return None
+    """uniqueID of the first annotated deformation (in uniqueID order), for the figure of one pair.
+
+    The files are read by the platform's annotation model: a bad file fails here with the same
+    AnnotationError (and message) as in ingest and the catalog.
+    """
+    parsed = [a for raw in iter_raw(str(annotations)) for a in parse_file(raw)]
+    positives = [a.unique_id for a in parsed if any(label != NEGATIVE_LABEL for label in a.labels)]
+    return min(positives, default=None)
 
 
 def demo(

@@ -162,7 +162,7 @@ def predict(
     """Write a georeferenced deformation mask (segmenters) or score (classifiers) for one pair."""
     import json
 
-    from hephaestus.platform.cube import CubeSchemaError
+    from hephaestus.platform.cube import CubeUnreadableError
     from hephaestus.train.predict import PredictError
     from hephaestus.train.predict import predict as run_predict
 
@@ -170,7 +170,7 @@ def predict(
         _fail("give exactly one of --pair and --unique-id")
     try:
         info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id)
-    except (PredictError, CubeSchemaError) as exc:
+    except (PredictError, CubeUnreadableError) as exc:
         _fail(str(exc))
     typer.echo(json.dumps(info, default=str))
 

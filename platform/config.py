@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from hephaestus.platform.errors import InputError
 from hephaestus.platform.storage import read_bytes
 
 T = TypeVar("T", bound="Config")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration file or flag is invalid: names the file and the field."""
 
 

@@ -13,6 +13,7 @@ import zarr.errors
 import zarr.storage
 
 from hephaestus.platform import schema
+from hephaestus.platform.errors import InputError
 from hephaestus.platform.storage import is_local, location, normalize, redact, storage_options
 
 # The published cubes store fixed-width `<U` strings; zarr 3 warns that this dtype has no v3 spec yet.
@@ -20,8 +21,11 @@ from hephaestus.platform.storage import is_local, location, normalize, redact, s
 warnings.filterwarnings("ignore", category=zarr.errors.UnstableSpecificationWarning)
 
 
-class CubeSchemaError(ValueError):
-    """A store is not a Hephaestus minicube: names the store and the missing or wrong variable."""
+class CubeUnreadableError(InputError):
+    """A cube cannot be opened or read, or is not a Hephaestus minicube: names the cube and what is wrong.
+
+    The one "cube unreadable" error of every stage (ingest's checks, the catalog's scan, the loader).
+    """
 
 
 def zarr_store(url: str) -> zarr.abc.store.Store:
@@ -60,7 +64,9 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
             warnings.filterwarnings("ignore", message=".*consolidated metadata.*", category=RuntimeWarning)
             ds = xr.open_zarr(store, consolidated=None, chunks=chunks, decode_timedelta=False)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:  # type: ignore[attr-defined]
-        raise CubeSchemaError(f"{redact(text)}: not a zarr group ({exc.__class__.__name__}: {exc})") from exc
+        raise CubeUnreadableError(
+            f"{redact(text)}: not a zarr group ({exc.__class__.__name__}: {exc})"
+        ) from exc
     if validate:
         validate_cube(ds, source=text)
     ds.encoding["source_url"] = text
@@ -68,30 +74,34 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
 
 
 def validate_cube(ds: xr.Dataset, source: str = "<dataset>") -> None:
-    """Raise CubeSchemaError unless every schema variable is present with its dims and dtype."""
+    """Raise CubeUnreadableError unless every schema variable is present with its dims and dtype."""
     where = redact(source)
     for dim, kind in schema.COORD_DTYPES.items():
         if dim not in ds.coords:
-            raise CubeSchemaError(f"{where}: missing coordinate {dim!r}")
+            raise CubeUnreadableError(f"{where}: missing coordinate {dim!r}")
         if np.dtype(ds[dim].dtype) != np.dtype(kind) and not (
             kind.startswith("datetime64") and ds[dim].dtype.kind == "M"
         ):
-            raise CubeSchemaError(f"{where}: coordinate {dim!r} has dtype {ds[dim].dtype}, expected {kind}")
+            raise CubeUnreadableError(
+                f"{where}: coordinate {dim!r} has dtype {ds[dim].dtype}, expected {kind}"
+            )
     missing = [name for name in schema.VARIABLES if name not in ds.variables]
     if missing:
-        raise CubeSchemaError(f"{where}: missing variable(s) {', '.join(missing)}")
+        raise CubeUnreadableError(f"{where}: missing variable(s) {', '.join(missing)}")
     for name, var in schema.VARIABLES.items():
         got = ds[name]
         if tuple(got.dims) != var.dims:
-            raise CubeSchemaError(
+            raise CubeUnreadableError(
                 f"{where}: variable {name!r} has dims {tuple(got.dims)}, expected {var.dims}"
             )
         if not var.dtype_matches(got.dtype):
-            raise CubeSchemaError(f"{where}: variable {name!r} has dtype {got.dtype}, expected {var.dtype}")
+            raise CubeUnreadableError(
+                f"{where}: variable {name!r} has dtype {got.dtype}, expected {var.dtype}"
+            )
     if ds.sizes[schema.LAT] > 1 and not bool(ds[schema.LAT][0] > ds[schema.LAT][-1]):
-        raise CubeSchemaError(f"{where}: latitude must be descending")
+        raise CubeUnreadableError(f"{where}: latitude must be descending")
     if ds.sizes[schema.LON] > 1 and not bool(ds[schema.LON][0] < ds[schema.LON][-1]):
-        raise CubeSchemaError(f"{where}: longitude must be ascending")
+        raise CubeUnreadableError(f"{where}: longitude must be ascending")
 
 
 def spatial_ref_attrs() -> dict[str, object]:

@@ -22,12 +22,14 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 import fsspec  # noqa: E402
 from fsspec.spec import AbstractFileSystem  # noqa: E402
 
+from hephaestus.platform.errors import InputError
+
 REMOTE_PROTOCOLS = ("s3", "gs", "gcs", "memory", "az", "abfs", "http", "https")
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class UnsafePathComponentError(ValueError):
+class UnsafePathComponentError(InputError):
     """An id read from an input file would escape or corrupt a storage path."""
 
 

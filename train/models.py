@@ -17,13 +17,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach the hub unless the c
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from hephaestus.platform.errors import InputError
 from hephaestus.train.config import CLASSIFICATION_MODELS, SEGMENTATION_MODELS, Task, task_of  # noqa: E402
 
 NUM_CLASSES = 2
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """A weights file is missing, unreadable or does not fit the model: names the file."""
 
 

@@ -19,6 +19,7 @@ import xarray as xr
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
+from hephaestus.platform.errors import InputError
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import BEST_FILE, INPUT_FILE, MODEL_FILE, RUN_FILE
 from hephaestus.train.metrics import deformation_probability
@@ -27,7 +28,7 @@ from hephaestus.train.models import build_model
 SERIES_LENGTH = 3
 
 
-class PredictError(ValueError):
+class PredictError(InputError):
     """The checkpoint, cube or pair cannot be used: names which and why."""
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from hephaestus.catalog import (
     CatalogBuildError,
-    CubeScanError,
+    CubeUnreadableError,
     build_catalog,
     read_pairs,
     read_series,
@@ -197,7 +197,7 @@ def test_broken_cube_is_named_and_left_out(tmp_path: Path, cube_store: tuple[Pat
     assert read_pairs(store).num_rows == 6
     _, coll = resolve(store)
     assert "999D_00000_000000.zarr" in coll["hephaestus:skipped"][0]
-    with pytest.raises(CubeScanError, match="999D_00000_000000.zarr"):
+    with pytest.raises(CubeUnreadableError, match="999D_00000_000000.zarr"):
         build_catalog(store, strict=True)
 
 

@@ -1,85 +1,15 @@
-"""Ingest pieces without Ray: the real annotation tarball, annotation validation, layouts, ERA5 hour."""
+"""Ingest pieces without Ray: layouts, ERA5 hour (annotations: tests/platform/test_annotation.py)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
 from hephaestus.ingest import ChunkingConfig
-from hephaestus.ingest.annotation import AnnotationError, RawAnnotation, iter_raw, parse
 from hephaestus.ingest.era5 import Era5Error, Era5File, nearest_hour
 from hephaestus.ingest.geotiff import Grid
 from hephaestus.ingest.layout import LAYOUTS, encoding
-
-
-def test_real_annotation_tarball_parses_by_member_name(shared_dir: Path) -> None:
-    tar = shared_dir / "data" / "hephaestus" / "annotations.tar.gz"
-    parsed = [parse(raw) for raw in iter_raw(str(tar))]
-    assert len(parsed) == 19919  # the published count
-    assert len({a.unique_id for a in parsed}) == 19919
-    positives = [a for a in parsed if "Non_Deformation" not in a.labels]
-    assert len(positives) == 1764 + 40 + 15  # label counts read off the tarball by hand
-    assert all(a.polygons for a in positives)
-
-
-GOOD = {
-    "uniqueID": 5,
-    "frameID": "124D_04854_171313",
-    "primary_date": "20200101",
-    "secondary_date": "20200113",
-    "corrupted": 0,
-    "processing_error": 0,
-    "glacier_fringes": 0,
-    "orbital_fringes": 0,
-    "atmospheric_fringes": 1,
-    "low_coherence": 0,
-    "no_info": 0,
-    "image_artifacts": 0,
-    "label": ["Earthquake"],
-    "activity_type": ["Earthquake"],
-    "intensity_level": ["None"],
-    "phase": "None",
-    "confidence": 0.6,
-    "segmentation_mask": [[1, 1, 10, 1, 10, 8]],
-    "is_crowd": 0,
-    "caption": "quake",
-}
-
-
-def _raw(d: dict) -> RawAnnotation:
-    return RawAnnotation("x.json", "mem://x.json", json.dumps(d).encode())
-
-
-def test_good_annotation_codes() -> None:
-    a = parse(_raw(GOOD))
-    (p,) = a.polygons
-    assert (p.deformation, p.activity, p.intensity) == (2, 5, -1)
-    assert a.fields["unique_id"] == "5" and a.fields["phase"] == "None"
-
-
-@pytest.mark.parametrize(
-    "change, text",
-    [
-        ({"primary_date": "2020-01-01"}, "YYYYMMDD"),
-        ({"secondary_date": "20191231"}, "not after"),
-        ({"label": ["Non_Deformation"]}, "polygon(s) drawn"),
-        ({"label": ["Deformation", "Non_Deformation"]}, "mixes"),
-        ({"segmentation_mask": []}, "without any polygon"),
-        ({"activity_type": ["Volcano"]}, "unknown activity_type"),
-        ({"confidence": 1.5}, "confidence"),
-        ({"processing_error": 1}, "processing_error=1"),
-        ({"segmentation_mask": [[1, 2, 3]]}, "at least 3"),
-        ({"uniqueID": "5"}, "uniqueID must be an int"),
-    ],
-)
-def test_bad_annotations_name_the_problem(change: dict, text: str) -> None:
-    with pytest.raises(AnnotationError, match=None) as info:
-        parse(_raw({**GOOD, **change}))
-    assert text in str(info.value)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

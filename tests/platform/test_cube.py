@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from hephaestus.platform import schema, storage
-from hephaestus.platform.cube import CubeSchemaError, cube_template, grid_coords, open_cube
+from hephaestus.platform.cube import CubeUnreadableError, cube_template, grid_coords, open_cube
 
 from factories import make_cube_dataset, published_encoding, write_published_cube
 
@@ -89,7 +89,7 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
     ds = make_cube_dataset().drop_vars("insar_coherence")
     enc = {k: v for k, v in published_encoding(make_cube_dataset()).items() if k in ds}
     ds.to_zarr(tmp_path / "broken.zarr", zarr_format=2, encoding=enc)
-    with pytest.raises(CubeSchemaError, match=r"broken\.zarr.*missing variable\(s\) insar_coherence"):
+    with pytest.raises(CubeUnreadableError, match=r"broken\.zarr.*missing variable\(s\) insar_coherence"):
         open_cube(tmp_path / "broken.zarr")
 
 
@@ -97,18 +97,18 @@ def test_wrong_dtype_and_dims_are_named(tmp_path: Path) -> None:
     ds = make_cube_dataset()
     ds["deformation_mask"] = ds["deformation_mask"].astype("float32")
     ds.to_zarr(tmp_path / "dtype.zarr", zarr_format=2)
-    with pytest.raises(CubeSchemaError, match="'deformation_mask' has dtype float32, expected int32"):
+    with pytest.raises(CubeUnreadableError, match="'deformation_mask' has dtype float32, expected int32"):
         open_cube(tmp_path / "dtype.zarr")
     ds = make_cube_dataset()
     ds["confidence"] = ds["confidence"].transpose("secondary_date", "primary_date")
     ds.to_zarr(tmp_path / "dims.zarr", zarr_format=2)
-    with pytest.raises(CubeSchemaError, match="'confidence' has dims"):
+    with pytest.raises(CubeUnreadableError, match="'confidence' has dims"):
         open_cube(tmp_path / "dims.zarr")
 
 
 def test_not_a_store(tmp_path: Path) -> None:
     (tmp_path / "empty.zarr").mkdir()
-    with pytest.raises(CubeSchemaError, match="empty.zarr: not a zarr group"):
+    with pytest.raises(CubeUnreadableError, match="empty.zarr: not a zarr group"):
         open_cube(tmp_path / "empty.zarr")
 
 

@@ -14,14 +14,9 @@ import numpy as np
 import zarr
 
 from hephaestus.platform import schema
-from hephaestus.platform.cube import zarr_store
+from hephaestus.platform.cube import CubeUnreadableError, zarr_store
 from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
-
-
-class CubeUnreadableError(ValueError):
-    """A cube named by the index rows cannot be opened: names the cube and the reason."""
-
 
 StoreOpener = Callable[[str], "zarr.abc.store.Store"]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hephaestus.platform.errors import InputError
 from hephaestus.train.data.crop import BBox, union_bbox
 
 PAIR_COLUMNS = (
@@ -23,7 +24,7 @@ PAIR_COLUMNS = (
 SERIES_COLUMNS = ("series_id", "pair_ids", "positive")
 
 
-class IndexRowsError(ValueError):
+class IndexRowsError(InputError):
     """The index rows given to the loader lack a column or reference something missing."""
 
 
