@@ -9,6 +9,10 @@ from typing import Any
 import typer
 
 WORKERS_HELP = "Ray Train workers per run (fixed count)."
+WEIGHTS_HELP = "Initial weights: imagenet (missing files fail before training), random, or a weights file."
+WEIGHTS_DIR_HELP = (
+    "Folder with <architecture>.safetensors/.pth ImageNet weights (else HMC_WEIGHTS_DIR, HF cache)."
+)
 
 
 def _fail(message: str) -> None:
@@ -42,32 +46,70 @@ def _print_tables(tables: dict[str, Any]) -> None:
         console.print(table)
 
 
+def _print_plan(rows: list[dict[str, Any]], fmt: str) -> None:
+    """JSON: one object per planned run and line. Table: the same fields as aligned columns."""
+    import json
+
+    if fmt == "json":
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    if not rows:
+        return
+    columns = list(rows[0])
+    cells = [[("-" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
 def benchmark(
     store_url: str = typer.Argument(..., help="Store with cubes and a catalog (local path, s3://, gs://)."),
     grid: str = typer.Option("smoke", "--grid", help="Grid preset: paper or smoke."),
-    out: str = typer.Option(..., "--out", help="Results URL: results.parquet, tables, figure, checkpoints."),
+    out: str | None = typer.Option(
+        None, "--out", help="Results URL: results.parquet, tables, figure, checkpoints (not for --dry-run)."
+    ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
     workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     min_workers: int | None = typer.Option(None, "--min-workers", min=1, help="Elastic: fewest workers."),
     max_workers: int | None = typer.Option(None, "--max-workers", min=1, help="Elastic: most workers."),
     max_concurrent: int | None = typer.Option(None, "--max-concurrent", min=1, help="Runs at the same time."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the grid's epochs."),
+    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Overrides every run's."),
+    weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print every planned run and its settings; train nothing."
+    ),
+    fmt: str = typer.Option(
+        "table", "--format", help="--dry-run output: table, or json (one object a line)."
+    ),
 ) -> None:
     """Run the benchmark grid (models x single/series x with/without atmosphere x seeds); skip finished runs."""
     from rich.console import Console
 
     from hephaestus.platform.config import ConfigError
     from hephaestus.platform.storage import redact
-    from hephaestus.train.benchmark import run_benchmark
+    from hephaestus.train.benchmark import plan, run_benchmark
     from hephaestus.train.config import grid_preset
 
     console = Console()
     try:
         preset = grid_preset(grid).with_base(
-            epochs=epochs, workers=_workers(workers, min_workers, max_workers)
+            epochs=epochs,
+            workers=_workers(workers, min_workers, max_workers),
+            weights=weights,
+            weights_dir=weights_dir,
         )
     except (ValueError, ConfigError) as exc:
         _fail(str(exc))
+    if dry_run:
+        if fmt not in ("table", "json"):
+            _fail(f"--format must be table or json, not {fmt!r}")
+        _print_plan(plan(preset, out), fmt)
+        return
+    if out is None:
+        _fail("--out is required (except with --dry-run)")
 
     def on_event(kind: str, info: dict[str, Any]) -> None:
         if kind == "plan":
@@ -115,7 +157,8 @@ def train(
     workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     min_workers: int | None = typer.Option(None, "--min-workers", min=1),
     max_workers: int | None = typer.Option(None, "--max-workers", min=1),
-    weights: str | None = typer.Option(None, "--weights", help="random, auto, or a local weights file."),
+    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
     address: str | None = typer.Option(None, "--address"),
 ) -> None:
     """Train, validate and test one configuration on Ray Train."""
@@ -135,6 +178,7 @@ def train(
         "crop_size": crop_size,
         "workers": _workers(workers, min_workers, max_workers),
         "weights": weights,
+        "weights_dir": weights_dir,
     }
     try:
         if config is not None:

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.tune import Callback
 
-from hephaestus.platform import storage
+from hephaestus.platform import schema, storage
 from hephaestus.platform.ray_session import ray_session
-from hephaestus.train.config import GridConfig, RunConfig, grid_preset
+from hephaestus.train.config import PAPER_NAMES, GridConfig, RunConfig, grid_preset
 from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
-from hephaestus.train.summary import aggregate, comparison_figure, paper_table, to_markdown
+from hephaestus.train.summary import STD_NOTE, aggregate, comparison_figure, paper_table, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ RESULTS_FILE = "results.parquet"
 RUNS_DIR = "runs"
 TABLES = {"classification": "table3_classification", "segmentation": "table4_segmentation"}
 TABLE_TITLES = {
-    "classification": "Table 3: deformation classification (test, mean ± std over seeds, %)",
-    "segmentation": "Table 4: deformation segmentation (test, mean ± std over seeds, %)",
+    "classification": "Table 3: deformation classification (test, mean ± sample std over seeds, %)",
+    "segmentation": "Table 4: deformation segmentation (test, mean ± sample std over seeds, %)",
 }
 FIGURE_FILE = "comparison.png"
 
@@ -114,15 +114,85 @@ def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
         agg = aggregate(results, task)
         if agg.empty:
             continue
-        table = paper_table(agg, task)
-        tables[task] = table
-        storage.write_text_atomic(storage.join(out, f"{stem}.md"), to_markdown(table, TABLE_TITLES[task]))
+        tables[task] = paper_table(agg, task)
+        marked = paper_table(agg, task, markdown=True)  # best bold, second underlined, as the paper
+        storage.write_text_atomic(
+            storage.join(out, f"{stem}.md"), to_markdown(marked, TABLE_TITLES[task], STD_NOTE)
+        )
         storage.write_text_atomic(storage.join(out, f"{stem}.csv"), agg.to_csv(index=False))
     fig = comparison_figure(results)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     storage.write_bytes(storage.join(out, FIGURE_FILE), buf.getvalue())
     return tables
+
+
+def planned_in_channels(run: RunConfig) -> int:
+    """Input channels of a run: 3 (no atmosphere) or 9 per step, times the series length for series."""
+    from hephaestus.train.data.config import LoaderConfig
+
+    steps = LoaderConfig().series_length if run.series else 1
+    return steps * len(schema.input_channels(run.atmosphere))
+
+
+def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
+    """One flat record per planned run: what it will train, with what, and whether it is already done.
+
+    What `hmc benchmark --dry-run` prints, so a 96-run sweep can be checked before paying for it.
+    """
+    from hephaestus.train.data.config import LoaderConfig
+    from hephaestus.train.models import WeightsError, count_parameters, resolve_weights
+
+    done = finished_runs(storage.normalize(out)) if out else set()
+    params: dict[tuple[str, int, str], int] = {}
+    files: dict[tuple[str, str, str | None, str], str | None] = {}
+    rows = []
+    for run in grid.runs():
+        channels = planned_in_channels(run)
+        key = (run.model, channels, run.encoder)
+        if key not in params:
+            params[key] = count_parameters(run.model, channels, run.encoder)
+        wkey = (run.model, run.weights, run.weights_dir, run.encoder)
+        if wkey not in files:
+            try:
+                _, path = resolve_weights(run.model, run.weights, run.weights_dir, run.encoder)
+                files[wkey] = None if path is None else str(path)
+            except WeightsError:
+                files[wkey] = "MISSING"
+        focal = run.loss_name == "focal"
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "model": run.model,
+                "paper_name": PAPER_NAMES.get(run.model, run.model),
+                "task": run.task,
+                "series": run.series,
+                "atmosphere": run.atmosphere,
+                "seed": run.seed,
+                "params": params[key],
+                "in_channels": channels,
+                "encoder": run.encoder if run.task == "segmentation" else None,
+                "loss": run.loss_name,
+                "focal_deformation_weight": run.focal_deformation_weight if focal else None,
+                "focal_gamma": run.focal_gamma if focal else None,
+                "weights": run.weights,
+                "weights_file": files[wkey],
+                "statistics": getattr(run, "statistics", None) or LoaderConfig().statistics,
+                "crop_size": run.crop_size,
+                "max_offset": run.max_offset,
+                "augment": run.augment,
+                "undersample": run.undersample,
+                "batch_size": run.batch_size,
+                "optimizer": "AdamW",
+                "lr": run.lr,
+                "weight_decay": run.weight_decay,
+                "epochs": run.epochs,
+                "precision": "bf16 autocast on CUDA, fp32 on CPU" if run.amp else "fp32",
+                "workers": list(run.workers) if isinstance(run.workers, tuple) else run.workers,
+                "status": "done" if run.run_id in done else "pending",
+            }
+        )
+    return rows
 
 
 def _trial_fn(store_url: str, out: str, source: DatasetFactory) -> Callable[[dict[str, Any]], None]:
@@ -209,6 +279,9 @@ def run_benchmark(
     failed: dict[str, str] = {}
     trained: list[str] = []
     if pending:
+        from hephaestus.train.models import require_weights
+
+        require_weights(pending)  # before Ray: missing ImageNet weights fail here, never fall back to random
         source = source or CatalogSource(store_url)
         check_source(source)
         with ray_session(address=address):

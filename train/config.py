@@ -11,15 +11,47 @@ from hephaestus.platform.config import Config
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
 
+# In the row order of the paper's Tables 3 and 4.
 CLASSIFICATION_MODELS: tuple[str, ...] = (
     "resnet50",
-    "vit_small_patch16_224",
-    "convnext_small",
     "mobilenetv3_large_100",
     "tf_efficientnetv2_s",
+    "convnext_small",
+    "vit_small_patch16_224",
 )
-SEGMENTATION_MODELS: tuple[str, ...] = ("unet", "deeplabv3", "segformer")
+SEGMENTATION_MODELS: tuple[str, ...] = ("deeplabv3", "unet", "segformer")
+"""`deeplabv3` builds smp.DeepLabV3Plus, as the authors' code does (the paper calls it DeepLabv3)."""
 PAPER_MODELS: tuple[str, ...] = CLASSIFICATION_MODELS + SEGMENTATION_MODELS
+EXTRA_MODELS: tuple[str, ...] = ("convnext_base",)
+"""Offered beside the paper's models: the paper's text says ConvNeXt-Small, its Table 6 counts Base."""
+PAPER_NAMES: dict[str, str] = {
+    "resnet50": "ResNet-50",
+    "mobilenetv3_large_100": "MobileNetV3",
+    "tf_efficientnetv2_s": "EfficientNetV2",
+    "convnext_small": "ConvNeXt",
+    "convnext_base": "ConvNeXt-Base",
+    "vit_small_patch16_224": "ViT",
+    "deeplabv3": "DeepLabv3",
+    "unet": "UNet",
+    "segformer": "SegFormer",
+}
+"""The names the paper's tables print, in their row order."""
+AUTHORS_SCRATCH_MODELS: tuple[str, ...] = ("tf_efficientnetv2_s",)
+"""Trained from random weights in the authors' code (the paper's text says every model is pretrained)."""
+AUTHORS_FOCAL_ALPHA = 0.25
+"""The authors' FocalLoss alpha: the weight of class 0 (background); class 1 (deformation) gets 1 - alpha."""
+DEFORMATION_WEIGHT = 1.0 - AUTHORS_FOCAL_ALPHA
+FOCAL_GAMMA = 2.0
+
+
+def weights_kind(recorded: object) -> str:
+    """'imagenet', 'file' or 'random' from a run's recorded weights ('imagenet:<path>', ...), else 'unknown'.
+
+    Runs of different kinds are never averaged together in the tables.
+    """
+    text = str(recorded) if recorded is not None else ""
+    kind = text.split(":", 1)[0]
+    return kind if kind in ("imagenet", "file", "random") else "unknown"
 
 
 def task_of(model: str) -> Task:
@@ -51,10 +83,13 @@ class RunConfig(Config):
     weight_decay: float = Field(1e-2, ge=0)
     loss: LossName = "auto"
     """auto: cross-entropy for classifiers (focal for ViT), focal for segmentation, as in the paper."""
-    focal_alpha: float = Field(0.25, ge=0, le=1)
-    focal_gamma: float = Field(2.0, ge=0)
-    weights: str = "auto"
-    """'random', a local weights file, or 'auto' (a cached ImageNet file when present, else random)."""
+    focal_deformation_weight: float = Field(DEFORMATION_WEIGHT, ge=0, le=1)
+    """Focal class weight of the deformation class; the background gets 1 minus it. The authors'
+    FocalLoss(alpha=0.25) weighs classes [alpha, 1 - alpha] by target: deformation 0.75."""
+    focal_gamma: float = Field(FOCAL_GAMMA, ge=0)
+    weights: str = "imagenet"
+    """'imagenet' (a file in `weights_dir`/HMC_WEIGHTS_DIR or the hub cache; missing fails the run
+    before it starts), 'random' (from scratch, recorded as such) or the path of a weights file."""
     weights_dir: str | None = None
     amp: bool = True
     """bf16 autocast on CUDA workers (no effect on CPU)."""
@@ -78,6 +113,16 @@ class RunConfig(Config):
             raise ValueError(f"workers must be >= 1, got {value}")
         return value
 
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        if value == "auto":
+            raise ValueError(
+                "weights 'auto' is gone (it fell back to random weights silently): "
+                "give 'imagenet' (fails when the file is missing) or 'random'"
+            )
+        return value
+
     @property
     def task(self) -> Task:
         return task_of(self.model)
@@ -96,9 +141,14 @@ class RunConfig(Config):
 
     @property
     def run_id(self) -> str:
-        """Stable id, e.g. resnet50-single-atm-s0 (the grid's skip key)."""
+        """Stable id, e.g. resnet50-single-atm-s0 (the grid's skip key).
+
+        Runs that do not start from ImageNet weights say so (`-random`, `-file`), so a grid re-run with
+        other weights never takes their results for its own.
+        """
         atm = "atm" if self.atmosphere else "noatm"
-        return f"{self.model}-{self.setup}-{atm}-s{self.seed}"
+        kind = "" if self.weights == "imagenet" else ("-random" if self.weights == "random" else "-file")
+        return f"{self.model}-{self.setup}-{atm}-s{self.seed}{kind}"
 
 
 class GridConfig(Config):
@@ -110,31 +160,44 @@ class GridConfig(Config):
     atmosphere: tuple[bool, ...] = (True, False)
     seeds: tuple[int, ...] = (0, 1, 2)
     base: RunConfig = RunConfig()
+    weights_by_model: dict[str, str] = {}
+    """Per-model initial weights that differ from `base.weights` (the paper grid: EfficientNetV2 random)."""
 
     def runs(self) -> list[RunConfig]:
-        """Every run of the grid in a stable order."""
+        """Every run of the grid in a stable order (the paper's row order)."""
         base = self.base.model_dump()
         out = []
         for model in self.models:
+            weights = self.weights_by_model.get(model, self.base.weights)
             for series in self.series:
                 for atm in self.atmosphere:
                     for seed in self.seeds:
-                        out.append(
-                            RunConfig(
-                                **{**base, "model": model, "series": series, "atmosphere": atm, "seed": seed}
-                            )
-                        )
+                        values = {"model": model, "series": series, "atmosphere": atm, "seed": seed}
+                        out.append(RunConfig(**{**base, **values, "weights": weights}))
         return out
 
     def with_base(self, **changes: object) -> GridConfig:
-        """The same grid with some run settings changed (CLI flags: epochs, workers)."""
+        """The same grid with some run settings changed (CLI flags: epochs, workers, weights).
+
+        A `weights` change applies to every run, per-model choices included.
+        """
         values = {k: v for k, v in changes.items() if v is not None}
-        return self.model_copy(update={"base": self.base.model_copy(update=values)})
+        update: dict[str, object] = {"base": RunConfig(**{**self.base.model_dump(), **values})}
+        if "weights" in values:
+            update["weights_by_model"] = {}
+        return self.model_copy(update=update)
 
 
 def paper_grid() -> GridConfig:
-    """The paper's grid: 8 models x {single, series} x {with, without atmosphere} x 3 seeds, 90 epochs."""
-    return GridConfig(name="paper", base=RunConfig(epochs=90, crop_size=512, max_offset=128, batch_size=16))
+    """The paper's grid: 8 models x {single, series} x {with, without atmosphere} x 3 seeds, 90 epochs.
+
+    ImageNet weights as the paper says, except EfficientNetV2, which the authors' code trains from scratch.
+    """
+    return GridConfig(
+        name="paper",
+        base=RunConfig(epochs=90, crop_size=512, max_offset=128, batch_size=16, weights="imagenet"),
+        weights_by_model={m: "random" for m in AUTHORS_SCRATCH_MODELS},
+    )
 
 
 def smoke_grid() -> GridConfig:

@@ -196,7 +196,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     )
     model = ray.train.torch.prepare_model(built.module)
     optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
-    loss_fn = make_loss(run.loss_name, run.focal_alpha, run.focal_gamma)
+    loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
 
     state: dict[str, Any] = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "done": False}
     best_weights = _cpu_state(model)

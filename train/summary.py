@@ -1,7 +1,11 @@
 """The benchmark's summary: tables shaped like the paper's Tables 3 and 4 and a comparison figure.
 
-Rows are setup (single / time series) x model x atmosphere, columns the deformation-class metrics as
-mean +- std over seeds in percent, as the paper prints them.
+Rows are setup (single / time series) x model x atmosphere (without, then with) in the paper's row order
+and with its model names, plus the initial weights (ImageNet / random / file): runs that started from
+different weights are never averaged together. Cells are mean ± std over seeds in percent, where std is
+the SAMPLE standard deviation (n - 1 denominator; the paper does not say which it used: for 3 seeds the
+population std is sqrt(2/3) ≈ 0.816 times ours). In the Markdown the best mean of each column within a
+setup is **bold** and the second best <u>underlined</u>, as in the paper.
 """
 
 from __future__ import annotations
@@ -11,67 +15,88 @@ import math
 import pandas as pd
 from matplotlib.figure import Figure
 
+from hephaestus.train.config import PAPER_NAMES, weights_kind
 from hephaestus.train.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
 
 METRIC_LABELS = {"precision": "Prec", "recall": "Rec", "f1": "F1", "auroc": "AUROC", "iou": "IoU"}
 SETUP_LABELS = {"single": "Single-Timestep", "series": "Time-Series"}
-KEYS = ["setup", "model", "atmosphere"]
+WEIGHTS_LABELS = {"imagenet": "ImageNet", "random": "random", "file": "file", "unknown": "unknown"}
+KEYS = ["setup", "model", "atmosphere", "weights"]
+STD_DDOF = 1
+STD_NOTE = "std: sample standard deviation over seeds (n − 1 denominator)"
 
 
 def aggregate(results: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Mean and sample std over seeds (in %) of each setup x model x atmosphere, one numeric column each."""
+    """Mean and sample std over seeds (in %) of each setup x model x atmosphere x weights kind."""
     names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
-    rows = results[results["task"] == task]
+    rows = results[results["task"] == task].copy()
     columns = [f"test_{m}" for m in names]
     if rows.empty:
         return pd.DataFrame(columns=[*KEYS, "seeds", *[f"{m}_{s}" for m in names for s in ("mean", "std")]])
+    rows["weights"] = rows["weights"].map(weights_kind) if "weights" in rows else "unknown"
     grouped = rows.groupby(KEYS, sort=False)[columns]
     mean = grouped.mean() * 100
-    std = grouped.std(ddof=1) * 100
+    std = grouped.std(ddof=STD_DDOF) * 100
     out = pd.DataFrame(index=mean.index)
     out["seeds"] = grouped.size()
     for m in names:
         out[f"{m}_mean"] = mean[f"test_{m}"]
         out[f"{m}_std"] = std[f"test_{m}"]
     out = out.reset_index()
-    order = {"single": 0, "series": 1}
-    out = out.sort_values(
-        ["setup", "model", "atmosphere"], key=lambda c: c.map(order) if c.name == "setup" else c
-    )
-    return out.reset_index(drop=True)
+    model_rank = {m: i for i, m in enumerate(PAPER_NAMES)}
+    out["_setup"] = out["setup"].map({"single": 0, "series": 1})
+    out["_model"] = out["model"].map(lambda m: model_rank.get(m, len(model_rank)))
+    out = out.sort_values(["_setup", "_model", "model", "atmosphere", "weights"])
+    return out.drop(columns=["_setup", "_model"]).reset_index(drop=True)
 
 
-def _cell(mean: float, std: float) -> str:
+def _cell(mean: float, std: float, mark: str = "{}") -> str:
+    """'mean ± std' with the mean formatted through `mark` ('**{}**' bold, '<u>{}</u>' underlined)."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
     spread = "–" if std is None or math.isnan(std) else f"{std:.2f}"
-    return f"{mean:.2f} ± {spread}"
+    return f"{mark.format(f'{mean:.2f}')} ± {spread}"
 
 
-def paper_table(agg: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The aggregate as the paper prints it: Setup, Model, Atm. and 'mean ± std' strings."""
+def _ranks(means: pd.Series) -> pd.Series:
+    """1 for the best (highest) mean, 2 for the second best distinct value, 0 otherwise (2-decimal ties share)."""
+    values = means.round(2)
+    distinct = sorted(v for v in set(values.dropna()) if not math.isnan(v))[::-1]
+    rank = {v: i + 1 for i, v in enumerate(distinct[:2])}
+    return values.map(lambda v: rank.get(v, 0))
+
+
+def paper_table(agg: pd.DataFrame, task: str, markdown: bool = False) -> pd.DataFrame:
+    """The aggregate as the paper prints it: Setup, Model, Atm., Weights and 'mean ± std' strings.
+
+    `markdown`: the best mean of each column within a setup in **bold**, the second <u>underlined</u>.
+    """
     names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
     table = pd.DataFrame(
         {
             "Setup": agg["setup"].map(SETUP_LABELS),
-            "Model": agg["model"],
+            "Model": agg["model"].map(lambda m: PAPER_NAMES.get(m, m)),
             "Atm.": agg["atmosphere"].map({True: "✓", False: "✗"}),
+            "Weights": agg["weights"].map(lambda w: WEIGHTS_LABELS.get(w, w)),
             "Seeds": agg["seeds"],
         }
     )
+    marks = {1: "**{}**", 2: "<u>{}</u>"} if markdown else {}
     for m in names:
+        ranks = agg.groupby("setup", sort=False)[f"{m}_mean"].transform(_ranks)
         table[METRIC_LABELS[m]] = [
-            _cell(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"], strict=True)
+            _cell(a, b, marks.get(r, "{}"))
+            for a, b, r in zip(agg[f"{m}_mean"], agg[f"{m}_std"], ranks, strict=True)
         ]
     return table
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """A GitHub markdown table (no extra dependency)."""
+def to_markdown(table: pd.DataFrame, title: str, note: str = STD_NOTE) -> str:
+    """A GitHub markdown table (no extra dependency), with the std definition under it."""
     header = "| " + " | ".join(table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
     lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join([f"## {title}", "", header, rule, *lines, ""])
+    return "\n".join([f"## {title}", "", header, rule, *lines, "", note, ""])
 
 
 def comparison_figure(results: pd.DataFrame) -> Figure:

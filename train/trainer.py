@@ -161,6 +161,9 @@ def train_run(
 
     `source` defaults to the catalog of `store_url`; a run interrupted earlier resumes from its checkpoint.
     """
+    from hephaestus.train.models import require_weights
+
+    require_weights([run])  # before Ray: missing ImageNet weights fail here, never fall back to random
     source = source or CatalogSource(store_url)
     check_source(source)
     started = datetime.now(UTC).isoformat(timespec="seconds")

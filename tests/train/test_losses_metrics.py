@@ -1,4 +1,4 @@
-"""Focal loss and cross-entropy against hand-computed values; metrics against hand counts."""
+"""Focal loss (the authors' formula) and cross-entropy against hand-computed values; metrics against counts."""
 
 from __future__ import annotations
 
@@ -7,35 +7,58 @@ import math
 import pytest
 import torch
 
-from hephaestus.train.losses import make_loss
+from hephaestus.train.config import RunConfig
+from hephaestus.train.losses import FocalLoss, make_loss
 from hephaestus.train.metrics import deformation_metrics, deformation_probability
 
 
-def test_focal_loss_matches_hand_computation() -> None:
-    # Sample 1: logits (0, 0) -> p(deformation) = 1/2, target 1: alpha 0.25, (1 - 1/2)^2, -ln(1/2).
-    # Sample 2: logits (0, ln 3) -> p = 3/4, target 0: alpha 0.75, p_t = 1/4, (3/4)^2, -ln(1/4).
-    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])
-    target = torch.tensor([1, 0])
-    first = 0.25 * 0.5**2 * math.log(2.0)
-    second = 0.75 * 0.75**2 * math.log(4.0)
-    got = make_loss("focal", alpha=0.25, gamma=2.0)(logits, target)
-    assert float(got) == pytest.approx((first + second) / 2, rel=1e-6)
+def test_focal_loss_is_the_authors_formula_by_hand() -> None:
+    # The authors' FocalLoss(gamma=2, alpha=0.25): class weights [alpha, 1 - alpha] = [0.25, 0.75]
+    # indexed by the target, loss = mean(w_t * (1 - p_t)^2 * -ln p_t) with p_t the softmax of the target.
+    # Sample 1: logits (0, 0), target 1 (deformation): p_t = 1/2, w_t = 0.75.
+    # Sample 2: logits (0, ln 3), target 0 (background): p_t = 1/4, w_t = 0.25.
+    # Sample 3: logits (ln 3, 0), target 0: p_t = 3/4, w_t = 0.25.
+    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)], [math.log(3.0), 0.0]])
+    target = torch.tensor([1, 0, 0])
+    first = 0.75 * (1 - 0.5) ** 2 * -math.log(0.5)
+    second = 0.25 * (1 - 0.25) ** 2 * -math.log(0.25)
+    third = 0.25 * (1 - 0.75) ** 2 * -math.log(0.75)
+    expected = (first + second + third) / 3
+    assert float(make_loss("focal")(logits, target)) == pytest.approx(expected, rel=1e-6)
+    assert float(FocalLoss()(logits, target)) == pytest.approx(expected, rel=1e-6)
+    # The run default is the same weighting: deformation 1 - 0.25.
+    assert RunConfig().focal_deformation_weight == pytest.approx(0.75)
+    assert RunConfig().focal_gamma == 2.0
 
 
-def test_focal_with_gamma_zero_and_no_alpha_weighting_is_cross_entropy() -> None:
+def test_focal_loss_weighs_deformation_three_times_background() -> None:
+    # Same p_t = 3/4 for a deformation and a background sample: the loss ratio is 0.75 / 0.25 = 3
+    # (torchvision's sigmoid_focal_loss(alpha=0.25) gives 1/3: the inverse weighting).
+    deformation = make_loss("focal")(torch.tensor([[0.0, math.log(3.0)]]), torch.tensor([1]))
+    background = make_loss("focal")(torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([0]))
+    assert float(deformation) == pytest.approx(0.75 * 0.25**2 * -math.log(0.75), rel=1e-6)
+    assert float(deformation) / float(background) == pytest.approx(3.0, rel=1e-6)
+
+
+def test_focal_loss_per_pixel_mean_by_hand() -> None:
+    # One image, 1 x 2 pixels: logits (0, 0) on a deformation pixel and (0, 0) on a background pixel.
+    logits = torch.zeros(1, 2, 1, 2)
+    mask = torch.tensor([[[1, 0]]])
+    expected = (0.75 * 0.5**2 * math.log(2.0) + 0.25 * 0.5**2 * math.log(2.0)) / 2
+    assert float(make_loss("focal")(logits, mask)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_focal_with_gamma_zero_and_equal_weights_is_half_cross_entropy() -> None:
     logits = torch.tensor([[0.3, -1.2], [2.0, 0.5], [-0.4, 0.9]])
     target = torch.tensor([1, 0, 1])
-    focal = make_loss("focal", alpha=0.5, gamma=0.0)(logits, target)
+    focal = make_loss("focal", deformation_weight=0.5, gamma=0.0)(logits, target)
     ce = make_loss("ce")(logits, target)
-    assert float(focal) == pytest.approx(0.5 * float(ce), rel=1e-6)  # alpha 0.5 weighs both classes by 1/2
+    assert float(focal) == pytest.approx(0.5 * float(ce), rel=1e-6)  # both classes weighed by 1/2
 
 
-def test_cross_entropy_hand_value_and_per_pixel_shape() -> None:
+def test_cross_entropy_hand_value() -> None:
     logits = torch.tensor([[0.0, math.log(3.0)]])
     assert float(make_loss("ce")(logits, torch.tensor([1]))) == pytest.approx(-math.log(0.75), rel=1e-6)
-    pixels = torch.zeros(2, 2, 4, 4)
-    mask = torch.ones(2, 4, 4, dtype=torch.int64)
-    assert float(make_loss("focal")(pixels, mask)) == pytest.approx(0.25 * 0.25 * math.log(2.0), rel=1e-6)
 
 
 def test_classification_metrics_against_counts() -> None:

@@ -33,7 +33,7 @@ def test_grid_results_and_checkpoints_on_s3(s3_bucket: str) -> None:
         again = run_benchmark("unused", grid, out, source=FringeSource({"train": 8, "val": 4, "test": 4}))
     assert again.trained == []
     table = pq.read_table(io.BytesIO(storage.read_bytes(f"{out}/results.parquet"))).to_pandas()
-    assert list(table["run_id"]) == ["mobilenetv3_large_100-single-noatm-s0"]
+    assert list(table["run_id"]) == ["mobilenetv3_large_100-single-noatm-s0-random"]
     ckpt = table["checkpoint"].iloc[0]
     assert ckpt.startswith(f"{s3_bucket}/bench/checkpoints/")
     assert storage.exists(f"{ckpt}/best.pt") and storage.exists(f"{ckpt}/input.json")

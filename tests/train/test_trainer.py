@@ -106,8 +106,8 @@ def test_grid_rerun_trains_nothing(ray_local, split_store: Path, tmp_path: Path)
     first = run_benchmark(str(split_store), grid, str(out), max_concurrent=2)
     assert first.failed == {}
     assert sorted(first.trained) == [
-        "mobilenetv3_large_100-single-atm-s0",
-        "mobilenetv3_large_100-single-noatm-s0",
+        "mobilenetv3_large_100-single-atm-s0-random",
+        "mobilenetv3_large_100-single-noatm-s0-random",
     ]
     table = pq.read_table(out / "results.parquet").to_pandas()
     assert sorted(table["run_id"]) == sorted(first.trained)
