@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-LOW_COHERENCE_GAMMA = 0.25
-LOW_COHERENCE_AREA = 0.35
+LOW_COHERENCE_GAMMA = 0.15
+LOW_COHERENCE_AREA = 0.5
 """A pair is annotated low_coherence when this share of its land has gamma below LOW_COHERENCE_GAMMA."""
-NO_INFO_GAMMA = 0.15
+NO_INFO_GAMMA = 0.1
 NO_INFO_AREA = 0.85
 
 

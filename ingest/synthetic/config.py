@@ -43,6 +43,9 @@ class SynthConfig(Config):
     orbital_fraction: float = Field(0.02, ge=0.0, le=1.0, description="pairs with a visible orbital ramp")
     glacier_fraction: float = Field(0.1, ge=0.0, le=1.0, description="of pairs on glaciated volcanoes")
     guarantee_min_pairs: int = Field(10, ge=1)
+    swath_footprint: bool = Field(
+        True, description="no data in the frame box's corners outside the tilted burst footprint"
+    )
 
     # Deformation and labels.
     mask_fringe_fraction: float = Field(
@@ -69,8 +72,8 @@ class SynthConfig(Config):
     )
 
     # Coherence (see coherence.py).
-    looks: int = Field(20, ge=1, description="effective multilook count for phase noise")
-    decorrelation_days: float = Field(24.0, gt=0.0, description="temporal decorrelation time of vegetation")
+    looks: int = Field(40, ge=1, description="effective multilook count for phase noise")
+    decorrelation_days: float = Field(4.0, gt=0.0, description="temporal decorrelation time of vegetation")
 
     @property
     def total_pairs(self) -> int:

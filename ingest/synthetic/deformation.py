@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 FRINGE_M = C_BAND_WAVELENGTH_M / 2.0
 VOLCANIC_TYPES = {"Sill": 0.45, "Dyke": 0.2, "Mogi": 0.22, "Spheroid": 0.13}
 """Share of source types among drawn volcanic sources (real: Sill 52 %, Dyke 21 %, Mogi 17 %...)."""
-FRINGE_WEIGHTS = {1: 0.45, 2: 0.14, 3: 0.11}
-"""Chance of 1, 2, 3 fringes; the rest (High) spreads evenly over 4..max_fringes."""
+FRINGE_WEIGHTS = {1: 0.8, 2: 0.09, 3: 0.05}
+"""Chance of 1, 2, 3 fringes for a group's shortest pair; the rest (High) spreads evenly over
+4..max_fringes. Longer pairs of a group show proportionally more, so the drawn intensities come out
+near the real annotations' Low / Medium / High = 41 / 24 / 34 %."""
 
 
 def volcanic_source(

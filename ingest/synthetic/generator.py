@@ -118,7 +118,7 @@ def _pair_coherence_factor(rng: np.random.Generator, positive: bool) -> float:
     r = rng.random()
     if r < 0.01 and not positive:
         return float(rng.uniform(0.02, 0.1))
-    if r < 0.2:
+    if r < 0.2 and not positive:
         return float(rng.uniform(0.15, 0.5))
     return float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.0, 1.0))
 
@@ -157,7 +157,7 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     dt_days = (pair.secondary - pair.primary).days
     pair_factor = _pair_coherence_factor(rng, pair.positive)
     gamma = coherence.true_coherence(
-        dt_days, frame.veg, frame.theta_local, frame.water, pair_factor, config.decorrelation_days
+        dt_days, frame.veg, frame.theta_local, ~land, pair_factor, config.decorrelation_days
     )
     if pair.positive:
         episode = scene.rng(config.seed, scene.EPISODE, frame.index, pair.primary.toordinal())
@@ -195,6 +195,13 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         beta_short=config.turbulence_beta_short,
         crossover_px=config.turbulence_crossover_m / pixel_m,
     )
+    stratified_visible = land.any() and float(np.ptp(strat[land])) >= atmosphere.STRATIFIED_MIN_RAD
+    p_turb = (
+        atmosphere.TURBULENT_GIVEN_STRATIFIED
+        if stratified_visible
+        else atmosphere.TURBULENT_GIVEN_NOT_STRATIFIED
+    )
+    turb = atmosphere.settle_turbulence(turb, land, bool(rng.random() < p_turb), rng)
     orbital = int(rng.random() < config.orbital_fraction)
     ramp_fringes = rng.uniform(1.0, 3.0) if orbital else rng.uniform(0.0, 0.2)
     az = rng.uniform(0.0, 2 * np.pi)
@@ -260,17 +267,21 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older, ice)
 
 
+def written_coherence(r: PairRender) -> NDArray:
+    """The .geo.cc.tif raster of a pair: uint8 0..255 (float32 0..1 for older products); every pixel
+    with phase has a coherence of at least 1/255, no data is 0 in both files."""
+    valid = r.phase != 0
+    if r.older_coherence:
+        return np.where(valid, np.clip(r.coherence, 1 / 255, 1.0), 0.0).astype(np.float32)
+    return np.where(valid, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
+
+
 def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
     written: list[str] = []
     d1, d2 = pair.primary.strftime("%Y%m%d"), pair.secondary.strftime("%Y%m%d")
     if not pair.missing:
         folder = Path("licsar") / frame.fid / "interferograms" / f"{d1}_{d2}"
-        # every pixel with phase has a coherence of at least 1/255; no data is 0 in both files
-        valid = r.phase != 0
-        if r.older_coherence:  # older LiCSAR products: float32 0..1
-            cc = np.where(valid, np.clip(r.coherence, 1 / 255, 1.0), 0.0).astype(np.float32)
-        else:
-            cc = np.where(valid, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
+        cc = written_coherence(r)
         for suffix, data in ((".geo.diff_pha.tif", r.phase), (".geo.cc.tif", cc)):
             rel = folder / f"{d1}_{d2}{suffix}"
             writers.write_geotiff(out / rel, data, frame.lat_max, frame.lon_min, nodata=0)

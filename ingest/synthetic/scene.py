@@ -57,12 +57,14 @@ class Frame:
     acquisitions: list[dt.date]
     pairs: list[tuple[dt.date, dt.date]]
     volcanic: list[SourceModel]
+    swath: NDArray | None = None  # inside the data footprint (None: the whole box)
     weather: dict[dt.date, atmosphere.Weather] = field(default_factory=dict)
     _unit: dict[int, NDArray] = field(default_factory=dict)
 
     @property
     def land(self) -> NDArray:
-        return ~self.water
+        """Pixels with data: ground inside the footprint (sea and the footprint's corners carry none)."""
+        return ~self.water if self.swath is None else ~self.water & self.swath
 
     @property
     def hour(self) -> float:
@@ -107,6 +109,9 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
     ge, gn = terrain.gradients(dem, pixel_m)
     theta = coherence.local_incidence_deg(ge, gn, look)
     veg = coherence.vegetation(dem, power_law_field((h, w), 3.0, trng))
+    swath = frames.swath_footprint(h, w, view.heading_deg) if config.swath_footprint else None
+    if swath is not None:
+        dem = np.where(swath, dem, np.float32(0.0))  # LiCSAR hgt: 0 outside the footprint
     era5 = atmosphere.Era5Grid.covering(
         lat_max - h * GRID_SPACING_DEG, lat_max, lon_min, lon_min + w * GRID_SPACING_DEG
     )
@@ -150,6 +155,7 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
         acquisitions=acq,
         pairs=pairs,
         volcanic=volcanic,
+        swath=swath,
     )
 
 

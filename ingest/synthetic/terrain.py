@@ -54,8 +54,8 @@ def draw_edifice(
 ) -> Edifice:
     """An edifice whose summit stands near `summit_asl`; coastal ones sit on a landmass in the sea
     whose shoreline scales with the frame (`extent_m`, the frame's width in metres)."""
-    base = float(rng.uniform(0.2, 0.5) * summit_asl)
-    radius = float(np.clip(rng.uniform(0.12, 0.3) * extent_m, 1500.0, 15_000.0))
+    base = float(rng.uniform(0.5, 0.9) * summit_asl)
+    radius = float(np.clip(rng.uniform(0.15, 0.4) * extent_m, 1500.0, 20_000.0))
     tilt = rng.normal(0.0, 0.01, size=2)
     shore: dict[str, float] = {}
     if coastal:
@@ -65,7 +65,7 @@ def draw_edifice(
             "shore_east": east + offset * float(np.sin(towards)),
             "shore_north": north + offset * float(np.cos(towards)),
             "shore_radius_m": float(rng.uniform(0.35, 0.8) * extent_m),
-            "shore_slope": float(rng.uniform(0.015, 0.04)),
+            "shore_slope": float(rng.uniform(0.03, 0.08)),
         }
         base = shore["shore_slope"] * (shore["shore_radius_m"] - offset)
         tilt = tilt * 0.3  # the landmass sets the slope of the ground

@@ -185,7 +185,7 @@ def test_dates_revisits_and_groups(run):
         p = dt.datetime.strptime(a["primary_date"], "%Y%m%d").date()
         s = dt.datetime.strptime(a["secondary_date"], "%Y%m%d").date()
         gap = (s - p).days
-        assert gap > 0 and (gap % 6 == 0) and gap <= 48
+        assert gap > 0 and (gap % 6 == 0) and gap <= 414  # 6/12-day revisits; the long tail to 414 d
         assert dt.date(2014, 1, 1) <= p <= dt.date(2021, 12, 31)
         groups[(a["frameID"], a["primary_date"])] += 1
     assert set(groups.values()) <= {1, 2, 3, 4} and max(groups.values()) >= 2
@@ -241,7 +241,7 @@ def test_labels_follow_the_drawn_deformation(run):
         if not pair.positive:
             continue
         r = render_pair(cfg, frame, pair)
-        land = ~frame.water
+        land = frame.land
         for src in r.sources:
             phase_span = np.ptp(4 * np.pi / WAVELENGTH * src.d_los[land])
             n = math.floor(phase_span / (2 * np.pi))
@@ -306,7 +306,7 @@ def test_stratified_delay_follows_the_era5_water_vapour_difference(run):
         for d in (pair.primary, pair.secondary):
             ds = xr.open_dataset(out / "era5" / f"era5_{frame.fid}_{d:%Y%m%d}.nc", engine="h5netcdf")
             vals.append(float(ds.tcwv.isel(valid_time=hour).max()))  # the lowest cell ~ sea-level vapour
-        spans.append(np.ptp(r.stratified[~frame.water]))
+        spans.append(np.ptp(r.stratified[frame.land]))
         dtcwv.append(abs(vals[1] - vals[0]))
     assert np.corrcoef(spans, dtcwv)[0, 1] > 0.8
 
@@ -380,7 +380,7 @@ def test_deformation_is_projected_on_the_written_look_vectors(tmp_path):
     ratio = r.deformation_los / unit_los
     assert np.ptp(ratio) < 1e-3 * abs(np.median(ratio))
     # the drawn volume is sized to the fringe count: 1..max_fringes fringes of LOS over land
-    span = np.ptp(r.deformation_los[~frame.water]) / (WAVELENGTH / 2)
+    span = np.ptp(r.deformation_los[frame.land]) / (WAVELENGTH / 2)
     assert 1.0 <= span <= cfg.max_fringes + 1
 
 
@@ -392,7 +392,7 @@ def test_flags_and_captions_follow_the_drawn_terms():
     for frame, pair in plan(cfg).pairs:
         r = render_pair(cfg, frame, pair)
         a = r.record
-        land = ~frame.water
+        land = frame.land
         # orbital flag <=> the drawn ramp spans at least one fringe
         assert a["orbital_fringes"] == int(np.ptp(r.ramp) >= 2 * np.pi - 1e-9)
         (strat_on if a["atmospheric_fringes"] in (1, 3) else strat_off).append(np.ptp(r.stratified[land]))
@@ -452,7 +452,7 @@ def test_unrest_episodes_grow_with_time_within_a_primary_date_group():
     for g in multi:
         g.sort(key=lambda t: t[0])
         (dt_a, ra, frame), *rest = g
-        land = ~frame.water
+        land = frame.land
         for dt_b, rb, _ in rest:
             if not ra.sources or not rb.sources:
                 continue
@@ -474,15 +474,20 @@ def test_calendar_and_many_pairs_per_frame():
     from hephaestus.ingest.synthetic import frames
 
     rng = np.random.default_rng(5)
-    acq = frames.acquisitions(rng)
+    acq = frames.acquisitions(rng, six_day=True)
     gaps = {(b - a).days for a, b in zip(acq, acq[1:], strict=False)}
     assert gaps == {6, 12} and acq[0] >= dt.date(2014, 10, 3) and acq[-1] <= dt.date(2021, 12, 31)
     assert all((b - a).days == 12 for a, b in zip(acq, acq[1:], strict=False) if b <= dt.date(2016, 9, 1))
+    slow = frames.acquisitions(rng, six_day=False)
+    assert {(b - a).days for a, b in zip(slow, slow[1:], strict=False)} == {12}
     pairs = frames.draw_pairs(acq, 1000, rng)
     assert len(pairs) == len(set(pairs)) == 1000
     per_primary = Counter(p for p, _ in pairs)
     assert max(per_primary.values()) <= 4
-    assert all(s in acq and 0 < acq.index(s) - acq.index(p) <= 4 for p, s in pairs)
+    short = [(p, s) for p, s in pairs if 0 < acq.index(s) - acq.index(p) <= 4]
+    long_ = [(s - p).days for p, s in pairs if (p, s) not in set(short)]
+    assert all(48 < d <= 414 for d in long_)  # the long tail, and nothing else
+    assert 0.04 <= len(long_) / len(pairs) <= 0.16  # real: 9.9 % of pairs span more than 48 days
 
 
 def test_glacier_fringes_on_a_glaciated_volcano():
@@ -500,7 +505,7 @@ def test_glacier_fringes_on_a_glaciated_volcano():
     codes = []
     for frame, pair in plan(cfg).pairs:
         r = render_pair(cfg, frame, pair)
-        land = ~frame.water
+        land = frame.land
         n = np.ptp(r.glacier[land]) / (WAVELENGTH / 2)
         expected = 0 if n < 1 else 1 if n < 3 else 2
         assert r.record["glacier_fringes"] == expected

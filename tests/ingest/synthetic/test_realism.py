@@ -32,23 +32,23 @@ def negatives():
 
 
 def test_high_coherence_means_smooth_phase(negatives):
-    """Neighbouring pixels whose written coherence is >= 0.8 differ by a few tenths of a radian (the
-    multilook noise of 20 looks, ~0.1 rad, plus a smooth atmosphere); where it is < 0.3 the phase
+    """Neighbouring pixels whose written coherence is >= 0.7 differ by a few tenths of a radian (the
+    multilook noise of 40 looks, ~0.1 rad, plus a smooth atmosphere); where it is < 0.15 the phase
     difference is close to uniform. Checked on every negative pair with enough such pixels."""
     smooth = noisy = 0
     for frame, r in negatives:
         land = frame.land
         both = land[:, 1:] & land[:, :-1]
         d = np.angle(np.exp(1j * np.diff(r.phase.astype(np.float64), axis=1)))
-        hi = both & (r.coherence[:, 1:] >= 0.8) & (r.coherence[:, :-1] >= 0.8)
-        lo = both & (r.coherence[:, 1:] < 0.3) & (r.coherence[:, :-1] < 0.3)
-        if hi.sum() >= 500:
+        hi = both & (r.coherence[:, 1:] >= 0.7) & (r.coherence[:, :-1] >= 0.7)
+        lo = both & (r.coherence[:, 1:] < 0.15) & (r.coherence[:, :-1] < 0.15)
+        if hi.sum() >= 200:
             assert _circular_std(d[hi]) < 0.6, r.record["uniqueID"]
             smooth += 1
         if lo.sum() >= 200:
             assert _circular_std(d[lo]) > 1.2, r.record["uniqueID"]
             noisy += 1
-    assert smooth >= 10 and noisy >= 3  # both kinds of pixels were really checked
+    assert smooth >= 5 and noisy >= 3  # both kinds of pixels were really checked
 
 
 def test_turbulent_screen_is_smooth_from_pixel_to_pixel(negatives):
@@ -79,7 +79,7 @@ def test_write_sea_and_land_coherence(negatives):
 def test_frames_are_mostly_land_yet_some_show_the_sea(size, frames):
     cfg = SynthConfig(frames=frames, pairs=1, height=size, width=size, seed=0)
     built = plan(cfg).frames
-    land = np.array([f.land.mean() for f in built])
+    land = np.array([f.land.sum() / f.swath.sum() for f in built])  # of the data footprint
     assert np.median(land) >= 0.5
     assert (land >= 0.5).mean() >= 0.8
     coastal = [f for f in built if f.volcano.coastal]
