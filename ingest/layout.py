@@ -6,10 +6,9 @@ different pairs never touch the same chunk (or shard).
 
 from __future__ import annotations
 
-import numpy as np
 from numcodecs import Blosc
 
-from hephaestus.platform import schema
+from hephaestus.platform import cube_text, schema
 from hephaestus.platform.cube import fill_value
 
 from .config import ChunkingConfig
@@ -42,8 +41,10 @@ def encoding(
     """xarray `to_zarr` encoding for every schema variable.
 
     v3: the chosen raster layout, fill values equal to the schema fills (so that unwritten chunks
-    read as the template), pair scalars in one chunk (written once by the driver).
-    v2: the authors' layout: whole-slice raster chunks, one chunk per pair scalar, Blosc-lz4.
+    read as the template), pair scalars in one chunk (written once by the driver), pair text as
+    numbers (platform.cube_text).
+    v2: the authors' layout: whole-slice raster chunks, one chunk per pair scalar, Blosc-lz4, and
+    every chunk written (see `V2_WRITE_EMPTY_CHUNKS`).
     """
     enc: dict[str, dict[str, object]] = {}
     for name, var in schema.VARIABLES.items():
@@ -67,14 +68,18 @@ def encoding(
             e = {"chunks": (height, width)}
         e["fill_value"] = fill_value(name)
         enc[name] = e
+    if zarr_format == 3:
+        for name, e in cube_text.encodings().items():
+            enc[name] = {**enc.get(name, {}), **e}
+        enc.pop("caption")
     return enc
 
 
-def v2_needs_explicit_fill(name: str) -> bool:
-    """In v2 xarray reads the zarr fill_value as a mask, so the published layout keeps NaN/None fills
-    and pairs without a product get their fill chunks written explicitly where the schema fill differs."""
-    fill = fill_value(name)
-    return not (isinstance(fill, float | np.floating) and np.isnan(fill))
+V2_WRITE_EMPTY_CHUNKS = True
+"""v2 cubes store every chunk, fill-valued ones included. xarray writes v2 integer, bool and string
+arrays with `fill_value: null`, and zarr 2 (the authors pin 2.18.3) returns uninitialised memory for a
+missing chunk of such an array; a fill value of 0 instead would make xarray decode every 0 as
+missing (NaT dates, float masks). Writing every chunk is right for both."""
 
 
 ROOT_KEYS = {2: (".zattrs", ".zgroup", ".zmetadata"), 3: ("zarr.json",)}

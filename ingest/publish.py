@@ -18,8 +18,9 @@ import uuid
 
 import numpy as np
 import xarray as xr
+import zarr
 
-from hephaestus.platform import storage
+from hephaestus.platform import cube_text, storage
 
 from .layout import ROOT_KEYS
 
@@ -67,17 +68,21 @@ def write_template(
     """Start a fresh staged cube: metadata and coordinates only (dask-lazy variables are not computed)."""
     storage.remove(staging)
     template = template.assign_attrs({FINGERPRINT_ATTR: fingerprint})
+    if zarr_format == 3:
+        template = cube_text.encode_dataset(template)
+    from .layout import V2_WRITE_EMPTY_CHUNKS
     from .writer import open_store
 
     store = open_store(staged_cube_url(staging))
-    template.to_zarr(
-        store,
-        mode="w",
-        compute=False,
-        zarr_format=zarr_format,
-        encoding=encoding,
-        consolidated=zarr_format == 2,
-    )
+    with zarr.config.set({"array.write_empty_chunks": zarr_format == 2 and V2_WRITE_EMPTY_CHUNKS}):
+        template.to_zarr(
+            store,
+            mode="w",
+            compute=False,
+            zarr_format=zarr_format,
+            encoding=encoding,
+            consolidated=zarr_format == 2,
+        )
     # The plan record goes last: its presence says the template is complete and tasks may resume.
     storage.write_text_atomic(
         storage.join(staging, "plan.json"), json.dumps({"fingerprint": fingerprint, **plan_summary})
@@ -85,12 +90,23 @@ def write_template(
 
 
 def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.ndarray]) -> None:
-    """Pair-level variables (flags, strings): small, written once by the driver, so no races."""
+    """Pair-level variables (flags, strings): small, written once by the driver, so no races.
+
+    v3 stores the text as numbers (platform.cube_text); its ragged caption bytes grow to fit here.
+    """
     from .writer import _Arrays
 
     arrays = _Arrays(staged_cube_url(staging), zarr_format)
-    for name, values in scalars.items():
-        arrays[name][...] = values
+    values: dict[str, np.ndarray] = dict(scalars)
+    if zarr_format == 3:
+        stored = cube_text.encode({name: values.pop(name) for name in cube_text.TEXT_VARIABLES})
+        values.update({name: np.asarray(a.values) for name, a in stored.items()})
+        blob = values.pop(cube_text.CAPTION_BYTES)
+        arrays[cube_text.CAPTION_BYTES].resize(blob.shape)
+        if blob.size:
+            arrays[cube_text.CAPTION_BYTES][...] = blob
+    for name, array in values.items():
+        arrays[name][...] = array
 
 
 def _is_root(rel: str, zarr_format: int) -> bool:

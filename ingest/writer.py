@@ -21,7 +21,7 @@ from hephaestus.platform.annotation import Polygon
 
 from . import era5 as era5_mod
 from .geotiff import Grid, ProductError, read_band, read_coherence, read_phase
-from .layout import fill_value, v2_needs_explicit_fill
+from .layout import V2_WRITE_EMPTY_CHUNKS, fill_value
 from .masks import rasterize_masks
 
 
@@ -77,7 +77,10 @@ class _Arrays:
 
     def __getitem__(self, name: str) -> zarr.Array:
         if name not in self._open:
-            self._open[name] = zarr.open_array(self.store, path=name, mode="r+", zarr_format=self.zarr_format)
+            array = zarr.open_array(self.store, path=name, mode="r+", zarr_format=self.zarr_format)
+            if self.zarr_format == 2:
+                array = array.with_config({"write_empty_chunks": V2_WRITE_EMPTY_CHUNKS})
+            self._open[name] = array
         return self._open[name]
 
 
@@ -119,12 +122,11 @@ def _cube_pair(job: PairJob, cache: dict) -> dict[str, np.ndarray]:
 
 
 def _fills(ctx: FrameContext) -> dict[str, np.ndarray]:
-    """v2 only: the fill chunks the published layout stores explicitly (see layout)."""
+    """v2 only: the "no product" chunks of a pair, which the published layout stores (see layout)."""
     h, w = ctx.grid.height, ctx.grid.width
     return {
         name: np.full((h, w), fill_value(name), dtype=schema.VARIABLES[name].dtype)
         for name in schema.RASTER_VARIABLES
-        if v2_needs_explicit_fill(name)
     }
 
 

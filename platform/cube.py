@@ -12,13 +12,9 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from hephaestus.platform import schema
+from hephaestus.platform import cube_text, schema
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.storage import is_local, location, normalize, redact, storage_options
-
-# The published cubes store fixed-width `<U` strings; zarr 3 warns that this dtype has no v3 spec yet.
-# That is the layout we must keep, so the warning says nothing actionable to a user.
-warnings.filterwarnings("ignore", category=zarr.errors.UnstableSpecificationWarning)
 
 
 class CubeUnreadableError(InputError):
@@ -66,6 +62,12 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:  # type: ignore[attr-defined]
         raise CubeUnreadableError(
             f"{redact(text)}: not a zarr group ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    try:
+        ds = cube_text.decode(ds)
+    except (KeyError, UnicodeDecodeError, ValueError) as exc:
+        raise CubeUnreadableError(
+            f"{redact(text)}: unreadable pair text ({exc.__class__.__name__}: {exc})"
         ) from exc
     if validate:
         validate_cube(ds, source=text)
@@ -170,12 +172,17 @@ def cube_template(
 
 
 def fill_value(name: str) -> object:
-    """The value a variable holds where nothing was written (masks: their background code)."""
+    """The value a variable holds where nothing was written: the one encoding of "no product".
+
+    Every float variable is NaN (InSAR and ERA5 alike; a zero inside a product stays LiCSAR's
+    no-data pixel), masks hold their background code, flags False, text "". `valid_date_pair`
+    says which pairs have a product.
+    """
     var = schema.VARIABLES[name]
     if name in schema.MASK_FILL:
         return schema.MASK_FILL[name]
     if var.dtype == "float32":
-        return np.float32(np.nan) if name not in ("insar_difference", "insar_coherence") else np.float32(0)
+        return np.float32(np.nan)
     if var.dtype == "bool":
         return False
     if var.dtype == "str":
