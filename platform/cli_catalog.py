@@ -241,5 +241,20 @@ def _flat(table):  # type: ignore[no-untyped-def]
     return pa.Table.from_arrays(cols, names=table.column_names)
 
 
+@catalog_app.command("export-authors")
+def export_authors_cmd(
+    store_url: str = typer.Argument(..., help="Store URL with cubes/ and a published catalog."),
+    out: str = typer.Argument(..., help="Folder (or URL) for the authors' loader files."),
+) -> None:
+    """quality_timeseries.json, merged annotations.json and statistics.json for the authors' loader."""
+    from hephaestus.catalog.export_authors import export_authors
+
+    report = export_authors(store_url, out)
+    typer.echo(
+        f"wrote {', '.join(report.files.values())}: {report.frames} frame(s), "
+        f"{report.usable_pairs} usable pairs, {report.annotations} annotations"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import zarr
 
-from hephaestus.platform import schema
+from hephaestus.platform import cube_text, schema
 from hephaestus.platform.cube import cube_template, grid_coords
 
 
@@ -23,6 +24,7 @@ def make_cube_dataset(
     width: int = 80,
     seed: int = 0,
     positive_every: int = 3,
+    first_id: int = 100,
 ) -> xr.Dataset:
     """A dense cube; every `positive_every`-th valid pair has a square deformation mask."""
     rng = np.random.default_rng(seed)
@@ -38,7 +40,7 @@ def make_cube_dataset(
     for which in ("primary", "secondary"):
         for f, (mean, std) in zip(schema.ERA5_FIELDS, [(20, 5), (90000, 500), (2.4e6, 1e4)], strict=True):
             ds[schema.era5_variable(which, f)].values[:] = rng.normal(mean, std, shape).astype("float32")
-    uid = 100
+    uid = first_id
     k = 0
     for i in range(n_primary):
         for j in range(n_secondary):
@@ -84,13 +86,18 @@ def published_encoding(ds: xr.Dataset) -> dict[str, dict]:
 
 
 def write_published_cube(path: Path | str, zarr_format: int = 2, **kwargs: object) -> xr.Dataset:
-    """Write a cube as the authors do (zarr v2, whole-slice chunks, fixed-width <U strings)."""
+    """Write a cube as the authors do (zarr v2, whole-slice chunks, fixed-width <U strings); with
+    `zarr_format=3` the pair text is stored as numbers, as ingest stores it (platform.cube_text)."""
     ds = make_cube_dataset(**kwargs)  # type: ignore[arg-type]
-    ds.to_zarr(
-        str(path),
-        mode="w",
-        zarr_format=zarr_format,
-        encoding=published_encoding(ds),
-        consolidated=zarr_format == 2,
-    )
+    stored, encoding = ds, published_encoding(ds)
+    if zarr_format == 3:
+        stored = cube_text.encode_dataset(ds)
+        encoding.pop("caption")
+        for name, extra in cube_text.encodings().items():
+            encoding[name] = {**encoding.get(name, {}), **extra}
+    # zarr 2 (the authors' writer) stores every chunk; zarr 3 skips fill-valued ones unless told
+    with zarr.config.set({"array.write_empty_chunks": zarr_format == 2}):
+        stored.to_zarr(
+            str(path), mode="w", zarr_format=zarr_format, encoding=encoding, consolidated=zarr_format == 2
+        )
     return ds
