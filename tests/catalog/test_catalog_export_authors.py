@@ -26,7 +26,11 @@ def _store(tmp_path: Path, zarr_format: int) -> Path:
     store = tmp_path / f"store-v{zarr_format}"
     for k, frame in enumerate(FRAMES):
         write_published_cube(
-            store / "cubes" / f"{frame}.zarr", zarr_format=zarr_format, frame_id=frame, seed=k, first_id=100 * (k + 1)
+            store / "cubes" / f"{frame}.zarr",
+            zarr_format=zarr_format,
+            frame_id=frame,
+            seed=k,
+            first_id=100 * (k + 1),
         )
     build_catalog(store, statistics=False, geoparquet=False)
     return store
