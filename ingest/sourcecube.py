@@ -6,7 +6,7 @@ import posixpath
 
 import xarray as xr
 
-from hephaestus.platform import storage
+from hephaestus.platform import cube_text, storage
 from hephaestus.platform.cube import CubeUnreadableError, open_cube, validate_cube
 
 CUBE_SUFFIXES = (".zarr.tar", ".zarr.zip", ".zarr")
@@ -66,7 +66,7 @@ def _open_tar(url: str) -> xr.Dataset:
         asynchronous=True,
     )
     store = zarr.storage.FsspecStore(fs=fs, path="", read_only=True)
-    ds = xr.open_zarr(store, consolidated=None, chunks=None, decode_timedelta=False)
+    ds = cube_text.decode(xr.open_zarr(store, consolidated=None, chunks=None, decode_timedelta=False))
     validate_cube(ds, source=url)
     return ds
 
