@@ -37,6 +37,7 @@ def probe(address: str | None, tasks: int = 4) -> dict[str, Any]:
         free = ray.get([where.remote() for _ in range(tasks)])
         return {
             "nodes": len(nodes),
+            "addresses": sorted({n["NodeManagerAddress"] for n in nodes}),
             "cpus": sum(n.get("Resources", {}).get("CPU", 0.0) for n in nodes),
             "task_nodes": sum(1 for want, got in zip(with_cpus, pinned, strict=True) if want == got),
             "tasks_on_head": sum(1 for node_id in free + pinned if node_id in head_ids),

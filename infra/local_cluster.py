@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import PlatformRuntimeError
+from hephaestus.platform.ray_session import node_ip
 
 READY_MARK = "Ray runtime started."
 
@@ -49,15 +50,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ray_executable() -> str:
-    """The `ray` CLI of this interpreter's environment."""
-    beside = Path(sys.executable).with_name("ray")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("ray")
-    if not found:
-        raise ClusterStartError("the `ray` command is not installed in this environment")
-    return found
+# `ray start` with Ray's loopback rewrite turned off (see ray_session.keep_loopback), run by this interpreter.
+RAY_START = (
+    "import sys; from hephaestus.platform.ray_session import keep_loopback; keep_loopback(); "
+    "from ray.scripts.scripts import main; sys.exit(main())"
+)
+
+
+def ray_command() -> list[str]:
+    """The `ray` CLI of this interpreter's environment, keeping a loopback node address."""
+    return [sys.executable, "-c", RAY_START]
+
+
+def node_ip_args() -> list[str]:
+    """`--node-ip-address` of every node: 127.0.0.1 unless the operator set HMC_RAY_NODE_IP."""
+    ip = node_ip()
+    return [f"--node-ip-address={ip}"] if ip else []
 
 
 def cluster_env() -> dict[str, str]:
@@ -126,9 +134,10 @@ def _start_node(name: str, args: list[str], root: Path, cfg: LocalClusterConfig,
     temp_dir = Path(tempfile.mkdtemp(prefix=f"{name[:1]}", dir=root))
     log_path = root / f"{name}.log"
     cmd = [
-        ray_executable(),
+        *ray_command(),
         "start",
         *args,
+        *node_ip_args(),
         # Several raylets share this host: give each its own agent port instead of Ray's fixed default.
         f"--dashboard-agent-listen-port={free_port()}",
         f"--object-store-memory={cfg.object_store_bytes}",
@@ -233,7 +242,7 @@ def local_cluster(cfg: LocalClusterConfig | None = None, root: Path | None = Non
         ]
         head = _start_node("head", head_args, base, cfg, f"127.0.0.1:{port}")
         started.append(head)
-        # The address Ray itself advertises (it maps localhost to the host's IP), as `ray start` wrote it.
+        # The address the head advertises (127.0.0.1 unless HMC_RAY_NODE_IP), as `ray start` wrote it.
         address = (head.temp_dir / "ray_current_cluster").read_text().strip()
         host = address.rsplit(":", 1)[0]
         cluster = LocalCluster(

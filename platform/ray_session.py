@@ -22,15 +22,97 @@ WORKER_ENV_PASSTHROUGH = (
     "AWS_VIRTUAL_HOSTING",
     "HMC_S3_ANON",
 )
-SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Never put into runtime_env: Ray writes runtime_env in plain text to its agent logs. Workers of a
+# local runtime inherit them from the driver's environment; a cluster's workers use their own identity.
+SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+LOOPBACK = "127.0.0.1"
+# The address the Ray nodes the platform starts for itself advertise. Loopback unless the operator
+# names another ("auto": Ray's own choice, the host's network address).
+NODE_IP_ENV = "HMC_RAY_NODE_IP"
 
 
-def worker_env(include_credentials: bool = False) -> dict[str, str]:
-    """Environment for Ray workers (runtime_env). Credentials only for local runtimes that share this host."""
+def worker_env() -> dict[str, str]:
+    """Non-secret settings for Ray workers (runtime_env, which Ray logs): endpoints and switches only."""
     env = {"GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
-    names = WORKER_ENV_PASSTHROUGH + (SECRET_ENV if include_credentials else ())
-    env.update({k: os.environ[k] for k in names if k in os.environ})
+    env.update({k: os.environ[k] for k in WORKER_ENV_PASSTHROUGH if k in os.environ})
     return env
+
+
+def no_credentials_in_runtime_env() -> None:
+    """Stop Ray Tune from copying the driver's AWS keys into each trial's runtime_env (and so its logs).
+
+    Tune propagates them by name (`ray.tune.execution.class_cache.ENV_VARS_TO_PROPAGATE`). Trials of a
+    local runtime inherit them from the environment anyway; on a cluster they use the nodes' identity.
+    """
+    try:
+        from ray.tune.execution import class_cache
+    except ImportError:  # Tune not installed: nothing copies them
+        return
+    class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV)
+
+
+def node_ip() -> str | None:
+    """IP for Ray nodes started here: 127.0.0.1 unless HMC_RAY_NODE_IP says otherwise (None: Ray picks)."""
+    value = os.environ.get(NODE_IP_ENV, LOOPBACK).strip()
+    return None if value in ("", "auto") else value
+
+
+def keep_loopback() -> None:
+    """Let Ray nodes advertise 127.0.0.1 when asked to.
+
+    `ray.init(_node_ip_address=...)` and `ray start --node-ip-address` replace a loopback address by the
+    host's network address (`services.resolve_ip_for_localhost`), so test and demo traffic would leave
+    loopback. Idempotent; does nothing when the operator chose another node address.
+    """
+    from ray._private import services
+
+    if node_ip() != LOOPBACK or getattr(services.resolve_ip_for_localhost, "keeps_loopback", False):
+        return
+    original = services.resolve_ip_for_localhost
+
+    def resolve(host: str) -> str:
+        return host if host == LOOPBACK else original(host)
+
+    resolve.keeps_loopback = True  # type: ignore[attr-defined]
+    services.resolve_ip_for_localhost = resolve
+
+
+def _is_loopback_address(address: str) -> bool:
+    """A GCS address (HOST:PORT) on this host's loopback; Ray client addresses (ray://) are not."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return "://" not in address and host in (LOOPBACK, "localhost", "::1")
+
+
+def cluster_node_args() -> dict[str, object]:
+    """Arguments for every `ray.cluster_utils.Cluster` node (head_node_args, add_node): loopback."""
+    keep_loopback()
+    return {"node_ip_address": node_ip()} if node_ip() else {}
+
+
+def local_init_kwargs(num_cpus: int | None = None) -> dict[str, object]:
+    """`ray.init` arguments of a private local runtime: loopback, no dashboard, no credentials in runtime_env."""
+    _quiet_ray_env()
+    keep_loopback()
+    kwargs: dict[str, object] = {
+        "address": "local",  # a private runtime even when another Ray runs on this host (`ray start`)
+        "num_cpus": num_cpus,
+        "include_dashboard": False,
+        "runtime_env": {"env_vars": worker_env()},
+    }
+    if node_ip():
+        kwargs["_node_ip_address"] = node_ip()
+    return kwargs
+
+
+def connect_kwargs(address: str) -> dict[str, object]:
+    """`ray.init` arguments to join the cluster at `address` (a driver on one of its loopback nodes too)."""
+    _quiet_ray_env()
+    kwargs: dict[str, object] = {"address": address, "runtime_env": {"env_vars": worker_env()}}
+    if _is_loopback_address(address) and node_ip() == LOOPBACK:
+        keep_loopback()
+        kwargs["_node_ip_address"] = LOOPBACK
+    return kwargs
 
 
 def _quiet_ray_env() -> None:
@@ -50,24 +132,14 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     import ray
 
     _quiet_ray_env()
+    no_credentials_in_runtime_env()
     if ray.is_initialized():
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
     local = address is None or address == "local"
-    kwargs: dict[str, object] = {
-        "runtime_env": {"env_vars": worker_env(include_credentials=local)},
-        "logging_level": logging.WARNING,
-        "log_to_driver": True,
-        "include_dashboard": False,
-    }
-    if local:
-        # "local" starts a private runtime even when another Ray runs on this host (`ray start`).
-        kwargs["address"] = "local"
-        kwargs["num_cpus"] = num_cpus
-    else:
-        kwargs["address"] = address
-        kwargs.pop("include_dashboard")
+    kwargs = local_init_kwargs(num_cpus) if local else connect_kwargs(str(address))
+    kwargs.update(logging_level=logging.WARNING, log_to_driver=True)
     log.info("starting Ray (%s)", "local" if local else address)
     ray.init(**kwargs)
     try:

@@ -99,7 +99,7 @@ def test_remote_workers_get_no_credentials_from_the_driver(monkeypatch: pytest.M
     # On a real cluster workers use their own identity; the driver's keys must not travel.
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "driver-secret-value")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "driver-key-id")
-    env = worker_env(include_credentials=False)
+    env = worker_env()
     assert "driver-secret-value" not in env.values() and "driver-key-id" not in env.values()
     assert env["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"
 

@@ -86,8 +86,10 @@ def test_three_node_cluster_starts_answers_on_address_and_stops() -> None:
     with local_cluster(LocalClusterConfig(workers=2)) as cluster:
         report = probe(cluster.address, tasks=4)
         nodes = cluster.nodes
+        assert cluster.address.startswith("127.0.0.1:") and cluster.client_address.startswith("ray://127.")
         assert all(alive_processes(n) for n in nodes)
     assert report["nodes"] == 3
+    assert report["addresses"] == ["127.0.0.1"]  # no node advertises the host's network address
     assert report["cpus"] == 2.0  # head 0 + two workers of 1
     assert report["tasks_on_head"] == 0 and report["task_nodes"] == 2
     assert [n.process.poll() is not None for n in nodes] == [True, True, True]

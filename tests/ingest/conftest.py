@@ -20,14 +20,9 @@ def ray_local(s3_server: str, gcs_server: str):
     """
     import ray
 
-    from hephaestus.platform.ray_session import worker_env
+    from hephaestus.platform.ray_session import local_init_kwargs
 
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        runtime_env={"env_vars": worker_env(include_credentials=True)},
-    )
+    ray.init(**local_init_kwargs(2))
     try:
         yield
     finally:

@@ -29,14 +29,9 @@ def ray_with_env():  # type: ignore[no-untyped-def]
     """Ray started after the server fixture set the environment, so workers reach the server too."""
     import ray
 
-    from hephaestus.platform.ray_session import worker_env
+    from hephaestus.platform.ray_session import local_init_kwargs
 
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        runtime_env={"env_vars": worker_env(include_credentials=True)},
-    )
+    ray.init(**local_init_kwargs(2))
     return ray
 
 

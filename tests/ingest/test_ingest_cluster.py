@@ -10,6 +10,7 @@ from cube_checks import content_hash
 
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.platform.cube import open_cube
+from hephaestus.platform.ray_session import cluster_node_args, connect_kwargs
 
 pytestmark = pytest.mark.slow  # about a minute: three Ray nodes on 2 cores
 
@@ -18,12 +19,12 @@ def test_worker_node_killed_mid_ingest(synth_sources: Path, tmp_path: Path) -> N
     import ray
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **cluster_node_args()})
+    workers = [cluster.add_node(num_cpus=1, **cluster_node_args()) for _ in range(2)]
     cluster.wait_for_nodes()
     killed: list[int] = []
     try:
-        ray.init(address=cluster.address)
+        ray.init(**connect_kwargs(cluster.address))
 
         def kill_one(done: int, total: int) -> None:
             if done >= 1 and not killed:  # tasks are in flight on both nodes now

@@ -11,17 +11,11 @@ def local_ray(num_cpus: int = 2) -> Iterator[None]:
     """address="local": never join a cluster that another process happens to run on this machine."""
     import ray
 
-    from hephaestus.platform.ray_session import worker_env
+    from hephaestus.platform.ray_session import local_init_kwargs
 
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(
-        address="local",
-        num_cpus=num_cpus,
-        include_dashboard=False,
-        runtime_env={"env_vars": worker_env(include_credentials=True)},
-        logging_level="WARNING",
-    )
+    ray.init(**local_init_kwargs(num_cpus), logging_level="WARNING")
     try:
         yield
     finally:

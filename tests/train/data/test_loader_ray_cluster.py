@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from loader_rows import STATS
 
+from hephaestus.platform.ray_session import cluster_node_args, connect_kwargs
 from hephaestus.train.data import LoaderConfig, MinicubeDataset, ray_dataset
 
 pytestmark = [
@@ -21,11 +22,11 @@ def test_crops_are_read_on_worker_nodes(cubes, rows):  # type: ignore[no-untyped
     from ray.cluster_utils import Cluster
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **cluster_node_args()})
     for _ in range(2):
-        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1, **cluster_node_args())
     try:
-        ray.init(address=cluster.address)
+        ray.init(**connect_kwargs(cluster.address))
         cfg = LoaderConfig(store_url="u", crop_size=32, max_offset=8, seed=4)
         dataset = MinicubeDataset(rows["published"], None, STATS, cfg)
         out = ray_dataset(cfg, dataset=dataset, batch_size=1, concurrency=2, num_cpus=1).take_all()
