@@ -8,7 +8,7 @@ import time
 from hephaestus.platform import storage
 
 from .config import IngestConfig
-from .plan import plan_sources
+from .plan import Plan, plan_sources
 from .quarantine import write as write_quarantine
 from .runner import IngestSummary, Progress, run_builds
 
@@ -42,9 +42,33 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
     for b in plan.builds:
         if b.frame_id not in summary.frames_failed:
             summary.bytes_stored += _stored(out, b.frame_id)
+    account_inputs(plan, summary)
     summary.seconds = time.perf_counter() - t0
     log.info("ingest done: %s", summary.as_dict())
     return summary
+
+
+def input_status(plan: Plan, summary: IngestSummary) -> dict[str, str]:
+    """Every listed source file: "ingested", "quarantined" (a record names it) or "ignored" (with reason)."""
+    named = {f for r in summary.quarantined for f in r.files}
+    status = {}
+    for url in plan.inputs:
+        if url in plan.ignored:
+            status[url] = "ignored"
+        elif url in named or any(url.startswith(f.rstrip("/") + "/") for f in named):
+            status[url] = "quarantined"
+        else:
+            status[url] = "ingested"
+    return status
+
+
+def account_inputs(plan: Plan, summary: IngestSummary) -> None:
+    """Put the accounting of every input file in the summary (nothing is dropped silently)."""
+    status = input_status(plan, summary)
+    summary.files_ignored = dict(plan.ignored)
+    summary.files = {
+        k: sum(1 for v in status.values() if v == k) for k in ("ingested", "quarantined", "ignored")
+    }
 
 
 def _stored(out: str, frame_id: str) -> int:

@@ -56,6 +56,16 @@ class Plan:
     quarantine: list[QuarantineRecord] = field(default_factory=list)
     no_product: int = 0
     unannotated_products: int = 0
+    ignored: dict[str, str] = field(default_factory=dict)  # input file URL -> why no cube uses it
+    inputs: set[str] = field(default_factory=set)  # every source file listed (for the run's accounting)
+
+
+def failure(exc: BaseException) -> str:
+    """One line for a product's quarantine record, whatever went wrong (type included when unexpected)."""
+    text = " ".join(str(exc).split())[:500]
+    if isinstance(exc, ProductError | ann_mod.AnnotationError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def empty_scalars(n_p: int, n_s: int) -> dict[str, np.ndarray]:
@@ -82,12 +92,16 @@ def plan_annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
     """Parse every annotation; quarantine malformed ones, duplicate uniqueIDs and doubly annotated pairs."""
     parsed: list[ann_mod.Annotation] = []
     for raw in ann_mod.iter_raw(url):
+        plan.inputs.add(raw.origin)
         try:
             parsed.extend(ann_mod.parse_file(raw))
         except ann_mod.AnnotationError as exc:
             frame = exc.frame_id or "unknown"
             product = str(exc.unique_id) if exc.unique_id is not None else raw.name
             plan.quarantine.append(QuarantineRecord(frame, product, (raw.origin,), str(exc), "annotation"))
+        except Exception as exc:  # any other failure of one file is still that file's record
+            reason = f"{storage.redact(raw.origin)}: {failure(exc)}"
+            plan.quarantine.append(QuarantineRecord("unknown", raw.name, (raw.origin,), reason, "annotation"))
     by_uid: dict[int, list[ann_mod.Annotation]] = defaultdict(list)
     for a in parsed:
         by_uid[a.unique_id].append(a)
@@ -126,7 +140,11 @@ def plan_sources(cfg: IngestConfig) -> Plan:
         if not storage.exists(url):
             raise SourceNotFoundError(f"{kind} sources not found at {storage.redact(url)}")
     annotations = plan_annotations(roots.annotations, plan)
-    frames = sources.scan_licsar(roots.licsar)
+    scan = sources.scan_licsar(roots.licsar)
+    frames = scan.frames
+    plan.ignored.update(scan.ignored)
+    plan.inputs.update(scan.ignored)
+    plan.inputs.update(u for fr in frames.values() for u in _frame_files(fr, ""))
     for name, fr in frames.items():
         try:
             storage.safe_component(name, "frame folder")
@@ -134,7 +152,9 @@ def plan_sources(cfg: IngestConfig) -> Plan:
             plan.quarantine.append(
                 QuarantineRecord(name, "frame", (fr.folder,), str(exc), "scan", kind="frame")
             )
-    era5_files, bad_era5 = era5_mod.index_folder(roots.era5)
+    era5_files, bad_era5, ignored_era5 = era5_mod.index_folder(roots.era5)
+    plan.ignored.update(ignored_era5)
+    plan.inputs.update([*ignored_era5, *(f.url for f in era5_files), *(u for u, _ in bad_era5)])
     for url, why in bad_era5:
         plan.quarantine.append(
             QuarantineRecord("era5", url.rsplit("/", 1)[-1], (url,), why, "era5", kind="file")
@@ -143,21 +163,52 @@ def plan_sources(cfg: IngestConfig) -> Plan:
     for a in annotations:
         by_frame[a.frame_id].append(a)
     annotated = {(a.frame_id, a.primary, a.secondary) for a in annotations}
-    plan.unannotated_products = sum(
-        1 for f, fr in frames.items() for (p, s) in fr.products if (f, p, s) not in annotated
-    )
+    _ignore_unannotated(frames, annotated, plan)
     for frame_id in sorted(by_frame):
-        if cfg.only_frames is not None and frame_id not in cfg.only_frames:
-            continue
         anns = sorted(by_frame[frame_id], key=lambda a: (a.primary, a.secondary))
+        if cfg.only_frames is not None and frame_id not in cfg.only_frames:
+            plan.ignored.update({a.origin: f"frame {frame_id} not selected" for a in anns})
+            plan.ignored.update(_frame_files(frames.get(frame_id), f"frame {frame_id} not selected"))
+            continue
         fr = frames.get(frame_id)
         if fr is None:
             plan.no_product += len(anns)
+            plan.ignored.update({a.origin: f"no LiCSAR folder for frame {frame_id}" for a in anns})
             continue
-        build = _plan_frame(cfg, fr, anns, era5_files, plan)
+        try:
+            build = _plan_frame(cfg, fr, anns, era5_files, plan)
+        except Exception as exc:  # a frame that cannot be planned is its pairs' quarantine records
+            log.exception("planning frame %s failed", frame_id)
+            _quarantine_all(plan, anns, (fr.folder,), f"frame {frame_id}: {failure(exc)}", "scan")
+            continue
         if build is not None:
             plan.builds.append(build)
+    used = {u for b in plan.builds for u in b.ctx.era5_files}
+    for f in era5_files:
+        if f.url not in used and not f.problem:
+            plan.ignored[f.url] = "no planned pair needs an hour from it"
     return plan
+
+
+def _frame_files(fr: sources.FrameSource | None, why: str) -> dict[str, str]:
+    if fr is None:
+        return {}
+    files = [fr.hgt, fr.metadata_url, *(u for p in fr.products.values() for u in (p.phase, p.coherence))]
+    return {u: why for u in files if u}
+
+
+def _ignore_unannotated(frames: dict[str, sources.FrameSource], annotated: set, plan: Plan) -> None:
+    """Products no annotation names are not ingested (the cube's pair axes come from annotations)."""
+    annotated_frames = {f for f, _, _ in annotated}
+    for f, fr in frames.items():
+        if f not in annotated_frames:
+            plan.ignored.update(_frame_files(fr, f"no annotation for frame {f}"))
+        for (p, s), product in fr.products.items():
+            if (f, p, s) in annotated:
+                continue
+            plan.unannotated_products += 1
+            why = f"no annotation for pair {f} {p}..{s}"
+            plan.ignored.update({u: why for u in (product.phase, product.coherence) if u})
 
 
 def _quarantine_all(
@@ -229,9 +280,12 @@ def _plan_frame(
                 era5_mod.nearest_hour(era5_files, grid, _acquisition(d, meta), cfg.max_era5_offset_minutes)
                 for d in (a.primary, a.secondary)
             ]
-        except ProductError as exc:
+        except Exception as exc:  # this pair only; the frame goes on
             stage = "era5" if isinstance(exc, era5_mod.Era5Error) else "grid"
-            plan.quarantine.append(QuarantineRecord(frame_id, str(a.unique_id), files, str(exc), stage))
+            era5_files_named = getattr(exc, "files", ())
+            plan.quarantine.append(
+                QuarantineRecord(frame_id, str(a.unique_id), (*files, *era5_files_named), failure(exc), stage)
+            )
             continue
         for p in picks:
             used_era5[p.url] = era5_by_url[p.url]

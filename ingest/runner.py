@@ -44,6 +44,8 @@ class IngestSummary:
     frames_skipped: list[str] = field(default_factory=list)
     frames_failed: dict[str, str] = field(default_factory=dict)
     quarantined: list[QuarantineRecord] = field(default_factory=list)
+    files_ignored: dict[str, str] = field(default_factory=dict)  # input file -> why no cube uses it
+    files: dict[str, int] = field(default_factory=dict)  # inputs: ingested / quarantined / ignored
     peak_rss_mb_per_task: float = 0.0
     tasks_run: int = 0
 
@@ -63,6 +65,8 @@ class IngestSummary:
             "cube_urls": [storage.redact(u) for u in self.cube_urls],
             "frames_skipped": self.frames_skipped,
             "frames_failed": self.frames_failed,
+            "files": self.files,
+            "files_ignored": {storage.redact(u): why for u, why in sorted(self.files_ignored.items())},
             "peak_rss_mb_per_task": round(self.peak_rss_mb_per_task, 1),
         }
 

@@ -67,6 +67,14 @@ class FrameSource:
     products: dict[tuple[np.datetime64, np.datetime64], PairProduct] = field(default_factory=dict)
 
 
+@dataclass
+class LicsarScan:
+    """The frames under a LiCSAR root and every listed file that no frame uses, with the reason."""
+
+    frames: dict[str, FrameSource] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)  # file URL -> why
+
+
 def _url(loc: storage.Location, path: str) -> str:
     if storage.is_local(loc.url):
         return path
@@ -77,16 +85,22 @@ def _date(text: str) -> np.datetime64:
     return np.datetime64(f"{text[:4]}-{text[4:6]}-{text[6:]}", "D")
 
 
-def scan_licsar(url: str) -> dict[str, FrameSource]:
-    """Frames under a LiCSAR root, keyed by folder name (unchecked: the planner checks ids)."""
+def scan_licsar(url: str) -> LicsarScan:
+    """Frames under a LiCSAR root, keyed by folder name (unchecked: the planner checks ids).
+
+    Every file that does not belong where LiCSAR puts it is listed in `ignored` with the reason, so
+    that nothing is dropped silently.
+    """
     loc = storage.location(url)
-    frames: dict[str, FrameSource] = {}
+    scan = LicsarScan()
+    frames = scan.frames
     if not loc.fs.isdir(loc.path):
-        return frames
+        return scan
     base = loc.path.rstrip("/")
     for path in sorted(loc.fs.find(base)):
         rel = path[len(base) :].lstrip("/").split("/")
         if len(rel) < 3:
+            scan.ignored[_url(loc, path)] = "not under FRAME/metadata/ or FRAME/interferograms/DATE_DATE/"
             continue
         frame_id = rel[0]
         fr = frames.setdefault(frame_id, FrameSource(frame_id, _url(loc, posixpath.join(base, frame_id))))
@@ -96,20 +110,40 @@ def scan_licsar(url: str) -> dict[str, FrameSource]:
                 fr.hgt = _url(loc, path)
             elif name == "metadata.txt":
                 fr.metadata_url = _url(loc, path)
+            else:
+                scan.ignored[_url(loc, path)] = f"not {frame_id}{HGT_SUFFIX} or metadata.txt"
         elif rel[1] == "interferograms" and len(rel) == 4:
+            why = _product_problem(rel[2], name)
             m = _PAIR_DIR.match(rel[2])
-            if not m or not name.startswith(rel[2]):
+            if why or m is None:
+                scan.ignored[_url(loc, path)] = why
                 continue
-            try:
-                key = (_date(m.group(1)), _date(m.group(2)))
-            except ValueError:
-                continue
+            key = (_date(m.group(1)), _date(m.group(2)))
             old = fr.products.get(key, PairProduct(None, None, _url(loc, posixpath.dirname(path))))
             if name == f"{rel[2]}{PHASE_SUFFIX}":
                 fr.products[key] = PairProduct(_url(loc, path), old.coherence, old.folder)
-            elif name == f"{rel[2]}{COHERENCE_SUFFIX}":
+            else:
                 fr.products[key] = PairProduct(old.phase, _url(loc, path), old.folder)
-    return frames
+        else:
+            scan.ignored[_url(loc, path)] = "not under FRAME/metadata/ or FRAME/interferograms/DATE_DATE/"
+    return scan
+
+
+def _product_problem(folder: str, name: str) -> str:
+    """Why FRAME/interferograms/FOLDER/NAME is not a product file ("" when it is one)."""
+    m = _PAIR_DIR.match(folder)
+    if not m:
+        return f"interferogram folder {folder!r} is not named PRIMARY_SECONDARY (YYYYMMDD_YYYYMMDD)"
+    try:
+        _date(m.group(1)), _date(m.group(2))
+    except ValueError:
+        return f"interferogram folder {folder!r} does not name two valid dates"
+    if name not in (f"{folder}{PHASE_SUFFIX}", f"{folder}{COHERENCE_SUFFIX}"):
+        dates = re.match(r"^(\d{8}_\d{8})\.", name)
+        if dates and dates.group(1) != folder:
+            return f"file dates {dates.group(1)} do not match its folder {folder}"
+        return f"not {folder}{PHASE_SUFFIX} or {folder}{COHERENCE_SUFFIX}"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,14 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
             status, reason = ("written", "") if data is not None else ("empty", "")
         except ProductError as exc:
             data, status, reason = None, "quarantined", str(exc)
+        except (ConnectionError, TimeoutError):
+            raise  # the store or a source is unreachable: the task fails and Ray retries it
+        except Exception as exc:  # anything else one product does is that product's record
+            data, status, reason = (
+                None,
+                "quarantined",
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}",
+            )
         if data is None and ctx.zarr_format == 2:
             data = _fills(ctx)
         for name, values in (data or {}).items():

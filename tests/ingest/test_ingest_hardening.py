@@ -1,0 +1,140 @@
+"""Promises broken by hand-injected faults (issue 12): one bad file is one record, never the whole run.
+
+Planner checks run in-process (no Ray); one module-scoped Ray serves the end-to-end runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from ingest_sources import SourceFrame, write_frame
+
+from hephaestus.ingest import IngestConfig, run_ingest
+from hephaestus.ingest import era5 as era5_mod
+from hephaestus.ingest.plan import plan_sources
+from hephaestus.platform.cube import open_cube
+
+FRAME = "010A_00001_000001"
+
+
+def _frame() -> SourceFrame:
+    return SourceFrame(
+        FRAME,
+        19.60,
+        -155.40,
+        24,
+        32,
+        [("20200101", "20200113", 101), ("20200101", "20200125", 102), ("20200113", "20200125", 103)],
+    )
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    write_frame(root, _frame(), seed=4)
+    return root
+
+
+def _records(plan_or_summary) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {r.product: r for r in plan_or_summary.quarantine}
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Any failure of one annotation file is that file's quarantine record
+# ------------------------------------------------------------------------------------------------
+def test_deep_json_and_huge_uid_are_quarantined_not_fatal(sources: Path) -> None:
+    ann = sources / "annotations"
+    (ann / "deep.json").write_text("[" * 200_000 + "]" * 200_000)  # RecursionError in json
+    good = json.loads((ann / "101.json").read_text())
+    (ann / "huge.json").write_text(
+        json.dumps({**good, "uniqueID": 7}).replace('"uniqueID": 7', '"uniqueID": ' + "9" * 5000)
+    )
+    plan = plan_sources(IngestConfig(sources=str(sources), out=str(sources.parent / "store")))
+    recs = {r.files[0].rsplit("/", 1)[-1]: r for r in plan.quarantine}
+    assert set(recs) == {"deep.json", "huge.json"}, recs
+    assert "RecursionError" in recs["deep.json"].reason and "deep.json" in recs["deep.json"].reason
+    assert "huge.json" in recs["huge.json"].reason and "digit" in recs["huge.json"].reason
+    assert [b.n_pairs for b in plan.builds] == [3]  # the three good pairs are planned
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. ERA5 files are checked when indexed; pairs that need a broken file name it
+# ------------------------------------------------------------------------------------------------
+def test_era5_field_without_time_is_quarantined_by_name(sources: Path) -> None:
+    bad = sources / "era5" / f"era5_{FRAME}_20200125.nc"
+    ds = xr.load_dataset(bad)
+    ds["sp"] = ds["sp"].isel(valid_time=0, drop=True)  # a field without the time dimension
+    bad.unlink()
+    ds.to_netcdf(bad)
+    plan = plan_sources(IngestConfig(sources=str(sources), out=str(sources.parent / "store")))
+    by_product = _records(plan)
+    assert by_product[bad.name].kind == "file" and "'sp'" in by_product[bad.name].reason
+    for uid in ("102", "103"):  # both need an hour of 2020-01-25
+        rec = by_product[uid]
+        assert str(bad) in rec.files and bad.name in rec.reason and "cannot serve" in rec.reason
+        assert "min away" not in rec.reason
+    assert [b.n_pairs for b in plan.builds] == [1]
+
+
+def test_era5_longitudes_0_360_serve_a_western_frame(sources: Path, tmp_path: Path) -> None:
+    src = sources / "era5" / f"era5_{FRAME}_20200101.nc"
+    ds = xr.load_dataset(src)
+    east = ds.assign_coords(longitude=np.mod(ds.longitude.values, 360.0)).sortby("longitude")
+    east.to_netcdf(tmp_path / "east.nc")
+    plain, shifted = era5_mod.index_file(str(src)), era5_mod.index_file(str(tmp_path / "east.nc"))
+    assert shifted.lon_360 and shifted.lon_min > 180 and not plain.lon_360
+    from hephaestus.ingest.geotiff import header_grid
+
+    grid = header_grid(str(sources / "licsar" / FRAME / "metadata" / f"{FRAME}.geo.hgt.tif"))
+    when = np.datetime64("2020-01-01T05:20")
+    pick = era5_mod.nearest_hour([shifted], grid, when, 30)
+    assert pick.time.startswith("2020-01-01T05:00")
+    want = era5_mod.resample(ds, plain, pick.time_index, grid)
+    got = era5_mod.resample(east, shifted, pick.time_index, grid)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. Every input file is accounted for: ingested, quarantined (reason) or ignored (reason)
+# ------------------------------------------------------------------------------------------------
+def test_mismatched_folder_and_unannotated_products_are_reported(sources: Path) -> None:
+    ig = sources / "licsar" / FRAME / "interferograms"
+    wrong = ig / "20200113_20200206"  # its files carry other dates
+    wrong.mkdir()
+    for f in (ig / "20200101_20200113").iterdir():
+        (wrong / f.name).write_bytes(f.read_bytes())
+    extra = ig / "20200125_20200206"  # a product nobody annotated
+    extra.mkdir()
+    (extra / "20200125_20200206.geo.cc.tif").write_bytes(
+        (ig / "20200101_20200113" / "20200101_20200113.geo.cc.tif").read_bytes()
+    )
+    plan = plan_sources(IngestConfig(sources=str(sources), out=str(sources.parent / "store")))
+    for f in wrong.iterdir():
+        assert "do not match its folder 20200113_20200206" in plan.ignored[str(f)]
+    assert "no annotation for pair" in plan.ignored[str(extra / "20200125_20200206.geo.cc.tif")]
+    assert plan.unannotated_products == 1
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_run_summary_accounts_for_every_input_file(sources: Path, tmp_path: Path) -> None:
+    (sources / "licsar" / FRAME / "interferograms" / "20200101_20200113" / "notes.txt").write_text("x")
+    (sources / "era5" / "README").write_text("x")
+    (sources / "annotations" / "bad.json").write_text("{")
+    listed = {str(p) for p in sources.rglob("*") if p.is_file()}
+    summary = run_ingest(IngestConfig(sources=str(sources), out=str(tmp_path / "store")))
+    assert summary.ok and summary.pairs_written == 3
+    assert sum(summary.files.values()) == len(listed)
+    assert summary.files["quarantined"] == 1  # bad.json
+    assert set(summary.files_ignored) <= listed
+    ignored = {Path(u).name: why for u, why in summary.files_ignored.items()}
+    assert "notes.txt" in ignored and ignored["README"] == "not a NetCDF (.nc) file"
+    # E, N, U GeoTIFFs beside the DEM are not used by the cube: ignored, with the reason
+    assert ignored[f"{FRAME}.geo.E.tif"].startswith("not ")
+    ds = open_cube(tmp_path / "store" / "cubes" / f"{FRAME}.zarr")
+    assert int(ds["valid_date_pair"].values.sum()) == 3
+    assert json.dumps(summary.as_dict())  # the CLI prints it
