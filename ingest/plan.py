@@ -190,6 +190,11 @@ def plan_sources(cfg: IngestConfig) -> Plan:
     return plan
 
 
+def _versions(urls: list[str | None]) -> dict[str, str]:
+    """Version of every source file (annotation tarball members are covered by their parsed content)."""
+    return {u: storage.file_version(u) for u in sorted({u for u in urls if u and "!" not in u})}
+
+
 def _frame_files(fr: sources.FrameSource | None, why: str) -> dict[str, str]:
     if fr is None:
         return {}
@@ -339,6 +344,10 @@ def _plan_frame(
             "pairs_per_task": cfg.pairs_per_task,
             "chunking": cfg.chunking.model_dump(),
             "hgt": fr.hgt,
+            # size+mtime / ETag / generation: a replaced file changes the plan, so its pairs are redone
+            "versions": _versions(
+                [fr.hgt, fr.metadata_url, *(f for j in jobs for f in j.files()), *used_era5]
+            ),
             "jobs": [
                 (j.i, j.j, j.kind, j.phase, j.coherence, j.polygons, j.era5_primary, j.era5_secondary)
                 for j in jobs

@@ -63,3 +63,12 @@ def write(store_url: str, record: QuarantineRecord) -> str:
             pass
     storage.write_text_atomic(url, record.to_json())
     return url
+
+
+def clear(store_url: str, frame: str, product: str) -> bool:
+    """Remove the record of a product that is now ingested (a corrected file); True when one was there."""
+    url = storage.join(store_url, "quarantine", record_name(frame, product))
+    if not storage.exists(url):
+        return False
+    storage.remove(url, recursive=False)
+    return True

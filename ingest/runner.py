@@ -21,6 +21,7 @@ from .config import ChunkingConfig
 from .layout import encoding
 from .plan import FrameBuild
 from .quarantine import QuarantineRecord
+from .quarantine import clear as clear_quarantine
 from .quarantine import write as write_quarantine
 from .writer import write_block, write_dem
 
@@ -204,6 +205,7 @@ def _finish(state: _FrameState, summary: IngestSummary) -> None:
     for o in state.outcomes:
         if o["status"] == "written":
             valid[o["i"], o["j"]] = True
+            clear_quarantine(state.store_url, b.frame_id, o["product"])  # a stale verdict goes
         elif o["status"] == "quarantined":
             rec = QuarantineRecord(b.frame_id, o["product"], tuple(o["files"]), o["reason"], "pixels")
             write_quarantine(state.store_url, rec)

@@ -136,6 +136,21 @@ def exists(url: str) -> bool:
     return loc.fs.exists(loc.path)
 
 
+def file_version(url: str) -> str:
+    """What changes when a file is replaced: size and mtime (ns) locally, ETag or generation on object stores.
+
+    Plans fingerprint their inputs with it, so that a corrected product is ingested again.
+    """
+    loc = location(url)
+    if is_local(loc.url):
+        st = os.stat(loc.path)
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    info = loc.fs.info(loc.path)
+    tag = info.get("generation") or info.get("ETag") or info.get("etag") or info.get("md5Hash") or ""
+    stamp = info.get("LastModified") or info.get("updated") or info.get("mtime") or ""
+    return f"{info.get('size', '')}:{str(tag).strip(chr(34))}:{stamp}"
+
+
 def write_bytes(url: str, data: bytes) -> None:
     loc = location(url)
     parent = loc.path.rsplit("/", 1)[0] if "/" in loc.path else ""

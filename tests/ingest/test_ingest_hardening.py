@@ -138,3 +138,34 @@ def test_run_summary_accounts_for_every_input_file(sources: Path, tmp_path: Path
     ds = open_cube(tmp_path / "store" / "cubes" / f"{FRAME}.zarr")
     assert int(ds["valid_date_pair"].values.sum()) == 3
     assert json.dumps(summary.as_dict())  # the CLI prints it
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. A corrected product is ingested again; its stale verdict goes; the untouched frame is skipped
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("ray_local")
+def test_corrected_product_is_reingested(tmp_path: Path) -> None:
+    from ingest_sources import default_frames, write_tif
+
+    root = tmp_path / "src"
+    frames = default_frames(height=24, width=32)
+    for k, fr in enumerate(frames):
+        fr.pairs = fr.pairs[:2]
+        write_frame(root, fr, seed=k)
+    first = frames[0]
+    d1, d2, uid = first.pairs[1]
+    phase = root / "licsar" / first.frame_id / "interferograms" / f"{d1}_{d2}" / f"{d1}_{d2}.geo.diff_pha.tif"
+    good = phase.read_bytes()
+    bad = np.full((24, 32), 4.0, dtype="float32")  # out of the phase range: refused by the task
+    write_tif(phase, bad, first.lat_max, first.lon_min)
+    cfg = IngestConfig(sources=str(root), out=str(tmp_path / "store"))
+    before = run_ingest(cfg)
+    record = tmp_path / "store" / "quarantine" / f"{first.frame_id}__{uid}.json"
+    assert record.exists() and before.pairs_quarantined == 1 and before.pairs_written == 3
+    phase.write_bytes(good)  # the operator replaces the file
+    after = run_ingest(cfg)
+    assert after.frames_skipped == [frames[1].frame_id]  # only the frame the file feeds is redone
+    assert after.pairs_written == 2 and after.pairs_quarantined == 0
+    assert not record.exists()
+    ds = open_cube(tmp_path / "store" / "cubes" / f"{first.frame_id}.zarr")
+    assert bool(ds["valid_date_pair"].values.all())
