@@ -76,6 +76,9 @@ def benchmark(
     max_workers: int | None = typer.Option(None, "--max-workers", min=1, help="Elastic: most workers."),
     max_concurrent: int | None = typer.Option(None, "--max-concurrent", min=1, help="Runs at the same time."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the grid's epochs."),
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated models instead of the grid's (e.g. convnext_base)."
+    ),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Overrides every run's."),
     weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
     dry_run: bool = typer.Option(
@@ -95,11 +98,15 @@ def benchmark(
 
     console = Console()
     try:
-        preset = grid_preset(grid).with_base(
-            epochs=epochs,
-            workers=_workers(workers, min_workers, max_workers),
-            weights=weights,
-            weights_dir=weights_dir,
+        preset = (
+            grid_preset(grid)
+            .with_base(
+                epochs=epochs,
+                workers=_workers(workers, min_workers, max_workers),
+                weights=weights,
+                weights_dir=weights_dir,
+            )
+            .with_models(tuple(m.strip() for m in models.split(",") if m.strip()) if models else None)
         )
     except (ValueError, ConfigError) as exc:
         _fail(str(exc))

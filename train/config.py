@@ -113,6 +113,14 @@ class RunConfig(Config):
             raise ValueError(f"workers must be >= 1, got {value}")
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        known = CLASSIFICATION_MODELS + EXTRA_MODELS + SEGMENTATION_MODELS
+        if value not in known:
+            raise ValueError(f"unknown model {value!r}; known: {', '.join(known)}")
+        return value
+
     @field_validator("weights")
     @classmethod
     def _weights(cls, value: str) -> str:
@@ -175,6 +183,14 @@ class GridConfig(Config):
                         values = {"model": model, "series": series, "atmosphere": atm, "seed": seed}
                         out.append(RunConfig(**{**base, **values, "weights": weights}))
         return out
+
+    def with_models(self, models: tuple[str, ...] | None) -> GridConfig:
+        """The same grid over other models (e.g. `convnext_base` instead of `convnext_small`), validated."""
+        if not models:
+            return self
+        for model in models:
+            RunConfig(**{**self.base.model_dump(), "model": model})
+        return self.model_copy(update={"models": tuple(models)})
 
     def with_base(self, **changes: object) -> GridConfig:
         """The same grid with some run settings changed (CLI flags: epochs, workers, weights).

@@ -71,3 +71,17 @@ def test_plain_dry_run_prints_the_same_runs_as_a_table(plan_lines: list[dict], t
     assert len(lines) == 1 + 96
     assert lines[0].split()[:3] == ["run_id", "model", "paper_name"]
     assert [line.split()[0] for line in lines[1:]] == [r["run_id"] for r in plan_lines]
+
+
+def test_convnext_base_is_offered_for_the_grid(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    args = ["benchmark", str(tmp_path), "--grid", "paper", "--dry-run", "--format", "json"]
+    result = CliRunner().invoke(app, [*args, "--models", "convnext_base", "--weights", "random"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(rows) == 12 and {r["model"] for r in rows} == {"convnext_base"}
+    assert {r["weights"] for r in rows} == {"random"} and all(r["run_id"].endswith("-random") for r in rows)
+    # Table 6's 87.6 M (single, with atmosphere) is ConvNeXt-Base.
+    single_atm = [r for r in rows if not r["series"] and r["atmosphere"]]
+    assert single_atm[0]["params"] / 1e6 == pytest.approx(87.6, rel=0.02)
+    bad = CliRunner().invoke(app, [*args, "--models", "convnext_huge"])
+    assert bad.exit_code != 0 and "convnext_huge" in bad.output
