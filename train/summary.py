@@ -100,7 +100,16 @@ def to_markdown(table: pd.DataFrame, title: str, note: str = STD_NOTE) -> str:
 
 
 def comparison_figure(results: pd.DataFrame) -> Figure:
-    """Test F1 (mean ± std over seeds) of every model in each setup x atmosphere configuration."""
+    """Test F1 (mean ± std over seeds) of every model in each setup x atmosphere configuration.
+
+    Bars are per model and weights kind (a non-ImageNet start is named in the label), never pooled.
+    """
+    results = results.copy()
+    kinds = (
+        results["weights"].map(weights_kind) if "weights" in results else pd.Series("unknown", results.index)
+    )
+    names = results["model"].map(lambda m: PAPER_NAMES.get(m, m))
+    results["model"] = [n if k == "imagenet" else f"{n} ({k})" for n, k in zip(names, kinds, strict=True)]
     fig = Figure(figsize=(max(6.0, 1.3 * max(1, results["model"].nunique())), 4.0), constrained_layout=True)
     ax = fig.add_subplot()
     configs = [(s, a) for s in ("single", "series") for a in (True, False)]

@@ -141,4 +141,8 @@ def test_comparison_figure_has_a_bar_per_model_and_configuration() -> None:
     fig = comparison_figure(_rows())
     ax = fig.axes[0]
     assert len(ax.patches) == 2 * 4  # two models x four configurations
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["resnet50", "unet"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ResNet-50", "UNet"]
+    rows = _rows()
+    rows.loc[0, "weights"] = "random"  # one seed from scratch: its own bar, not pooled with ImageNet
+    labels = [t.get_text() for t in comparison_figure(rows).axes[0].get_xticklabels()]
+    assert labels == ["ResNet-50 (random)", "ResNet-50", "UNet"]
