@@ -15,12 +15,22 @@ from hephaestus.catalog.build import (
 )
 from hephaestus.catalog.pairs import PAIR_SCHEMA
 from hephaestus.catalog.publish import CatalogNotFoundError
-from hephaestus.catalog.read import connect, query, read_pairs, read_series, read_statistics, resolve
+from hephaestus.catalog.read import (
+    SeriesLengthError,
+    connect,
+    query,
+    read_pairs,
+    read_series,
+    read_series_length,
+    read_statistics,
+    resolve,
+)
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform.cube import CubeUnreadableError
 
 __all__ = [
     "PAIR_SCHEMA",
+    "SeriesLengthError",
     "SERIES_SCHEMA",
     "AnnotationError",
     "BuildReport",
@@ -37,6 +47,7 @@ __all__ = [
     "query",
     "read_pairs",
     "read_series",
+    "read_series_length",
     "read_statistics",
     "resolve",
     "table2_counts",

@@ -23,7 +23,7 @@ from pydantic import Field
 from hephaestus.catalog import publish, stac
 from hephaestus.catalog.annotations import load_annotations, load_available
 from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
-from hephaestus.catalog.read import STATISTICS_KEY
+from hephaestus.catalog.read import SERIES_LENGTH_KEY, STATISTICS_KEY
 from hephaestus.catalog.scan import CubeScan, CubeUnreadableError, RunningStats, scan_cube
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
@@ -48,7 +48,7 @@ class CatalogBuildError(InputError):
 class CatalogConfig(Config):
     """How a catalog is built."""
 
-    series_length: int = Field(3, ge=1, le=32)
+    series_length: int = Field(schema.SERIES_LENGTH, ge=1, le=32)
     seed: int = 0
     statistics: bool = True
     geoparquet: bool = True
@@ -163,7 +163,7 @@ def _write_version(
         ),
     }
     full_extra = {
-        "hephaestus:series_length": cfg.series_length,
+        SERIES_LENGTH_KEY: cfg.series_length,
         "hephaestus:seed": cfg.seed,
         "hephaestus:table2": table2_counts(pairs, series),
         publish.PARTITIONING_KEY: {"pairs": pair_keys, "series": ["split"]},
@@ -233,31 +233,18 @@ def list_cubes(store_url: str) -> list[str]:
 
 def build_catalog(
     store_url: str | os.PathLike[str],
-    series_length: int = 3,
-    seed: int = 0,
+    config: CatalogConfig | None = None,
     *,
     annotations: str | os.PathLike[str] | None = None,
-    statistics: bool = True,
-    geoparquet: bool = True,
-    workers: int = 2,
-    strict: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
-    config: CatalogConfig | None = None,
 ) -> BuildReport:
     """Catalog the cubes under STORE/cubes/ and publish STAC, pair index, series table and statistics.
 
-    A cube that cannot be read is left out and named in the report (`strict=True`: the build fails
+    A cube that cannot be read is left out and named in the report (`config.strict`: the build fails
     instead); the others are catalogued. `annotations` optionally adds what cubes do not store.
     `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned.
     """
-    cfg = config or CatalogConfig.build(
-        series_length=series_length,
-        seed=seed,
-        statistics=statistics,
-        geoparquet=geoparquet,
-        workers=workers,
-        strict=strict,
-    )
+    cfg = config or CatalogConfig()
     store = storage.normalize(store_url)
     cubes = list_cubes(store)
     records = None
@@ -323,10 +310,6 @@ def catalog_from_annotations(
     annotations: str | os.PathLike[str],
     out: str | os.PathLike[str],
     available: str | os.PathLike[str] | None = None,
-    series_length: int = 3,
-    seed: int = 0,
-    *,
-    strict: bool = True,
     config: CatalogConfig | None = None,
 ) -> BuildReport:
     """Pair index and series table from annotation JSON alone, published under OUT/catalog/.
@@ -334,9 +317,7 @@ def catalog_from_annotations(
     `available` (quality_timeseries.json or a list of uniqueIDs) names the pairs that have a
     product; without it every annotated pair is taken to have one. `cube_url` stays null.
     """
-    cfg = config or CatalogConfig.build(
-        series_length=series_length, seed=seed, statistics=False, strict=strict
-    )
+    cfg = config or CatalogConfig(statistics=False, strict=True)  # no cubes to stream; a bad file fails
     store = storage.normalize(out)
     records, rejected = load_annotations(annotations, strict=cfg.strict)
     avail = load_available(available) if available is not None else None

@@ -16,8 +16,10 @@ from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
 from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer, version_url
 from hephaestus.catalog.series import SERIES_SCHEMA
 from hephaestus.platform import schema, storage
+from hephaestus.platform.errors import InputError
 
 STATISTICS_KEY = "hephaestus:statistics"
+SERIES_LENGTH_KEY = "hephaestus:series_length"
 
 
 def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:
@@ -88,6 +90,26 @@ def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> 
         storage.join(base, "index", "series"), f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None
     )
     return table.sort_by([("series_id", "ascending")])
+
+
+class SeriesLengthError(InputError):
+    """A run asks for series of another length than the catalog's series table holds."""
+
+
+def read_series_length(store_url: str | os.PathLike[str], requested: int | None = None) -> int:
+    """Pairs per series of the published catalog (`hmc catalog build -T N`), as its collection records it.
+
+    `requested` (a run's or loader's own setting, None: the catalog's) must match: the series table was
+    built for one length and cannot be read as another.
+    """
+    _, coll = resolve(store_url)
+    length = int(coll.get(SERIES_LENGTH_KEY) or schema.SERIES_LENGTH)
+    if requested is not None and requested != length:
+        raise SeriesLengthError(
+            f"{storage.redact(storage.normalize(store_url))}: the catalog holds series of {length} pairs, "
+            f"not {requested}; rebuild it with `hmc catalog build -T {requested}` or drop the series length"
+        )
+    return length
 
 
 def read_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:

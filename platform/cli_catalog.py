@@ -10,16 +10,16 @@ from pathlib import Path
 
 import typer
 
+from hephaestus.platform import schema
+from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.config import resolve
+from hephaestus.platform.errors import InputError
+
 catalog_app = typer.Typer(
     name="catalog",
     help="STAC collection, Parquet pair index and series table of a minicube store.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
 
 
 def _print_counts(counts: dict[str, dict[str, int]]) -> None:
@@ -40,49 +40,49 @@ def _print_counts(counts: dict[str, dict[str, int]]) -> None:
     Console().print(table)
 
 
+SERIES_HELP = f"Pairs per time series (default {schema.SERIES_LENGTH}); recorded in the catalog."
+PARTITIONING_HELP = "Pair index hive keys: split/frame_id (default) or split."
+
+
 @catalog_app.command("build")
 def build(
     store_url: str = typer.Argument(..., help="Store URL (local path, s3://, gs://) holding cubes/."),
-    series_length: int = typer.Option(3, "--series-length", "-T", min=1, help="Pairs per time series."),
-    seed: int = typer.Option(0, help="Seed of the padding of short series."),
+    series_length: int | None = typer.Option(None, "--series-length", "-T", min=1, help=SERIES_HELP),
+    seed: int | None = typer.Option(None, help="Seed of the padding of short series (default 0)."),
     annotations: str | None = typer.Option(
         None, help="Annotation JSON (tarball/folder) for fields cubes lack."
     ),
-    statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Stream normalisation stats."),
-    geoparquet: bool = typer.Option(
-        True, "--geoparquet/--no-geoparquet", help="Write a stac-geoparquet mirror."
+    statistics: bool | None = typer.Option(
+        None, "--statistics/--no-statistics", help="Stream normalisation stats (default on)."
     ),
-    workers: int = typer.Option(2, min=1, help="Threads reading pair slices."),
-    strict: bool = typer.Option(False, help="Fail on a broken cube instead of leaving it out."),
-    partitioning: str = typer.Option("split/frame_id", help="Pair index hive keys: split/frame_id or split."),
-    config: Path | None = typer.Option(None, help="YAML CatalogConfig (flags override it)."),
+    geoparquet: bool | None = typer.Option(
+        None, "--geoparquet/--no-geoparquet", help="Write a stac-geoparquet mirror (default on)."
+    ),
+    workers: int | None = typer.Option(None, min=1, help="Threads reading pair slices (default 2)."),
+    strict: bool | None = typer.Option(
+        None, "--strict/--no-strict", help="Fail on a broken cube instead of leaving it out."
+    ),
+    partitioning: str | None = typer.Option(None, help=PARTITIONING_HELP),
+    config: Path | None = config_option("CatalogConfig"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hephaestus.catalog import (
-        AnnotationError,
-        CatalogBuildError,
-        CatalogConfig,
-        CubeUnreadableError,
-        build_catalog,
-    )
-    from hephaestus.platform.config import ConfigError
+    from hephaestus.catalog import CatalogConfig, build_catalog
 
-    try:
-        flags = dict(
-            series_length=series_length,
-            seed=seed,
-            statistics=statistics,
-            geoparquet=geoparquet,
-            workers=workers,
-            strict=strict,
-            pair_partitioning=partitioning,
-        )
-        cfg = CatalogConfig.from_yaml(config, **flags) if config else CatalogConfig.build(**flags)
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
+    cfg = resolve(
+        CatalogConfig,
+        config,
+        series_length=series_length,
+        seed=seed,
+        statistics=statistics,
+        geoparquet=geoparquet,
+        workers=workers,
+        strict=strict,
+        pair_partitioning=partitioning,
+    )
+    maybe_print(cfg, print_config)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -95,16 +95,12 @@ def build(
         def progress(cube: str, done: int, _total: int) -> None:
             bar.update(task, description=f"scanning {cube}", advance=1)
 
-        try:
-            report = build_catalog(store_url, annotations=annotations, progress=progress, config=cfg)
-        except (CatalogBuildError, CubeUnreadableError, AnnotationError, FileNotFoundError) as exc:
-            _fail(str(exc))
-            return
+        report = build_catalog(store_url, cfg, annotations=annotations, progress=progress)
     for problem in report.skipped:
         typer.echo(f"warning: {problem}", err=True)
     typer.echo(
         f"published catalog {report.version}: {len(report.cubes)} cube(s), {report.pairs} pairs, "
-        f"{report.series} series"
+        f"{report.series} series of {cfg.series_length}"
     )
     _print_counts(report.counts)
     if cfg.statistics:
@@ -142,30 +138,35 @@ def from_annotations(
     annotations: str = typer.Argument(..., help="Annotation JSON: tarball, folder or one JSON file."),
     out: str = typer.Option(..., "--out", help="Store URL; the catalog goes to OUT/catalog/."),
     available: str | None = typer.Option(None, help="quality_timeseries.json (or a JSON list of uniqueIDs)."),
-    series_length: int = typer.Option(3, "--series-length", "-T", min=1, help="Pairs per time series."),
-    seed: int = typer.Option(0, help="Seed of the padding of short series."),
-    skip_bad: bool = typer.Option(False, help="Set malformed annotation files aside instead of failing."),
-    partitioning: str = typer.Option("split/frame_id", help="Pair index hive keys: split/frame_id or split."),
+    series_length: int | None = typer.Option(None, "--series-length", "-T", min=1, help=SERIES_HELP),
+    seed: int | None = typer.Option(None, help="Seed of the padding of short series (default 0)."),
+    skip_bad: bool | None = typer.Option(
+        None, "--skip-bad/--no-skip-bad", help="Set malformed annotation files aside instead of failing."
+    ),
+    partitioning: str | None = typer.Option(None, help=PARTITIONING_HELP),
+    config: Path | None = config_option("CatalogConfig"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Pair index and series table from annotation JSON alone (no cubes: cube_url is null)."""
-    from hephaestus.catalog import AnnotationError, CatalogConfig, catalog_from_annotations
-    from hephaestus.platform.config import ConfigError
+    from hephaestus.catalog import CatalogConfig, catalog_from_annotations
 
-    try:
-        cfg = CatalogConfig.build(
-            series_length=series_length,
-            seed=seed,
-            statistics=False,
-            strict=not skip_bad,
-            pair_partitioning=partitioning,
-        )
-        report = catalog_from_annotations(annotations, out, available=available, config=cfg)
-    except (AnnotationError, ConfigError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        return
+    cfg = resolve(
+        CatalogConfig,
+        config,
+        preset={"statistics": False, "strict": True},  # no cubes to stream; a bad file fails by default
+        series_length=series_length,
+        seed=seed,
+        strict=None if skip_bad is None else not skip_bad,
+        pair_partitioning=partitioning,
+    )
+    maybe_print(cfg, print_config)
+    report = catalog_from_annotations(annotations, out, available=available, config=cfg)
     for problem in report.skipped:
         typer.echo(f"warning: {problem}", err=True)
-    typer.echo(f"published catalog {report.version}: {report.pairs} pairs, {report.series} series")
+    typer.echo(
+        f"published catalog {report.version}: {report.pairs} pairs, "
+        f"{report.series} series of {cfg.series_length}"
+    )
     _print_counts(report.counts)
 
 
@@ -179,20 +180,17 @@ def query_cmd(
     """Run DuckDB SQL over the catalog (local or object storage)."""
     import duckdb
 
-    from hephaestus.catalog import CatalogNotFoundError, query
+    from hephaestus.catalog import query
+    from hephaestus.platform.storage import redact
 
     if fmt not in ("table", "csv", "parquet"):
-        _fail(f"--format must be table, csv or parquet, not {fmt!r}")
+        raise InputError(f"--format must be table, csv or parquet, not {fmt!r}")
     if fmt == "parquet" and output is None:
-        _fail("--format parquet needs --output FILE")
+        raise InputError("--format parquet needs --output FILE")
     try:
         result = query(store_url, sql)
-    except CatalogNotFoundError as exc:
-        _fail(str(exc))
-        return
-    except duckdb.Error as exc:
-        _fail(f"query failed: {exc}")
-        return
+    except duckdb.Error as exc:  # the user's SQL: bad input, not a failed run
+        raise InputError(f"{redact(store_url)}: query failed: {exc}") from exc
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

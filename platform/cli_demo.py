@@ -10,7 +10,8 @@ import typer
 from pydantic import Field
 
 from hephaestus.platform.annotation import iter_raw, parse_file
-from hephaestus.platform.config import Config
+from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.config import Config, resolve
 from hephaestus.platform.schema import NEGATIVE_LABEL
 
 
@@ -58,37 +59,51 @@ def first_positive(annotations: Path) -> int | None:
 
 
 def demo(
+    ctx: typer.Context,
     out: Path = typer.Argument(Path("demo"), help="folder for sources/, store/, results/ and figures/"),
-    frames: int = typer.Option(DemoConfig().frames, "--frames", min=1),
-    pairs: int = typer.Option(DemoConfig().pairs, "--pairs", min=4),
-    seed: int = typer.Option(DemoConfig().seed, "--seed", min=0),
-    grid: str = typer.Option(DemoConfig().grid, "--grid", help="smoke (minutes on 2 cores) or paper"),
+    frames: int | None = typer.Option(None, "--frames", min=1, help=f"default {DemoConfig().frames}"),
+    pairs: int | None = typer.Option(None, "--pairs", min=4, help=f"default {DemoConfig().pairs}"),
+    seed: int | None = typer.Option(None, "--seed", min=0, help=f"default {DemoConfig().seed}"),
+    grid: str | None = typer.Option(None, "--grid", help="smoke (default; minutes on 2 cores) or paper"),
+    config: Path | None = config_option("DemoConfig"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Synthesize sources, ingest, catalog, train the smoke grid and print the results tables."""
     from hephaestus.platform.cli import app
     from hephaestus.platform.ray_session import ray_session
 
-    cfg = DemoConfig.build(frames=frames, pairs=pairs, seed=seed, grid=grid)
+    cfg = resolve(DemoConfig, config, frames=frames, pairs=pairs, seed=seed, grid=grid)
+    maybe_print(cfg, print_config)
     out = out.resolve()
     t0 = time.perf_counter()
+
+    debug = ["--debug"] if ctx.find_root().params.get("debug") else []
+
+    def step(argv: list[str]) -> None:
+        typer.secho(f"hmc {shlex.join(argv)}", bold=True)
+        code = app([*debug, *argv], standalone_mode=False)  # a failed step printed its own error line
+        if code:
+            raise typer.Exit(code=code)
+
     with ray_session():
         steps = demo_steps(out, cfg)
         for i, argv in enumerate(steps, 1):
-            typer.secho(f"\n[{i}/{len(steps)}] hmc {shlex.join(argv)}", bold=True)
-            app(argv, standalone_mode=False)
+            typer.secho(f"\n[{i}/{len(steps)}] ", bold=True, nl=False)
+            step(argv)
             if argv[0] == "synth":
                 uid = first_positive(out / "sources" / "annotations")
                 if uid is not None:
-                    figure = [
-                        "plot-pair",
-                        str(out / "sources"),
-                        str(uid),
-                        "--out",
-                        str(out / "figures" / "pair.png"),
-                    ]
                     (out / "figures").mkdir(parents=True, exist_ok=True)
-                    typer.secho(f"      hmc {shlex.join(figure)}", bold=True)
-                    app(figure, standalone_mode=False)
+                    typer.echo("      ", nl=False)
+                    step(
+                        [
+                            "plot-pair",
+                            str(out / "sources"),
+                            str(uid),
+                            "--out",
+                            str(out / "figures" / "pair.png"),
+                        ]
+                    )
     typer.secho(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; outputs under {out}", fg="green")
 
 

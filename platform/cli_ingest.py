@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
 
 import typer
+
+from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.config import resolve
+from hephaestus.platform.errors import InputError
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
@@ -49,71 +53,70 @@ def ingest(
     sources: list[str] = typer.Argument(
         None, help="SOURCES folder as `hmc synth` writes it (licsar/, era5/, annotations/), or cube paths"
     ),
-    out: str = typer.Option(..., "--out", help="store URL (local path, s3://, gs://)"),
-    address: str = typer.Option(
+    out: str | None = typer.Option(None, "--out", help="store URL (local path, s3://, gs://); required"),
+    address: str | None = typer.Option(
         None, "--address", help="Ray cluster address (default: RAY_ADDRESS or local)"
     ),
-    workers: int = typer.Option(None, "--workers", min=1, help="local Ray CPUs / tasks in flight"),
-    zarr_format: int = typer.Option(3, "--zarr-format", help="3 (default, tiled) or 2 (published layout)"),
-    licsar: str = typer.Option(None, "--licsar", help="LiCSAR frames folder (overrides SOURCES/licsar)"),
-    era5: str = typer.Option(None, "--era5", help="ERA5 NetCDF folder (overrides SOURCES/era5)"),
-    annotations: str = typer.Option(None, "--annotations", help="annotation folder or tarball"),
-    pairs_per_task: int = typer.Option(4, "--pairs-per-task", min=1, help="pairs per Ray task"),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="local Ray CPUs / tasks in flight"),
+    zarr_format: int | None = typer.Option(
+        None, "--zarr-format", help="3 (default, tiled) or 2 (published layout)"
+    ),
+    licsar: str | None = typer.Option(
+        None, "--licsar", help="LiCSAR frames folder (overrides SOURCES/licsar)"
+    ),
+    era5: str | None = typer.Option(None, "--era5", help="ERA5 NetCDF folder (overrides SOURCES/era5)"),
+    annotations: str | None = typer.Option(None, "--annotations", help="annotation folder or tarball"),
+    pairs_per_task: int | None = typer.Option(
+        None, "--pairs-per-task", min=1, help="pairs per Ray task (default 4)"
+    ),
     from_minicubes: bool = typer.Option(
         False, "--from-minicubes", help="convert the given published cubes (.zarr, .zarr.zip, .zarr.tar)"
     ),
+    config: Path | None = config_option("IngestConfig"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Build one cube per frame at OUT/cubes/<FRAME>.zarr; refused products go to OUT/quarantine/."""
-    from hephaestus.ingest import ChunkingConfig, IngestConfig, convert_minicubes, run_ingest
-    from hephaestus.platform.config import ConfigError
+    from hephaestus.ingest import IngestConfig, convert_minicubes, run_ingest
 
-    if zarr_format not in (2, 3):
-        typer.echo(f"error: --zarr-format must be 2 or 3, not {zarr_format}", err=True)
-        raise typer.Exit(code=1)
-    fmt: Literal[2, 3] = 3 if zarr_format == 3 else 2
+    if from_minicubes and not sources:
+        raise InputError("--from-minicubes needs one or more cube paths")
+    if not from_minicubes and sources and len(sources) > 1:
+        raise InputError("give one SOURCES folder (or --from-minicubes for cube paths)")
+    cfg = resolve(
+        IngestConfig,
+        config,
+        sources=sources[0] if sources else None,
+        licsar=licsar,
+        era5=era5,
+        annotations=annotations,
+        out=out,
+        zarr_format=zarr_format,
+        workers=workers,
+        address=address,
+        pairs_per_task=pairs_per_task,
+    )
+    maybe_print(cfg, print_config)
     with _progress_bar() as bar:
         task = bar.add_task("tasks", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            if from_minicubes:
-                if not sources:
-                    typer.echo("error: --from-minicubes needs one or more cube paths", err=True)
-                    raise typer.Exit(code=1)
-                summary = convert_minicubes(
-                    sources,
-                    out,
-                    zarr_format=fmt,
-                    chunking=ChunkingConfig(),
-                    workers=workers,
-                    address=address,
-                    pairs_per_task=pairs_per_task,
-                    progress=progress,
-                )
-            else:
-                if sources and len(sources) > 1:
-                    typer.echo(
-                        "error: give one SOURCES folder (or --from-minicubes for cube paths)", err=True
-                    )
-                    raise typer.Exit(code=1)
-                cfg = IngestConfig.build(
-                    sources=sources[0] if sources else None,
-                    licsar=licsar,
-                    era5=era5,
-                    annotations=annotations,
-                    out=out,
-                    zarr_format=fmt,
-                    workers=workers,
-                    address=address,
-                    pairs_per_task=pairs_per_task,
-                )
-                summary = run_ingest(cfg, progress=progress)
-        except (ConfigError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=1) from None
-    _print_summary(summary, out)
+        if from_minicubes:
+            summary = convert_minicubes(
+                sources,
+                cfg.out,
+                zarr_format=cfg.zarr_format,
+                chunking=cfg.chunking,
+                workers=cfg.workers,
+                address=cfg.address,
+                pairs_per_task=cfg.pairs_per_task,
+                retries=cfg.task_retries,
+                progress=progress,
+            )
+        else:
+            summary = run_ingest(cfg, progress=progress)
+    _print_summary(summary, cfg.out)
     if not summary.ok:
         raise typer.Exit(code=1)
 

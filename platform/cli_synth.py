@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.config import resolve
+
 
 def synth(
     out: Path = typer.Argument(..., help="output folder (new or empty)"),
@@ -27,37 +30,32 @@ def synth(
         max=1.0,
         help="share of pairs showing deformation (default 0.09, the real balance; ~0.3 for a smoke run)",
     ),
-    config: Path | None = typer.Option(
-        None, "--config", help="YAML with SynthConfig fields (physics knobs); the flags above win"
-    ),
+    config: Path | None = config_option("SynthConfig (every physics knob)"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hephaestus.ingest.synthetic import SynthConfig, generate
-    from hephaestus.platform.config import ConfigError
 
-    flags = {"frames": frames, "pairs": pairs, "seed": seed, "positive_fraction": positive_fraction}
-    if size is not None:
-        flags.update(height=size[0], width=size[1])
-    try:
-        if config is not None:
-            cfg = SynthConfig.from_yaml(config, **flags)
-        else:
-            cfg = SynthConfig.build(**{k: v for k, v in flags.items() if v is not None})
-    except (ConfigError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+    height, width = size if size is not None else (None, None)
+    cfg = resolve(
+        SynthConfig,
+        config,
+        frames=frames,
+        pairs=pairs,
+        seed=seed,
+        positive_fraction=positive_fraction,
+        height=height,
+        width=width,
+    )
+    maybe_print(cfg, print_config)
     start = time.perf_counter()
     with Progress(
         TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
     ) as bar:
         task = bar.add_task("pairs", total=cfg.total_pairs)
-        try:
-            manifest = generate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
-        except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=1) from None
+        manifest = generate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
     seconds = time.perf_counter() - start
     typer.echo(
         f"wrote {len(manifest.frames)} frames, {manifest.pairs} pairs ({manifest.positives} positive, "
@@ -74,11 +72,7 @@ def plot_pair(
     """Draw a pair's phase, coherence and masks (paper Fig. 2 style)."""
     from hephaestus.ingest.synthetic.plot import SyntheticSources
 
-    try:
-        fig = SyntheticSources(sources).plot(unique_id)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
-        raise typer.Exit(code=1) from None
+    fig = SyntheticSources(sources).plot(unique_id)
     fig.savefig(out, dpi=120)
     typer.echo(f"wrote {out}")
 

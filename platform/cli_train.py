@@ -8,6 +8,10 @@ from typing import Any
 
 import typer
 
+from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.config import resolve, validated
+from hephaestus.platform.errors import InputError
+
 WORKERS_HELP = "Ray Train workers per run (fixed count)."
 WEIGHTS_HELP = "Initial weights: imagenet (missing files fail before training), random, or a weights file."
 WEIGHTS_DIR_HELP = (
@@ -15,17 +19,13 @@ WEIGHTS_DIR_HELP = (
 )
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
 def _workers(workers: int | None, min_workers: int | None, max_workers: int | None) -> Any:
+    """The workers flags as RunConfig.workers: a count, an elastic (min, max), or None (not given)."""
     if (min_workers is None) != (max_workers is None):
-        _fail("--min-workers and --max-workers go together")
+        raise InputError("--min-workers and --max-workers go together")
     if min_workers is not None:
         if workers is not None:
-            _fail("give --workers or --min-workers/--max-workers, not both")
+            raise InputError("give --workers or --min-workers/--max-workers, not both")
         return (min_workers, max_workers)
     return workers
 
@@ -66,7 +66,7 @@ def _print_plan(rows: list[dict[str, Any]], fmt: str) -> None:
 
 def benchmark(
     store_url: str = typer.Argument(..., help="Store with cubes and a catalog (local path, s3://, gs://)."),
-    grid: str = typer.Option("smoke", "--grid", help="Grid preset: paper or smoke."),
+    grid: str | None = typer.Option(None, "--grid", help="Grid preset: smoke (default) or paper."),
     out: str | None = typer.Option(
         None, "--out", help="Results URL: results.parquet, tables, figure, checkpoints (not for --dry-run)."
     ),
@@ -87,36 +87,35 @@ def benchmark(
     fmt: str = typer.Option(
         "table", "--format", help="--dry-run output: table, or json (one object a line)."
     ),
+    config: Path | None = config_option("GridConfig, on top of the --grid preset (e.g. base: {epochs: 3})"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Run the benchmark grid (models x single/series x with/without atmosphere x seeds); skip finished runs."""
     from rich.console import Console
 
-    from hephaestus.platform.config import ConfigError
     from hephaestus.platform.storage import redact
     from hephaestus.train.benchmark import plan, run_benchmark
-    from hephaestus.train.config import grid_preset
+    from hephaestus.train.config import GRIDS, GridConfig, grid_preset
 
-    console = Console()
-    try:
-        preset = (
-            grid_preset(grid)
-            .with_base(
-                epochs=epochs,
-                workers=_workers(workers, min_workers, max_workers),
-                weights=weights,
-                weights_dir=weights_dir,
-            )
-            .with_models(tuple(m.strip() for m in models.split(",") if m.strip()) if models else None)
-        )
-    except (ValueError, ConfigError) as exc:
-        _fail(str(exc))
+    if grid is not None and grid not in GRIDS:
+        raise InputError(f"--grid: unknown grid {grid!r}; known: {sorted(GRIDS)}")
+    preset = resolve(GridConfig, config, preset=grid_preset(grid or "smoke").model_dump())
+    with validated("command line"):  # flags given apply the grid's own rules (a --weights covers every model)
+        preset = preset.with_base(
+            epochs=epochs,
+            workers=_workers(workers, min_workers, max_workers),
+            weights=weights,
+            weights_dir=weights_dir,
+        ).with_models(tuple(m.strip() for m in models.split(",") if m.strip()) if models else None)
+    maybe_print(preset, print_config)
     if dry_run:
         if fmt not in ("table", "json"):
-            _fail(f"--format must be table or json, not {fmt!r}")
+            raise InputError(f"--format must be table or json, not {fmt!r}")
         _print_plan(plan(preset, out), fmt)
         return
     if out is None:
-        _fail("--out is required (except with --dry-run)")
+        raise InputError("--out is required (except with --dry-run)")
+    console = Console()
 
     def on_event(kind: str, info: dict[str, Any]) -> None:
         if kind == "plan":
@@ -133,12 +132,9 @@ def benchmark(
         elif kind == "error":
             console.print(f"  [red]failed[/]   {info['run_id']} ({info['n']}/{info['total']})")
 
-    try:
-        summary = run_benchmark(
-            store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
-        )
-    except (FileNotFoundError, ValueError) as exc:  # no catalog, empty split, bad config
-        _fail(str(exc))
+    summary = run_benchmark(
+        store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
+    )
     _print_tables(summary.tables)
     console.print(
         f"trained {len(summary.trained)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
@@ -153,9 +149,12 @@ def benchmark(
 def train(
     store_url: str = typer.Argument(..., help="Store with cubes and a catalog."),
     out: str = typer.Option(..., "--out", help="Results URL (checkpoints go to OUT/checkpoints/<run id>)."),
-    config: Path | None = typer.Option(None, "--config", help="YAML RunConfig; flags override it."),
+    config: Path | None = config_option("RunConfig"),
     model: str | None = typer.Option(None, "--model"),
     series: bool | None = typer.Option(None, "--series/--single"),
+    series_length: int | None = typer.Option(
+        None, "--series-length", "-T", min=1, help="Pairs per series; default: the catalog's (must match)."
+    ),
     atmosphere: bool | None = typer.Option(None, "--atmosphere/--no-atmosphere"),
     seed: int | None = typer.Option(None, "--seed"),
     epochs: int | None = typer.Option(None, "--epochs", min=1),
@@ -167,37 +166,31 @@ def train(
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
     address: str | None = typer.Option(None, "--address"),
+    print_config: bool = print_config_option(),
 ) -> None:
     """Train, validate and test one configuration on Ray Train."""
     import json
 
-    from hephaestus.platform.config import ConfigError
     from hephaestus.train.config import RunConfig
     from hephaestus.train.trainer import train_run
 
-    flags = {
-        "model": model,
-        "series": series,
-        "atmosphere": atmosphere,
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "crop_size": crop_size,
-        "workers": _workers(workers, min_workers, max_workers),
-        "weights": weights,
-        "weights_dir": weights_dir,
-    }
-    try:
-        if config is not None:
-            run = RunConfig.from_yaml(str(config), **flags)
-        else:
-            run = RunConfig.build(**{k: v for k, v in flags.items() if v is not None})
-    except (ConfigError, FileNotFoundError) as exc:
-        _fail(str(exc))
-    try:
-        result = train_run(run, store_url, out, address=address)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+    run = resolve(
+        RunConfig,
+        config,
+        model=model,
+        series=series,
+        series_length=series_length,
+        atmosphere=atmosphere,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        crop_size=crop_size,
+        workers=_workers(workers, min_workers, max_workers),
+        weights=weights,
+        weights_dir=weights_dir,
+    )
+    maybe_print(run, print_config)
+    result = train_run(run, store_url, out, address=address)
     typer.echo(json.dumps(result.row(), default=str, indent=1))
 
 
@@ -213,16 +206,11 @@ def predict(
     """Write a georeferenced deformation mask (segmenters) or score (classifiers) for one pair."""
     import json
 
-    from hephaestus.platform.cube import CubeUnreadableError
-    from hephaestus.train.predict import PredictError
     from hephaestus.train.predict import predict as run_predict
 
     if (pair is None) == (unique_id is None):
-        _fail("give exactly one of --pair and --unique-id")
-    try:
-        info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id)
-    except (PredictError, CubeUnreadableError) as exc:
-        _fail(str(exc))
+        raise InputError("give exactly one of --pair and --unique-id")
+    info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id)
     typer.echo(json.dumps(info, default=str))
 
 

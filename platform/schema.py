@@ -323,6 +323,11 @@ SPLITS: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 
 
+SERIES_LENGTH = 3
+"""Pairs per time series (paper section 4: T = 3) unless a catalog is built with another length; the
+catalog records its length (STAC collection `hephaestus:series_length`) and training reads it from there."""
+
+
 def split_of(primary_date: np.datetime64 | str) -> str | None:
     """Benchmark split of a primary date, or None outside the paper's windows."""
     day = np.datetime64(primary_date, "D")

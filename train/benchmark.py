@@ -129,9 +129,7 @@ def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def planned_in_channels(run: RunConfig) -> int:
     """Input channels of a run: 3 (no atmosphere) or 9 per step, times the series length for series."""
-    from hephaestus.train.data.config import LoaderConfig
-
-    steps = LoaderConfig().series_length if run.series else 1
+    steps = (run.series_length or schema.SERIES_LENGTH) if run.series else 1
     return steps * len(schema.input_channels(run.atmosphere))
 
 

@@ -68,6 +68,8 @@ class RunConfig(Config):
     encoder: str = "resnet50"
     """Encoder of the segmentation models (the paper: ResNet-50)."""
     series: bool = False
+    series_length: int | None = Field(None, ge=1)
+    """Pairs per series; None: the catalog's (`hmc catalog build -T`), which a given value must equal."""
     atmosphere: bool = True
     seed: int = 0
     epochs: int = Field(90, ge=1)

@@ -25,8 +25,6 @@ from hephaestus.train.loop import BEST_FILE, INPUT_FILE, MODEL_FILE, RUN_FILE
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.models import build_model
 
-SERIES_LENGTH = 3
-
 
 class PredictError(InputError):
     """The checkpoint, cube or pair cannot be used: names which and why."""
@@ -109,7 +107,7 @@ def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = N
     return int(p[0]), int(s[0])
 
 
-def series_steps(ds: xr.Dataset, i: int, j: int, length: int = SERIES_LENGTH) -> list[tuple[int, int]]:
+def series_steps(ds: xr.Dataset, i: int, j: int, length: int = schema.SERIES_LENGTH) -> list[tuple[int, int]]:
     """The pair and the next pairs of its primary date by secondary date, padded by duplicating the last."""
     valid = np.flatnonzero(ds["valid_date_pair"].values[i])
     later = [(i, int(k)) for k in valid if k >= j][:length]
@@ -241,7 +239,7 @@ def predict(
     run = loaded.run
     ds = open_cube(cube_url)
     i, j = find_pair(ds, pair=pair, unique_id=unique_id)
-    steps = series_steps(ds, i, j) if run.series else [(i, j)]
+    steps = series_steps(ds, i, j, run.series_length or schema.SERIES_LENGTH) if run.series else [(i, j)]
     image = frame_input(ds, steps, run.atmosphere, loaded.statistics)
     if image.shape[0] != loaded.in_channels:
         raise PredictError(

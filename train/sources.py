@@ -29,6 +29,7 @@ class DataRequest:
     augment: bool
     undersample: bool
     seed: int
+    series_length: int | None = None
 
     @classmethod
     def for_run(cls, run: RunConfig, split: str) -> DataRequest:
@@ -42,6 +43,7 @@ class DataRequest:
             augment=run.augment and training,
             undersample=run.undersample and training,
             seed=run.seed,
+            series_length=run.series_length,
         )
 
 
@@ -68,8 +70,18 @@ class CatalogSource:
             undersample=request.undersample,
             shuffle=request.split == "train",
             seed=request.seed,
+            series_length=request.series_length,
         )
         return MinicubeDataset.from_catalog(cfg)
+
+    def fit(self, run: RunConfig) -> RunConfig:
+        """`run` with the catalog's series length (recorded with the checkpoint for prediction); a series
+        run that asks for another length is refused."""
+        if not run.series:
+            return run
+        from hephaestus.catalog import read_series_length
+
+        return run.model_copy(update={"series_length": read_series_length(self.store_url, run.series_length)})
 
     def check(self) -> None:
         """Fail before any worker starts when the store has no catalog or no training pairs."""

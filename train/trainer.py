@@ -166,6 +166,8 @@ def train_run(
     require_weights([run])  # before Ray: missing ImageNet weights fail here, never fall back to random
     source = source or CatalogSource(store_url)
     check_source(source)
+    if isinstance(source, CatalogSource):
+        run = source.fit(run)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     with ray_session(address=address):

@@ -37,7 +37,12 @@ from hephaestus.ingest.synthetic import (
     writers,
 )
 from hephaestus.ingest.synthetic.config import SynthConfig
+from hephaestus.platform.errors import InputError
 from hephaestus.platform.schema import GRID_SPACING_DEG
+
+
+class OutputNotEmptyError(InputError, FileExistsError):
+    """The output folder of `hmc synth` already holds files (synth never overwrites)."""
 
 
 @dataclass(frozen=True)
@@ -360,7 +365,7 @@ def generate(
     """Write a synthetic source archive under `out_dir` (a local folder, new or empty)."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out}: output folder is not empty; choose a new folder")
+        raise OutputNotEmptyError(f"{out}: output folder is not empty; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
     run = plan(config)
     paths: list[str] = []

@@ -13,6 +13,7 @@ import rasterio.features
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from hephaestus.platform.errors import InputError, InputNotFoundError
 from hephaestus.platform.storage import safe_component
 
 ACTIVITY_COLOURS = {
@@ -52,7 +53,7 @@ def _read_band(path: Path) -> NDArray:
         with rasterio.open(path) as src:
             return src.read(1)
     except rasterio.errors.RasterioIOError as exc:
-        raise ValueError(f"{path}: not a readable GeoTIFF ({exc})") from exc
+        raise InputError(f"{path}: not a readable GeoTIFF ({exc})") from exc
 
 
 class SyntheticSources:
@@ -61,7 +62,7 @@ class SyntheticSources:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not (self.root / "annotations").is_dir():
-            raise FileNotFoundError(f"{self.root}: no annotations/ folder; is this an `hmc synth` output?")
+            raise InputNotFoundError(f"{self.root}: no annotations/ folder; is this an `hmc synth` output?")
 
     def unique_ids(self) -> list[int]:
         return sorted(int(p.stem) for p in (self.root / "annotations").glob("*.json") if p.stem.isdigit())
@@ -69,16 +70,16 @@ class SyntheticSources:
     def annotation(self, unique_id: int | str) -> dict[str, object]:
         path = self.root / "annotations" / f"{safe_component(str(unique_id), 'unique id')}.json"
         if not path.is_file():
-            raise KeyError(f"{path}: no annotation with unique id {unique_id}")
+            raise InputNotFoundError(f"{path}: no annotation with unique id {unique_id}")
         try:
             record = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: not a valid annotation JSON ({exc})") from exc
+            raise InputError(f"{path}: not a valid annotation JSON ({exc})") from exc
         missing = [
             k for k in ("frameID", "primary_date", "secondary_date", "segmentation_mask") if k not in record
         ]
         if not isinstance(record, dict) or missing:
-            raise ValueError(f"{path}: annotation lacks {missing or 'a JSON object'}")
+            raise InputError(f"{path}: annotation lacks {missing or 'a JSON object'}")
         return record
 
     def read(self, unique_id: int | str) -> PairProducts:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from catalog_records import write_annotations
 
-from hephaestus.catalog import catalog_from_annotations
+from hephaestus.catalog import CatalogConfig, catalog_from_annotations
 
 
 @pytest.fixture()
@@ -32,6 +32,6 @@ def real_catalog(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         real_data / "annotations.tar.gz",
         store,
         available=real_data / "quality_timeseries.json",
-        series_length=3,
+        config=CatalogConfig(statistics=False, strict=True, series_length=3),
     )
     return store

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hephaestus.catalog import (
     CatalogBuildError,
+    CatalogConfig,
     CubeUnreadableError,
     build_catalog,
     read_pairs,
@@ -179,7 +180,7 @@ def test_missing_cubes_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogBuildError, match="no cubes"):
         build_catalog(tmp_path / "empty-store")
     result = CliRunner().invoke(_app(), ["catalog", "build", str(tmp_path / "nowhere")])
-    assert result.exit_code == 1 and "no cubes folder" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "no cubes folder" in result.output and "Traceback" not in result.output
 
 
 def test_broken_cube_is_named_and_left_out(tmp_path: Path, cube_store: tuple[Path, dict]) -> None:
@@ -191,28 +192,19 @@ def test_broken_cube_is_named_and_left_out(tmp_path: Path, cube_store: tuple[Pat
     broken.mkdir()
     (broken / "zarr.json").write_text("{not json")
     (store / "cubes" / "_inprogress.zarr").mkdir()  # an unfinished cube is not visible
-    report = build_catalog(store, statistics=False)
+    report = build_catalog(store, CatalogConfig(statistics=False))
     assert report.cubes == [FRAME_V2]
     assert len(report.skipped) == 1 and "999D_00000_000000.zarr" in report.skipped[0]
     assert read_pairs(store).num_rows == 6
     _, coll = resolve(store)
     assert "999D_00000_000000.zarr" in coll["hephaestus:skipped"][0]
     with pytest.raises(CubeUnreadableError, match="999D_00000_000000.zarr"):
-        build_catalog(store, strict=True)
+        build_catalog(store, CatalogConfig(strict=True))
 
 
 def _app():  # type: ignore[no-untyped-def]
-    import typer
+    from hephaestus.platform.cli import app
 
-    from hephaestus.platform import cli_catalog
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    cli_catalog.register(app)
     return app
 
 

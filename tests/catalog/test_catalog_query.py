@@ -13,8 +13,15 @@ import typer
 from catalog_records import annotation, write_annotations
 from typer.testing import CliRunner
 
-from hephaestus.catalog import build_catalog, catalog_from_annotations, query, read_pairs, read_series
-from hephaestus.platform import cli_catalog, storage
+from hephaestus.catalog import (
+    CatalogConfig,
+    build_catalog,
+    catalog_from_annotations,
+    query,
+    read_pairs,
+    read_series,
+)
+from hephaestus.platform import storage
 
 from factories import write_published_cube
 
@@ -37,13 +44,8 @@ def _records() -> list[dict]:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
+    from hephaestus.platform.cli import app
 
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    cli_catalog.register(app)
     return app
 
 
@@ -95,7 +97,7 @@ def test_query_local_api_and_cli(tmp_path: Path, records_dir: Path) -> None:
     assert result.exit_code == 0 and "series_id" in result.output
 
     result = runner.invoke(_app(), ["catalog", "query", store, "SELECT nope FROM pairs"])
-    assert result.exit_code == 1 and "query failed" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "query failed" in result.output and "Traceback" not in result.output
 
 
 def test_malformed_annotation_is_named_by_the_cli(tmp_path: Path, records_dir: Path) -> None:
@@ -106,7 +108,7 @@ def test_malformed_annotation_is_named_by_the_cli(tmp_path: Path, records_dir: P
     result = CliRunner().invoke(
         _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path)]
     )
-    assert result.exit_code == 1 and "77.json" in result.output and "not valid JSON" in result.output
+    assert result.exit_code == 2 and "77.json" in result.output and "not valid JSON" in result.output
     result = CliRunner().invoke(
         _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path / "s"), "--skip-bad"]
     )  # both bad files set aside and named, every good one kept (files are read in name order)
@@ -116,7 +118,7 @@ def test_malformed_annotation_is_named_by_the_cli(tmp_path: Path, records_dir: P
     result = CliRunner().invoke(
         _app(), ["catalog", "from-annotations", str(records_dir), "--out", str(tmp_path)]
     )
-    assert result.exit_code == 1 and "78.json" in result.output and "label must be a list" in result.output
+    assert result.exit_code == 2 and "78.json" in result.output and "label must be a list" in result.output
 
 
 def test_unsafe_frame_id_is_refused(tmp_path: Path) -> None:
@@ -161,7 +163,7 @@ def test_build_from_cubes_on_s3(s3_bucket: str, tmp_path: Path) -> None:
     write_published_cube(local, zarr_format=2, frame_id=frame)
     remote = storage.location(f"{s3_bucket}/store/cubes/{frame}.zarr")
     remote.fs.put(str(local), remote.path, recursive=True)
-    report = build_catalog(f"{s3_bucket}/store", workers=2)
+    report = build_catalog(f"{s3_bucket}/store", CatalogConfig(workers=2))
     assert report.cubes == [frame] and report.pairs == 6
     pairs = read_pairs(f"{s3_bucket}/store")
     assert set(pairs["cube_url"].to_pylist()) == {f"{s3_bucket}/store/cubes/{frame}.zarr"}

@@ -298,15 +298,20 @@ runner = CliRunner()
 
 def test_cli_ingest_prints_summary(tmp_path: Path) -> None:
     sources = tiny_sources(tmp_path / "src")
-    res = runner.invoke(app, ["ingest", str(sources), "--out", str(tmp_path / "s"), "--workers", "2"])
+    config = tmp_path / "ingest.yaml"
+    config.write_text("zarr_format: 2\nworkers: 1\n")  # the file's values take effect; --workers wins
+    argv = ["ingest", str(sources), "--out", str(tmp_path / "s"), "--workers", "2", "--config", str(config)]
+    res = runner.invoke(app, argv)
     assert res.exit_code == 0, res.output
     assert "pairs written" in res.output and "pairs quarantined" in res.output
     assert [p.name for p in (tmp_path / "s" / "cubes").glob("*.zarr")] == ["030A_00003_000003.zarr"]
+    cube = tmp_path / "s" / "cubes" / "030A_00003_000003.zarr"
+    assert (cube / ".zgroup").is_file() and not (cube / "zarr.json").exists()  # zarr v2, as the YAML says
 
 
 def test_cli_missing_sources_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--out", str(tmp_path / "s")])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "sources not found" in res.output and "Traceback" not in res.output
 
 

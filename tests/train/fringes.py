@@ -19,8 +19,6 @@ from torch.utils.data import Dataset
 from hephaestus.platform import schema
 from hephaestus.train.sources import DataRequest
 
-SERIES_LENGTH = 3
-
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import test modules
 
 
@@ -65,7 +63,7 @@ class FringeDataset(Dataset):
         self.split = split
         self.positive_fraction = positive_fraction
         self.epoch = 0
-        self.steps = SERIES_LENGTH if series else 1
+        self.steps = schema.SERIES_LENGTH if series else 1
         self.in_channels = len(schema.input_channels(atmosphere)) * self.steps
 
     def __len__(self) -> int:

@@ -105,5 +105,5 @@ def test_unknown_pair_and_bad_checkpoint_are_clear_errors(cube: str, tmp_path: P
             "20180105_20180111",
         ],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "checkpoint folder not found" in result.output

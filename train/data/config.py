@@ -43,7 +43,8 @@ class LoaderConfig(Config):
     undersample: bool = False
     shuffle: bool = False
     seed: int = 0
-    series_length: int = Field(3, ge=1)
+    series_length: int | None = Field(None, ge=1)
+    """Pairs per series; None: the catalog's (`from_catalog`), else it must equal the catalog's."""
     statistics: Literal["catalog", "authors"] = "catalog"
     usable_only: bool = True
 

@@ -61,16 +61,17 @@ class MinicubeDataset(Dataset):
         self.cfg = cfg
         self.epoch = 0
         pairs = select_rows(pairs, None if cfg.series else cfg.split, cfg.usable_only and not cfg.series)
+        series_length = cfg.series_length or schema.SERIES_LENGTH
         if cfg.series:
             if series is None:
                 raise ValueError("series=True needs the series rows")
             series = select_rows(series, cfg.split, usable_only=False)
-            self.samples: list[SampleSpec] = series_samples(series, pairs, cfg.series_length)
+            self.samples: list[SampleSpec] = series_samples(series, pairs, series_length)
             self.rows = series
         else:
             self.samples = pair_samples(pairs)
             self.rows = pairs
-        self.steps = cfg.series_length if cfg.series else 1
+        self.steps = series_length if cfg.series else 1
         self.step_channels = schema.input_channels(cfg.atmosphere)
         self.stats = _statistics_table(statistics, self.step_channels)
         means = [self.stats[v][0] for v in self.step_channels] * self.steps
@@ -98,7 +99,11 @@ class MinicubeDataset(Dataset):
             split=None if cfg.series else cfg.split,
             usable_only=cfg.usable_only and not cfg.series,
         )
-        series = catalog.read_series(cfg.store_url, split=cfg.split) if cfg.series else None
+        series = None
+        if cfg.series:
+            length = catalog.read_series_length(cfg.store_url, cfg.series_length)
+            cfg = cfg.model_copy(update={"series_length": length})
+            series = catalog.read_series(cfg.store_url, split=cfg.split)
         stats = (
             schema.AUTHORS_STATISTICS
             if cfg.statistics == "authors"

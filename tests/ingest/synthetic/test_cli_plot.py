@@ -36,9 +36,9 @@ def test_synth_command_writes_and_summarises(tmp_path):
     with rasterio.open(out / "licsar" / fid / "metadata" / f"{fid}.geo.hgt.tif") as src:
         assert (src.height, src.width) == (48, 64)
     again = runner.invoke(app, ["synth", str(out), "--frames", "1", "--pairs", "5"])
-    assert again.exit_code == 1 and "not empty" in again.output and "Traceback" not in again.output
+    assert again.exit_code == 2 and "not empty" in again.output and "Traceback" not in again.output
     bad = runner.invoke(app, ["synth", str(tmp_path / "x"), "--size", "8", "8"])
-    assert bad.exit_code == 1 and "height" in bad.output
+    assert bad.exit_code == 2 and "height" in bad.output
 
 
 def test_plot_returns_a_figure_with_phase_coherence_and_mask(sources_dir):
@@ -65,7 +65,7 @@ def test_plot_pair_command(sources_dir, tmp_path):
     assert res.exit_code == 0, res.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     res = runner.invoke(app, ["plot-pair", str(out), "999999", "--out", str(png)])
-    assert res.exit_code == 1 and "999999" in res.output
+    assert res.exit_code == 2 and "999999" in res.output
 
 
 def test_plot_pair_names_a_broken_file(tmp_path):
@@ -82,7 +82,7 @@ def test_plot_pair_names_a_broken_file(tmp_path):
     runner = CliRunner()
     for bad, where in ((uid, pha.name), (m.unique_ids[1], f"{m.unique_ids[1]}.json")):
         res = runner.invoke(app, ["plot-pair", str(out), str(bad), "--out", str(tmp_path / "f.png")])
-        assert res.exit_code == 1 and where in res.output and "Traceback" not in res.output
+        assert res.exit_code == 2 and where in res.output and "Traceback" not in res.output
 
 
 def test_synth_reads_physics_knobs_from_yaml_and_flags_win(tmp_path):
@@ -96,7 +96,7 @@ def test_synth_reads_physics_knobs_from_yaml_and_flags_win(tmp_path):
     assert "volcano=Etna" in meta
     cfg.write_text("frames: 1\nwobble: 3\n")
     res = runner.invoke(app, ["synth", str(tmp_path / "z"), "--config", str(cfg)])
-    assert res.exit_code == 1 and "synth.yaml" in res.output and "wobble" in res.output
+    assert res.exit_code == 2 and "synth.yaml" in res.output and "wobble" in res.output
 
 
 def _positives(out) -> int:

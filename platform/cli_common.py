@@ -1,0 +1,25 @@
+"""What every `hmc` command shares: the `--config` / `--print-config` options and their handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hephaestus.platform.config import Config
+
+
+def config_option(model: str) -> Path | None:
+    """`--config FILE`: a YAML file of `model`'s fields; the flags given on the command line override it."""
+    return typer.Option(None, "--config", help=f"YAML {model}; the flags given on the command line win.")
+
+
+def print_config_option() -> bool:
+    return typer.Option(False, "--print-config", help="Print the effective configuration (YAML) and exit.")
+
+
+def maybe_print(cfg: Config, print_config: bool) -> None:
+    """With `--print-config`, print the configuration the command would run with, and stop."""
+    if print_config:
+        typer.echo(cfg.to_yaml(), nl=False)
+        raise typer.Exit(code=0)
