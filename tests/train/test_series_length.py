@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_split_store
 from typer.testing import CliRunner
 
 from hephaestus import catalog
@@ -28,8 +27,8 @@ CHANNELS = 9  # insar_difference, insar_coherence, dem and three ERA5 fields for
 
 
 @pytest.fixture(scope="module")
-def store_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    store = write_split_store(tmp_path_factory.mktemp("series-store"))  # catalogued with the default T
+def store_t5(split_store: Path) -> Path:
+    store = split_store  # this module's own store of factory cubes, catalogued with the default T
     result = CliRunner().invoke(app, ["catalog", "build", str(store), "-T", str(T), "--no-statistics"])
     assert result.exit_code == 0, result.output
     return store
