@@ -41,7 +41,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "77.json",
     ),
     "catalog query": (lambda t: ["catalog", "query", str(t / "nowhere"), "SELECT 1"], "nowhere"),
-    "train": (lambda t: ["train", str(t / "nowhere"), "--out", str(t / "r")], "nowhere"),
+    "train": (
+        lambda t: ["train", str(t / "nowhere"), "--out", str(t / "r"), "--weights", "random"],
+        "nowhere",
+    ),
     "benchmark": (lambda t: ["benchmark", str(t / "nowhere"), "--out", str(t / "r")], "nowhere"),
     "predict": (
         lambda t: [

@@ -62,7 +62,8 @@ def test_trainer_takes_the_length_and_refuses_another(store_t5: Path, tmp_path: 
         source.fit(RunConfig(series=True, series_length=3))
     # the CLI refuses the mismatch before any worker starts: one line, exit 2 (bad input)
     result = CliRunner().invoke(
-        app, ["train", str(store_t5), "--out", str(tmp_path / "r"), "--series", "-T", "3"]
+        app,
+        ["train", str(store_t5), "--out", str(tmp_path / "r"), "--series", "-T", "3", "--weights", "random"],
     )
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines() == [
