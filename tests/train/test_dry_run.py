@@ -85,3 +85,19 @@ def test_convnext_base_is_offered_for_the_grid(tmp_path) -> None:  # type: ignor
     assert single_atm[0]["params"] / 1e6 == pytest.approx(87.6, rel=0.02)
     bad = CliRunner().invoke(app, [*args, "--models", "convnext_huge"])
     assert bad.exit_code != 0 and "convnext_huge" in bad.output
+
+
+def test_dry_run_marks_runs_already_done_under_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hephaestus.train.benchmark import plan
+    from hephaestus.train.config import GridConfig
+
+    grid = GridConfig(name="two", models=("unet",), series=(False,), atmosphere=(True,), seeds=(0, 1))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "unet-single-atm-s1.json").write_text("{}")
+    rows = plan(grid, str(tmp_path))
+    assert [(r["run_id"], r["status"]) for r in rows] == [
+        ("unet-single-atm-s0", "pending"),
+        ("unet-single-atm-s1", "done"),
+    ]
+    without_out = CliRunner().invoke(app, ["benchmark", str(tmp_path), "--grid", "smoke"])
+    assert without_out.exit_code != 0 and "--out" in without_out.output
