@@ -82,7 +82,7 @@ def plan_cube(url: str, zarr_format: int, chunking: ChunkingConfig, pairs_per_ta
     )
     build.fingerprint = fingerprint(
         {
-            "version": "convert-1",
+            "version": "convert-2",  # 2: v3 text as numbers, every v2 chunk written
             "source": storage.redact(url),
             "size": size,
             "zarr_format": zarr_format,

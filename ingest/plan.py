@@ -26,7 +26,7 @@ from .writer import FrameContext, PairJob
 
 log = logging.getLogger(__name__)
 
-PLAN_VERSION = "1"
+PLAN_VERSION = "2"  # 2: v3 text as numbers, NaN for "no product", every v2 chunk written
 
 
 class SourceNotFoundError(InputNotFoundError):
