@@ -89,7 +89,8 @@ def annotation_record(row: dict, polygons: list[list[float]]) -> dict[str, objec
         "activity_type": list(row["activity_type"] or []),
         "intensity_level": list(row["intensity_level"] or []),
         "phase": row["phase"] or "None",
-        "confidence": float(row["confidence"]) if row["confidence"] is not None else 0.0,
+        # the index stores float32: its shortest repr (0.8, not 0.800000011920929) is the annotators' value
+        "confidence": float(str(np.float32(row["confidence"]))) if row["confidence"] is not None else 0.0,
         "segmentation_mask": polygons,
         "caption": row["caption"] or "",
     }

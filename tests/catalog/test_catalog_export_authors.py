@@ -87,6 +87,7 @@ def test_export_matches_the_real_files_and_the_cubes(tmp_path: Path, shared_dir:
     assert len(merged) == sum(len(g["uniqueID"]) for f in quality.values() for g in f.values())
     for uid, record in merged.items():
         assert uid == str(record["uniqueID"])
+        assert record["confidence"] == 0.8  # the factory's value, not its float32 neighbour
         assert list(record) == list(real_record) == list(schema.ANNOTATION_FIELDS)
         for key in record:
             if record[key] != []:  # the real negatives hold [] too (no source, no intensity, no outline)
@@ -143,3 +144,8 @@ def test_the_authors_access_pattern_runs_on_our_v2_cubes(tmp_path: Path) -> None
     assert set(seen) == set(files["annotations.json"])
     for uid, (positive, pixels, finite) in seen.items():
         assert pixels == (120 if positive else 0) and finite, uid
+
+
+def test_a_store_without_catalog_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["catalog", "export-authors", str(tmp_path), str(tmp_path / "out")])
+    assert result.exit_code != 0 and "no catalog" in result.output and "Traceback" not in result.output
