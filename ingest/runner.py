@@ -155,30 +155,48 @@ def run_builds(
         done = 0
         if progress:
             progress(0, total)
-        while queue or in_flight:
-            while queue and len(in_flight) < window:
-                frame_id, kind, args = queue.pop(0)
-                ref = (block_task if kind == "block" else dem_task).remote(*args)
-                in_flight[ref] = frame_id
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            for ref in ready:
-                frame_id = in_flight.pop(ref)
-                state = states[frame_id]
-                try:
-                    result = ray.get(ref)
-                except Exception as exc:  # a task that failed for good: the frame is not published
-                    state.failed = state.failed or f"{type(exc).__name__}: {str(exc).splitlines()[-1][:500]}"
-                    result = None
-                if result is not None:
-                    _account(state, result, summary)
-                state.pending -= 1
-                done += 1
-                if progress:
-                    progress(done, total)
-                if state.pending == 0:
-                    _finish(state, summary)
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < window:
+                    frame_id, kind, args = queue.pop(0)
+                    ref = (block_task if kind == "block" else dem_task).remote(*args)
+                    in_flight[ref] = frame_id
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                for ref in ready:
+                    frame_id = in_flight.pop(ref)
+                    state = states[frame_id]
+                    try:
+                        result = ray.get(ref)
+                    except Exception as exc:  # a task that failed for good: the frame is not published
+                        state.failed = (
+                            state.failed or f"{type(exc).__name__}: {str(exc).splitlines()[-1][:500]}"
+                        )
+                        result = None
+                    if result is not None:
+                        _account(state, result, summary)
+                    state.pending -= 1
+                    done += 1
+                    if progress:
+                        progress(done, total)
+                    if state.pending == 0:
+                        _finish(state, summary)
+        except BaseException:
+            _cancel(in_flight)
+            raise
     summary.cube_urls.sort()
     return summary
+
+
+def _cancel(in_flight: dict) -> None:
+    """An interrupted run takes its queued and running tasks with it: left alone they would keep writing
+    into the staging folder after a later run has published the cube and removed that folder."""
+    import ray
+
+    refs = list(in_flight)
+    for ref in refs:
+        ray.cancel(ref)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=60)
 
 
 def _account(state: _FrameState, result: dict, summary: IngestSummary) -> None:
