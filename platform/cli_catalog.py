@@ -246,13 +246,8 @@ def export_authors_cmd(
 ) -> None:
     """quality_timeseries.json, merged annotations.json and statistics.json for the authors' loader."""
     from hephaestus.catalog.export_authors import export_authors
-    from hephaestus.platform.errors import HephaestusError
 
-    try:
-        report = export_authors(store_url, out)
-    except HephaestusError as exc:
-        _fail(str(exc))
-        return
+    report = export_authors(store_url, out)
     typer.echo(
         f"wrote {', '.join(report.files.values())}: {report.frames} frame(s), "
         f"{report.usable_pairs} usable pairs, {report.annotations} annotations"

@@ -12,7 +12,7 @@ import numpy as np
 from authors_env import authors_python
 from typer.testing import CliRunner
 
-from hephaestus.catalog import build_catalog
+from hephaestus.catalog import CatalogConfig, build_catalog
 from hephaestus.catalog.pairs import polygon_stats
 from hephaestus.platform import schema
 from hephaestus.platform.cli import app
@@ -32,7 +32,7 @@ def _store(tmp_path: Path, zarr_format: int) -> Path:
             seed=k,
             first_id=100 * (k + 1),
         )
-    build_catalog(store, statistics=False, geoparquet=False)
+    build_catalog(store, CatalogConfig(statistics=False, geoparquet=False))
     return store
 
 
@@ -148,4 +148,4 @@ def test_the_authors_access_pattern_runs_on_our_v2_cubes(tmp_path: Path) -> None
 
 def test_a_store_without_catalog_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["catalog", "export-authors", str(tmp_path), str(tmp_path / "out")])
-    assert result.exit_code != 0 and "no catalog" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "no catalog" in result.output and "Traceback" not in result.output
