@@ -40,6 +40,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         lambda t: ["catalog", "from-annotations", str(_bad_annotations(t)), "--out", str(t / "s")],
         "77.json",
     ),
+    "catalog export-authors": (
+        lambda t: ["catalog", "export-authors", str(t / "nowhere"), str(t / "o")],
+        "nowhere",
+    ),
     "catalog query": (lambda t: ["catalog", "query", str(t / "nowhere"), "SELECT 1"], "nowhere"),
     "train": (
         lambda t: ["train", str(t / "nowhere"), "--out", str(t / "r"), "--weights", "random"],
