@@ -29,6 +29,7 @@ from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import StoreLayout, is_cube_name
 
 log = logging.getLogger(__name__)
 
@@ -124,22 +125,20 @@ def _write_version(
     extra: Mapping[str, object],
 ) -> dict:
     """Write a version's files and return the collection JSON that will point at it."""
-    base = publish.version_url(store, version)
+    paths = StoreLayout(store).catalog_version(version)
     pair_keys = cfg.pair_partitioning.split("/")
-    publish.write_partitioned(pairs, storage.join(base, "index", "pairs"), pair_keys, cfg.workers)
-    publish.write_partitioned(series, storage.join(base, "index", "series"), ["split"], cfg.workers)
+    publish.write_partitioned(pairs, paths.pairs_index, pair_keys, cfg.workers)
+    publish.write_partitioned(series, paths.series_index, ["split"], cfg.workers)
     items = []
     hrefs = []
     for scan in scans:
         item = stac.cube_item(
-            scan, pairs_href="../index/pairs/", pairs_schema=PAIR_SCHEMA, descriptions=PAIR_DESCRIPTIONS
+            scan, pairs_href=paths.ITEM_TO_PAIRS, pairs_schema=PAIR_SCHEMA, descriptions=PAIR_DESCRIPTIONS
         )
         items.append(item)
-        d = stac.item_dict(item, "../../collection.json")
-        storage.write_bytes(
-            storage.join(base, "items", f"{scan.frame_id}.json"), json.dumps(d, indent=1).encode()
-        )
-        hrefs.append(f"./{version}/items/{scan.frame_id}.json")
+        d = stac.item_dict(item, paths.ITEM_TO_COLLECTION)
+        storage.write_bytes(paths.item(scan.frame_id), json.dumps(d, indent=1).encode())
+        hrefs.append(paths.item_href(scan.frame_id))
     dates = pa.concat_arrays(
         [pairs["primary_date"].combine_chunks(), pairs["secondary_date"].combine_chunks()]
     )
@@ -147,14 +146,14 @@ def _write_version(
     end = pc.max(dates).as_py() if len(dates) else None
     assets = {
         "pairs": (
-            f"./{version}/index/pairs/",
+            paths.href(paths.PAIRS_HREF),
             PAIR_SCHEMA,
             pairs.num_rows,
             f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}",
             PAIR_DESCRIPTIONS,
         ),
         "series": (
-            f"./{version}/index/series/",
+            paths.href(paths.SERIES_HREF),
             SERIES_SCHEMA,
             series.num_rows,
             f"Series table: time series of {cfg.series_length} pairs sharing a primary date; "
@@ -180,10 +179,10 @@ def _write_version(
     )
     if cfg.geoparquet and items:
         _write_geoparquet(
-            [stac.item_dict(it, "../collection.json") for it in items], storage.join(base, "items.parquet")
+            [stac.item_dict(it, paths.GEOPARQUET_TO_COLLECTION) for it in items], paths.geoparquet
         )
         asset = pystac.Asset(
-            href=f"./{version}/items.parquet",
+            href=paths.href(paths.GEOPARQUET_HREF),
             media_type=stac.PARQUET_MEDIA_TYPE,
             title="stac-geoparquet mirror of the Items",
             roles=["metadata"],
@@ -219,13 +218,13 @@ def _publish_or_discard(store: str, version: str, write: Callable[[], dict], kee
 
 
 def list_cubes(store_url: str) -> list[str]:
-    """URLs of the complete cubes under STORE/cubes/ (names starting with '.' or '_' are in progress)."""
-    cubes = storage.join(store_url, "cubes")
+    """URLs of the complete cubes in the store's cubes folder (see layout.is_cube_name)."""
+    cubes = StoreLayout(store_url).cubes
     loc = storage.location(cubes)
     if not loc.fs.exists(loc.path) or not loc.fs.isdir(loc.path):
         raise CatalogBuildError(f"{storage.redact(cubes)}: no cubes folder at this store")
     names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path, detail=False))
-    found = [n for n in names if n.endswith((".zarr", ".zarr.zip")) and not n.startswith((".", "_"))]
+    found = [n for n in names if is_cube_name(n)]
     if not found:
         raise CatalogBuildError(f"{storage.redact(cubes)}: no cubes (*.zarr) found")
     return [storage.join(cubes, n) for n in found]

@@ -24,6 +24,7 @@ import pyarrow as pa
 from hephaestus.catalog.read import read_pairs, read_statistics
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import StoreLayout
 
 QUALITY_FILE = "quality_timeseries.json"
 ANNOTATIONS_FILE = "annotations.json"
@@ -99,7 +100,7 @@ def annotation_record(row: dict, polygons: list[list[float]]) -> dict[str, objec
     return {key: values[key] for key in schema.ANNOTATION_FIELDS}
 
 
-def _polygons_by_pair(rows: list[dict], cubes_url: str) -> dict[int, list[list[float]]]:
+def _polygons_by_pair(rows: list[dict], layout: StoreLayout) -> dict[int, list[list[float]]]:
     from hephaestus.platform.cube import open_cube
 
     out: dict[int, list[list[float]]] = {}
@@ -108,7 +109,7 @@ def _polygons_by_pair(rows: list[dict], cubes_url: str) -> dict[int, list[list[f
         if r["cube_url"] and r["deformation_pixels"]:
             by_cube.setdefault(r["frame_id"], []).append(r)
     for frame, members in by_cube.items():
-        ds = open_cube(storage.join(cubes_url, f"{storage.safe_component(frame, 'frame id')}.zarr"))
+        ds = open_cube(layout.cube(frame))
         for r in members:
             mask = ds["deformation_mask"][int(r["primary_index"]), int(r["secondary_index"])].values
             out[int(r["unique_id"])] = mask_polygons(mask)
@@ -125,7 +126,7 @@ def export_authors(store_url: str | os.PathLike[str], out: str | os.PathLike[str
     if len(set(ids)) != len(ids):
         twice = sorted({u for u in ids if ids.count(u) > 1})[:5]
         raise AuthorsExportError(f"{storage.redact(store)}: uniqueID(s) {twice} name more than one pair")
-    polygons = _polygons_by_pair(rows, storage.join(store, "cubes"))
+    polygons = _polygons_by_pair(rows, StoreLayout(store))
     merged = {
         str(int(r["unique_id"])): annotation_record(r, polygons.get(int(r["unique_id"]), [])) for r in rows
     }

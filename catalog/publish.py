@@ -1,6 +1,6 @@
 """Atomic publication of a catalog on any store: versioned folders and one pointer object.
 
-Layout under `STORE/catalog/`:
+Layout under `STORE/catalog/` (paths: platform/layout.py):
 - `<version>/index/pairs/split=<s>/frame_id=<f>/part-0.parquet` (null split: `__HIVE_DEFAULT_PARTITION__`),
 - `<version>/index/series/split=<s>/part-0.parquet`,
 - `<version>/items/<frame>.json` (STAC Items), `<version>/items.parquet` (stac-geoparquet),
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,27 +26,17 @@ import pyarrow.parquet as pq
 
 from hephaestus.platform import storage
 from hephaestus.platform.errors import InputNotFoundError
+from hephaestus.platform.layout import CATALOG_VERSION, StoreLayout
 
-CATALOG = "catalog"
-POINTER = "collection.json"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 VERSION_KEY = "hephaestus:version"
 PARTITIONING_KEY = "hephaestus:partitioning"
 ROW_GROUP_ROWS = 65_536
 """Row groups small enough that a frame (rows sorted by frame) reads alone by min/max statistics."""
-_VERSION = re.compile(r"^v\d{8}T\d{12}-[0-9a-f]{8}$")
 
 
 class CatalogNotFoundError(InputNotFoundError):
     """No published catalog at a store: names the store."""
-
-
-def catalog_url(store_url: str) -> str:
-    return storage.join(store_url, CATALOG)
-
-
-def pointer_url(store_url: str) -> str:
-    return storage.join(store_url, CATALOG, POINTER)
 
 
 def new_version() -> str:
@@ -56,15 +45,9 @@ def new_version() -> str:
     return f"v{now}-{uuid.uuid4().hex[:8]}"
 
 
-def version_url(store_url: str, version: str) -> str:
-    if not _VERSION.match(version):
-        raise ValueError(f"not a catalog version name: {version!r}")
-    return storage.join(store_url, CATALOG, version)
-
-
 def read_pointer(store_url: str) -> dict:
     """The published collection JSON (the pointer), or CatalogNotFoundError."""
-    url = pointer_url(store_url)
+    url = StoreLayout(store_url).pointer
     try:
         data = storage.read_bytes(url)
     except FileNotFoundError as exc:
@@ -73,7 +56,7 @@ def read_pointer(store_url: str) -> dict:
         obj = json.loads(data)
     except json.JSONDecodeError as exc:
         raise CatalogNotFoundError(f"{storage.redact(url)}: not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict) or not _VERSION.match(str(obj.get(VERSION_KEY, ""))):
+    if not isinstance(obj, dict) or not CATALOG_VERSION.match(str(obj.get(VERSION_KEY, ""))):
         raise CatalogNotFoundError(f"{storage.redact(url)}: not a hephaestus catalog collection (no version)")
     return obj
 
@@ -153,7 +136,7 @@ def publish(store_url: str, version: str, collection_json: dict, keep: int = 2) 
     """Switch readers to `version` (one atomic write), then remove versions beyond the newest `keep`."""
     previous = current_version(store_url)
     collection_json = {**collection_json, VERSION_KEY: version}
-    storage.write_text_atomic(pointer_url(store_url), json.dumps(collection_json, indent=1))
+    storage.write_text_atomic(StoreLayout(store_url).pointer, json.dumps(collection_json, indent=1))
     keep_set = {version}
     if previous and keep > 1:
         keep_set.add(previous)
@@ -161,18 +144,18 @@ def publish(store_url: str, version: str, collection_json: dict, keep: int = 2) 
 
 
 def list_versions(store_url: str) -> list[str]:
-    loc = storage.location(catalog_url(store_url))
+    loc = storage.location(StoreLayout(store_url).catalog)
     if not loc.fs.exists(loc.path):
         return []
     names = [p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path, detail=False)]
-    return sorted(n for n in names if _VERSION.match(n))
+    return sorted(n for n in names if CATALOG_VERSION.match(n))
 
 
 def remove_versions(store_url: str, keep: set[str]) -> list[str]:
     removed = []
     for name in list_versions(store_url):
         if name not in keep:
-            storage.remove(version_url(store_url, name))
+            storage.remove(StoreLayout(store_url).catalog_version(name).url)
             removed.append(name)
     return removed
 
@@ -180,6 +163,6 @@ def remove_versions(store_url: str, keep: set[str]) -> list[str]:
 def discard(store_url: str, version: str) -> None:
     """Remove a version that was never published (best effort, after a failed build)."""
     try:
-        storage.remove(version_url(store_url, version))
+        storage.remove(StoreLayout(store_url).catalog_version(version).url)
     except Exception:  # noqa: BLE001 - cleanup must not hide the build's own error
         pass

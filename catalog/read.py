@@ -13,10 +13,11 @@ import pyarrow.dataset as pds
 import pyarrow.fs as pafs
 
 from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
-from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer, version_url
+from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer
 from hephaestus.catalog.series import SERIES_SCHEMA
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import CatalogVersion, StoreLayout
 
 STATISTICS_KEY = "hephaestus:statistics"
 SERIES_LENGTH_KEY = "hephaestus:series_length"
@@ -24,9 +25,14 @@ SERIES_LENGTH_KEY = "hephaestus:series_length"
 
 def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:
     """(URL of the published version, collection JSON) of a store."""
-    store = storage.normalize(store_url)
-    coll = read_pointer(store)
-    return version_url(store, str(coll[VERSION_KEY])), coll
+    version, coll = resolve_version(store_url)
+    return version.url, coll
+
+
+def resolve_version(store_url: str | os.PathLike[str]) -> tuple[CatalogVersion, dict]:
+    """(the published version's files, collection JSON) of a store: the pointer is read once."""
+    coll = read_pointer(storage.normalize(store_url))
+    return StoreLayout(store_url).catalog_version(str(coll[VERSION_KEY])), coll
 
 
 def _arrow_fs(url: str) -> tuple[pafs.FileSystem, str]:
@@ -62,7 +68,7 @@ def read_pairs(
     usable_only: bool = False,
 ) -> pa.Table:
     """The pair index (all rows with `split=None`); only the partitions (or row groups) asked for are read."""
-    base, coll = resolve(store_url)
+    version, coll = resolve_version(store_url)
     keys = (coll.get(PARTITIONING_KEY) or {}).get("pairs", ["split", "frame_id"])
     filt = pds.field("usable") if usable_only else None
     pattern = _split_segment(split)
@@ -72,7 +78,7 @@ def read_pairs(
         filt = expr if filt is None else filt & expr
     if "frame_id" in keys:
         pattern += "/*" if frame_id is None else f"/frame_id={frame_id}"
-    table = _read(storage.join(base, "index", "pairs"), f"{pattern}/*.parquet", PAIR_SCHEMA, filt)
+    table = _read(version.pairs_index, f"{pattern}/*.parquet", PAIR_SCHEMA, filt)
     return table.sort_by(
         [
             ("frame_id", "ascending"),
@@ -85,10 +91,8 @@ def read_pairs(
 
 def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> pa.Table:
     """The series table (all rows with `split=None`)."""
-    base, _ = resolve(store_url)
-    table = _read(
-        storage.join(base, "index", "series"), f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None
-    )
+    version, _ = resolve_version(store_url)
+    table = _read(version.series_index, f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None)
     return table.sort_by([("series_id", "ascending")])
 
 
@@ -140,12 +144,12 @@ def connect(store_url: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
 
     Object stores are reached through the fsspec filesystem registered with DuckDB (no httpfs).
     """
-    base, _ = resolve(store_url)
+    version, _ = resolve_version(store_url)
     con = duckdb.connect()
-    if not storage.is_local(base):
-        con.register_filesystem(storage.location(base).fs)
-    for view, sub in (("pairs", "pairs"), ("series", "series")):
-        glob = _glob_url(storage.join(base, "index", sub)) + "/**/*.parquet"
+    if not storage.is_local(version.url):
+        con.register_filesystem(storage.location(version.url).fs)
+    for view, index in (("pairs", version.pairs_index), ("series", version.series_index)):
+        glob = _glob_url(index) + "/**/*.parquet"
         con.execute(
             f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
             "hive_partitioning = true)"

@@ -10,6 +10,7 @@ import numpy as np
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import StoreLayout
 
 from .config import ChunkingConfig
 from .geotiff import Grid
@@ -138,8 +139,8 @@ def convert_minicubes(
         summary=summary,
         progress=progress,
     )
-    from .publish import cube_url, stored_bytes
+    from .publish import stored_bytes
 
-    summary.bytes_stored = sum(stored_bytes(cube_url(out, b.frame_id)) for b in builds)
+    summary.bytes_stored = sum(stored_bytes(StoreLayout(out).cube(b.frame_id)) for b in builds)
     summary.seconds = time.perf_counter() - t0
     return summary

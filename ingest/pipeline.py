@@ -6,6 +6,7 @@ import logging
 import time
 
 from hephaestus.platform import storage
+from hephaestus.platform.layout import StoreLayout
 
 from .config import IngestConfig
 from .plan import Plan, plan_sources
@@ -72,6 +73,6 @@ def account_inputs(plan: Plan, summary: IngestSummary) -> None:
 
 
 def _stored(out: str, frame_id: str) -> int:
-    from .publish import cube_url, stored_bytes
+    from .publish import stored_bytes
 
-    return stored_bytes(cube_url(out, frame_id))
+    return stored_bytes(StoreLayout(out).cube(frame_id))

@@ -19,8 +19,8 @@ from hephaestus.platform.errors import InputNotFoundError
 from . import era5 as era5_mod
 from . import sources
 from .config import IngestConfig
+from .encoding import fill_value
 from .geotiff import ProductError, check_same_grid, header_grid
-from .layout import fill_value
 from .quarantine import QuarantineRecord
 from .writer import FrameContext, PairJob
 

@@ -1,5 +1,5 @@
-"""Staging and publishing: a cube is built under `STORE/staging/<FRAME>/cube.zarr` and becomes visible
-at `STORE/cubes/<FRAME>.zarr` only when complete.
+"""Staging and publishing: a cube is built in its staging folder and becomes visible at its published
+place only when complete (both places: platform/layout.py).
 
 Locally publishing is one `os.rename` (atomic). On object stores the staged objects are copied
 with the group metadata (`zarr.json`, or `.zgroup`/`.zattrs`/`.zmetadata`) LAST, so a reader can
@@ -14,29 +14,17 @@ import json
 import os
 import posixpath
 import shutil
-import uuid
 
 import numpy as np
 import xarray as xr
 import zarr
 
 from hephaestus.platform import cube_text, storage
+from hephaestus.platform.layout import Staging
 
-from .layout import ROOT_KEYS
+from .encoding import ROOT_KEYS
 
 FINGERPRINT_ATTR = "hmc_ingest_fingerprint"
-
-
-def cube_url(store_url: str, frame_id: str) -> str:
-    return storage.join(store_url, "cubes", f"{storage.safe_component(frame_id, 'frame id')}.zarr")
-
-
-def staging_url(store_url: str, frame_id: str) -> str:
-    return storage.join(store_url, "staging", storage.safe_component(frame_id, "frame id"))
-
-
-def staged_cube_url(staging: str) -> str:
-    return storage.join(staging, "cube.zarr")
 
 
 def published_fingerprint(url: str) -> str | None:
@@ -53,7 +41,7 @@ def published_fingerprint(url: str) -> str | None:
 
 
 def read_plan_fingerprint(staging: str) -> str | None:
-    url = storage.join(staging, "plan.json")
+    url = Staging(staging).plan
     if not storage.exists(url):
         return None
     try:
@@ -70,10 +58,10 @@ def write_template(
     template = template.assign_attrs({FINGERPRINT_ATTR: fingerprint})
     if zarr_format == 3:
         template = cube_text.encode_dataset(template)
-    from .layout import V2_WRITE_EMPTY_CHUNKS
+    from .encoding import V2_WRITE_EMPTY_CHUNKS
     from .writer import open_store
 
-    store = open_store(staged_cube_url(staging))
+    store = open_store(Staging(staging).cube)
     with zarr.config.set({"array.write_empty_chunks": zarr_format == 2 and V2_WRITE_EMPTY_CHUNKS}):
         template.to_zarr(
             store,
@@ -84,9 +72,7 @@ def write_template(
             consolidated=zarr_format == 2,
         )
     # The plan record goes last: its presence says the template is complete and tasks may resume.
-    storage.write_text_atomic(
-        storage.join(staging, "plan.json"), json.dumps({"fingerprint": fingerprint, **plan_summary})
-    )
+    storage.write_text_atomic(Staging(staging).plan, json.dumps({"fingerprint": fingerprint, **plan_summary}))
 
 
 def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.ndarray]) -> None:
@@ -96,7 +82,7 @@ def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.nda
     """
     from .writer import _Arrays
 
-    arrays = _Arrays(staged_cube_url(staging), zarr_format)
+    arrays = _Arrays(Staging(staging).cube, zarr_format)
     values: dict[str, np.ndarray] = dict(scalars)
     if zarr_format == 3:
         stored = cube_text.encode({name: values.pop(name) for name in cube_text.TEXT_VARIABLES})
@@ -115,13 +101,13 @@ def _is_root(rel: str, zarr_format: int) -> bool:
 
 def publish(staging: str, dest: str, zarr_format: int) -> None:
     """Make the staged cube visible at `dest` (replacing an older one), then drop the staging folder."""
-    src = staged_cube_url(staging)
+    src = Staging(staging).cube
     if storage.is_local(dest):
         src_p, dest_p = storage.normalize(src), storage.normalize(dest)
         os.makedirs(os.path.dirname(dest_p), exist_ok=True)
         old = None
         if os.path.exists(dest_p):
-            old = os.path.join(storage.normalize(staging), f"old-{uuid.uuid4().hex}.zarr")
+            old = storage.normalize(Staging(staging).retired_cube())
             os.rename(dest_p, old)
         os.rename(src_p, dest_p)
         if old:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from hephaestus.platform import storage
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from hephaestus.platform.layout import StoreLayout
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,7 @@ class QuarantineRecord:
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def key(self) -> str:
-        return record_name(self.frame, self.product)
+        return StoreLayout.quarantine_name(self.frame, self.product)
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -34,26 +31,13 @@ class QuarantineRecord:
         return json.dumps(d, indent=1, sort_keys=True)
 
 
-def _safe(text: str) -> str:
-    """A file-name-safe rendering; unsafe ids get a hash so two of them never collide."""
-    try:
-        return storage.safe_component(text)
-    except storage.UnsafePathComponentError:
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-        return f"unsafe-{_UNSAFE.sub('_', text)[:40].strip('._-') or 'id'}-{digest}"
-
-
-def record_name(frame: str, product: str) -> str:
-    return f"{_safe(frame)}__{_safe(product)}.json"
-
-
 def write(store_url: str, record: QuarantineRecord) -> str:
-    """Write (or replace) a record under STORE/quarantine/; returns its URL.
+    """Write (or replace) a record in the store's quarantine folder; returns its URL.
 
     An existing record with the same frame, product and reason is left as it is, so that a re-run
     over the same sources writes nothing.
     """
-    url = storage.join(store_url, "quarantine", record.key())
+    url = StoreLayout(store_url).quarantine_record(record.frame, record.product)
     if storage.exists(url):
         try:
             old = json.loads(storage.read_bytes(url))
@@ -67,7 +51,7 @@ def write(store_url: str, record: QuarantineRecord) -> str:
 
 def clear(store_url: str, frame: str, product: str) -> bool:
     """Remove the record of a product that is now ingested (a corrected file); True when one was there."""
-    url = storage.join(store_url, "quarantine", record_name(frame, product))
+    url = StoreLayout(store_url).quarantine_record(frame, product)
     if not storage.exists(url):
         return False
     storage.remove(url, recursive=False)

@@ -15,10 +15,11 @@ import numpy as np
 
 from hephaestus.platform import storage
 from hephaestus.platform.cube import cube_template
+from hephaestus.platform.layout import StoreLayout
 
 from . import publish
 from .config import ChunkingConfig
-from .layout import encoding
+from .encoding import encoding
 from .plan import FrameBuild
 from .quarantine import QuarantineRecord
 from .quarantine import clear as clear_quarantine
@@ -85,10 +86,12 @@ class _FrameState:
 
 def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list]:
     """Stage a frame (or resume its staging); returns its state, the task specs to run and pairs skipped."""
-    dest = publish.cube_url(store_url, build.frame_id)
-    staging = publish.staging_url(store_url, build.frame_id)
+    layout = StoreLayout(store_url)
+    dest = layout.cube(build.frame_id)
+    staged = layout.staging(build.frame_id)
+    staging = staged.url
     fmt = build.ctx.zarr_format
-    build.ctx = replace(build.ctx, cube_url=publish.staged_cube_url(staging))
+    build.ctx = replace(build.ctx, cube_url=staged.cube)
     state = _FrameState(build, staging, dest, store_url, pending=0)
     if publish.read_plan_fingerprint(staging) != build.fingerprint:
         lat, lon = build.ctx.grid.coords()
@@ -123,7 +126,7 @@ def run_builds(
     """Build, finish and publish every planned frame; quarantine refused pairs; skip finished work."""
     todo: list[FrameBuild] = []
     for b in builds:
-        dest = publish.cube_url(store_url, b.frame_id)
+        dest = StoreLayout(store_url).cube(b.frame_id)
         if publish.published_fingerprint(dest) == b.fingerprint:
             summary.frames_skipped.append(b.frame_id)
             summary.pairs_skipped += b.n_pairs

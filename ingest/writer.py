@@ -18,10 +18,11 @@ import zarr.storage
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.annotation import Polygon
+from hephaestus.platform.layout import Staging
 
 from . import era5 as era5_mod
+from .encoding import V2_WRITE_EMPTY_CHUNKS, fill_value
 from .geotiff import Grid, ProductError, read_band, read_coherence, read_phase
-from .layout import V2_WRITE_EMPTY_CHUNKS, fill_value
 from .masks import rasterize_masks
 
 
@@ -130,13 +131,9 @@ def _fills(ctx: FrameContext) -> dict[str, np.ndarray]:
     }
 
 
-def done_marker(staging_url: str, task_id: str) -> str:
-    return storage.join(staging_url, "done", f"{task_id}.json")
-
-
 def _finished(staging_url: str, task_id: str) -> dict | None:
     """The recorded outcome of a task that already ran (a re-run skips it), or None."""
-    marker = done_marker(staging_url, task_id)
+    marker = Staging(staging_url).done_marker(task_id)
     if not storage.exists(marker):
         return None
     result = json.loads(storage.read_bytes(marker))
@@ -146,7 +143,7 @@ def _finished(staging_url: str, task_id: str) -> dict | None:
 
 def _record(staging_url: str, task_id: str, result: dict) -> dict:
     """Write the task's done-marker last: only a finished task is ever skipped."""
-    storage.write_text_atomic(done_marker(staging_url, task_id), json.dumps(result))
+    storage.write_text_atomic(Staging(staging_url).done_marker(task_id), json.dumps(result))
     result["skipped"] = False
     return result
 

@@ -20,8 +20,8 @@ import xarray as xr
 from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train.config import RunConfig
-from hephaestus.train.loop import BEST_FILE, INPUT_FILE, MODEL_FILE, RUN_FILE
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.models import build_model
 
@@ -43,7 +43,7 @@ def resolve_checkpoint(url: str) -> str:
     loc = storage.location(url)
     if not loc.fs.isdir(loc.path):
         raise PredictError(f"{storage.redact(url)}: checkpoint folder not found")
-    if loc.fs.exists(f"{loc.path.rstrip('/')}/{RUN_FILE}"):
+    if loc.fs.exists(f"{loc.path.rstrip('/')}/{CheckpointFiles.RUN}"):
         return url
     names = sorted(
         p.rstrip("/").rsplit("/", 1)[-1]
@@ -61,20 +61,20 @@ def load_checkpoint(checkpoint: str) -> LoadedModel:
     with storage.local_scratch("hmc-predict-") as scratch:
         loc = storage.location(checkpoint)
         files = {}
-        for name in (RUN_FILE, INPUT_FILE, BEST_FILE, MODEL_FILE):
+        for name in (CheckpointFiles.RUN, CheckpointFiles.INPUT, CheckpointFiles.BEST, CheckpointFiles.MODEL):
             remote = f"{loc.path.rstrip('/')}/{name}"
             if loc.fs.exists(remote):
                 local = Path(scratch) / name
                 loc.fs.get(remote, str(local))
                 files[name] = local
-        missing = [n for n in (RUN_FILE, INPUT_FILE) if n not in files]
-        if missing or (BEST_FILE not in files and MODEL_FILE not in files):
+        missing = [n for n in (CheckpointFiles.RUN, CheckpointFiles.INPUT) if n not in files]
+        if missing or (CheckpointFiles.BEST not in files and CheckpointFiles.MODEL not in files):
             raise PredictError(
                 f"{storage.redact(checkpoint)}: not a hephaestus checkpoint (missing {missing or 'weights'})"
             )
-        run = RunConfig(**json.loads(files[RUN_FILE].read_text()))
-        info = json.loads(files[INPUT_FILE].read_text())
-        weights = files.get(BEST_FILE, files.get(MODEL_FILE))
+        run = RunConfig(**json.loads(files[CheckpointFiles.RUN].read_text()))
+        info = json.loads(files[CheckpointFiles.INPUT].read_text())
+        weights = files.get(CheckpointFiles.BEST, files.get(CheckpointFiles.MODEL))
         built = build_model(run.model, int(info["in_channels"]), weights="random", encoder=run.encoder)
         state = torch.load(weights, map_location="cpu", weights_only=True)
         built.module.load_state_dict(state)

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hephaestus.platform import storage
+from hephaestus.platform.layout import CheckpointFiles, ResultsLayout
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import RunConfig
-from hephaestus.train.loop import INPUT_FILE, train_loop_per_worker
+from hephaestus.train.loop import train_loop_per_worker
 from hephaestus.train.metrics import metric_names
 from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
 
@@ -107,7 +108,7 @@ def trainer_for(
     resources = {"CPU": run.cpus_per_worker}
     if use_gpu:
         resources["GPU"] = 1
-    path, fs = ray_storage(storage.join(results_url, "checkpoints"))
+    path, fs = ray_storage(ResultsLayout(results_url).checkpoints)
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"run": run.model_dump(), "source": source},
@@ -145,7 +146,7 @@ def _checkpoint_input(checkpoint: Any) -> dict[str, Any]:
     if checkpoint is None:
         return {}
     with checkpoint.as_directory() as folder:
-        target = Path(folder) / INPUT_FILE
+        target = Path(folder) / CheckpointFiles.INPUT
         return json.loads(target.read_text()) if target.exists() else {}
 
 

@@ -34,7 +34,8 @@ from hephaestus.catalog import connect, read_pairs
 from hephaestus.catalog import publish as pub
 from hephaestus.catalog.pairs import PAIR_SCHEMA
 from hephaestus.catalog.series import SERIES_SCHEMA
-from hephaestus.platform import schema, storage
+from hephaestus.platform import schema
+from hephaestus.platform.layout import StoreLayout
 
 LABELS = np.array(["Non_Deformation", "Deformation", "Earthquake"])
 
@@ -200,10 +201,11 @@ def _build_and_query(table: pa.Table, store: str, layout: str, frame: str, worke
     n_rows = table.num_rows
     keys = layout.split("/")
     version = pub.new_version()
-    base = pub.version_url(store, version)
+    paths = StoreLayout(store).catalog_version(version)
+    base = paths.url
     t0 = time.perf_counter()
-    n_files = pub.write_partitioned(table, storage.join(base, "index", "pairs"), keys, workers=workers)
-    pub.write_partitioned(SERIES_SCHEMA.empty_table(), storage.join(base, "index", "series"), ["split"])
+    n_files = pub.write_partitioned(table, paths.pairs_index, keys, workers=workers)
+    pub.write_partitioned(SERIES_SCHEMA.empty_table(), paths.series_index, ["split"])
     pub.publish(store, version, {"type": "Collection", "id": "bench", pub.PARTITIONING_KEY: {"pairs": keys}})
     build_s = time.perf_counter() - t0
     size_mb = sum(p.stat().st_size for p in Path(base).rglob("*.parquet")) / 2**20

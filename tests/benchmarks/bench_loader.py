@@ -2,7 +2,7 @@
 
 One cube (one frame, a few pairs), written in three layouts:
   published: zarr v2, one whole 2-D slice per chunk, blosc lz4 (the authors' layout);
-  platform:  what ingest writes by default (`ingest.layout.encoding`, zarr v3): 256 x 256 blosc-lz4
+  platform:  what ingest writes by default (`ingest.encoding.encoding`, zarr v3): 256 x 256 blosc-lz4
              inner chunks in whole-slice shards; the headline ratios are for this layout;
   tiles:     zarr v3, plain (1, 1, 256, 256) blosc-lz4 chunks, no shards (ingest's chunk-256-lz4).
 For single-pair and 3-step series samples (9 channels per step, with atmosphere) it times, on the
@@ -230,7 +230,7 @@ def bench_raw(url: str, layout: str, dataset: MinicubeDataset, crops, k: int, si
 
 def write_layouts(ds: xr.Dataset, tmp: Path) -> dict[str, str]:
     from hephaestus.ingest.config import ChunkingConfig
-    from hephaestus.ingest.layout import encoding
+    from hephaestus.ingest.encoding import encoding
 
     h, w = ds.sizes[schema.LAT], ds.sizes[schema.LON]
     p, s = ds.sizes[schema.PRIMARY], ds.sizes[schema.SECONDARY]

@@ -18,6 +18,7 @@ from hephaestus.catalog import (
 from hephaestus.catalog import publish as pub
 from hephaestus.catalog.build import _publish_or_discard
 from hephaestus.catalog.pairs import PAIR_SCHEMA
+from hephaestus.platform.layout import StoreLayout
 
 
 def _records(n: int, first: int) -> list[dict]:
@@ -83,7 +84,7 @@ def test_failed_build_leaves_the_old_catalog(tmp_path: Path) -> None:
     def write_then_fail() -> dict:
         half = read_pairs(store).slice(0, 3).cast(PAIR_SCHEMA)
         pub.write_partitioned(
-            half, f"{pub.version_url(str(store), version)}/index/pairs", ["split", "frame_id"]
+            half, StoreLayout(store).catalog_version(version).pairs_index, ["split", "frame_id"]
         )
         raise RuntimeError("disk full")
 

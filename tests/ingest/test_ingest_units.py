@@ -7,9 +7,9 @@ import pytest
 import zarr
 
 from hephaestus.ingest import ChunkingConfig
+from hephaestus.ingest.encoding import LAYOUTS, encoding
 from hephaestus.ingest.era5 import Era5Error, Era5File, nearest_hour
 from hephaestus.ingest.geotiff import Grid
-from hephaestus.ingest.layout import LAYOUTS, encoding
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -1,4 +1,4 @@
-"""Cube layout on disk: chunk shapes, shards and codecs per variable, for zarr v3 and the v2 published layout.
+"""Cube encoding on disk: chunk shapes, shards and codecs per variable, for zarr v3 and the v2 published layout.
 
 Every raster layout keeps one pair per chunk along primary/secondary, so that tasks writing
 different pairs never touch the same chunk (or shard).

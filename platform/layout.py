@@ -1,0 +1,193 @@
+"""Where everything lives under a store URL and a results URL: the one owner of every path between stages.
+
+A store (`STORE`, any fsspec URL) holds::
+
+    cubes/<FRAME>.zarr                   published minicubes (ingest writes, catalog and train read)
+    staging/<FRAME>/cube.zarr            a cube being built; becomes cubes/<FRAME>.zarr when complete
+    staging/<FRAME>/plan.json            the plan record: its presence says the staged template is complete
+    staging/<FRAME>/done/<TASK>.json     one done-marker per finished write task (a re-run skips it)
+    quarantine/<FRAME>__<PRODUCT>.json   one record per refused source product
+    catalog/collection.json              the STAC Collection, also the pointer to the published version
+    catalog/<VERSION>/index/pairs/       pair index (hive-partitioned Parquet)
+    catalog/<VERSION>/index/series/      series table (hive-partitioned Parquet)
+    catalog/<VERSION>/items/<FRAME>.json STAC Items, one per cube
+    catalog/<VERSION>/items.parquet      stac-geoparquet mirror of the Items
+
+A results folder (`RESULTS`) holds `checkpoints/<RUN>/checkpoint_*/` with the files named in
+:class:`CheckpointFiles`. Ids that come from input files (frame ids, run ids, version names) are
+checked by `storage.safe_component` before they become paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from hephaestus.platform import storage
+
+CUBE_SUFFIXES: Final = (".zarr", ".zarr.zip")
+"""Cube names the catalog accepts under cubes/ (ingest writes `.zarr`)."""
+CATALOG_VERSION: Final = re.compile(r"^v\d{8}T\d{12}-[0-9a-f]{8}$")
+"""Catalog version folder names (`new_version` in catalog/publish.py makes them)."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _frame(frame_id: str) -> str:
+    return storage.safe_component(frame_id, what="frame id")
+
+
+def is_cube_name(name: str) -> bool:
+    """A complete cube under cubes/ (names starting with '.' or '_' are in progress or hidden)."""
+    return name.endswith(CUBE_SUFFIXES) and not name.startswith((".", "_"))
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe rendering of any id: safe ids unchanged, unsafe ones mangled with a hash
+    so that two of them never collide (used where a refusal must still be filed, e.g. quarantine)."""
+    try:
+        return storage.safe_component(text)
+    except storage.UnsafePathComponentError:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return f"unsafe-{_UNSAFE.sub('_', text)[:40].strip('._-') or 'id'}-{digest}"
+
+
+@dataclass(frozen=True)
+class Staging:
+    """The staging folder of one frame's cube (small and picklable: write tasks get it as is)."""
+
+    url: str
+
+    @property
+    def cube(self) -> str:
+        return storage.join(self.url, "cube.zarr")
+
+    @property
+    def plan(self) -> str:
+        return storage.join(self.url, "plan.json")
+
+    def done_marker(self, task_id: str) -> str:
+        return storage.join(self.url, "done", f"{storage.safe_component(task_id, what='task id')}.json")
+
+    def retired_cube(self) -> str:
+        """A fresh name beside the staged cube for an older published cube being replaced."""
+        return storage.join(self.url, f"old-{uuid.uuid4().hex}.zarr")
+
+
+@dataclass(frozen=True)
+class CatalogVersion:
+    """The files of one catalog version, as URLs and as hrefs relative to the collection or an item."""
+
+    url: str
+    version: str
+
+    PAIRS_HREF = "index/pairs/"
+    SERIES_HREF = "index/series/"
+
+    @property
+    def pairs_index(self) -> str:
+        return storage.join(self.url, "index", "pairs")
+
+    @property
+    def series_index(self) -> str:
+        return storage.join(self.url, "index", "series")
+
+    def item(self, frame_id: str) -> str:
+        return storage.join(self.url, "items", f"{_frame(frame_id)}.json")
+
+    @property
+    def geoparquet(self) -> str:
+        return storage.join(self.url, "items.parquet")
+
+    # hrefs: the collection sits at catalog/collection.json, items at catalog/<VERSION>/items/
+    def href(self, relative: str) -> str:
+        """An href from the collection to a file of this version."""
+        return f"./{self.version}/{relative}"
+
+    def item_href(self, frame_id: str) -> str:
+        return self.href(f"items/{_frame(frame_id)}.json")
+
+    ITEM_TO_COLLECTION = "../../collection.json"
+    ITEM_TO_PAIRS = "../index/pairs/"
+    GEOPARQUET_TO_COLLECTION = "../collection.json"
+    GEOPARQUET_HREF = "items.parquet"
+
+
+class StoreLayout:
+    """Every path under one store URL."""
+
+    def __init__(self, store_url: str | os.PathLike[str]) -> None:
+        self.url = storage.normalize(store_url)
+
+    def __repr__(self) -> str:
+        return f"StoreLayout({storage.redact(self.url)!r})"
+
+    # cubes ------------------------------------------------------------------------------------
+    @property
+    def cubes(self) -> str:
+        return storage.join(self.url, "cubes")
+
+    def cube(self, frame_id: str) -> str:
+        """Where the published cube of a frame lives (the frame id is checked first)."""
+        return storage.join(self.cubes, f"{_frame(frame_id)}.zarr")
+
+    def staging(self, frame_id: str) -> Staging:
+        return Staging(storage.join(self.url, "staging", _frame(frame_id)))
+
+    # quarantine -------------------------------------------------------------------------------
+    @property
+    def quarantine(self) -> str:
+        return storage.join(self.url, "quarantine")
+
+    @staticmethod
+    def quarantine_name(frame: str, product: str) -> str:
+        """The record's file name: any frame or product id, made safe (unsafe ids get a hash)."""
+        return f"{safe_name(frame)}__{safe_name(product)}.json"
+
+    def quarantine_record(self, frame: str, product: str) -> str:
+        return storage.join(self.quarantine, self.quarantine_name(frame, product))
+
+    # catalog ----------------------------------------------------------------------------------
+    @property
+    def catalog(self) -> str:
+        return storage.join(self.url, "catalog")
+
+    @property
+    def pointer(self) -> str:
+        """catalog/collection.json: the published Collection, which names the current version."""
+        return storage.join(self.catalog, "collection.json")
+
+    def catalog_version(self, version: str) -> CatalogVersion:
+        if not CATALOG_VERSION.match(str(version)):
+            raise ValueError(f"not a catalog version name: {version!r}")
+        return CatalogVersion(storage.join(self.catalog, version), version)
+
+
+class CheckpointFiles:
+    """File names inside a training checkpoint folder (written by the loop, read by predict)."""
+
+    MODEL = "model.pt"
+    BEST = "best.pt"
+    OPTIMIZER = "optimizer.pt"
+    STATE = "state.json"
+    RUN = "run_config.json"
+    INPUT = "input.json"
+
+
+class ResultsLayout:
+    """Every path under one results URL (training runs and the benchmark)."""
+
+    def __init__(self, results_url: str | os.PathLike[str]) -> None:
+        self.url = storage.normalize(results_url)
+
+    @property
+    def checkpoints(self) -> str:
+        """Ray Train's storage path: one folder per run id below it."""
+        return storage.join(self.url, "checkpoints")
+
+    def run_checkpoints(self, run_id: str) -> str:
+        return storage.join(self.checkpoints, storage.safe_component(run_id, what="run id"))
