@@ -23,10 +23,10 @@ from pydantic import Field
 from hephaestus.catalog import publish, stac
 from hephaestus.catalog.annotations import load_annotations, load_available
 from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
-from hephaestus.catalog.read import SERIES_LENGTH_KEY, STATISTICS_KEY
 from hephaestus.catalog.scan import CubeScan, CubeUnreadableError, RunningStats, scan_cube
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
+from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import StoreLayout, is_cube_name
@@ -162,14 +162,14 @@ def _write_version(
         ),
     }
     full_extra = {
-        SERIES_LENGTH_KEY: cfg.series_length,
-        "hephaestus:seed": cfg.seed,
-        "hephaestus:table2": table2_counts(pairs, series),
-        publish.PARTITIONING_KEY: {"pairs": pair_keys, "series": ["split"]},
+        hx.SERIES_LENGTH: cfg.series_length,
+        hx.SEED: cfg.seed,
+        hx.TABLE2: table2_counts(pairs, series),
+        hx.PARTITIONING: {"pairs": pair_keys, "series": ["split"]},
         **extra,
     }
     if stats is not None:
-        full_extra[STATISTICS_KEY] = _statistics_entry(stats)
+        full_extra[hx.STATISTICS] = _statistics_entry(stats)
     coll = stac.collection(
         version=version,
         items=items,
@@ -230,26 +230,17 @@ def list_cubes(store_url: str) -> list[str]:
     return [storage.join(cubes, n) for n in found]
 
 
-def build_catalog(
-    store_url: str | os.PathLike[str],
-    config: CatalogConfig | None = None,
-    *,
-    annotations: str | os.PathLike[str] | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> BuildReport:
-    """Catalog the cubes under STORE/cubes/ and publish STAC, pair index, series table and statistics.
+def _scan_cubes(
+    cubes: list[str],
+    cfg: CatalogConfig,
+    records: Mapping[int, dict] | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[list[CubeScan], list[str], dict[str, RunningStats]]:
+    """Scan every cube: (scans, what was left out and why, the merged statistics).
 
-    A cube that cannot be read is left out and named in the report (`config.strict`: the build fails
-    instead); the others are catalogued. `annotations` optionally adds what cubes do not store.
-    `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned.
+    An unreadable cube is left out and named (`cfg.strict`: the error is raised instead); two cubes
+    of one frame are an error, since the catalog would hold the frame's pairs twice.
     """
-    cfg = config or CatalogConfig()
-    store = storage.normalize(store_url)
-    cubes = list_cubes(store)
-    records = None
-    if annotations is not None:
-        recs, _ = load_annotations(annotations, strict=True)
-        records = {r["uniqueID"]: r for r in recs}
     scans: list[CubeScan] = []
     skipped: list[str] = []
     totals: dict[str, RunningStats] = {}
@@ -280,12 +271,36 @@ def build_catalog(
         scans.append(scan)
         for key, st in scan.stats.items():
             totals.setdefault(key, RunningStats()).merge(st)
+    return scans, skipped, totals
+
+
+def build_catalog(
+    store_url: str | os.PathLike[str],
+    config: CatalogConfig | None = None,
+    *,
+    annotations: str | os.PathLike[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BuildReport:
+    """Catalog the cubes under STORE/cubes/ and publish STAC, pair index, series table and statistics.
+
+    A cube that cannot be read is left out and named in the report (`config.strict`: the build fails
+    instead); the others are catalogued. `annotations` optionally adds what cubes do not store.
+    `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned.
+    """
+    cfg = config or CatalogConfig()
+    store = storage.normalize(store_url)
+    cubes = list_cubes(store)
+    records = None
+    if annotations is not None:
+        recs, _ = load_annotations(annotations, strict=True)
+        records = {r["uniqueID"]: r for r in recs}
+    scans, skipped, totals = _scan_cubes(cubes, cfg, records, progress)
     if not scans:
         raise CatalogBuildError(f"{storage.redact(store)}: no readable cube; " + "; ".join(skipped))
     pairs = rows_to_table([r for s in scans for r in s.rows])
     series = build_series(pairs, cfg.series_length, cfg.seed)
     version = publish.new_version()
-    extra = {"hephaestus:source": "cubes", "hephaestus:skipped": skipped}
+    extra = {hx.SOURCE: "cubes", hx.SKIPPED: skipped}
     _publish_or_discard(
         store,
         version,
@@ -326,12 +341,10 @@ def catalog_from_annotations(
     version = publish.new_version()
     skipped = [r.reason for r in rejected]
     extra = {
-        "hephaestus:source": "annotations",
-        "hephaestus:annotations": storage.redact(storage.normalize(annotations)),
-        "hephaestus:available": storage.redact(storage.normalize(available))
-        if available is not None
-        else None,
-        "hephaestus:skipped": skipped,
+        hx.SOURCE: "annotations",
+        hx.ANNOTATIONS: storage.redact(storage.normalize(annotations)),
+        hx.AVAILABLE: storage.redact(storage.normalize(available)) if available is not None else None,
+        hx.SKIPPED: skipped,
     }
     _publish_or_discard(
         store,

@@ -24,13 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hephaestus.platform import stac_extension as hx
 from hephaestus.platform import storage
 from hephaestus.platform.errors import InputNotFoundError
 from hephaestus.platform.layout import CATALOG_VERSION, StoreLayout
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-VERSION_KEY = "hephaestus:version"
-PARTITIONING_KEY = "hephaestus:partitioning"
+VERSION_KEY = hx.VERSION
+PARTITIONING_KEY = hx.PARTITIONING
 ROW_GROUP_ROWS = 65_536
 """Row groups small enough that a frame (rows sorted by frame) reads alone by min/max statistics."""
 

@@ -16,11 +16,12 @@ from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
 from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer
 from hephaestus.catalog.series import SERIES_SCHEMA
 from hephaestus.platform import schema, storage
+from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import CatalogVersion, StoreLayout
 
-STATISTICS_KEY = "hephaestus:statistics"
-SERIES_LENGTH_KEY = "hephaestus:series_length"
+STATISTICS_KEY = hx.STATISTICS
+SERIES_LENGTH_KEY = hx.SERIES_LENGTH
 
 
 def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +110,109 @@ def _pair_scalars(ds: xr.Dataset) -> dict[str, np.ndarray]:
     return {name: np.asarray(ds[name].values) for name in schema.PAIR_VARIABLES}
 
 
+@contextmanager
+def _reading(label: str, what: str) -> Iterator[None]:
+    """Any failure inside becomes a CubeUnreadableError naming the cube (or pair) and what was read."""
+    try:
+        yield
+    except CubeUnreadableError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read names the cube
+        raise CubeUnreadableError(f"{label}: cannot {what} ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _open(text: str, where: str) -> tuple[xr.Dataset, str]:
+    """The cube (schema checked) and its frame id (checked before it becomes an item path)."""
+    with _reading(where, "open cube"):
+        ds = open_cube(text)
+    frame_id = str(ds.attrs.get("frame_id") or os.path.basename(text.rstrip("/")).split(".")[0])
+    try:
+        storage.safe_component(frame_id, what=f"{where}: frame_id")
+    except storage.UnsafePathComponentError as exc:
+        raise CubeUnreadableError(str(exc)) from exc
+    return ds, frame_id
+
+
+def _new_scan(ds: xr.Dataset, text: str, frame_id: str) -> CubeScan:
+    """The grid and date facts of a cube, before any pair is read."""
+    lat = np.asarray(ds[schema.LAT].values)
+    lon = np.asarray(ds[schema.LON].values)
+    return CubeScan(
+        url=text,
+        frame_id=frame_id,
+        rows=[],
+        height=int(lat.size),
+        width=int(lon.size),
+        lat=(float(lat[0]), float(lat[-1])),
+        lon=(float(lon[0]), float(lon[-1])),
+        primary_dates=list(np.asarray(ds[schema.PRIMARY].values).astype("datetime64[D]")),
+        secondary_dates=list(np.asarray(ds[schema.SECONDARY].values).astype("datetime64[D]")),
+        variables={
+            name: {
+                "dims": list(ds[name].dims),
+                "dtype": str(ds[name].dtype),
+                "unit": ds[name].attrs.get("units"),
+                "description": ds[name].attrs.get("long_name", ""),
+            }
+            for name in schema.VARIABLES
+        },
+    )
+
+
+def _pair_masks(ds: xr.Dataset, i: int, j: int) -> dict[str, np.ndarray]:
+    """The pair's mask slices; source type and intensity are drawn only where deformation is, so
+    they are read only then."""
+    deformation = np.asarray(ds["deformation_mask"][i, j].values)
+    slices = {"deformation_mask": deformation}
+    for m in ("activity_type_mask", "intensity_level_mask"):
+        slices[m] = (
+            np.asarray(ds[m][i, j].values)
+            if deformation.any()
+            else np.full((1, 1), schema.MASK_FILL[m], dtype="int32")
+        )
+    return slices
+
+
+def _pair_statistics(ds: xr.Dataset, i: int, j: int) -> dict[str, RunningStats]:
+    """The pair's contribution to the normalisation statistics (see the module notes)."""
+    local: dict[str, RunningStats] = {}
+    phase = np.asarray(ds["insar_difference"][i, j].values)
+    data = phase != 0
+    for var in STATS_VARIABLES:
+        arr = phase if var == "insar_difference" else np.asarray(ds[var][i, j].values)
+        values = arr[data] if var in ("insar_difference", "insar_coherence") else arr
+        local.setdefault(schema.statistics_key(var), RunningStats()).add(_finite(values))
+    return local
+
+
+@dataclass
+class _PairScanner:
+    """Reads one pair of a cube into its row and statistics (called from a thread pool)."""
+
+    ds: xr.Dataset
+    scan: CubeScan
+    scalars: dict[str, np.ndarray]
+    uid_text: np.ndarray
+    annotations: Mapping[int, dict] | None
+    statistics: bool
+    where: str
+
+    def __call__(self, ij: tuple[int, int]) -> tuple[dict | None, dict[str, RunningStats], str | None]:
+        i, j = ij
+        label = f"{self.where} pair ({self.scan.primary_dates[i]}, {self.scan.secondary_dates[j]})"
+        text_uid = self.uid_text[i, j]
+        if not text_uid.isdigit():
+            return None, {}, f"{label}: unique_id {text_uid!r} is not an integer; pair left out"
+        with _reading(label, "read masks"):
+            slices = _pair_masks(self.ds, i, j)
+        row = _row(self.scan, self.scalars, slices, i, j, int(text_uid), self.annotations)
+        local: dict[str, RunningStats] = {}
+        if self.statistics and row["usable"]:
+            with _reading(label, "read rasters"):
+                local = _pair_statistics(self.ds, i, j)
+        return row, local, None
+
+
 def scan_cube(
     url: str,
     *,
@@ -124,94 +228,18 @@ def scan_cube(
     """
     text = storage.normalize(url)
     where = storage.redact(text)
-    try:
-        ds = open_cube(text)
-    except CubeUnreadableError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure to open names the cube
-        raise CubeUnreadableError(f"{where}: cannot open cube ({exc.__class__.__name__}: {exc})") from exc
-    frame_id = str(ds.attrs.get("frame_id") or os.path.basename(text.rstrip("/")).split(".")[0])
-    try:
-        storage.safe_component(frame_id, what=f"{where}: frame_id")
-    except storage.UnsafePathComponentError as exc:
-        raise CubeUnreadableError(str(exc)) from exc
-    lat = np.asarray(ds[schema.LAT].values)
-    lon = np.asarray(ds[schema.LON].values)
-    primary = np.asarray(ds[schema.PRIMARY].values).astype("datetime64[D]")
-    secondary = np.asarray(ds[schema.SECONDARY].values).astype("datetime64[D]")
-    h, w = int(lat.size), int(lon.size)
-    try:
+    ds, frame_id = _open(text, where)
+    scan = _new_scan(ds, text, frame_id)
+    with _reading(where, "read pair variables"):
         scalars = _pair_scalars(ds)
-    except Exception as exc:  # noqa: BLE001
-        raise CubeUnreadableError(
-            f"{where}: cannot read pair variables ({exc.__class__.__name__}: {exc})"
-        ) from exc
     uid_text = np.char.strip(scalars["unique_id"].astype(str))
     valid = scalars["valid_date_pair"].astype(bool)
     todo = [(int(i), int(j)) for i, j in zip(*np.nonzero(valid | (uid_text != "")), strict=True)]
-
-    scan = CubeScan(
-        url=text,
-        frame_id=frame_id,
-        rows=[],
-        height=h,
-        width=w,
-        lat=(float(lat[0]), float(lat[-1])),
-        lon=(float(lon[0]), float(lon[-1])),
-        primary_dates=list(primary),
-        secondary_dates=list(secondary),
-        variables={
-            name: {
-                "dims": list(ds[name].dims),
-                "dtype": str(ds[name].dtype),
-                "unit": ds[name].attrs.get("units"),
-                "description": ds[name].attrs.get("long_name", ""),
-            }
-            for name in schema.VARIABLES
-        },
-    )
     if statistics:
         scan.stats = {schema.statistics_key(v): RunningStats() for v in ("dem", *STATS_VARIABLES)}
-        try:
+        with _reading(where, "read dem"):
             scan.stats["dem"].add(_finite(np.asarray(ds["dem"].values)))
-        except Exception as exc:  # noqa: BLE001
-            raise CubeUnreadableError(f"{where}: cannot read dem ({exc.__class__.__name__}: {exc})") from exc
-
-    def one(ij: tuple[int, int]) -> tuple[dict | None, dict[str, RunningStats], str | None]:
-        i, j = ij
-        label = f"{where} pair ({primary[i]}, {secondary[j]})"
-        text_uid = uid_text[i, j]
-        if not text_uid.isdigit():
-            return None, {}, f"{label}: unique_id {text_uid!r} is not an integer; pair left out"
-        try:  # source type and intensity are drawn only where deformation is: read them only then
-            deformation = np.asarray(ds["deformation_mask"][i, j].values)
-            slices = {"deformation_mask": deformation}
-            for m in ("activity_type_mask", "intensity_level_mask"):
-                slices[m] = (
-                    np.asarray(ds[m][i, j].values)
-                    if deformation.any()
-                    else np.full((1, 1), schema.MASK_FILL[m], dtype="int32")
-                )
-        except Exception as exc:  # noqa: BLE001
-            raise CubeUnreadableError(
-                f"{label}: cannot read masks ({exc.__class__.__name__}: {exc})"
-            ) from exc
-        row = _row(scan, scalars, slices, i, j, int(text_uid), annotations)
-        local: dict[str, RunningStats] = {}
-        if statistics and row["usable"]:
-            try:
-                phase = np.asarray(ds["insar_difference"][i, j].values)
-                data = phase != 0
-                for var in STATS_VARIABLES:
-                    arr = phase if var == "insar_difference" else np.asarray(ds[var][i, j].values)
-                    values = arr[data] if var in ("insar_difference", "insar_coherence") else arr
-                    local.setdefault(schema.statistics_key(var), RunningStats()).add(_finite(values))
-            except Exception as exc:  # noqa: BLE001
-                raise CubeUnreadableError(
-                    f"{label}: cannot read rasters ({exc.__class__.__name__}: {exc})"
-                ) from exc
-        return row, local, None
-
+    one = _PairScanner(ds, scan, scalars, uid_text, annotations, statistics, where)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for row, local, problem in pool.map(one, todo):
             if problem:

@@ -1,7 +1,8 @@
 """STAC: one Item per cube and the Collection that is also the catalog's publication pointer.
 
-Items carry the projection, datacube, label and table extensions; the Collection carries the
-table extension (pair and series indexes as assets) and the normalisation statistics.
+Items carry the projection, datacube, label, table and hephaestus extensions; the Collection carries
+the table extension (pair and series indexes as assets) and the hephaestus one (version, build
+parameters, normalisation statistics; platform/stac_extension.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pystac.extensions.table import Column, TableExtension
 
 from hephaestus.catalog.scan import CubeScan
 from hephaestus.platform import schema, storage
+from hephaestus.platform import stac_extension as hx
+from hephaestus.platform.stac_extension import HephaestusExtension
 
 COLLECTION_ID = "hephaestus-minicubes"
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 LICENSE = "CC-BY-4.0"
-PREFIX = "hephaestus"
 
 
 @cache
@@ -84,16 +86,26 @@ def cube_item(
         datetime=None,
         start_datetime=_utc(start),
         end_datetime=_utc(end),
-        properties={
-            "title": f"Hephaestus Minicube {scan.frame_id}",
-            f"{PREFIX}:frame_id": scan.frame_id,
-            f"{PREFIX}:volcanoes": volcanoes,
-            f"{PREFIX}:pairs": len(rows),
-            f"{PREFIX}:usable_pairs": sum(1 for r in rows if r["usable"]),
-            f"{PREFIX}:positive_pairs": n_pos,
-        },
+        properties={"title": f"Hephaestus Minicube {scan.frame_id}"},
         collection=COLLECTION_ID,
     )
+    HephaestusExtension.ext(item, add_if_missing=True).apply(
+        frame_id=scan.frame_id,
+        volcanoes=volcanoes,
+        pairs=len(rows),
+        usable_pairs=sum(1 for r in rows if r["usable"]),
+        positive_pairs=n_pos,
+    )
+    _apply_projection(item, scan)
+    _apply_datacube(item, scan)
+    _apply_label(item)
+    _add_assets(item, scan, pairs_href, pairs_schema, descriptions)
+    return item
+
+
+def _apply_projection(item: pystac.Item, scan: CubeScan) -> None:
+    """EPSG:4326 grid of the cube: shape and the affine transform of its pixel edges."""
+    west, south, east, north = scan.bbox
     step = schema.GRID_SPACING_DEG
     proj = ProjectionExtension.ext(item, add_if_missing=True)
     proj.code = f"EPSG:{schema.CRS_EPSG}"
@@ -101,6 +113,10 @@ def cube_item(
     proj.transform = [step, 0.0, west, 0.0, -step, north]
     proj.bbox = [west, south, east, north]
 
+
+def _apply_datacube(item: pystac.Item, scan: CubeScan) -> None:
+    """The cube's four dimensions and every schema variable (datacube extension)."""
+    step = schema.GRID_SPACING_DEG
     cube = DatacubeExtension.ext(item, add_if_missing=True)
     dims = {
         schema.LON: Dimension.from_dict(
@@ -153,6 +169,9 @@ def cube_item(
         variables[name] = Variable(d)
     cube.apply(dimensions=dims, variables=variables)
 
+
+def _apply_label(item: pystac.Item) -> None:
+    """What the annotations label (label extension): deformation classes, raster masks, manual."""
     label = LabelExtension.ext(item, add_if_missing=True)
     label.apply(
         label_description="Expert InSAR annotations: deformation class per pixel (deformation_mask), "
@@ -164,6 +183,15 @@ def cube_item(
         label_methods=["manual"],
     )
 
+
+def _add_assets(
+    item: pystac.Item,
+    scan: CubeScan,
+    pairs_href: str,
+    pairs_schema: pa.Schema,
+    descriptions: Mapping[str, str],
+) -> None:
+    """The zarr cube and the shared pair index, filtered to this cube (table + hephaestus extensions)."""
     item.add_asset(
         "zarr",
         pystac.Asset(
@@ -178,14 +206,13 @@ def cube_item(
         media_type=PARQUET_MEDIA_TYPE,
         title="Pair index (hive-partitioned Parquet; filter frame_id)",
         roles=["metadata", "index"],
-        extra_fields={f"{PREFIX}:filter": {"frame_id": scan.frame_id}},
     )
     item.add_asset("pairs", pairs_asset)
+    HephaestusExtension.ext(pairs_asset).filter = {"frame_id": scan.frame_id}
     TableExtension.ensure_has_extension(item, add_if_missing=True)
     tab = TableExtension.ext(pairs_asset)
     tab.columns = table_columns(pairs_schema, descriptions)
-    tab.row_count = len(rows)
-    return item
+    tab.row_count = len(scan.rows)
 
 
 def collection(
@@ -205,7 +232,9 @@ def collection(
             float(boxes[:, 2].max()),
             float(boxes[:, 3].max()),
         ]
-        bboxes = [bbox] + [list(map(float, b)) for b in boxes]
+        # STAC 1.1.0: the first box is the union; sub-boxes only when they say more (two or more
+        # items), since the schema takes one box or at least three (a lone sub-box repeats the union)
+        bboxes = [bbox] + ([list(map(float, b)) for b in boxes] if len(items) > 1 else [])
     else:
         bboxes = [[-180.0, -90.0, 180.0, 90.0]]
     coll = pystac.Collection(
@@ -225,8 +254,8 @@ def collection(
             ),
             pystac.Provider(name="COMET LiCSAR", roles=["producer"]),
         ],
-        extra_fields={f"{PREFIX}:version": version, **extra},
     )
+    HephaestusExtension.ext(coll, add_if_missing=True).apply({hx.VERSION: version, **extra})
     coll.add_link(
         pystac.Link(
             rel="license",
@@ -248,7 +277,7 @@ def collection(
         tab.columns = table_columns(arrow_schema, descriptions)
         tab.row_count = n_rows
     if items:
-        coll.summaries.add(f"{PREFIX}:frame_id", sorted(it.id for it in items))
+        coll.summaries.add(hx.FRAME_ID, sorted(it.id for it in items))
         coll.summaries.add("proj:code", [f"EPSG:{schema.CRS_EPSG}"])
     return coll
 

@@ -17,6 +17,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
+from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.errors import PlatformRuntimeError
 
 STAC_SCHEMAS = "https://schemas.stacspec.org/"
@@ -34,6 +35,8 @@ class StacValidationError(PlatformRuntimeError, ValueError):
 def schema_file(url: str, root: Path) -> Path:
     """The local file of a schema URL, or NoSuchResource."""
     url = urldefrag(url).url
+    if url == hx.SCHEMA_URI:  # ours: shipped in the package, not in the folder of official schemas
+        return hx.schema_path()
     if url.startswith(STAC_SCHEMAS):
         rest = url[len(STAC_SCHEMAS) :]
         version, _, path = rest.partition("/")

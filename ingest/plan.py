@@ -20,7 +20,7 @@ from . import era5 as era5_mod
 from . import sources
 from .config import IngestConfig
 from .encoding import fill_value
-from .geotiff import ProductError, check_same_grid, header_grid
+from .geotiff import Grid, ProductError, check_same_grid, header_grid
 from .quarantine import QuarantineRecord
 from .writer import FrameContext, PairJob
 
@@ -223,123 +223,99 @@ def _quarantine_all(
         plan.quarantine.append(QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin, *files), why, stage))
 
 
-def _plan_frame(
-    cfg: IngestConfig,
-    fr: sources.FrameSource,
-    anns: list[ann_mod.Annotation],
-    era5_files: list[era5_mod.Era5File],
-    plan: Plan,
-) -> FrameBuild | None:
-    frame_id = fr.frame_id
+def _frame_grid(
+    fr: sources.FrameSource, anns: list[ann_mod.Annotation], plan: Plan
+) -> tuple[sources.FrameMetadata, Grid] | None:
+    """The frame's metadata and grid (from its hgt), or None with every annotation quarantined."""
     if fr.hgt is None or fr.metadata_url is None:
         missing = "hgt GeoTIFF" if fr.hgt is None else "metadata.txt"
-        _quarantine_all(plan, anns, (fr.folder,), f"frame {frame_id}: no {missing} under metadata/", "scan")
+        why = f"frame {fr.frame_id}: no {missing} under metadata/"
+        _quarantine_all(plan, anns, (fr.folder,), why, "scan")
         return None
     try:
-        meta = sources.read_metadata(fr.metadata_url)
-        grid = header_grid(fr.hgt)
+        return sources.read_metadata(fr.metadata_url), header_grid(fr.hgt)
     except ProductError as exc:
-        _quarantine_all(plan, anns, (fr.hgt, fr.metadata_url), f"frame {frame_id}: {exc}", "scan")
+        _quarantine_all(plan, anns, (fr.hgt, fr.metadata_url), f"frame {fr.frame_id}: {exc}", "scan")
         return None
+
+
+def _inside_image(anns: list[ann_mod.Annotation], grid: Grid, plan: Plan) -> list[ann_mod.Annotation]:
+    """The annotations whose polygons lie in the frame's image; the others are quarantined."""
     kept: list[ann_mod.Annotation] = []
     for a in anns:
         why = ann_mod.outside_image(a, grid.height, grid.width)
         if why:
             plan.quarantine.append(
-                QuarantineRecord(frame_id, str(a.unique_id), (a.origin,), why, "annotation")
+                QuarantineRecord(a.frame_id, str(a.unique_id), (a.origin,), why, "annotation")
             )
         else:
             kept.append(a)
-    if not kept:
+    return kept
+
+
+def _pair_job(
+    cfg: IngestConfig,
+    fr: sources.FrameSource,
+    a: ann_mod.Annotation,
+    ij: tuple[int, int],
+    frame: tuple[sources.FrameMetadata, Grid],
+    era5_files: list[era5_mod.Era5File],
+    plan: Plan,
+) -> PairJob | None:
+    """The write job of one annotated pair, or None (no product, or quarantined with its reason)."""
+    meta, grid = frame
+    product = fr.products.get((a.primary, a.secondary))
+    if product is None:
+        plan.no_product += 1
         return None
-    primary = np.unique(np.array([a.primary for a in kept], dtype="datetime64[D]"))
-    secondary = np.unique(np.array([a.secondary for a in kept], dtype="datetime64[D]"))
-    p_index = {d: k for k, d in enumerate(primary)}
-    s_index = {d: k for k, d in enumerate(secondary)}
-    scalars = empty_scalars(primary.size, secondary.size)
-    jobs: list[PairJob] = []
-    used_era5: dict[str, era5_mod.Era5File] = {}
-    era5_by_url = {f.url: f for f in era5_files}
-    filled: set[tuple[int, int]] = set()
-    for a in kept:
-        i, j = p_index[a.primary], s_index[a.secondary]
-        for name, value in a.fields.items():
-            scalars[name][i, j] = value
-        product = fr.products.get((a.primary, a.secondary))
-        if product is None or product.phase is None or product.coherence is None:
-            if product is None:
-                plan.no_product += 1
-            else:
-                missing = "phase (.geo.diff_pha.tif)" if product.phase is None else "coherence (.geo.cc.tif)"
-                plan.quarantine.append(
-                    QuarantineRecord(
-                        frame_id, str(a.unique_id), (a.origin, product.folder), f"no {missing}", "scan"
-                    )
-                )
-            continue
-        files = (a.origin, product.phase, product.coherence)
-        try:
-            for url in (product.phase, product.coherence):
-                check_same_grid(header_grid(url), grid, url)
-            picks = [
-                era5_mod.nearest_hour(era5_files, grid, _acquisition(d, meta), cfg.max_era5_offset_minutes)
-                for d in (a.primary, a.secondary)
-            ]
-        except Exception as exc:  # this pair only; the frame goes on
-            stage = "era5" if isinstance(exc, era5_mod.Era5Error) else "grid"
-            era5_files_named = getattr(exc, "files", ())
-            plan.quarantine.append(
-                QuarantineRecord(frame_id, str(a.unique_id), (*files, *era5_files_named), failure(exc), stage)
-            )
-            continue
-        for p in picks:
-            used_era5[p.url] = era5_by_url[p.url]
-        jobs.append(
-            PairJob(
-                i=i,
-                j=j,
-                kind="licsar",
-                product=str(a.unique_id),
-                phase=product.phase,
-                coherence=product.coherence,
-                polygons=a.polygons,
-                era5_primary=picks[0],
-                era5_secondary=picks[1],
+    if product.phase is None or product.coherence is None:
+        missing = "phase (.geo.diff_pha.tif)" if product.phase is None else "coherence (.geo.cc.tif)"
+        plan.quarantine.append(
+            QuarantineRecord(
+                fr.frame_id, str(a.unique_id), (a.origin, product.folder), f"no {missing}", "scan"
             )
         )
-        filled.add((i, j))
-    if cfg.zarr_format == 2:  # the published layout stores fill chunks explicitly (see layout)
-        jobs += [
-            PairJob(i=i, j=j, kind="empty")
-            for i in range(primary.size)
-            for j in range(secondary.size)
-            if (i, j) not in filled
+        return None
+    files = (a.origin, product.phase, product.coherence)
+    try:
+        for url in (product.phase, product.coherence):
+            check_same_grid(header_grid(url), grid, url)
+        picks = [
+            era5_mod.nearest_hour(era5_files, grid, _acquisition(d, meta), cfg.max_era5_offset_minutes)
+            for d in (a.primary, a.secondary)
         ]
-    ctx = FrameContext(
-        frame_id=frame_id,
-        cube_url="",  # set by the runner (staging location)
-        zarr_format=cfg.zarr_format,
-        grid=grid,
-        phase_tolerance=cfg.phase_tolerance,
-        era5_files=used_era5,
+    except Exception as exc:  # this pair only; the frame goes on
+        stage = "era5" if isinstance(exc, era5_mod.Era5Error) else "grid"
+        era5_files_named = getattr(exc, "files", ())
+        plan.quarantine.append(
+            QuarantineRecord(fr.frame_id, str(a.unique_id), (*files, *era5_files_named), failure(exc), stage)
+        )
+        return None
+    return PairJob(
+        i=ij[0],
+        j=ij[1],
+        kind="licsar",
+        product=str(a.unique_id),
+        phase=product.phase,
+        coherence=product.coherence,
+        polygons=a.polygons,
+        era5_primary=picks[0],
+        era5_secondary=picks[1],
     )
-    build = FrameBuild(
-        frame_id=frame_id,
-        ctx=ctx,
-        primary=primary,
-        secondary=secondary,
-        blocks=blocks_of(jobs, cfg.pairs_per_task),
-        scalars=scalars,
-        dem_hgt=fr.hgt,
-        n_pairs=len(filled),
-    )
-    build.fingerprint = fingerprint(
+
+
+def _frame_fingerprint(
+    cfg: IngestConfig, fr: sources.FrameSource, build: FrameBuild, jobs: list[PairJob]
+) -> str:
+    """What the cube depends on: a plan with the same fingerprint has nothing new to write."""
+    used_era5 = build.ctx.era5_files
+    return fingerprint(
         {
             "version": PLAN_VERSION,
-            "frame": frame_id,
-            "grid": grid,
-            "primary": primary,
-            "secondary": secondary,
+            "frame": build.frame_id,
+            "grid": build.ctx.grid,
+            "primary": build.primary,
+            "secondary": build.secondary,
             "zarr_format": cfg.zarr_format,
             "pairs_per_task": cfg.pairs_per_task,
             "chunking": cfg.chunking.model_dump(),
@@ -352,7 +328,68 @@ def _plan_frame(
                 (j.i, j.j, j.kind, j.phase, j.coherence, j.polygons, j.era5_primary, j.era5_secondary)
                 for j in jobs
             ],
-            "scalars": {k: v.tolist() for k, v in scalars.items()},
+            "scalars": {k: v.tolist() for k, v in build.scalars.items()},
         }
     )
+
+
+def _plan_frame(
+    cfg: IngestConfig,
+    fr: sources.FrameSource,
+    anns: list[ann_mod.Annotation],
+    era5_files: list[era5_mod.Era5File],
+    plan: Plan,
+) -> FrameBuild | None:
+    """One frame's cube: its grid, its dates, the pair scalars and the write jobs of its products."""
+    frame = _frame_grid(fr, anns, plan)
+    if frame is None:
+        return None
+    grid = frame[1]
+    kept = _inside_image(anns, grid, plan)
+    if not kept:
+        return None
+    primary = np.unique(np.array([a.primary for a in kept], dtype="datetime64[D]"))
+    secondary = np.unique(np.array([a.secondary for a in kept], dtype="datetime64[D]"))
+    p_index = {d: k for k, d in enumerate(primary)}
+    s_index = {d: k for k, d in enumerate(secondary)}
+    scalars = empty_scalars(primary.size, secondary.size)
+    jobs: list[PairJob] = []
+    era5_by_url = {f.url: f for f in era5_files}
+    used_era5: dict[str, era5_mod.Era5File] = {}
+    for a in kept:
+        ij = (p_index[a.primary], s_index[a.secondary])
+        for name, value in a.fields.items():
+            scalars[name][ij] = value
+        job = _pair_job(cfg, fr, a, ij, frame, era5_files, plan)
+        if job is not None:
+            jobs.append(job)
+            for pick in (job.era5_primary, job.era5_secondary):
+                used_era5[pick.url] = era5_by_url[pick.url]
+    filled = {(job.i, job.j) for job in jobs}
+    if cfg.zarr_format == 2:  # the published layout stores fill chunks explicitly (see encoding)
+        jobs += [
+            PairJob(i=i, j=j, kind="empty")
+            for i in range(primary.size)
+            for j in range(secondary.size)
+            if (i, j) not in filled
+        ]
+    ctx = FrameContext(
+        frame_id=fr.frame_id,
+        cube_url="",  # set by the runner (staging location)
+        zarr_format=cfg.zarr_format,
+        grid=grid,
+        phase_tolerance=cfg.phase_tolerance,
+        era5_files=used_era5,
+    )
+    build = FrameBuild(
+        frame_id=fr.frame_id,
+        ctx=ctx,
+        primary=primary,
+        secondary=secondary,
+        blocks=blocks_of(jobs, cfg.pairs_per_task),
+        scalars=scalars,
+        dem_hgt=fr.hgt,
+        n_pairs=len(filled),
+    )
+    build.fingerprint = _frame_fingerprint(cfg, fr, build, jobs)
     return build
