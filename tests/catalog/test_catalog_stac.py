@@ -9,7 +9,7 @@ import pystac
 import pytest
 from catalog_records import annotation, write_annotations
 
-from hephaestus.catalog import build_catalog, catalog_from_annotations, resolve
+from hephaestus.catalog import CatalogConfig, build_catalog, catalog_from_annotations, resolve
 from hephaestus.catalog.stac_validate import StacValidationError, validate
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.stac_extension import HephaestusExtension
@@ -25,7 +25,7 @@ def _store(root: Path, n: int) -> Path:
         write_published_cube(
             root / "cubes" / f"{frame}.zarr", frame_id=frame, height=32 + 8 * k, width=40 + 8 * k, seed=k
         )
-    build_catalog(root, statistics=n == 1)  # statistics in one store: their fields validate too
+    build_catalog(root, CatalogConfig(statistics=n == 1))  # one store with statistics: they validate too
     return root
 
 
@@ -92,7 +92,9 @@ def test_the_old_single_cube_extent_is_invalid_stac(one_cube: Path, shared_dir: 
 
 def test_catalog_from_annotations_validates(tmp_path: Path, shared_dir: Path) -> None:
     folder = write_annotations(tmp_path / "ann", [annotation(1), annotation(2, secondary="20180129")])
-    catalog_from_annotations(folder, tmp_path / "store", series_length=2)
+    catalog_from_annotations(
+        folder, tmp_path / "store", config=CatalogConfig(series_length=2, statistics=False)
+    )
     _, coll = resolve(tmp_path / "store")
     assert hx.SCHEMA_URI in validate(coll, shared_dir / "data" / "stac-schemas", "collection.json")
     assert coll[hx.SOURCE] == "annotations" and coll[hx.SERIES_LENGTH] == 2
