@@ -117,14 +117,18 @@ class CatalogVersion:
     GEOPARQUET_HREF = "items.parquet"
 
 
-class StoreLayout:
-    """Every path under one store URL."""
+class _Root:
+    """A layout rooted at one URL (normalised once; shown redacted)."""
 
-    def __init__(self, store_url: str | os.PathLike[str]) -> None:
-        self.url = storage.normalize(store_url)
+    def __init__(self, url: str | os.PathLike[str]) -> None:
+        self.url = storage.normalize(url)
 
     def __repr__(self) -> str:
-        return f"StoreLayout({storage.redact(self.url)!r})"
+        return f"{type(self).__name__}({storage.redact(self.url)!r})"
+
+
+class StoreLayout(_Root):
+    """Every path under one store URL."""
 
     # cubes ------------------------------------------------------------------------------------
     @property
@@ -178,11 +182,8 @@ class CheckpointFiles:
     INPUT = "input.json"
 
 
-class ResultsLayout:
-    """Every path under one results URL (training runs and the benchmark)."""
-
-    def __init__(self, results_url: str | os.PathLike[str]) -> None:
-        self.url = storage.normalize(results_url)
+class ResultsLayout(_Root):
+    """Every path under one results URL (training runs)."""
 
     @property
     def checkpoints(self) -> str:

@@ -240,41 +240,42 @@ COORD_DTYPES = {PRIMARY: "datetime64[ns]", SECONDARY: "datetime64[ns]", LAT: "fl
 # ---------------------------------------------------------------------------------------------
 # Hephaestus annotation JSON (one file per pair): the real files' fields, in their order
 # ---------------------------------------------------------------------------------------------
-ANNOTATION_FIELDS: tuple[str, ...] = (
-    "uniqueID",
-    "frameID",
-    "primary_date",
-    "secondary_date",
-    "corrupted",
-    "processing_error",
-    "glacier_fringes",
-    "orbital_fringes",
-    "atmospheric_fringes",
-    "low_coherence",
-    "no_info",
-    "image_artifacts",
-    "label",
-    "activity_type",
-    "intensity_level",
-    "phase",
-    "confidence",
-    "segmentation_mask",
-    "is_crowd",
-    "caption",
+ANNOTATION_FIELD_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        "uniqueID": "id",
+        "frameID": "text",
+        "primary_date": "date",
+        "secondary_date": "date",
+        "corrupted": "code",
+        "processing_error": "code",
+        "glacier_fringes": "code",
+        "orbital_fringes": "code",
+        "atmospheric_fringes": "code",
+        "low_coherence": "code",
+        "no_info": "code",
+        "image_artifacts": "code",
+        "label": "names",
+        "activity_type": "names",
+        "intensity_level": "names",
+        "phase": "text",
+        "confidence": "number",
+        "segmentation_mask": "polygons",
+        "is_crowd": "code",
+        "caption": "text",
+    }
 )
-ANNOTATION_INT_FIELDS: tuple[str, ...] = (
-    "corrupted",
-    "processing_error",
-    "glacier_fringes",
-    "orbital_fringes",
-    "atmospheric_fringes",
-    "low_coherence",
-    "no_info",
-    "image_artifacts",
-    "is_crowd",
-)
-ANNOTATION_LIST_FIELDS: tuple[str, ...] = ("label", "activity_type", "intensity_level")
-ANNOTATION_STR_FIELDS: tuple[str, ...] = ("frameID", "primary_date", "secondary_date", "phase", "caption")
+"""Every field of an annotation file with its kind (id: int, text/date: str, code: int flag or class,
+names: list of str, number: float, polygons: list of flat [x, y, ...] lists); the order of the files."""
+ANNOTATION_FIELDS: tuple[str, ...] = tuple(ANNOTATION_FIELD_KINDS)
+
+
+def _annotation_fields(*kinds: str) -> tuple[str, ...]:
+    return tuple(k for k, kind in ANNOTATION_FIELD_KINDS.items() if kind in kinds)
+
+
+ANNOTATION_INT_FIELDS: tuple[str, ...] = _annotation_fields("code")
+ANNOTATION_LIST_FIELDS: tuple[str, ...] = _annotation_fields("names")
+ANNOTATION_STR_FIELDS: tuple[str, ...] = _annotation_fields("text", "date")
 
 
 # ---------------------------------------------------------------------------------------------
