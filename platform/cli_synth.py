@@ -13,7 +13,9 @@ from hephaestus.platform.config import resolve
 
 def synth(
     out: Path = typer.Argument(..., help="output folder (new or empty)"),
-    frames: int | None = typer.Option(None, "--frames", min=1, help="number of LiCSAR frames (default 2)"),
+    frames: str | None = typer.Option(
+        None, "--frames", help="number of LiCSAR frames (default 2); with --twin: F1,F2,... or all"
+    ),
     pairs: int | None = typer.Option(
         None, "--pairs", min=1, help="interferogram pairs per frame (default 12)"
     ),
@@ -32,17 +34,33 @@ def synth(
     ),
     config: Path | None = config_option("SynthConfig (every physics knob)"),
     print_config: bool = print_config_option(),
+    twin: Path | None = typer.Option(
+        None,
+        "--twin",
+        help="real annotations (annotations.tar.gz): write the twin of the real frames, one pair per "
+        "annotation (quality_timeseries.json and frame_names.json beside it, ../volcanoes/gvp_holocene.csv)",
+    ),
+    scale: float = typer.Option(
+        0.1, "--scale", min=0.001, max=1.0, help="with --twin: grid and polygons shrink by this factor"
+    ),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hephaestus.ingest.synthetic import SynthConfig, generate
+    from hephaestus.platform.errors import InputError
+
+    if twin is not None:
+        _synth_twin(out, twin, frames, scale, seed or 0)
+        return
+    if frames is not None and not frames.isdigit():
+        raise InputError(f"--frames {frames!r}: a number of frames (frame ids go with --twin)")
 
     height, width = size if size is not None else (None, None)
     cfg = resolve(
         SynthConfig,
         config,
-        frames=frames,
+        frames=int(frames) if frames is not None else None,
         pairs=pairs,
         seed=seed,
         positive_fraction=positive_fraction,
@@ -64,15 +82,37 @@ def synth(
     )
 
 
+def _synth_twin(out: Path, annotations: Path, frames: str | None, scale: float, seed: int) -> None:
+    from hephaestus.ingest.synthetic.twin import generate_twin
+
+    wanted = None if frames in (None, "all") else [f.strip() for f in frames.split(",") if f.strip()]
+    start = time.perf_counter()
+    manifest = generate_twin(annotations, out, frames_wanted=wanted, scale=scale, seed=seed)
+    typer.echo(
+        f"wrote the twin of {len(manifest.frames)} frames, {manifest.pairs} pairs ({manifest.positives} "
+        f"positive, {len(manifest.missing_products)} without product), {len(manifest.paths)} files to {out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+
+
 def plot_pair(
     sources: Path = typer.Argument(..., help="an `hmc synth` output folder"),
     unique_id: int = typer.Argument(..., help="uniqueID of the pair"),
     out: Path = typer.Option(Path("pair.png"), "--out", help="figure file (png, pdf, svg)"),
+    real: Path | None = typer.Option(
+        None, "--real", help="real annotations (a twin's source): draw the pair beside its real polygons"
+    ),
 ) -> None:
-    """Draw a pair's phase, coherence and masks (paper Fig. 2 style)."""
-    from hephaestus.ingest.synthetic.plot import SyntheticSources
+    """Draw a pair's phase, coherence and masks (paper Fig. 2 style), or a twin pair beside its real
+    annotation (--real)."""
+    from hephaestus.ingest.synthetic.plot import SyntheticSources, plot_twin
 
-    fig = SyntheticSources(sources).plot(unique_id)
+    if real is not None:
+        from hephaestus.ingest.synthetic.twin import real_record
+
+        fig = plot_twin(sources, unique_id, real_record(real, unique_id))
+    else:
+        fig = SyntheticSources(sources).plot(unique_id)
     fig.savefig(out, dpi=120)
     typer.echo(f"wrote {out}")
 

@@ -33,10 +33,14 @@ def corrupt(phase: NDArray, coh: NDArray, rng: np.random.Generator) -> str:
     return "Stripes of corrupted lines cross the interferogram."
 
 
-def processing_error(phase: NDArray, rng: np.random.Generator) -> tuple[int, str]:
-    """Add a processing error to the unwrapped phase in place; return (code, description)."""
+def processing_error(phase: NDArray, rng: np.random.Generator, code: int | None = None) -> tuple[int, str]:
+    """Add a processing error (of `code` 2 or 3, drawn when None) to the unwrapped phase in place;
+    return (code, description)."""
     h, w = phase.shape
-    if rng.random() < 0.5:
+    burst = rng.random() < 0.5
+    if code is not None:
+        burst = code == 2
+    if burst:
         n = max(2, h // BURST_ROWS_AT_0001_DEG)
         edges = np.linspace(0, h, n + 2).astype(int)[1:-1]
         for e in edges:

@@ -65,6 +65,21 @@ def _count(fraction: float, total: int, config: SynthConfig) -> int:
     return max(int(round(fraction * total)), 1 if total >= config.guarantee_min_pairs else 0)
 
 
+@dataclass(frozen=True)
+class Directive:
+    """What a real annotation prescribes for a pair of the twin: its record (written as it is), the
+    sources fitted inside its polygons, and the codes the drawn noise terms must agree with."""
+
+    record: dict[str, object]
+    sources: list[labels.DrawnSource]
+    atmospheric: int
+    orbital: int
+    glacier: int
+    low_coherence: int
+    no_info: int
+    processing_error: int
+
+
 @dataclass
 class PlannedPair:
     """A pair of the run and the categories allocated to it before rendering."""
@@ -78,6 +93,7 @@ class PlannedPair:
     missing: bool = False
     corrupted: bool = False
     processing_error: bool = False
+    directive: Directive | None = None
 
 
 def _allocate(config: SynthConfig, pairs: list[PlannedPair]) -> None:
@@ -128,6 +144,29 @@ def _pair_coherence_factor(rng: np.random.Generator, positive: bool) -> float:
     return float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.0, 1.0))
 
 
+def _directed_coherence_factor(rng: np.random.Generator, d: Directive) -> float:
+    """The pair factor a twin pair's flags call for: no information, low coherence, or ordinary."""
+    if d.no_info:
+        return float(rng.uniform(0.02, 0.08))
+    if d.low_coherence:
+        return float(rng.uniform(0.15, 0.4))
+    return float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.0, 1.0))
+
+
+def _settle_stratified(strat: NDArray, land: NDArray, visible: bool, rng: np.random.Generator) -> NDArray:
+    """A twin pair's stratified term on the annotated side of the threshold: the ERA5 water vapour
+    drives its shape, a pair factor (the vertical structure a column value misses) its size."""
+    if not land.any():
+        return strat
+    span = float(np.ptp(strat[land]))
+    if span <= 0.0 or (span >= atmosphere.STRATIFIED_MIN_RAD) == visible:
+        return strat
+    target = atmosphere.STRATIFIED_MIN_RAD * float(
+        rng.uniform(1.05, 2.0) if visible else rng.uniform(0.2, 0.9)
+    )
+    return strat * (target / span)
+
+
 def _where_turbulent(turb: NDArray, land: NDArray) -> str:
     if float(np.std(turb[land])) >= 1.5:
         return "wider area"
@@ -160,11 +199,16 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     shape = (frame.height, frame.width)
     cos_inc = frame.look[2]
     dt_days = (pair.secondary - pair.primary).days
+    directive = pair.directive
     pair_factor = _pair_coherence_factor(rng, pair.positive)
+    if directive is not None:
+        pair_factor = _directed_coherence_factor(rng, directive)
     gamma = coherence.true_coherence(
         dt_days, frame.veg, frame.theta_local, ~land, pair_factor, config.decorrelation_days
     )
-    if pair.positive:
+    if directive is not None:
+        sources = directive.sources
+    elif pair.positive:
         episode = scene.rng(config.seed, scene.EPISODE, frame.index, pair.primary.toordinal())
         sources = deformation.draw_sources(config, frame, episode, gamma, dt_days, pair.shortest_days)
     else:
@@ -200,31 +244,44 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         beta_short=config.turbulence_beta_short,
         crossover_px=config.turbulence_crossover_m / pixel_m,
     )
+    if directive is not None:
+        strat = _settle_stratified(strat, land, bool(directive.atmospheric & 1), rng)
     stratified_visible = land.any() and float(np.ptp(strat[land])) >= atmosphere.STRATIFIED_MIN_RAD
     p_turb = (
         atmosphere.TURBULENT_GIVEN_STRATIFIED
         if stratified_visible
         else atmosphere.TURBULENT_GIVEN_NOT_STRATIFIED
     )
-    turb = atmosphere.settle_turbulence(turb, land, bool(rng.random() < p_turb), rng)
+    turbulent_visible = bool(rng.random() < p_turb)
+    if directive is not None:
+        turbulent_visible = bool(directive.atmospheric & 2)
+    turb = atmosphere.settle_turbulence(turb, land, turbulent_visible, rng)
     orbital = int(rng.random() < config.orbital_fraction)
+    if directive is not None:
+        orbital = directive.orbital
     ramp_fringes = rng.uniform(1.0, 3.0) if orbital else rng.uniform(0.0, 0.2)
     az = rng.uniform(0.0, 2 * np.pi)
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
     noise, coh = coherence.multilook(gamma, config.looks, rng)  # the written coherence drove the noise
     ice = np.zeros(shape)
-    if frame.volcano.glaciated and rng.random() < config.glacier_fraction:
+    icy = frame.volcano.glaciated and rng.random() < config.glacier_fraction
+    if directive is not None:
+        icy = directive.glacier > 0
+    if icy:
         unit = glacier.glacier_los(
             glacier.ice_cover(frame.dem, land), frame.grad_e, frame.grad_n, frame.look, 1.0
         )
         span = float(np.ptp(unit[land])) if land.any() else 0.0
-        if span > 0.0:  # 1.2 to 5 fringes of ice motion over the pair
-            ice = unit * float(rng.uniform(1.2, 5.0)) * deformation.FRINGE_M / span
+        if span > 0.0:  # 1.2 to 5 fringes of ice motion over the pair (the twin: the code's band)
+            n_ice = {None: (1.2, 5.0), 1: (1.2, 2.9), 2: (3.1, 5.0)}[directive and directive.glacier]
+            ice = unit * float(rng.uniform(*n_ice)) * deformation.FRINGE_M / span
     unwrapped = geometry.phase_of_los(d_los + ice) + strat + turb + ramp + noise
     proc_code, notes = 0, []
     if pair.processing_error:
-        proc_code, note = artifacts.processing_error(unwrapped, rng)
+        proc_code, note = artifacts.processing_error(
+            unwrapped, rng, directive.processing_error if directive is not None else None
+        )
         notes.append(note)
     pha = geometry.wrap(unwrapped).astype(np.float32)
     pha[pha == 0.0] = np.float32(1e-6)  # 0 means no data in LiCSAR products
@@ -268,6 +325,8 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         glacier=ice_code,
         caption=caption,
     )
+    if directive is not None:
+        record = directive.record
     older = bool(rng.random() < config.older_coherence_fraction)
     return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older, ice)
 

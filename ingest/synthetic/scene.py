@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,33 +92,13 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
     col0 = int(round(w * frng.uniform(0.35, 0.65)))
     lat_max = (round(volcano.lat * 1000) + row0) / 1000.0
     lon_min = (round(volcano.lon * 1000) - col0) / 1000.0
-    lat = lat_max - (np.arange(h) + 0.5) * GRID_SPACING_DEG
-    lon = lon_min + (np.arange(w) + 0.5) * GRID_SPACING_DEG
-    lon2, lat2 = np.meshgrid(lon, lat)
-    lat0, lon0 = volcano.lat, volcano.lon
-    east, north = geometry.local_metres(lat2, lon2, lat0, lon0)
+    east, north, lat2, lon2 = grid(lat_max, lon_min, h, w, volcano.lat, volcano.lon)
     extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
     trng = rng(config.seed, TERRAIN, index)
     edifice = terrain.draw_edifice(trng, 0.0, 0.0, volcano.summit_m, volcano.coastal, extent)
     dem, water = terrain.dem(edifice, east, north, trng)
     view = frames.viewing(fid, frng)
-    look = geometry.look_vectors(view, east, north)
-    pixel_m = (
-        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT,
-        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0)),
-    )
-    ge, gn = terrain.gradients(dem, pixel_m)
-    theta = coherence.local_incidence_deg(ge, gn, look)
-    veg = coherence.vegetation(dem, power_law_field((h, w), 3.0, trng))
-    swath = frames.swath_footprint(h, w, view.heading_deg) if config.swath_footprint else None
-    if swath is not None:
-        dem = np.where(swath, dem, np.float32(0.0))  # LiCSAR hgt: 0 outside the footprint
-    era5 = atmosphere.Era5Grid.covering(
-        lat_max - h * GRID_SPACING_DEG, lat_max, lon_min, lon_min + w * GRID_SPACING_DEG
-    )
-    elat, elon = np.meshgrid(era5.latitude, era5.longitude, indexing="ij")
-    oe, on = geometry.local_metres(elat, elon, lat0, lon0)
-    orography = np.maximum(edifice.elevation(oe, on), 0.0)
+    fields = frame_fields(config, view, lat_max, lon_min, volcano, east, north, dem, edifice.elevation, trng)
     acq = frames.acquisitions(frng)
     pairs = frames.draw_pairs(acq, config.pairs, frng)
     srng = rng(config.seed, SOURCE, index)
@@ -138,25 +119,73 @@ def build_frame(config: SynthConfig, index: int, taken: set[str]) -> Frame:
         height=h,
         width=w,
         view=view,
-        center_time_s=frames.center_time_seconds(fid, lon0, frng),
+        center_time_s=frames.center_time_seconds(fid, volcano.lon, frng),
         east=east,
         north=north,
         lat=lat2,
         lon=lon2,
-        dem=dem,
         water=water,
-        look=look,
-        veg=veg,
-        theta_local=theta,
-        grad_e=ge,
-        grad_n=gn,
-        era5=era5,
-        orography=orography,
         acquisitions=acq,
         pairs=pairs,
         volcanic=volcanic,
-        swath=swath,
+        **fields,
     )
+
+
+def grid(
+    lat_max: float, lon_min: float, h: int, w: int, lat0: float, lon0: float
+) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """East, north (metres from (lat0, lon0)), latitude and longitude of every pixel centre."""
+    lat = lat_max - (np.arange(h) + 0.5) * GRID_SPACING_DEG
+    lon = lon_min + (np.arange(w) + 0.5) * GRID_SPACING_DEG
+    lon2, lat2 = np.meshgrid(lon, lat)
+    east, north = geometry.local_metres(lat2, lon2, lat0, lon0)
+    return east, north, lat2, lon2
+
+
+def frame_fields(
+    config: SynthConfig,
+    view: geometry.Viewing,
+    lat_max: float,
+    lon_min: float,
+    volcano: frames.Volcano,
+    east: NDArray,
+    north: NDArray,
+    dem: NDArray,
+    elevation: Callable[[NDArray, NDArray], NDArray],
+    trng: np.random.Generator,
+) -> dict[str, object]:
+    """What follows from the terrain and the orbit: look vectors, slopes, local incidence,
+    vegetation, data footprint (zeroing the DEM outside it) and the ERA5 box with its orography
+    (`elevation(east, north)`, the smooth terrain, sampled at the ERA5 grid points)."""
+    h, w = dem.shape
+    look = geometry.look_vectors(view, east, north)
+    pixel_m = (
+        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT,
+        GRID_SPACING_DEG * geometry.METRES_PER_DEG_LON_EQUATOR * math.cos(math.radians(volcano.lat)),
+    )
+    ge, gn = terrain.gradients(dem, pixel_m)
+    theta = coherence.local_incidence_deg(ge, gn, look)
+    veg = coherence.vegetation(dem, power_law_field((h, w), 3.0, trng))
+    swath = frames.swath_footprint(h, w, view.heading_deg) if config.swath_footprint else None
+    if swath is not None:
+        dem = np.where(swath, dem, np.float32(0.0))  # LiCSAR hgt: 0 outside the footprint
+    era5 = atmosphere.Era5Grid.covering(
+        lat_max - h * GRID_SPACING_DEG, lat_max, lon_min, lon_min + w * GRID_SPACING_DEG
+    )
+    elat, elon = np.meshgrid(era5.latitude, era5.longitude, indexing="ij")
+    oe, on = geometry.local_metres(elat, elon, volcano.lat, volcano.lon)
+    return {
+        "dem": dem,
+        "look": look,
+        "veg": veg,
+        "theta_local": theta,
+        "grad_e": ge,
+        "grad_n": gn,
+        "era5": era5,
+        "orography": np.maximum(elevation(oe, on), 0.0),
+        "swath": swath,
+    }
 
 
 def draw_weather(config: SynthConfig, frame: Frame, index: int) -> None:

@@ -1,0 +1,436 @@
+"""The synthetic twin of the published dataset: real annotations over drawn physics.
+
+`generate_twin(annotations, out, ...)` writes, for the real frames, source products in the formats
+`generate` writes (LiCSAR GeoTIFFs, ERA5 NetCDF, annotation JSON), one pair per real annotation with
+its frame id, dates, uniqueID, flags and caption, and a drawn scene that agrees with it:
+
+- frames at their real volcanoes (frame_names.json matched to the GVP list, gvp.py): the frame box is
+  centred on them and each edifice reaches its GVP summit elevation;
+- each annotated polygon gets a source of its activity type (Mogi, dyke, sill, spheroid, earthquake;
+  unidentified: a Mogi) at its centroid, with the annotated intensity's fringe count and phase sign
+  (Unrest uplift, Rebound subsidence), shrunk until its visible fringes (half a fringe of LOS or
+  more) lie inside the polygon (one pixel of slack); Non_Deformation pairs draw none;
+- stratified / turbulent atmosphere, glacier and orbital fringes on the side of each threshold that
+  the codes say; low coherence, no information, corrupted and processing errors where flagged;
+- no product where the authors' index (quality_timeseries.json) has none for a pair that is not
+  flagged corrupted, processing error or no information (the 15 pairs without an InSAR product).
+
+`scale` shrinks the grid and the polygons: pixels stay 0.001 deg, a frame of H x W real pixels
+becomes round(H * scale) x round(W * scale), a miniature of the real frame (volcanoes keep their
+places relative to the frame, at `scale` times their distances). Frames are 1070 x 1409 (the
+published sample) or larger where the polygons reach further. A polygon too small to cover a pixel
+centre once shrunk becomes the pixel under its centroid, so the cube's masks (the polygons
+rasterised) still mark every positive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio.features
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from hephaestus.ingest.synthetic import deformation, frames, geometry, gvp, labels, scene, terrain
+from hephaestus.ingest.synthetic.config import SynthConfig
+from hephaestus.ingest.synthetic.generator import (
+    Directive,
+    PlannedPair,
+    SynthManifest,
+    _write_frame,
+    _write_pair,
+    render_pair,
+)
+from hephaestus.ingest.synthetic.noise import power_law_field
+from hephaestus.ingest.synthetic.sources import SourceModel
+from hephaestus.platform import annotation as ann_io
+from hephaestus.platform import schema
+from hephaestus.platform.errors import InputError, InputNotFoundError
+from hephaestus.platform.schema import GRID_SPACING_DEG
+
+SAMPLE_SHAPE = (1070, 1409)
+"""Rows x columns of the published sample cube (106A_09090_000404): the real frame size."""
+QUALITY_INDEX = "quality_timeseries.json"
+FRAME_NAMES = "frame_names.json"
+GVP_TABLE = Path("..") / "volcanoes" / "gvp_holocene.csv"
+"""Where the authors' index, the frame list and the GVP table sit relative to the annotations."""
+FRINGES_OF_INTENSITY = {
+    "Low": (1.25, 1.75),
+    "Medium": (2.25, 3.75),
+    "High": (4.25, 8.75),
+    "None": (1.25, 3.75),
+}
+"""Fringe count drawn for an annotated intensity (labels.intensity_of_fringes gives it back)."""
+FIT_SHRINK = 0.7
+FIT_STEPS = 14
+
+
+class TwinError(InputError):
+    """The twin's inputs do not fit together (unknown frame, bad scale)."""
+
+
+def _default(annotations: str | Path, rel: str | Path) -> Path:
+    return Path(annotations).parent / rel
+
+
+def read_quality_index(path: str | Path) -> set[int]:
+    """uniqueIDs of the pairs the authors' index lists (they have a usable product)."""
+    try:
+        index = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputNotFoundError(f"{path}: cannot read the quality index ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+    return {
+        int(u) for by_primary in index.values() for entry in by_primary.values() for u in entry["uniqueID"]
+    }
+
+
+def load_records(annotations: str | Path) -> list[ann_io.Annotation]:
+    """Every annotation of the tarball or folder, validated by the platform's one parser."""
+    out: list[ann_io.Annotation] = []
+    for raw in ann_io.iter_raw(str(annotations)):
+        out.extend(ann_io.parse_file(raw))
+    return sorted(out, key=lambda a: a.unique_id)
+
+
+def real_record(annotations: str | Path, unique_id: int) -> dict[str, object]:
+    """The published record of one pair (KeyError when the annotations have none)."""
+    for raw in ann_io.iter_raw(str(annotations)):
+        if raw.name == f"{unique_id}.json":
+            return dict(ann_io.parse_file(raw)[0].record)
+    raise KeyError(f"{annotations}: no annotation with unique id {unique_id}")
+
+
+def frame_shape(records: Sequence[ann_io.Annotation], scale: float) -> tuple[int, int]:
+    """The scaled frame: the published sample's size, or larger where the polygons reach further."""
+    h, w = SAMPLE_SHAPE
+    for a in records:
+        for p in a.polygons:
+            w = max(w, math.ceil(max(x for x, _ in p.xy)))
+            h = max(h, math.ceil(max(y for _, y in p.xy)))
+    return max(8, round(h * scale)), max(8, round(w * scale))
+
+
+def scale_polygon(xy: Sequence[tuple[float, float]], scale: float, shape: tuple[int, int]) -> list[float]:
+    """Flat [x1, y1, ...] of the polygon shrunk by `scale`; the pixel under its centroid when it would
+    no longer cover a pixel centre."""
+    pts = [(x * scale, y * scale) for x, y in xy]
+    burnt = _rasterize([pts], shape)
+    if not burnt.any():
+        cx = min(max(int(np.mean([x for x, _ in pts])), 0), shape[1] - 1)
+        cy = min(max(int(np.mean([y for _, y in pts])), 0), shape[0] - 1)
+        pts = [(cx, cy), (cx + 1, cy), (cx + 1, cy + 1), (cx, cy + 1)]
+    return [round(float(c), 4) for p in pts for c in p]
+
+
+def _rasterize(polys: Sequence[Sequence[tuple[float, float]]], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    shapes = [({"type": "Polygon", "coordinates": [[*p, p[0]]]}, 1) for p in polys if len(p) >= 3]
+    if not shapes:
+        return np.zeros(shape, bool)
+    return rasterio.features.rasterize(shapes, out_shape=shape, dtype="uint8").astype(bool)
+
+
+def _twin_source(kind: str, rng: np.random.Generator, east: float, north: float, size: float) -> SourceModel:
+    """A source of the annotated type whose dimensions scale with `size` (m), so shrinking it
+    shrinks its fringe pattern without changing its shape."""
+    at = (("east", east), ("north", north))
+    if kind in ("Mogi", "Unidentified"):
+        return SourceModel(kind, "mogi", (*at, ("depth", size)))
+    if kind == "Spheroid":
+        return SourceModel(
+            kind,
+            "spheroid",
+            (*at, ("depth", size), ("semi_axis", 0.45 * size), ("plunge", 60.0), ("azimuth", 0.0)),
+        )
+    if kind == "Sill":
+        return SourceModel(kind, "penny", (*at, ("depth", size), ("radius", 0.6 * size)))
+    strike = float(rng.uniform(0.0, 360.0))
+    if kind == "Dyke":
+        width = 0.5 * size
+        return SourceModel(
+            kind,
+            "okada",
+            (
+                *at,
+                ("depth", 0.15 * size + width / 2.0),
+                ("strike", strike),
+                ("dip", 85.0),
+                ("length", 1.2 * size),
+                ("width", width),
+            ),
+        )
+    return SourceModel(
+        "Earthquake",
+        "okada",
+        (
+            *at,
+            ("depth", 0.3 * size + 0.35 * size),
+            ("strike", strike),
+            ("dip", 60.0),
+            ("length", 1.4 * size),
+            ("width", 0.7 * size),
+            ("rake", float(rng.choice([-90.0, 90.0, 0.0]))),
+        ),
+    )
+
+
+def fit_source(
+    frame: scene.Frame,
+    region: NDArray[np.bool_],
+    kind: str,
+    intensity: str,
+    inflation: bool,
+    rng: np.random.Generator,
+    nu: float,
+) -> labels.DrawnSource:
+    """The source of one annotated polygon: at its centroid, with the intensity's fringe count, shrunk
+    until every pixel with half a fringe of its LOS motion lies in the polygon (or one pixel out)."""
+    rows, cols = np.nonzero(region)
+    r, c = int(round(rows.mean())), int(round(cols.mean()))
+    if not region[r, c]:  # a concave polygon: take its pixel nearest the centroid
+        k = int(np.argmin((rows - r) ** 2 + (cols - c) ** 2))
+        r, c = int(rows[k]), int(cols[k])
+    pixel_m = GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
+    size = max(math.sqrt(rows.size / math.pi), 0.5) * pixel_m
+    fringes = float(rng.uniform(*FRINGES_OF_INTENSITY[intensity]))
+    allowed = ndimage.binary_dilation(region, iterations=1)
+    land = frame.land
+    sign = 1.0 if inflation else -1.0
+    d_los = np.zeros(region.shape)
+    for _ in range(FIT_STEPS):
+        model = _twin_source(kind, rng, float(frame.east[r, c]), float(frame.north[r, c]), size)
+        unit = geometry.los(*model.displacement(frame.east, frame.north, nu), frame.look)
+        span = float(np.ptp(unit[land])) if land.any() else 0.0
+        if span > 0.0:
+            d_los = unit * (fringes * deformation.FRINGE_M / span) * sign
+            if not ((np.abs(d_los) >= 0.5 * deformation.FRINGE_M) & ~allowed).any():
+                break
+        size *= FIT_SHRINK
+    src = labels.DrawnSource(kind, d_los, inflation, mask=region)
+    src.fringes = geometry.fringes(d_los[land]) if land.any() else 0.0
+    return src
+
+
+def _directive(
+    frame: scene.Frame, a: ann_io.Annotation, scale: float, rng: np.random.Generator, nu: float
+) -> Directive:
+    record = dict(a.record)
+    shape = (frame.height, frame.width)
+    scaled = [scale_polygon(p.xy, scale, shape) for p in a.polygons]
+    record["segmentation_mask"] = scaled
+    phase = str(record["phase"])
+    sources = []
+    for p, flat in zip(a.polygons, scaled, strict=True):
+        region = _rasterize([list(zip(flat[0::2], flat[1::2], strict=True))], shape)
+        kind = schema.ACTIVITY_TYPE.meaning(p.activity)
+        if p.deformation == schema.DEFORMATION.code("Earthquake"):
+            kind = "Earthquake"
+        elif kind in ("None", "Earthquake"):
+            kind = "Unidentified"
+        intensity = schema.INTENSITY.meaning(p.intensity)
+        sources.append(fit_source(frame, region, kind, intensity, phase != "Rebound", rng, nu))
+    return Directive(
+        record=record,
+        sources=sources,
+        atmospheric=int(record["atmospheric_fringes"]),
+        orbital=int(record["orbital_fringes"]),
+        glacier=int(record["glacier_fringes"]),
+        low_coherence=int(record["low_coherence"]),
+        no_info=int(record["no_info"]),
+        processing_error=int(record["processing_error"]),
+    )
+
+
+def _elevation(edifices: list[terrain.Edifice]) -> Callable[[NDArray, NDArray], NDArray]:
+    def z(east: NDArray, north: NDArray) -> NDArray:
+        return np.max([e.elevation(east, north) for e in edifices], axis=0)
+
+    return z
+
+
+def build_twin_frame(
+    config: SynthConfig,
+    index: int,
+    fid: str,
+    volcanoes: list[frames.Volcano],
+    shape: tuple[int, int],
+    scale: float,
+    pairs: list[tuple[dt.date, dt.date]],
+) -> scene.Frame:
+    """A real frame in miniature: its box centred on its volcanoes, an edifice per volcano inside it
+    reaching the GVP summit elevation, the calendar of its annotated pairs."""
+    frng = scene.rng(config.seed, scene.FRAME, index)
+    trng = scene.rng(config.seed, scene.TERRAIN, index)
+    h, w = shape
+    lat_c = float(np.mean([v.lat for v in volcanoes]))
+    lon_c = float(np.mean([v.lon for v in volcanoes]))
+    lat_max = round(lat_c * 1000 + h / 2) / 1000.0
+    lon_min = round(lon_c * 1000 - w / 2) / 1000.0
+    main = volcanoes[0]
+    volcano = frames.Volcano(
+        main.name, main.lat, main.lon, main.summit_m, False, any(v.glaciated for v in volcanoes)
+    )
+    east, north, lat2, lon2 = scene.grid(lat_max, lon_min, h, w, volcano.lat, volcano.lon)
+    extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
+    base = max(0.35 * min(v.summit_m for v in volcanoes), 20.0)
+    edifices = []
+    for v in volcanoes:  # miniature: offsets from the frame centre shrink by `scale`
+        row = h / 2 - (v.lat - lat_c) / GRID_SPACING_DEG * scale
+        col = w / 2 + (v.lon - lon_c) / GRID_SPACING_DEG * scale
+        if not (0 <= row < h and 0 <= col < w):
+            continue
+        e, n = geometry.local_metres(
+            np.array(lat_max - row * GRID_SPACING_DEG),
+            np.array(lon_min + col * GRID_SPACING_DEG),
+            volcano.lat,
+            volcano.lon,
+        )
+        crater = float(trng.uniform(0.01, 0.04)) * max(v.summit_m - base, 50.0)
+        edifices.append(
+            terrain.Edifice(
+                east=float(e),
+                north=float(n),
+                summit_m=max(v.summit_m - base, 50.0) + crater,
+                radius_m=float(np.clip(trng.uniform(0.08, 0.2) * extent, 300.0, 15_000.0)),
+                base_m=base,
+                tilt_east=0.0,
+                tilt_north=0.0,
+                crater_radius_m=max(0.03 * extent, 50.0),
+                crater_depth_m=crater,
+            )
+        )
+    if not edifices:
+        edifices.append(terrain.Edifice(0.0, 0.0, 50.0, 0.2 * extent, base, 0.0, 0.0, 0.03 * extent, 0.0))
+    elevation = _elevation(edifices)
+    dem = (elevation(east, north) + 20.0 * power_law_field(east.shape, 3.0, trng)).astype(np.float32)
+    dem = np.maximum(dem, np.float32(1.0))
+    view = frames.viewing(fid, frng)
+    fields = scene.frame_fields(config, view, lat_max, lon_min, volcano, east, north, dem, elevation, trng)
+    acq = sorted({d for p in pairs for d in p})
+    return scene.Frame(
+        index=index,
+        fid=fid,
+        volcano=volcano,
+        lat_max=lat_max,
+        lon_min=lon_min,
+        height=h,
+        width=w,
+        view=view,
+        center_time_s=frames.center_time_seconds(fid, volcano.lon, frng),
+        east=east,
+        north=north,
+        lat=lat2,
+        lon=lon2,
+        water=np.zeros((h, w), bool),
+        acquisitions=acq,
+        pairs=sorted(set(pairs)),
+        volcanic=[],
+        **fields,
+    )
+
+
+def _date(value: np.datetime64) -> dt.date:
+    return value.astype("datetime64[D]").astype(dt.date)
+
+
+def generate_twin(
+    annotations: str | Path,
+    out_dir: str | Path,
+    *,
+    frames_wanted: Sequence[str] | None = None,
+    scale: float = 0.1,
+    seed: int = 0,
+    quality: str | Path | None = None,
+    frame_names: str | Path | None = None,
+    gvp_table: str | Path | None = None,
+    config: SynthConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    records: Sequence[ann_io.Annotation] | None = None,
+) -> SynthManifest:
+    """Write the twin of the real frames (`frames_wanted`, or all) under `out_dir` (new or empty).
+
+    `records`: the annotations already parsed from `annotations` (load_records), to read them once."""
+    if not 0.0 < scale <= 1.0:
+        raise TwinError(f"--scale {scale}: must be in (0, 1]")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: output folder is not empty; choose a new folder")
+    cfg = (config or SynthConfig()).model_copy(update={"seed": seed, "swath_footprint": False})
+    volcano_table = gvp.frame_volcanoes(
+        frame_names or _default(annotations, FRAME_NAMES), gvp_table or _default(annotations, GVP_TABLE)
+    )
+    unlisted = [f for f in frames_wanted or () if f not in volcano_table]
+    if unlisted:  # refused before the 19,919 files are read
+        raise TwinError(
+            f"frame(s) {', '.join(unlisted)} not in the frame list; known: {sorted(volcano_table)}"
+        )
+    available = read_quality_index(quality or _default(annotations, QUALITY_INDEX))
+    records = list(records) if records is not None else load_records(annotations)
+    by_frame: dict[str, list[ann_io.Annotation]] = {}
+    for a in records:
+        by_frame.setdefault(a.frame_id, []).append(a)
+    chosen = sorted(by_frame) if not frames_wanted else list(dict.fromkeys(frames_wanted))
+    unknown = [f for f in chosen if f not in by_frame]
+    if unknown:
+        raise TwinError(f"{annotations}: no annotation of frame(s) {', '.join(unknown)}")
+    missing_volcanoes = [f for f in chosen if f not in volcano_table]
+    if missing_volcanoes:
+        raise TwinError(f"frame(s) {', '.join(missing_volcanoes)} not in the frame list")
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(len(by_frame[f]) for f in chosen)
+    paths: list[str] = []
+    done = positives = 0
+    uids: list[int] = []
+    missing: list[int] = []
+    corrupted: list[int] = []
+    errors: list[int] = []
+    for index, fid in enumerate(chosen):
+        anns = by_frame[fid]
+        pairs = [(_date(a.primary), _date(a.secondary)) for a in anns]
+        frame = build_twin_frame(cfg, index, fid, volcano_table[fid], frame_shape(anns, scale), scale, pairs)
+        scene.draw_weather(cfg, frame, index)
+        paths += _write_frame(cfg, frame, out)
+        for a, (p, s) in zip(anns, pairs, strict=True):
+            rec = a.record
+            flagged = bool(rec["corrupted"]) or int(rec["processing_error"]) != 0 or bool(rec["no_info"])
+            rng = scene.rng(cfg.seed, scene.SOURCE, 1_000_000 + a.unique_id)
+            pair = PlannedPair(
+                uid=a.unique_id,
+                frame_index=index,
+                primary=p,
+                secondary=s,
+                positive=any(lab != schema.NEGATIVE_LABEL for lab in a.labels),
+                missing=a.unique_id not in available and not flagged,
+                corrupted=bool(rec["corrupted"]),
+                processing_error=int(rec["processing_error"]) != 0,
+                directive=_directive(frame, a, scale, rng, cfg.poisson_ratio),
+            )
+            rendered = render_pair(cfg, frame, pair)
+            paths += _write_pair(frame, pair, rendered, out)
+            positives += pair.positive
+            uids.append(pair.uid)
+            if pair.missing:
+                missing.append(pair.uid)
+            if pair.corrupted:
+                corrupted.append(pair.uid)
+            if pair.processing_error:
+                errors.append(pair.uid)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return SynthManifest(
+        frames=tuple(chosen),
+        pairs=total,
+        positives=positives,
+        paths=tuple(sorted(paths)),
+        unique_ids=tuple(uids),
+        missing_products=tuple(missing),
+        corrupted=tuple(corrupted),
+        processing_errors=tuple(errors),
+    )
