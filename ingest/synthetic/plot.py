@@ -153,8 +153,8 @@ def plot_twin(sources: str | Path, unique_id: int, real_record: dict[str, object
     shrunk to the twin's grid, where the drawn source's fringes sit inside them."""
     pair = SyntheticSources(sources).read(unique_id)
     ann = pair.annotation
-    fig = Figure(figsize=(11, 4.6), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig = Figure(figsize=(15, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3)
     fig.suptitle(
         f"{real_record['frameID']}  {real_record['primary_date']}-{real_record['secondary_date']}  "
         f"id {real_record['uniqueID']}  {'/'.join(real_record['label'])}  "  # type: ignore[arg-type]
@@ -180,6 +180,26 @@ def plot_twin(sources: str | Path, unique_id: int, real_record: dict[str, object
             kind = types[i] if i < len(types) else "Unidentified"
             _outline(axes[1], flat, ACTIVITY_COLOURS.get(kind, "k"))
     axes[1].set_title("twin: drawn physics, same polygons (scaled)")
+    polys = list(ann["segmentation_mask"])  # type: ignore[call-overload]
+    if pair.phase is not None and polys:  # zoom on the polygons: the fitted source's fringes
+        xs = [x for flat in polys for x in flat[0::2]]
+        ys = [y for flat in polys for y in flat[1::2]]
+        pad = max(max(xs) - min(xs), max(ys) - min(ys), 8.0)
+        axes[2].imshow(
+            np.ma.masked_equal(pair.phase, 0.0),
+            cmap="twilight",
+            vmin=-np.pi,
+            vmax=np.pi,
+            interpolation="nearest",
+        )
+        for i, flat in enumerate(polys):
+            kind = types[i] if i < len(types) else "Unidentified"
+            _outline(axes[2], flat, ACTIVITY_COLOURS.get(kind, "k"))
+        axes[2].set_xlim(min(xs) - pad, max(xs) + pad)
+        axes[2].set_ylim(max(ys) + pad, min(ys) - pad)
+        axes[2].set_title("twin, zoomed on the annotation")
+    else:
+        axes[2].set_axis_off()
     for ax in axes:
         ax.set_xlabel("column")
         ax.set_ylabel("row")

@@ -352,10 +352,12 @@ def generate_twin(
     config: SynthConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     records: Sequence[ann_io.Annotation] | None = None,
+    only_ids: set[int] | None = None,
 ) -> SynthManifest:
     """Write the twin of the real frames (`frames_wanted`, or all) under `out_dir` (new or empty).
 
-    `records`: the annotations already parsed from `annotations` (load_records), to read them once."""
+    `records`: the annotations already parsed from `annotations` (load_records), to read them once;
+    `only_ids`: write only these pairs (a figure's pair at full scale without its whole frame)."""
     if not 0.0 < scale <= 1.0:
         raise TwinError(f"--scale {scale}: must be in (0, 1]")
     out = Path(out_dir)
@@ -374,7 +376,8 @@ def generate_twin(
     records = list(records) if records is not None else load_records(annotations)
     by_frame: dict[str, list[ann_io.Annotation]] = {}
     for a in records:
-        by_frame.setdefault(a.frame_id, []).append(a)
+        if only_ids is None or a.unique_id in only_ids:
+            by_frame.setdefault(a.frame_id, []).append(a)
     chosen = sorted(by_frame) if not frames_wanted else list(dict.fromkeys(frames_wanted))
     unknown = [f for f in chosen if f not in by_frame]
     if unknown:

@@ -195,7 +195,7 @@ def test_synth_twin_ingest_catalog_reproduce_table2(
     out, _ = twin_sources
     summary = run_ingest(IngestConfig(sources=str(out), out=str(tmp_path / "store"), workers=2))
     assert not summary.frames_failed and summary.pairs_quarantined == 0
-    report = build_catalog(tmp_path / "store", workers=2)
+    report = build_catalog(tmp_path / "store")
     expected = table2([r for r in real_annotations if r["frameID"] in FRAMES], usable_ids)
     assert report.counts == expected
     assert sum(v["pairs_positive"] for v in expected.values()) >= 15  # positives were really checked
