@@ -23,6 +23,7 @@ from hephaestus.catalog.read import (
     read_series,
     read_series_length,
     read_statistics,
+    read_train_statistics,
     resolve,
 )
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
@@ -49,6 +50,7 @@ __all__ = [
     "read_series",
     "read_series_length",
     "read_statistics",
+    "read_train_statistics",
     "resolve",
     "table2_counts",
 ]

@@ -235,8 +235,8 @@ def _scan_cubes(
     cfg: CatalogConfig,
     records: Mapping[int, dict] | None,
     progress: Callable[[str, int, int], None] | None,
-) -> tuple[list[CubeScan], list[str], dict[str, RunningStats]]:
-    """Scan every cube: (scans, what was left out and why, the merged statistics).
+) -> tuple[list[CubeScan], list[str], dict[str, RunningStats], dict[str, RunningStats]]:
+    """Scan every cube: (scans, what was left out and why, the merged statistics, those of the train split).
 
     An unreadable cube is left out and named (`cfg.strict`: the error is raised instead); two cubes
     of one frame are an error, since the catalog would hold the frame's pairs twice.
@@ -244,6 +244,8 @@ def _scan_cubes(
     scans: list[CubeScan] = []
     skipped: list[str] = []
     totals: dict[str, RunningStats] = {}
+    train_totals: dict[str, RunningStats] = {}
+    train_totals: dict[str, RunningStats] = {}
     for url in cubes:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         counter = {"n": 0}
@@ -271,7 +273,9 @@ def _scan_cubes(
         scans.append(scan)
         for key, st in scan.stats.items():
             totals.setdefault(key, RunningStats()).merge(st)
-    return scans, skipped, totals
+        for key, st in scan.train_stats.items():
+            train_totals.setdefault(key, RunningStats()).merge(st)
+    return scans, skipped, totals, train_totals
 
 
 def build_catalog(
@@ -294,13 +298,15 @@ def build_catalog(
     if annotations is not None:
         recs, _ = load_annotations(annotations, strict=True)
         records = {r["uniqueID"]: r for r in recs}
-    scans, skipped, totals = _scan_cubes(cubes, cfg, records, progress)
+    scans, skipped, totals, train_totals = _scan_cubes(cubes, cfg, records, progress)
     if not scans:
         raise CatalogBuildError(f"{storage.redact(store)}: no readable cube; " + "; ".join(skipped))
     pairs = rows_to_table([r for s in scans for r in s.rows])
     series = build_series(pairs, cfg.series_length, cfg.seed)
     version = publish.new_version()
-    extra = {hx.SOURCE: "cubes", hx.SKIPPED: skipped}
+    extra: dict[str, object] = {hx.SOURCE: "cubes", hx.SKIPPED: skipped}
+    if cfg.statistics:
+        extra[hx.STATISTICS_TRAIN] = _statistics_entry(train_totals)
     _publish_or_discard(
         store,
         version,

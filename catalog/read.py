@@ -22,6 +22,7 @@ from hephaestus.platform.layout import CatalogVersion, StoreLayout
 
 STATISTICS_KEY = hx.STATISTICS
 SERIES_LENGTH_KEY = hx.SERIES_LENGTH
+TRAIN_STATISTICS_KEY = hx.STATISTICS_TRAIN
 
 
 def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:
@@ -130,6 +131,25 @@ def read_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float,
     return out
 
 
+def read_train_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
+    """(mean, std) per statistics key over the train split only; refuses a catalog without them."""
+    _, coll = resolve(store_url)
+    table = coll.get(TRAIN_STATISTICS_KEY)
+    where = storage.redact(str(store_url))
+    if not table:
+        raise InputError(
+            f"{where}: the catalog has no train-split statistics (rebuild it with `hmc catalog build`, "
+            "or train with statistics 'authors')"
+        )
+    out = {}
+    for key in schema.AUTHORS_STATISTICS:
+        entry = table.get(key) or {}
+        if not entry.get("count") or not entry.get("std"):
+            raise InputError(f"{where}: the train split has no usable pixels of {key!r} for statistics")
+        out[key] = (float(entry["mean"]), float(entry["std"]))
+    return out
+
+
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -168,4 +188,13 @@ def query(store_url: str | os.PathLike[str], sql: str) -> pa.Table:
         con.close()
 
 
-__all__ = ["HIVE_NULL", "connect", "query", "read_pairs", "read_series", "read_statistics", "resolve"]
+__all__ = [
+    "HIVE_NULL",
+    "connect",
+    "query",
+    "read_pairs",
+    "read_series",
+    "read_statistics",
+    "read_train_statistics",
+    "resolve",
+]

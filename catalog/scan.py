@@ -11,7 +11,9 @@ Normalisation statistics (documented choices):
 - NaN is excluded everywhere; insar_difference == 0 is LiCSAR's no-data, so those pixels are
   excluded from both insar_difference and insar_coherence;
 - primary and secondary ERA5 variables share one entry (schema.statistics_key); the DEM counts
-  once per cube.
+  once per cube;
+- a second set counts the train split's pairs only (training normalises with it: no val/test pixel
+  leaks into the model's input).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import numpy as np
 import xarray as xr
 
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
-from hephaestus.platform import schema, storage
+from hephaestus.platform import inputs, schema, storage
 from hephaestus.platform.cube import CubeUnreadableError, open_cube
 
-STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *schema.ATMOSPHERE_CHANNELS)
+STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *inputs.ATMOSPHERE_CHANNELS)
 
 
 @dataclass
@@ -81,6 +83,8 @@ class CubeScan:
     secondary_dates: list[np.datetime64]
     variables: dict[str, dict]
     stats: dict[str, RunningStats] = field(default_factory=dict)
+    train_stats: dict[str, RunningStats] = field(default_factory=dict)
+    """The same statistics over the train split's pairs only (the DEM when the cube has any)."""
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -248,8 +252,13 @@ def scan_cube(
                 scan.rows.append(row)
             for key, st in local.items():
                 scan.stats[key].merge(st)
+                if row is not None and row["split"] == "train":
+                    scan.train_stats.setdefault(key, RunningStats()).merge(st)
             if on_pair is not None:
                 on_pair()
+    if scan.train_stats:
+        scan.train_stats["dem"] = RunningStats()
+        scan.train_stats["dem"].merge(scan.stats["dem"])
     return scan
 
 

@@ -202,6 +202,11 @@ def predict(
     out: str = typer.Option(..., "--out", help="Output .tif/.tiff (GeoTIFF) or .zarr."),
     pair: str | None = typer.Option(None, "--pair", help="PRIMARY_SECONDARY as YYYYMMDD_YYYYMMDD."),
     unique_id: str | None = typer.Option(None, "--unique-id", help="Hephaestus sample id of the pair."),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Store whose catalog gives a series model its series (default: the cube's store).",
+    ),
 ) -> None:
     """Write a georeferenced deformation mask (segmenters) or score (classifiers) for one pair."""
     import json
@@ -210,7 +215,7 @@ def predict(
 
     if (pair is None) == (unique_id is None):
         raise InputError("give exactly one of --pair and --unique-id")
-    info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id)
+    info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id, store_url=store)
     typer.echo(json.dumps(info, default=str))
 
 

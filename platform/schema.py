@@ -279,7 +279,7 @@ ANNOTATION_STR_FIELDS: tuple[str, ...] = _annotation_fields("text", "date")
 
 
 # ---------------------------------------------------------------------------------------------
-# Normalisation statistics and model input channels
+# Normalisation statistics (the model input channels: hephaestus.platform.inputs)
 # ---------------------------------------------------------------------------------------------
 AUTHORS_STATISTICS: Mapping[str, tuple[float, float]] = MappingProxyType(
     {
@@ -292,16 +292,6 @@ AUTHORS_STATISTICS: Mapping[str, tuple[float, float]] = MappingProxyType(
     }
 )
 """The authors' per-variable (mean, std), from their statistics.json; primary and secondary share."""
-
-BASE_CHANNELS: tuple[str, ...] = ("insar_difference", "insar_coherence", "dem")
-ATMOSPHERE_CHANNELS: tuple[str, ...] = tuple(
-    era5_variable(w, f) for w in ("primary", "secondary") for f in ERA5_FIELDS
-)
-
-
-def input_channels(atmosphere: bool) -> tuple[str, ...]:
-    """Per-step input channels in the paper's order."""
-    return BASE_CHANNELS + (ATMOSPHERE_CHANNELS if atmosphere else ())
 
 
 def statistics_key(variable: str) -> str:

@@ -36,6 +36,8 @@ SEED: Final = "hephaestus:seed"
 TABLE2: Final = "hephaestus:table2"
 PARTITIONING: Final = "hephaestus:partitioning"
 STATISTICS: Final = "hephaestus:statistics"
+STATISTICS_TRAIN: Final = "hephaestus:statistics_train"
+"""The same statistics over the train split only: what training normalises with (no val/test leakage)."""
 SOURCE: Final = "hephaestus:source"
 SKIPPED: Final = "hephaestus:skipped"
 ANNOTATIONS: Final = "hephaestus:annotations"
@@ -160,6 +162,7 @@ COLLECTION_KEYS: Final = (
     TABLE2,
     PARTITIONING,
     STATISTICS,
+    STATISTICS_TRAIN,
     SOURCE,
     SKIPPED,
     ANNOTATIONS,

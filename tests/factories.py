@@ -15,6 +15,21 @@ import zarr
 from hephaestus.platform import cube_text, schema
 from hephaestus.platform.cube import cube_template, grid_coords
 
+# Written out literally as an independent expectation: the authors' dataset stacks, per step, phase,
+# coherence, DEM, then each ERA5 field at the primary and at the secondary date side by side
+# (Orion-AI-Lab/Hephaestus-minicubes; ../shared/reference/minicube-format.md).
+AUTHORS_CHANNELS = (
+    "insar_difference",
+    "insar_coherence",
+    "dem",
+    "primary_date_total_column_water_vapour",
+    "secondary_date_total_column_water_vapour",
+    "primary_date_surface_pressure",
+    "secondary_date_surface_pressure",
+    "primary_date_vertical_integral_of_temperature",
+    "secondary_date_vertical_integral_of_temperature",
+)
+
 
 def make_cube_dataset(
     frame_id: str = "001A_00001_000001",

@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 from ray.tune import Callback
 
 from hephaestus.platform import schema, storage
+from hephaestus.platform.inputs import step_channels
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import PAPER_NAMES, GridConfig, RunConfig, grid_preset
-from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
+from hephaestus.train.sources import CatalogSource, DataSource
 from hephaestus.train.summary import STD_NOTE, aggregate, comparison_figure, paper_table, to_markdown
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def planned_in_channels(run: RunConfig) -> int:
     """Input channels of a run: 3 (no atmosphere) or 9 per step, times the series length for series."""
     steps = (run.series_length or schema.SERIES_LENGTH) if run.series else 1
-    return steps * len(schema.input_channels(run.atmosphere))
+    return steps * len(step_channels(run.atmosphere))
 
 
 def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
@@ -138,7 +139,6 @@ def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
 
     What `hmc benchmark --dry-run` prints, so a 96-run sweep can be checked before paying for it.
     """
-    from hephaestus.train.data.config import LoaderConfig
     from hephaestus.train.models import WeightsError, count_parameters, resolve_weights
 
     done = finished_runs(storage.normalize(out)) if out else set()
@@ -175,7 +175,7 @@ def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
                 "focal_gamma": run.focal_gamma if focal else None,
                 "weights": run.weights,
                 "weights_file": files[wkey],
-                "statistics": getattr(run, "statistics", None) or LoaderConfig().statistics,
+                "statistics": run.statistics,
                 "crop_size": run.crop_size,
                 "max_offset": run.max_offset,
                 "augment": run.augment,
@@ -193,7 +193,7 @@ def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def _trial_fn(store_url: str, out: str, source: DatasetFactory) -> Callable[[dict[str, Any]], None]:
+def _trial_fn(store_url: str, out: str, source: DataSource) -> Callable[[dict[str, Any]], None]:
     """The Tune trial: one Ray Train run, then its record beside the results."""
 
     def trial(config: dict[str, Any]) -> None:
@@ -255,7 +255,7 @@ def run_benchmark(
     *,
     address: str | None = None,
     max_concurrent: int | None = None,
-    source: DatasetFactory | None = None,
+    source: DataSource | None = None,
     on_event: Event | None = None,
 ) -> BenchmarkSummary:
     """Run every unfinished run of `grid` as Ray Tune trials sharing the cluster, then write the summary.
@@ -281,7 +281,7 @@ def run_benchmark(
 
         require_weights(pending)  # before Ray: missing ImageNet weights fail here, never fall back to random
         source = source or CatalogSource(store_url)
-        check_source(source)
+        source.check()
         with ray_session(address=address):
             from hephaestus.train.trainer import ray_storage
 

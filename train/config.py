@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hephaestus.platform.config import Config
+from hephaestus.platform.inputs import DEFAULT_STATISTICS, StatisticsChoice
 
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
@@ -76,6 +77,8 @@ class RunConfig(Config):
     batch_size: int = Field(16, ge=1)
     crop_size: int = Field(512, ge=16)
     max_offset: int = Field(128, ge=0)
+    statistics: StatisticsChoice = DEFAULT_STATISTICS
+    """Normalisation statistics: "train" (the catalog's train split only) or "authors" (their statistics.json)."""
     augment: bool = True
     undersample: bool = True
     workers: int | tuple[int, int] = 1

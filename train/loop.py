@@ -17,33 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader
 
-from hephaestus.train import sources as src
+from hephaestus.platform.inputs import InputSpec
+from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train.config import RunConfig
-from hephaestus.train.data.sampling import shard_indices
+from hephaestus.train.data.loader import build_dataloader
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
-
-MODEL_FILE = "model.pt"
-BEST_FILE = "best.pt"
-OPTIMIZER_FILE = "optimizer.pt"
-STATE_FILE = "state.json"
-RUN_FILE = "run_config.json"
-INPUT_FILE = "input.json"
-
-
-def _collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "image": torch.stack([b["image"] for b in batch]),
-        "mask": torch.stack([torch.as_tensor(b["mask"]) for b in batch]),
-        "label": torch.stack([torch.as_tensor(b["label"]) for b in batch]),
-        "id": [str(b["id"]) for b in batch],
-    }
+from hephaestus.train.sources import DataRequest, DataSource, TrainingData, open_split
 
 
 def _world() -> tuple[int, int]:
@@ -96,34 +81,30 @@ def _forward(
     return logits, _target(batch, run.task, device)
 
 
-def epoch_order(dataset: Dataset, epoch: int, seed: int) -> np.ndarray:
-    """The epoch's sample order: the dataset's own (undersampled) indices when it has them, shuffled."""
-    own = getattr(dataset, "epoch_indices", None)
-    indices = np.asarray(own(epoch)) if callable(own) else np.arange(len(dataset))  # type: ignore[arg-type]
-    return np.random.default_rng([seed, epoch, 0x7A1]).permutation(indices)
-
-
 def train_epoch(
     model: nn.Module,
-    dataset: Dataset,
+    dataset: TrainingData,
     run: RunConfig,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     epoch: int,
     device: torch.device,
 ) -> tuple[float, int]:
-    """One epoch over this worker's shard; returns (mean loss over all workers, samples seen here)."""
+    """One epoch over this worker's shard; returns (mean loss over all workers, samples seen here).
+
+    The shard comes from the loader package's builder: the dataset's own epoch order (undersampled
+    and shuffled once, by the dataset), every world_size-th index per rank, padded to equal counts.
+    """
     rank, world = _world()
-    indices, _ = shard_indices(epoch_order(dataset, epoch, run.seed), rank, world, "pad")
-    # BatchNorm refuses a last batch of one sample; every rank has the same shard length.
-    drop_last = len(indices) % run.batch_size == 1
-    loader = DataLoader(
-        Subset(dataset, indices.tolist()),
-        batch_size=run.batch_size,
-        collate_fn=_collate,
+    loader = build_dataloader(
+        dataset,
+        run.batch_size,
+        epoch=epoch,
+        rank=rank,
+        world_size=world,
         num_workers=run.loader_workers,
-        drop_last=drop_last,
         pin_memory=device.type == "cuda",
+        drop_lone_last=True,  # BatchNorm refuses a last batch of one sample
     )
     model.train()
     total, count = 0.0, 0
@@ -141,19 +122,26 @@ def train_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, dataset: Dataset, run: RunConfig, loss_fn: nn.Module, device: torch.device
+    model: nn.Module, dataset: TrainingData, run: RunConfig, loss_fn: nn.Module, device: torch.device
 ) -> dict[str, float]:
-    """Loss and deformation-class metrics over the whole split, sharded without padding across workers."""
+    """Loss and deformation-class metrics over the whole split, sharded across workers.
+
+    The padding repeats that even out the shards are dropped: metrics see every sample exactly once.
+    """
     rank, world = _world()
-    indices, padding = shard_indices(np.arange(len(dataset)), rank, world, "pad")
-    shard = Subset(dataset, indices[~padding].tolist())  # metrics see every sample exactly once
-    loader = DataLoader(shard, batch_size=run.batch_size, collate_fn=_collate, num_workers=run.loader_workers)
+    loader = build_dataloader(
+        dataset, run.batch_size, rank=rank, world_size=world, num_workers=run.loader_workers
+    )
     metrics = deformation_metrics(run.task).to(device)
     net = _unwrap(model)
     net.eval()
     total, count = 0.0, 0
     for batch in _batches(loader, run.max_eval_batches):
         logits, target = _forward(net, batch, run, device)
+        keep = ~batch["padding"].to(device)
+        logits, target = logits[keep], target[keep]
+        if not len(target):
+            continue
         total += float(loss_fn(logits, target)) * len(target)
         count += len(target)
         metrics.update(deformation_probability(logits), target)
@@ -176,48 +164,18 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in _unwrap(model).state_dict().items()}
 
 
-def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DatasetFactory}."""
-    import ray.train
-    import ray.train.torch
-    from ray.train import Checkpoint
+class _Reporter:
+    """Reports metrics to Ray Train each epoch; rank 0 attaches the checkpoint folder."""
 
-    run = RunConfig(**config["run"])
-    source: src.DatasetFactory = config["source"]
-    rank, world = _world()
-    torch.manual_seed(run.seed)
-    device = ray.train.torch.get_device()
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
 
-    train_ds = source(src.DataRequest.for_run(run, "train"))
-    val_ds = source(src.DataRequest.for_run(run, "val"))
-    channels = src.in_channels(train_ds)
-    built = build_model(
-        run.model, channels, weights=run.weights, weights_dir=run.weights_dir, encoder=run.encoder
-    )
-    model = ray.train.torch.prepare_model(built.module)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
-    loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
+    def __call__(self, metrics: dict[str, Any], files: dict[str, Any]) -> None:
+        import ray.train
+        from ray.train import Checkpoint
 
-    state: dict[str, Any] = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "done": False}
-    best_weights = _cpu_state(model)
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            folder = Path(folder)
-            state = json.loads((folder / STATE_FILE).read_text())
-            _unwrap(model).load_state_dict(_load(folder / MODEL_FILE))
-            best_weights = _load(folder / BEST_FILE)
-            if (folder / OPTIMIZER_FILE).exists():
-                optimizer.load_state_dict(_load(folder / OPTIMIZER_FILE))
-    start_epoch = int(state["epoch"]) + 1
-    if rank == 0:
-        print(
-            f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights})"
-        )
-
-    def report(metrics: dict[str, Any], files: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory(prefix="hmc-ckpt-") as tmp:
-            if rank == 0:
+            if self.rank == 0:
                 folder = Path(tmp)
                 for name, obj in files.items():
                     if name.endswith(".json"):
@@ -228,18 +186,89 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             else:
                 ray.train.report(metrics)
 
+
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict]:
+    """(state, best weights) from Ray Train's latest checkpoint, loaded into model and optimizer."""
+    import ray.train
+
+    state: dict[str, Any] = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "done": False}
+    best_weights = _cpu_state(model)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            folder = Path(folder)
+            state = json.loads((folder / CheckpointFiles.STATE).read_text())
+            _unwrap(model).load_state_dict(_load(folder / CheckpointFiles.MODEL))
+            best_weights = _load(folder / CheckpointFiles.BEST)
+            if (folder / CheckpointFiles.OPTIMIZER).exists():
+                optimizer.load_state_dict(_load(folder / CheckpointFiles.OPTIMIZER))
+    return state, best_weights
+
+
+def input_record(run: RunConfig, spec: InputSpec, weights: str) -> dict[str, Any]:
+    """The checkpoint's `input.json`: the input specification `hmc predict` rebuilds the input from."""
+    return {
+        "in_channels": spec.in_channels,
+        "task": run.task,
+        "weights": weights,
+        "input_spec": spec.model_dump(mode="json"),
+    }
+
+
+def _epoch_metrics(
+    epoch: int,
+    train_loss: float,
+    val: dict[str, float],
+    state: dict[str, Any],
+    start: int,
+    seconds: float,
+    rate: float,
+) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": val["loss"],
+        **{f"val_{k}": v for k, v in val.items() if k != "loss"},
+        "best_epoch": state["best_epoch"],
+        "start_epoch": start,
+        "epoch_seconds": seconds,
+        "train_samples_per_s": rate,
+        "done": False,
+    }
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DataSource}."""
+    import ray.train.torch
+
+    run = RunConfig(**config["run"])
+    source: DataSource = config["source"]
+    rank, world = _world()
+    torch.manual_seed(run.seed)
+    device = ray.train.torch.get_device()
+
+    train_ds = open_split(source, DataRequest.for_run(run, "train"))
+    val_ds = open_split(source, DataRequest.for_run(run, "val"))
+    spec = train_ds.input_spec
+    built = build_model(
+        run.model, spec.in_channels, weights=run.weights, weights_dir=run.weights_dir, encoder=run.encoder
+    )
+    model = ray.train.torch.prepare_model(built.module)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
+    loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
+    state, best_weights = _restore(model, optimizer)
+    start_epoch = int(state["epoch"]) + 1
+    if rank == 0:
+        print(
+            f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights})"
+        )
+    report = _Reporter(rank)
     common = {
-        RUN_FILE: run.model_dump(mode="json"),
-        INPUT_FILE: {
-            "in_channels": channels,
-            "task": run.task,
-            "weights": built.weights,
-            "statistics": src.statistics(train_ds),
-        },
+        CheckpointFiles.RUN: run.model_dump(mode="json"),
+        CheckpointFiles.INPUT: input_record(run, spec, built.weights),
     }
     for epoch in range(start_epoch, run.epochs):
         started = time.perf_counter()
-        src.set_epoch(train_ds, epoch)
         train_loss, seen = train_epoch(model, train_ds, run, optimizer, loss_fn, epoch, device)
         val = evaluate(model, val_ds, run, loss_fn, device)
         if val["loss"] < state["best_val_loss"] or state["best_epoch"] < 0:
@@ -247,37 +276,39 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             best_weights = _cpu_state(model)
         state["epoch"] = epoch
         seconds = time.perf_counter() - started
-        metrics = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val["loss"],
-            **{f"val_{k}": v for k, v in val.items() if k != "loss"},
-            "best_epoch": state["best_epoch"],
-            "start_epoch": start_epoch,
-            "epoch_seconds": seconds,
-            "train_samples_per_s": seen * world / seconds if seconds > 0 else 0.0,
-            "done": False,
-        }
+        rate = seen * world / seconds if seconds > 0 else 0.0
         if rank == 0:
             print(
                 f"[{run.run_id}] epoch {epoch + 1}/{run.epochs} train_loss {train_loss:.4f} "
                 f"val_loss {val['loss']:.4f} val_f1 {val['f1']:.3f} ({seconds:.1f} s)"
             )
+        files = {
+            CheckpointFiles.MODEL: _cpu_state(model),
+            CheckpointFiles.BEST: best_weights,
+            CheckpointFiles.OPTIMIZER: optimizer.state_dict(),
+        }
         report(
-            metrics,
-            {
-                MODEL_FILE: _cpu_state(model),
-                BEST_FILE: best_weights,
-                OPTIMIZER_FILE: optimizer.state_dict(),
-                STATE_FILE: state,
-                **common,
-            },
+            _epoch_metrics(epoch, train_loss, val, state, start_epoch, seconds, rate),
+            {**files, CheckpointFiles.STATE: state, **common},
         )
+    _test_and_finish(model, best_weights, source, run, loss_fn, device, state, start_epoch, report, common)
 
-    # Test evaluation with the weights of the lowest validation loss.
+
+def _test_and_finish(
+    model: nn.Module,
+    best_weights: dict,
+    source: DataSource,
+    run: RunConfig,
+    loss_fn: nn.Module,
+    device: torch.device,
+    state: dict[str, Any],
+    start_epoch: int,
+    report: _Reporter,
+    common: dict[str, Any],
+) -> None:
+    """Test evaluation with the weights of the lowest validation loss; the final checkpoint holds them only."""
     _unwrap(model).load_state_dict(best_weights)
-    test_ds = source(src.DataRequest.for_run(run, "test"))
-    test = evaluate(model, test_ds, run, loss_fn, device)
+    test = evaluate(model, open_split(source, DataRequest.for_run(run, "test")), run, loss_fn, device)
     state["done"] = True
     final = {
         "epoch": state["epoch"],
@@ -287,7 +318,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         "done": True,
         **{f"test_{k}": v for k, v in test.items()},
     }
-    if rank == 0:
+    if report.rank == 0:
         print(f"[{run.run_id}] test " + " ".join(f"{k} {v:.3f}" for k, v in test.items()))
     # The final checkpoint holds the best weights only: it is what `hmc predict` loads.
-    report(final, {MODEL_FILE: best_weights, BEST_FILE: best_weights, STATE_FILE: state, **common})
+    report(
+        final,
+        {
+            CheckpointFiles.MODEL: best_weights,
+            CheckpointFiles.BEST: best_weights,
+            CheckpointFiles.STATE: state,
+            **common,
+        },
+    )

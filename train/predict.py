@@ -1,7 +1,9 @@
 """Inference on one pair of a cube with a trained checkpoint: a georeferenced score or mask raster.
 
-The input is built exactly as the loader builds it (same channels, z-score statistics kept in the
-checkpoint, no-data to 0), over the whole frame in overlapping windows of the training crop size.
+The input is the training input: the checkpoint's input specification (`hephaestus.platform.inputs`,
+channels, statistics, no-data rule, series length) and the loader's own reader (`read_input`), over the
+whole frame, cut into overlapping windows of the training crop size. A series model gets the catalog's
+series of the pair (the store's series table), as in training.
 Segmenters give a per-pixel deformation probability and mask; classifiers a window score map and
 the frame's score (the highest window score).
 """
@@ -20,8 +22,12 @@ import xarray as xr
 from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.inputs import InputSpec, pad_series
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.cubes import OpenCube, default_store
+from hephaestus.train.data.read import read_input
+from hephaestus.train.data.samples import Step
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.models import build_model
 
@@ -34,8 +40,7 @@ class PredictError(InputError):
 class LoadedModel:
     module: torch.nn.Module
     run: RunConfig
-    statistics: dict[str, tuple[float, float]]
-    in_channels: int
+    spec: InputSpec
 
 
 def resolve_checkpoint(url: str) -> str:
@@ -74,14 +79,17 @@ def load_checkpoint(checkpoint: str) -> LoadedModel:
             )
         run = RunConfig(**json.loads(files[CheckpointFiles.RUN].read_text()))
         info = json.loads(files[CheckpointFiles.INPUT].read_text())
+        if "input_spec" not in info:
+            raise PredictError(
+                f"{storage.redact(checkpoint)}: the checkpoint has no input specification (written before "
+                "it was recorded); train it again"
+            )
+        spec = InputSpec.from_record(info["input_spec"], storage.redact(checkpoint))
         weights = files.get(CheckpointFiles.BEST, files.get(CheckpointFiles.MODEL))
-        built = build_model(run.model, int(info["in_channels"]), weights="random", encoder=run.encoder)
+        built = build_model(run.model, spec.in_channels, weights="random", encoder=run.encoder)
         state = torch.load(weights, map_location="cpu", weights_only=True)
         built.module.load_state_dict(state)
-    stats = {k: (float(v[0]), float(v[1])) for k, v in info.get("statistics", {}).items()}
-    return LoadedModel(
-        built.module.eval(), run, stats or dict(schema.AUTHORS_STATISTICS), int(info["in_channels"])
-    )
+    return LoadedModel(built.module.eval(), run, spec)
 
 
 def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = None) -> tuple[int, int]:
@@ -107,39 +115,64 @@ def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = N
     return int(p[0]), int(s[0])
 
 
-def series_steps(ds: xr.Dataset, i: int, j: int, length: int = schema.SERIES_LENGTH) -> list[tuple[int, int]]:
-    """The pair and the next pairs of its primary date by secondary date, padded by duplicating the last."""
-    valid = np.flatnonzero(ds["valid_date_pair"].values[i])
-    later = [(i, int(k)) for k in valid if k >= j][:length]
-    return later + [later[-1]] * (length - len(later))
+def store_of(cube_url: str) -> str:
+    """The store a cube lives in (STORE/cubes/NAME.zarr), for its catalog."""
+    url = storage.normalize(cube_url).rstrip("/")
+    parent, _, _ = url.rpartition("/")
+    store, _, folder = parent.rpartition("/")
+    if folder != "cubes" or not store:
+        raise PredictError(
+            f"{storage.redact(cube_url)}: not under STORE/cubes/; give --store for its catalog"
+        )
+    return store
 
 
-def frame_input(
-    ds: xr.Dataset, steps: list[tuple[int, int]], atmosphere: bool, statistics: dict[str, tuple[float, float]]
+def catalog_series(store_url: str, frame_id: str, unique_id: int, length: int) -> list[int]:
+    """The pair ids of the catalog's series of the frame that starts with the pair (else the first that
+    holds it), padded by the series rule."""
+    from hephaestus import catalog
+
+    rows = catalog.read_series(store_url).select(["series_id", "frame_id", "pair_ids"]).to_pylist()
+    holding = [r for r in rows if r["frame_id"] == frame_id and unique_id in r["pair_ids"]]
+    if not holding:
+        raise PredictError(f"{storage.redact(store_url)}: no series of the catalog holds pair {unique_id}")
+    first = [row for row in holding if row["pair_ids"][0] == unique_id]
+    row = (first or holding)[0]
+    return pad_series(row["pair_ids"], length, row["series_id"])
+
+
+def pair_steps(
+    ds: xr.Dataset, cube_url: str, i: int, j: int, spec: InputSpec, store_url: str | None = None
+) -> list[Step]:
+    """The steps the model takes for pair (i, j): the pair alone, or its catalog series."""
+    if spec.series_length == 1:
+        return [Step(cube_url, i, j, None)]
+    uid = int(ds["unique_id"].values[i, j])
+    frame = str(ds.attrs.get("frame_id", ""))
+    ids = catalog_series(store_url or store_of(cube_url), frame, uid, spec.series_length)
+    where = {
+        int(u): (int(a), int(b))
+        for (a, b), u in np.ndenumerate(ds["unique_id"].values)
+        if ds["valid_date_pair"].values[a, b]
+    }
+    missing = [u for u in ids if u not in where]
+    if missing:
+        raise PredictError(f"{storage.redact(cube_url)}: series pairs {missing} are not in this cube")
+    return [Step(cube_url, *where[u], None) for u in ids]
+
+
+def prediction_input(
+    spec: InputSpec, ds: xr.Dataset, cube_url: str, i: int, j: int, store_url: str | None = None
 ) -> np.ndarray:
-    """[T*C, H, W] float32 z-scored like the loader: NaN, fill values and phase no-data (0) become 0."""
-    channels = schema.input_channels(atmosphere)
-    out = []
-    for i, j in steps:
-        for var in channels:
-            data = ds[var]
-            raw = (
-                data.values if var == "dem" else data.isel({schema.PRIMARY: i, schema.SECONDARY: j}).values
-            ).astype(np.float32)
-            key = var if var in statistics else schema.statistics_key(var)
-            if key not in statistics:
-                raise PredictError(f"the checkpoint's statistics lack {schema.statistics_key(var)!r}")
-            mean, std = statistics[key]
-            bad = ~np.isfinite(raw)
-            fill = data.encoding.get("_FillValue")
-            if fill is not None and not (isinstance(fill, float) and np.isnan(fill)):
-                bad |= raw == fill
-            if var == "insar_difference":
-                bad |= raw == 0
-            z = (raw - np.float32(mean)) / np.float32(std)
-            z[bad] = 0.0
-            out.append(z)
-    return np.stack(out).astype(np.float32)
+    """The whole-frame model input [T*C, H, W] for pair (i, j): its steps read as training reads them."""
+    return frame_input(cube_url, pair_steps(ds, cube_url, i, j, spec, store_url), spec)
+
+
+def frame_input(cube_url: str, steps: list[Step], spec: InputSpec) -> np.ndarray:
+    """[T*C, H, W] float32 of the whole frame, read and normalised exactly as the training loader does."""
+    cube = OpenCube(cube_url, default_store(cube_url))
+    image, _ = read_input(cube, steps, spec, 0, 0, cube.height, cube.width)
+    return image
 
 
 def _starts(size: int, window: int, stride: int) -> list[int]:
@@ -149,6 +182,21 @@ def _starts(size: int, window: int, stride: int) -> list[int]:
     if starts[-1] != size - window:
         starts.append(size - window)
     return starts
+
+
+def window_starts(h: int, w: int, window: int) -> list[tuple[int, int]]:
+    """Top-left corners of the overlapping windows (stride half a window) covering an h x w frame."""
+    stride = max(1, window // 2)
+    return [
+        (r, q)
+        for r in _starts(max(h, window), window, stride)
+        for q in _starts(max(w, window), window, stride)
+    ]
+
+
+def window_batch(padded: np.ndarray, corners: list[tuple[int, int]], window: int) -> torch.Tensor:
+    """The model's input batch [B, C, window, window] for the given window corners."""
+    return torch.from_numpy(np.stack([padded[:, r : r + window, q : q + window] for r, q in corners]))
 
 
 @torch.no_grad()
@@ -162,11 +210,10 @@ def sliding_prediction(
     padded[:, :h, :w] = image
     total = np.zeros((ph, pw), dtype=np.float64)
     count = np.zeros((ph, pw), dtype=np.float64)
-    stride = max(1, window // 2)
-    boxes = [(r, q) for r in _starts(ph, window, stride) for q in _starts(pw, window, stride)]
+    boxes = window_starts(h, w, window)
     for k in range(0, len(boxes), batch_size):
         chunk = boxes[k : k + batch_size]
-        batch = torch.from_numpy(np.stack([padded[:, r : r + window, q : q + window] for r, q in chunk]))
+        batch = window_batch(padded, chunk, window)
         prob = deformation_probability(model(batch)).numpy()
         for (r, q), p in zip(chunk, prob, strict=True):
             total[r : r + window, q : q + window] += p if task == "segmentation" else float(p)
@@ -233,19 +280,18 @@ def predict(
     pair: str | None = None,
     unique_id: str | None = None,
     batch_size: int = 8,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
-    """Predict one pair of a cube and write the raster to `out`; returns what was written (and the score)."""
+    """Predict one pair of a cube and write the raster to `out`; returns what was written (and the score).
+
+    A series model needs the catalog of the cube's store (`store_url`, else STORE of STORE/cubes/NAME).
+    """
     loaded = load_checkpoint(checkpoint)
     run = loaded.run
     ds = open_cube(cube_url)
     i, j = find_pair(ds, pair=pair, unique_id=unique_id)
-    steps = series_steps(ds, i, j, run.series_length or schema.SERIES_LENGTH) if run.series else [(i, j)]
-    image = frame_input(ds, steps, run.atmosphere, loaded.statistics)
-    if image.shape[0] != loaded.in_channels:
-        raise PredictError(
-            f"{storage.redact(checkpoint)}: model takes {loaded.in_channels} channels, the pair gives {image.shape[0]}"
-        )
-    window = min(run.crop_size, max(image.shape[1:]))
+    image = prediction_input(loaded.spec, ds, cube_url, i, j, store_url)
+    window = min(loaded.spec.crop_size, max(image.shape[1:]))
     prob = sliding_prediction(loaded.module, image, run.task, window, batch_size)
     lat = ds[schema.LAT].values
     lon = ds[schema.LON].values
@@ -267,4 +313,15 @@ def predict(
     return {"out": storage.redact(written), **tags}
 
 
-__all__ = ["PredictError", "find_pair", "frame_input", "load_checkpoint", "predict", "write_raster"]
+__all__ = [
+    "PredictError",
+    "find_pair",
+    "frame_input",
+    "load_checkpoint",
+    "pair_steps",
+    "predict",
+    "prediction_input",
+    "window_batch",
+    "window_starts",
+    "write_raster",
+]

@@ -1,25 +1,33 @@
-"""Where training data comes from: a factory that gives a torch Dataset for one split of a run.
+"""Where training data comes from: a typed source that gives the dataset of one split of a run.
 
-The training loop only sees `DatasetFactory(request) -> Dataset` whose samples are
-`{"image": float32 [C, crop, crop], "mask": int64 [crop, crop], "label": int64, "id": str}` (the
-loader contract). `CatalogSource` streams cubes through `hephaestus.train.data`; tests and
-benchmarks plug in other sources (in-memory fringes) without touching the loop.
+The training loop sees only the two protocols below. A `DataSource` turns a `DataRequest` into a
+`TrainingData`: a map-style dataset whose samples are
+`{"image": float32 [C, crop, crop], "mask": int64 [crop, crop], "label": int64, "id": str}`, which
+knows its input specification (saved with every checkpoint, used again by `hmc predict`) and its
+epoch's sample order. `CatalogSource` streams cubes through `hephaestus.train.data`; tests plug in
+other sources (in-memory fringes, tests/train/fringes.py) without touching the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
-from torch.utils.data import Dataset
+import numpy as np
 
-from hephaestus.platform import schema
+from hephaestus.platform.inputs import InputSpec, StatisticsChoice
+from hephaestus.platform.storage import redact
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.config import LoaderConfig
 
 
 @dataclass(frozen=True)
 class DataRequest:
-    """What the loop asks of a source: one split with the run's channels, crop and sampling."""
+    """What the loop asks of a source: one split with the run's channels, crop and sampling.
+
+    Training gets the run's augmentation and undersampling and per-epoch crops; val and test get
+    fixed crops (a function of the sample id alone, identical across seeds and runs).
+    """
 
     split: str
     series: bool
@@ -30,6 +38,8 @@ class DataRequest:
     undersample: bool
     seed: int
     series_length: int | None = None
+    statistics: StatisticsChoice = "train"
+    fixed_crops: bool = False
 
     @classmethod
     def for_run(cls, run: RunConfig, split: str) -> DataRequest:
@@ -44,10 +54,36 @@ class DataRequest:
             undersample=run.undersample and training,
             seed=run.seed,
             series_length=run.series_length,
+            statistics=run.statistics,
+            fixed_crops=not training,
         )
 
 
-DatasetFactory = Callable[[DataRequest], Dataset]
+@runtime_checkable
+class TrainingData(Protocol):
+    """A dataset the training loop can use."""
+
+    input_spec: InputSpec
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    def set_epoch(self, epoch: int) -> None:
+        """Crops, augmentations and the sampled indices follow the epoch."""
+
+    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
+        """The epoch's sample indices (undersampled and shuffled for training, in order otherwise)."""
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """A picklable factory of datasets (it travels to every Ray Train worker)."""
+
+    def __call__(self, request: DataRequest) -> TrainingData: ...
+
+    def check(self) -> None:
+        """Fail before any worker starts when the data cannot serve a run (no catalog, no pairs)."""
 
 
 class CatalogSource:
@@ -56,23 +92,27 @@ class CatalogSource:
     def __init__(self, store_url: str) -> None:
         self.store_url = store_url
 
-    def __call__(self, request: DataRequest) -> Dataset:
-        from hephaestus.train.data import LoaderConfig, MinicubeDataset
-
-        cfg = LoaderConfig(
+    def loader_config(self, request: DataRequest) -> LoaderConfig:
+        return LoaderConfig(
             store_url=self.store_url,
             split=request.split,
             series=request.series,
             atmosphere=request.atmosphere,
             crop_size=request.crop_size,
             max_offset=request.max_offset,
+            fixed_crops=request.fixed_crops,
             augment=request.augment,
             undersample=request.undersample,
             shuffle=request.split == "train",
             seed=request.seed,
             series_length=request.series_length,
+            statistics=request.statistics,
         )
-        return MinicubeDataset.from_catalog(cfg)
+
+    def __call__(self, request: DataRequest) -> TrainingData:
+        from hephaestus.train.data import MinicubeDataset
+
+        return MinicubeDataset.from_catalog(self.loader_config(request))
 
     def fit(self, run: RunConfig) -> RunConfig:
         """`run` with the catalog's series length (recorded with the checkpoint for prediction); a series
@@ -86,53 +126,21 @@ class CatalogSource:
     def check(self) -> None:
         """Fail before any worker starts when the store has no catalog or no training pairs."""
         from hephaestus import catalog
-        from hephaestus.platform.storage import redact
 
         pairs = catalog.read_pairs(self.store_url, split="train")
         if pairs.num_rows == 0:
             raise ValueError(f"{redact(self.store_url)}: the catalog has no pairs in the train split")
 
     def __repr__(self) -> str:
-        from hephaestus.platform.storage import redact
-
         return f"CatalogSource({redact(self.store_url)!r})"
 
 
-def check_source(source: DatasetFactory) -> None:
-    """Run a source's own up-front check (a missing catalog fails here, not in every worker)."""
-    check = getattr(source, "check", None)
-    if callable(check):
-        check()
-
-
-def in_channels(dataset: Dataset) -> int:
-    """Channels of a dataset's images: its `in_channels`, else the first sample's."""
-    value = getattr(dataset, "in_channels", None)
-    if value:
-        return int(value)
-    return int(dataset[0]["image"].shape[0])
-
-
-def statistics(dataset: Dataset) -> Mapping[str, tuple[float, float]]:
-    """Normalisation statistics the dataset used (kept with checkpoints so prediction matches training)."""
-    for name in ("statistics", "stats"):
-        value = getattr(dataset, name, None)
-        if isinstance(value, Mapping) and value:  # keyed by channel or by statistics key
-            return {schema.statistics_key(k): (float(v[0]), float(v[1])) for k, v in value.items()}
-    cfg = getattr(dataset, "cfg", None) or getattr(dataset, "config", None)
-    store = getattr(cfg, "store_url", None)
-    if store:
-        try:
-            from hephaestus.catalog import read_statistics
-
-            return dict(read_statistics(store))
-        except Exception:  # catalog without statistics: the authors' values, as the loader does
-            pass
-    return dict(schema.AUTHORS_STATISTICS)
-
-
-def set_epoch(dataset: Dataset, epoch: int) -> None:
-    """Tell an epoch-aware dataset (resampled negatives, crop offsets) which epoch starts."""
-    hook = getattr(dataset, "set_epoch", None)
-    if callable(hook):
-        hook(epoch)
+def open_split(source: DataSource, request: DataRequest) -> TrainingData:
+    """The source's dataset for `request`, refused when it does not follow the `TrainingData` protocol."""
+    dataset = source(request)
+    if not isinstance(dataset, TrainingData):
+        raise TypeError(
+            f"{source!r} gave a {type(dataset).__name__} for split {request.split}: not a TrainingData "
+            "(needs input_spec, __len__, __getitem__, set_epoch, epoch_indices)"
+        )
+    return dataset

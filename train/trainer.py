@@ -18,7 +18,7 @@ from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import train_loop_per_worker
 from hephaestus.train.metrics import metric_names
-from hephaestus.train.sources import CatalogSource, DatasetFactory, check_source
+from hephaestus.train.sources import CatalogSource, DataSource
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _use_gpu() -> bool:
 def trainer_for(
     run: RunConfig,
     results_url: str,
-    source: DatasetFactory,
+    source: DataSource,
 ) -> Any:
     """The `TorchTrainer` of one run (Ray must be initialised)."""
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig
@@ -155,7 +155,7 @@ def train_run(
     store_url: str,
     results_url: str,
     *,
-    source: DatasetFactory | None = None,
+    source: DataSource | None = None,
     address: str | None = None,
 ) -> RunResult:
     """Train, validate and test one configuration on Ray Train; returns its test metrics and provenance.
@@ -166,7 +166,7 @@ def train_run(
 
     require_weights([run])  # before Ray: missing ImageNet weights fail here, never fall back to random
     source = source or CatalogSource(store_url)
-    check_source(source)
+    source.check()
     if isinstance(source, CatalogSource):
         run = source.fit(run)
     started = datetime.now(UTC).isoformat(timespec="seconds")

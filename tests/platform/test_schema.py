@@ -96,16 +96,10 @@ def test_authors_statistics_match_their_file(shared_dir) -> None:
         assert std == pytest.approx(stats[key]["std"], rel=1e-12)
 
 
-def test_input_channels_in_paper_order() -> None:
-    assert schema.input_channels(False) == ("insar_difference", "insar_coherence", "dem")
-    with_atm = schema.input_channels(True)
-    assert len(with_atm) == 9
-    assert with_atm[3:6] == (
-        "primary_date_total_column_water_vapour",
-        "primary_date_surface_pressure",
-        "primary_date_vertical_integral_of_temperature",
-    )
+def test_statistics_key_shares_primary_and_secondary() -> None:
     assert schema.statistics_key("secondary_date_surface_pressure") == "surface_pressure"
+    assert schema.statistics_key("primary_date_surface_pressure") == "surface_pressure"
+    assert schema.statistics_key("dem") == "dem"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hephaestus.platform import schema
+from hephaestus.platform.inputs import ATMOSPHERE_CHANNELS, InputSpec
 from hephaestus.train.sources import DataRequest
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import test modules
@@ -64,13 +65,21 @@ class FringeDataset(Dataset):
         self.positive_fraction = positive_fraction
         self.epoch = 0
         self.steps = schema.SERIES_LENGTH if series else 1
-        self.in_channels = len(schema.input_channels(atmosphere)) * self.steps
+        self.input_spec = InputSpec.create(
+            atmosphere=atmosphere, series_length=self.steps, crop_size=crop_size, statistics_source="authors"
+        )
 
     def __len__(self) -> int:
         return self.n
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
+        """Every sample, shuffled per epoch for training, in order for evaluation."""
+        e = self.epoch if epoch is None else epoch
+        order = np.arange(self.n)
+        return np.random.default_rng([self.seed, e]).permutation(order) if self.split == "train" else order
 
     def _rng(self, index: int) -> np.random.Generator:
         key = zlib.crc32(f"{self.split}:{index}".encode())
@@ -109,7 +118,7 @@ class FringeDataset(Dataset):
                 dem,
             ]
             if self.atmosphere:
-                channels += [0.3 * atmo + 0.1 * rng.normal() for _ in schema.ATMOSPHERE_CHANNELS]
+                channels += [0.3 * atmo + 0.1 * rng.normal() for _ in ATMOSPHERE_CHANNELS]
             steps.extend(channels)
         image = np.stack(steps).astype(np.float32)
         return {
@@ -121,7 +130,7 @@ class FringeDataset(Dataset):
 
 
 class FringeSource:
-    """A DatasetFactory of fringe datasets with fixed split sizes (picklable for Ray workers)."""
+    """A DataSource of fringe datasets with fixed split sizes (picklable for Ray workers)."""
 
     def __init__(self, sizes: Mapping[str, int] | None = None, seed: int = 0) -> None:
         self.sizes = dict(sizes or {"train": 96, "val": 32, "test": 64})
@@ -136,3 +145,6 @@ class FringeSource:
             seed=self.seed * 1000 + request.seed,
             split=request.split,
         )
+
+    def check(self) -> None:
+        """Always ready: the samples are drawn in memory."""

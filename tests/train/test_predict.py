@@ -15,21 +15,34 @@ from typer.testing import CliRunner
 from hephaestus.platform import schema
 from hephaestus.platform.cli import app
 from hephaestus.platform.cube import open_cube
+from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.samples import Step
+from hephaestus.train.loop import input_record
 from hephaestus.train.models import build_model
 from hephaestus.train.predict import PredictError, find_pair, frame_input, predict
 
 from factories import write_published_cube
 
 
+def _spec(run: RunConfig) -> InputSpec:
+    return InputSpec.create(
+        atmosphere=run.atmosphere,
+        series_length=3 if run.series else 1,
+        crop_size=run.crop_size,
+        statistics_source="authors",
+    )
+
+
 def _checkpoint(folder: Path, run: RunConfig, channels: int) -> Path:
-    """A checkpoint folder laid out as the training loop writes it."""
+    """A checkpoint folder laid out as the training loop writes it (the authors' statistics)."""
     folder.mkdir(parents=True)
+    spec = _spec(run)
+    assert spec.in_channels == channels
     model = build_model(run.model, channels, weights="random", encoder=run.encoder).module
     torch.save(model.state_dict(), folder / "best.pt")
     (folder / "run_config.json").write_text(json.dumps(run.model_dump(mode="json")))
-    stats = {k: list(v) for k, v in schema.AUTHORS_STATISTICS.items()}
-    (folder / "input.json").write_text(json.dumps({"in_channels": channels, "statistics": stats}))
+    (folder / "input.json").write_text(json.dumps(input_record(run, spec, "random")))
     return folder
 
 
@@ -62,9 +75,10 @@ def test_segmentation_geotiff_matches_the_cube_grid(cube: str, tmp_path: Path) -
     np.testing.assert_array_equal(mask, (prob >= 0.5).astype(np.float32))
 
 
-def test_classifier_zarr_has_coordinates_and_spatial_ref(cube: str, tmp_path: Path) -> None:
+def test_classifier_zarr_has_coordinates_and_spatial_ref(split_store: Path, tmp_path: Path) -> None:
     run = RunConfig(model="mobilenetv3_large_100", crop_size=32, atmosphere=False, series=True)
     ckpt = _checkpoint(tmp_path / "ckpt", run, 9)  # 3 channels x 3 steps
+    cube = str(sorted((split_store / "cubes").glob("*.zarr"))[0])  # a series model reads the store's catalog
     ds = open_cube(cube)
     uid = str(ds["unique_id"].values[1, 2])
     out = tmp_path / "score.zarr"
@@ -79,7 +93,8 @@ def test_classifier_zarr_has_coordinates_and_spatial_ref(cube: str, tmp_path: Pa
 
 def test_frame_input_is_zscored_with_no_data_zeroed(cube: str) -> None:
     ds = open_cube(cube)
-    image = frame_input(ds, [(0, 0)], True, dict(schema.AUTHORS_STATISTICS))
+    run = RunConfig(crop_size=32, atmosphere=True)
+    image = frame_input(cube, [Step(cube, 0, 0, None)], _spec(run))
     assert image.shape == (9, 40, 56)
     raw = float(ds["insar_coherence"].values[0, 0, 5, 7])
     mean, std = schema.AUTHORS_STATISTICS["insar_coherence"]
@@ -92,6 +107,16 @@ def test_unknown_pair_and_bad_checkpoint_are_clear_errors(cube: str, tmp_path: P
     ds = open_cube(cube)
     with pytest.raises(PredictError, match="20990101_20990113 is not in the cube"):
         find_pair(ds, pair="20990101_20990113")
+    # a series model needs the catalog's series: a cube outside STORE/cubes/ without --store is refused
+    run = RunConfig(model="mobilenetv3_large_100", crop_size=32, atmosphere=False, series=True)
+    ckpt = _checkpoint(tmp_path / "series", run, 9)
+    with pytest.raises(PredictError, match="give --store"):
+        predict(str(ckpt), cube, str(tmp_path / "s.zarr"), pair="20180105_20180111")
+    # a checkpoint from before the input specification is refused, not guessed
+    old = _checkpoint(tmp_path / "old", RunConfig(model="unet", encoder="resnet18", crop_size=32), 9)
+    (old / "input.json").write_text(json.dumps({"in_channels": 9, "statistics": {}}))
+    with pytest.raises(PredictError, match="no input specification"):
+        predict(str(old), cube, str(tmp_path / "o.tif"), pair="20180105_20180111")
     runner = CliRunner()
     result = runner.invoke(
         app,

@@ -1,7 +1,7 @@
 """The series length is the catalog's: `hmc catalog build -T 5` trains and predicts with no other flag.
 
 The expectation is independent of the code under test: a series of T pairs stacks T steps of the nine
-input channels of `schema.input_channels` (the paper's channel set), so the loader must give 5 x 9 = 45
+input channels of `inputs.step_channels` (the paper's channel set), so the loader must give 5 x 9 = 45
 channels, a model of 45 channels must predict, and a requested length of 3 must be refused.
 """
 
@@ -15,10 +15,11 @@ import torch
 from typer.testing import CliRunner
 
 from hephaestus import catalog
-from hephaestus.platform import schema
 from hephaestus.platform.cli import app
+from hephaestus.platform.inputs import InputSpec, step_channels
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
+from hephaestus.train.loop import input_record
 from hephaestus.train.models import build_model
 from hephaestus.train.sources import CatalogSource
 
@@ -29,7 +30,7 @@ CHANNELS = 9  # insar_difference, insar_coherence, dem and three ERA5 fields for
 @pytest.fixture(scope="module")
 def store_t5(split_store: Path) -> Path:
     store = split_store  # this module's own store of factory cubes, catalogued with the default T
-    result = CliRunner().invoke(app, ["catalog", "build", str(store), "-T", str(T), "--no-statistics"])
+    result = CliRunner().invoke(app, ["catalog", "build", str(store), "-T", str(T)])
     assert result.exit_code == 0, result.output
     return store
 
@@ -45,7 +46,7 @@ def test_collection_records_the_length(store_t5: Path) -> None:
 
 
 def test_loader_reads_series_of_the_catalogs_length(store_t5: Path) -> None:
-    assert len(schema.input_channels(True)) == CHANNELS
+    assert len(step_channels(True)) == CHANNELS
     cfg = LoaderConfig(store_url=str(store_t5), split="train", series=True, crop_size=32, max_offset=0)
     ds = MinicubeDataset.from_catalog(cfg)
     assert ds.in_channels == T * CHANNELS
@@ -81,8 +82,8 @@ def test_predict_uses_the_length_the_run_recorded(store_t5: Path, tmp_path: Path
     model = build_model(run.model, T * CHANNELS, weights="random", encoder=run.encoder).module
     torch.save(model.state_dict(), folder / "best.pt")
     (folder / "run_config.json").write_text(json.dumps(run.model_dump(mode="json")))
-    stats = {k: list(v) for k, v in schema.AUTHORS_STATISTICS.items()}
-    (folder / "input.json").write_text(json.dumps({"in_channels": T * CHANNELS, "statistics": stats}))
+    spec = InputSpec.create(atmosphere=True, series_length=T, crop_size=32, statistics_source="authors")
+    (folder / "input.json").write_text(json.dumps(input_record(run, spec, "random")))
     pair = _first_train_pair(store_t5)
     out = tmp_path / "mask.zarr"
     result = CliRunner().invoke(

@@ -21,7 +21,7 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers canno
 
 
 class CrashOnce:
-    """A DatasetFactory whose training set kills its rank-0 worker process once, at `crash_epoch`.
+    """A DataSource whose training set kills its rank-0 worker process once, at `crash_epoch`.
 
     Every epoch that rank 0 starts is appended to `log`, so the test sees where training resumed.
     """

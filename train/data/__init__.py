@@ -1,27 +1,34 @@
 """Streaming crop loader: catalog rows -> z-scored crops, masks and labels for training.
 
     cfg = LoaderConfig(store_url="s3://bucket/store", split="train", series=False, atmosphere=True,
-                       augment=True, undersample=True, seed=0)
+                       augment=True, undersample=True, shuffle=True, seed=0)
     ds = MinicubeDataset.from_catalog(cfg)          # or MinicubeDataset(pairs, series, stats, cfg)
     for epoch in range(90):
         loader = build_dataloader(ds, batch_size=8, epoch=epoch, num_workers=4)  # rank from Ray Train
         for batch in loader:  # image [B, C, 512, 512], mask [B, 512, 512], label [B], id, padding
             ...
 
-Policies (see the modules): crops keep the mask box inside, shifted up to `max_offset` from centred
-and clamped to the frame; frames without a mask are cropped around the frame centre; smaller frames
-are padded with 0 (after z-scoring) and mask 0. NaN/inf, `_FillValue` and phase no-data (exactly 0)
-become 0 after z-scoring. Every crop and augmentation is a function of (seed, epoch, index).
-Sharding: rank r takes every world_size-th index of the epoch, DataLoader workers split that again;
-policy "pad" repeats indices (flagged `padding`) so ranks get equal counts, "drop" drops the tail.
-Ray Data: `ray_dataset(cfg, epoch=e)` -> `TorchTrainer(datasets={"train": ...})`, consumed with
-`ray.train.get_dataset_shard("train").iter_torch_batches(...)` (drop the string "id" column first).
+This is the one data path of training (`hephaestus.train.loop` builds its loaders with
+`build_dataloader`). The input itself (channels and order, statistics, no-data rule, crop size,
+series length) is `hephaestus.platform.inputs.InputSpec`, shared with `hmc predict`; `read_input`
+is the reader both use. Crops keep the mask box inside, shifted up to `max_offset` from centred and
+clamped to the frame; frames without a mask are cropped around the frame centre with the same kind
+of offset; smaller frames are padded with 0 (after z-scoring) and mask 0. Training crops and
+augmentations are a function of (seed, epoch, index); evaluation crops (`fixed_crops`) of the
+sample id only. Sharding: rank r takes every world_size-th index of the epoch, DataLoader workers
+split that again; policy "pad" repeats indices (flagged `padding`) so ranks get equal counts,
+"drop" drops the tail.
+
+There is no Ray Data path: crops and undersampling change every epoch, while a Ray Data dataset
+handed to a `TorchTrainer` is fixed when the trainer starts, and each Ray Train worker already
+reads its own shard in parallel (DataLoader workers). A second path would be a second set of rules
+to keep equal.
 """
 
 from hephaestus.train.data.config import AugmentConfig, LoaderConfig
 from hephaestus.train.data.dataset import MinicubeDataset
 from hephaestus.train.data.loader import build_dataloader, current_rank
-from hephaestus.train.data.ray_data import ray_dataset
+from hephaestus.train.data.read import read_input
 from hephaestus.train.data.sampling import ShardedEpoch, epoch_indices, shard_indices
 
 __all__ = [
@@ -32,6 +39,6 @@ __all__ = [
     "build_dataloader",
     "current_rank",
     "epoch_indices",
-    "ray_dataset",
+    "read_input",
     "shard_indices",
 ]

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from hephaestus.platform.config import Config
+from hephaestus.platform.inputs import DEFAULT_STATISTICS, StatisticsChoice
 
 
 class AugmentConfig(Config):
-    """Training augmentations (paper: gaussian blur, random resized crop, flips, rotations)."""
+    """Training augmentations with the authors' settings (their albumentations 1.3 pipeline)."""
 
-    blur_p: float = Field(0.5, ge=0, le=1)
-    blur_kernel: int = 5
+    blur_p: float = Field(0.3, ge=0, le=1)
+    blur_kernel: tuple[int, int] = (3, 7)
+    """Smallest and largest (odd) kernel size."""
     blur_sigma: tuple[float, float] = (0.1, 2.0)
-    resized_crop_scale: tuple[float, float] = (0.5, 1.0)
+    resized_crop_p: float = Field(0.3, ge=0, le=1)
+    resized_crop_scale: tuple[float, float] = (0.08, 1.0)
     resized_crop_ratio: tuple[float, float] = (0.75, 4 / 3)
-    flip_p: float = Field(0.5, ge=0, le=1)
-    rotation_degrees: float = 180.0
+    flip_p: float = Field(0.3, ge=0, le=1)
+    """Each of the horizontal and the vertical flip."""
+    rotation_p: float = Field(0.6, ge=0, le=1)
+    rotation_degrees: float = Field(90.0, ge=0, le=180)
+    """Angles drawn uniformly in [-degrees, degrees]; reflect padding, masks nearest."""
 
 
 class LoaderConfig(Config):
     """What to load (split, single pairs or series, atmosphere) and how (crop, offset, seed).
 
-    `max_offset` is the largest random shift of the crop from the centred position; use 0 for a
-    fixed evaluation crop. `offset_without_mask`: frames without a mask are cropped around the
-    frame centre, shifted by the same random offset when True (the paper's "random offset from the
-    frame center"), exactly centred when False (the default: the issue's "centre of the frame"). `statistics`: "catalog" reads the collection's
-    statistics (which fall back to the authors'), "authors" uses `schema.AUTHORS_STATISTICS`.
+    `max_offset` is the largest random shift of the crop from its centred position, for frames with
+    and without a mask alike (the paper's "random offset from the frame center"); use 0 for exactly
+    centred crops. `fixed_crops`: each sample's offset is a function of its id only, the same for every
+    seed, epoch and run (evaluation splits); otherwise of (seed, epoch, index) (training).
+    `statistics`: "train" (the catalog's train-split statistics) or "authors" (their statistics.json);
+    see `hephaestus.platform.inputs`.
     """
 
     store_url: str = ""
@@ -37,7 +42,7 @@ class LoaderConfig(Config):
     atmosphere: bool = True
     crop_size: int = Field(512, gt=0)
     max_offset: int = Field(128, ge=0)
-    offset_without_mask: bool = False
+    fixed_crops: bool = False
     augment: bool = False
     augmentation: AugmentConfig = AugmentConfig()
     undersample: bool = False
@@ -45,7 +50,7 @@ class LoaderConfig(Config):
     seed: int = 0
     series_length: int | None = Field(None, ge=1)
     """Pairs per series; None: the catalog's (`from_catalog`), else it must equal the catalog's."""
-    statistics: Literal["catalog", "authors"] = "catalog"
+    statistics: StatisticsChoice = DEFAULT_STATISTICS
     usable_only: bool = True
 
     @model_validator(mode="after")

@@ -38,13 +38,15 @@ def place_window(
     bbox: BBox | None,
     max_offset: int,
     rng: np.random.Generator,
-    offset_without_mask: bool = False,
 ) -> tuple[int, int]:
-    """Top-left (row, col) of a `crop` x `crop` window (deterministic for a given `rng` state)."""
+    """Top-left (row, col) of a `crop` x `crop` window (deterministic for a given `rng` state).
+
+    One offset (dr, dc), uniform in [-max_offset, max_offset], is drawn for every sample: frames with
+    a mask shift the crop centred on the mask box (the box kept inside), frames without one shift the
+    crop centred on the frame (the authors' rule; an exactly centred negative is a position cue).
+    """
     dr, dc = (int(v) for v in rng.integers(-max_offset, max_offset + 1, size=2)) if max_offset else (0, 0)
     if bbox is None:
-        if not offset_without_mask:
-            dr = dc = 0
         return _axis_start(height, crop, None, None, dr), _axis_start(width, crop, None, None, dc)
     r_lo, r_hi, c_lo, c_hi = bbox
     return _axis_start(height, crop, r_lo, r_hi, dr), _axis_start(width, crop, c_lo, c_hi, dc)

@@ -34,14 +34,19 @@ def build_dataloader(
     num_workers: int = 0,
     policy: Policy = "pad",
     pin_memory: bool = False,
+    drop_lone_last: bool = False,
 ) -> DataLoader:
     """A DataLoader over this rank's share of `epoch` (rank/world from the job when not given).
 
     Build one per epoch (or call `loader.dataset.set_epoch(e)` before iterating, without
     persistent workers). Batches carry "padding" flags for the repeats added by policy "pad".
+    `drop_lone_last` drops a last batch of a single sample (BatchNorm refuses those in training).
     """
     if rank is None or world_size is None:
         rank, world_size = current_rank()
     dataset.set_epoch(epoch)
     sharded = ShardedEpoch(dataset, rank, world_size, policy)
-    return DataLoader(sharded, batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory)
+    drop_last = drop_lone_last and len(sharded) % batch_size == 1
+    return DataLoader(
+        sharded, batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, drop_last=drop_last
+    )

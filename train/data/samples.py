@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.inputs import InputSpecError, pad_series
 from hephaestus.train.data.crop import BBox, union_bbox
 
 PAIR_COLUMNS = (
@@ -99,24 +100,31 @@ def pair_samples(pairs: pa.Table) -> list[SampleSpec]:
 
 
 def series_samples(series: pa.Table, pairs: pa.Table, length: int) -> list[SampleSpec]:
-    """One sample per series row; its pairs are looked up by unique id in `pairs`.
+    """One sample per series row; its pairs are looked up by unique id in `pairs` (within the series'
+    frame when both tables carry `frame_id`: ids need only be unique per frame).
 
-    Series shorter than `length` are padded by repeating their last pair (the paper pads by
-    duplication); longer ones are refused, choosing subsets is the catalog's job.
+    The series rule is `inputs.pad_series`: shorter series are padded by repeating their last pair
+    (the paper pads by duplication); longer ones are refused, choosing subsets is the catalog's job.
     """
     _require(series, SERIES_COLUMNS, "series")
     _require(pairs, PAIR_COLUMNS, "pair")
-    by_id = {int(r["unique_id"]): r for r in pairs.select(list(PAIR_COLUMNS)).to_pylist()}
+    framed = "frame_id" in series.column_names and "frame_id" in pairs.column_names
+    extra = ["frame_id"] if framed else []
+    by_id = {
+        (r["frame_id"] if framed else None, int(r["unique_id"])): r
+        for r in pairs.select([*PAIR_COLUMNS, *extra]).to_pylist()
+    }
     out = []
-    for row in series.select(list(SERIES_COLUMNS)).to_pylist():
-        ids = list(row["pair_ids"] or [])
-        if not ids or len(ids) > length:
-            raise IndexRowsError(f"series {row['series_id']}: {len(ids)} pairs, expected 1..{length}")
-        ids += [ids[-1]] * (length - len(ids))
-        missing = [i for i in ids if int(i) not in by_id]
+    for row in series.select([*SERIES_COLUMNS, *extra]).to_pylist():
+        frame = row["frame_id"] if framed else None
+        try:
+            ids = pad_series(row["pair_ids"] or [], length, row["series_id"])
+        except InputSpecError as exc:
+            raise IndexRowsError(str(exc)) from None
+        missing = [i for i in ids if (frame, int(i)) not in by_id]
         if missing:
             raise IndexRowsError(f"series {row['series_id']}: pair(s) {missing} not in the pair rows")
-        steps = tuple(_step(by_id[int(i)]) for i in ids)
+        steps = tuple(_step(by_id[(frame, int(i))]) for i in ids)
         if len({s.cube_url for s in steps}) != 1:
             raise IndexRowsError(f"series {row['series_id']}: pairs from more than one cube")
         out.append(

@@ -15,7 +15,7 @@ from zarr.codecs import BloscCodec
 
 from hephaestus.platform import schema
 
-from factories import make_cube_dataset, published_encoding
+from factories import AUTHORS_CHANNELS, make_cube_dataset, published_encoding
 
 
 def platform_encoding(ds: xr.Dataset, tile: int = 32) -> dict[str, dict]:
@@ -122,7 +122,9 @@ def pair_rows(ds: xr.Dataset, cube_url: str, split: str = "train") -> pa.Table:
 def series_rows(pairs: pa.Table, length: int = 3, split: str = "train") -> pa.Table:
     """Series of up to `length` pairs sharing a primary date, ordered by secondary index."""
     by_primary: dict[tuple[str, int], list[tuple[int, int, bool]]] = {}
+    frames = {}
     for r in pairs.to_pylist():
+        frames[r["cube_url"]] = r["frame_id"]
         by_primary.setdefault((r["cube_url"], r["primary_index"]), []).append(
             (r["secondary_index"], r["unique_id"], r["positive"])
         )
@@ -138,7 +140,7 @@ def series_rows(pairs: pa.Table, length: int = 3, split: str = "train") -> pa.Ta
     for (url, p), members in sorted(by_primary.items()):
         members = sorted(members)[:length]
         out["series_id"].append(f"s{p}_{url[-12:]}")
-        out["frame_id"].append("f")
+        out["frame_id"].append(frames[url])
         out["split"].append(split)
         out["positive"].append(any(m[2] for m in members))
         out["pair_ids"].append([m[1] for m in members])
@@ -160,6 +162,10 @@ def series_rows(pairs: pa.Table, length: int = 3, split: str = "train") -> pa.Ta
     )
 
 
+def channels_of(atmosphere: bool) -> tuple[str, ...]:
+    return AUTHORS_CHANNELS if atmosphere else AUTHORS_CHANNELS[:3]
+
+
 STATS = {
     "insar_difference": (0.1, 1.5),
     "insar_coherence": (100.0, 70.0),
@@ -179,7 +185,7 @@ def expected_image(
     h, w = cube.sizes[schema.LAT], cube.sizes[schema.LON]
     out = []
     for p, s in steps:
-        for var in schema.input_channels(atmosphere):
+        for var in channels_of(atmosphere):
             da = cube[var] if var == "dem" else cube[var].isel(primary_date=p, secondary_date=s)
             vals = da.values[r0 : min(r0 + k, h), c0 : min(c0 + k, w)].astype(np.float64)
             mean, std = stats[schema.statistics_key(var)]

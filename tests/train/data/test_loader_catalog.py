@@ -62,7 +62,8 @@ def test_series_and_statistics_from_catalog(store):  # type: ignore[no-untyped-d
     assert ds.in_channels == 27
     item = ds[0]
     assert item["image"].shape == (27, 32, 32) and not torch.isnan(item["image"]).any()
-    # the catalog's statistics (computed from the cubes) differ from the authors'
-    assert ds.stats["dem"] != tuple(schema.AUTHORS_STATISTICS["dem"])
+    # the default statistics are the catalog's train split's (computed from the cubes), not the authors'
+    assert ds.input_spec.statistics_source == "train"
+    assert ds.input_spec.statistics["dem"] != tuple(schema.AUTHORS_STATISTICS["dem"])
     with pytest.raises(ValueError, match="store_url"):
         MinicubeDataset.from_catalog(LoaderConfig())

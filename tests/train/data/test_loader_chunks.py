@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr.storage
-from loader_rows import STATS, make_cube, pair_rows
+from loader_rows import AUTHORS_CHANNELS, STATS, make_cube, pair_rows
 
 from hephaestus.platform import schema
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
@@ -39,7 +39,7 @@ def expected_keys(dataset: MinicubeDataset, i: int, row: dict) -> set[str]:
     cols = range(c0 // TILE, (min(c0 + k, w) - 1) // TILE + 1)
     p, s = row["primary_index"], row["secondary_index"]
     keys = set()
-    for var in (*schema.input_channels(True), "deformation_mask"):
+    for var in (*AUTHORS_CHANNELS, "deformation_mask"):
         lead = "" if var == "dem" else f"{p}/{s}/"
         keys |= {f"{var}/c/{lead}{r}/{c}" for r in rows for c in cols}
     return keys
@@ -146,7 +146,7 @@ def test_published_layout_reads_one_whole_slice_per_variable(tmp_path):
     store.gets.clear()
     item = dataset.read(0)
     p, s = rows["primary_index"][0].as_py(), rows["secondary_index"][0].as_py()
-    want = {f"{v}/{p}.{s}.0.0" for v in (*schema.input_channels(True), "deformation_mask") if v != "dem"}
+    want = {f"{v}/{p}.{s}.0.0" for v in (*AUTHORS_CHANNELS, "deformation_mask") if v != "dem"}
     assert {k for k, _ in store.gets} == want  # the whole-frame dem chunk was read once, by the first read
     store.gets.clear()
     fresh = MinicubeDataset(

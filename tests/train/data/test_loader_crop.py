@@ -43,10 +43,8 @@ def test_edges_clamp_and_big_boxes_centre():
     assert place_window(1000, 1000, 512, (0, 5, 990, 999), 128, rng) == (0, 1000 - 512)
     # box larger than the crop: centred on the box (hand computed), offset ignored
     assert place_window(2000, 2000, 512, (100, 899, 300, 1099), 128, rng) == (100 + (800 - 512) // 2, 444)
-    # no mask: the frame centre, exactly when offsets are off for such frames
-    assert place_window(1500, 1300, 512, None, 128, rng) == (494, 394)
-    r0, c0 = place_window(1500, 1300, 512, None, 128, rng, offset_without_mask=True)
-    assert abs(r0 - 494) <= 128 and abs(c0 - 394) <= 128
+    # no mask: the frame centre (hand computed), exactly when there is no offset
+    assert place_window(1500, 1300, 512, None, 0, rng) == (494, 394)
     # frames smaller than the crop start at 0 (padded)
     assert place_window(300, 400, 512, (10, 20, 10, 20), 128, rng) == (0, 0)
     assert union_bbox([None, (5, 9, 1, 2), (3, 4, 6, 8)]) == (3, 9, 1, 8)
@@ -66,5 +64,29 @@ def test_dataset_crops_keep_the_whole_mask(tmp_path):
         for i in range(len(dataset)):
             if total[i]:
                 assert int(dataset.read(i)[1].sum()) == total[i]
-            else:  # no mask: the frame centre, (96 - 48) // 2 and (112 - 48) // 2
-                assert dataset.window(i) == (24, 32, 96, 112)
+            else:  # no mask: the frame centre, (96 - 48) // 2 and (112 - 48) // 2, shifted up to 24
+                r0, c0, _, _ = dataset.window(i)
+                assert 0 <= r0 <= 48 and 8 <= c0 <= 56
+
+
+def test_negatives_get_the_same_random_offset_around_the_frame_centre():
+    """The authors' rule: frame centre plus the offset drawn as for positives (not exactly centred)."""
+    h, w, k, off = 1500, 1300, 512, 128
+    centre = ((h - k) // 2, (w - k) // 2)  # (494, 394) by hand
+    shifts = []
+    for trial in range(2000):
+        rng = np.random.default_rng([3, trial])
+        dr, dc = (int(v) for v in np.random.default_rng([3, trial]).integers(-off, off + 1, size=2))
+        r0, c0 = place_window(h, w, k, None, off, rng)
+        assert (r0, c0) == (centre[0] + dr, centre[1] + dc)  # the same draw a positive gets
+        shifts.append((r0 - centre[0], c0 - centre[1]))
+    shifts = np.array(shifts)
+    assert shifts.min() == -off and shifts.max() == off  # the whole range is used
+    assert abs(shifts.mean()) < 5 and shifts.std() > 60  # uniform on [-128, 128]: std 74
+    # and a positive with a small box in the middle gets the very same shift
+    box = (744, 755, 644, 655)  # centre (750, 650): centred window (494, 394)
+    for trial in range(50):
+        rng = np.random.default_rng([3, trial])
+        assert place_window(h, w, k, box, off, rng) == place_window(
+            h, w, k, None, off, np.random.default_rng([3, trial])
+        )

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from loader_rows import STATS, pair_rows, platform_encoding, write_cube
+from loader_rows import AUTHORS_CHANNELS, STATS, pair_rows, platform_encoding, write_cube
 
-from hephaestus.platform import schema
 from hephaestus.platform.storage import storage_options
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
 
@@ -33,7 +32,7 @@ def test_s3_platform_cube_reads_like_local(s3_bucket, tmp_path):  # type: ignore
     local = write_cube(ds, tmp_path / "local.zarr", "platform", tile=24)
     remote = f"{s3_bucket}/cubes/001A_00001_000001.zarr"
     # only what the loader reads (fewer objects for the moto server to take)
-    needed = [*schema.input_channels(True), "deformation_mask"]
+    needed = [*AUTHORS_CHANNELS, "deformation_mask"]
     enc = platform_encoding(ds, 24)
     ds[needed].to_zarr(
         remote,

@@ -1,0 +1,200 @@
+"""The model input specification: what a model is fed, defined once for training and prediction.
+
+An `InputSpec` names the channels and their order, the normalisation statistics (and where they came
+from), the no-data rule, the crop size and the series length. The training dataset builds its crops
+with it, every checkpoint stores it (`input.json`), and `hmc predict` rebuilds the same tensor from it,
+so the two can never drift apart (a parity test checks them bit for bit).
+
+Choices, each as the authors' code (Orion-AI-Lab/Hephaestus-minicubes) does it:
+- channels per step: phase, coherence, DEM, then the ERA5 fields with primary and secondary
+  interleaved (p_tcwv, s_tcwv, p_sp, s_sp, p_vit, s_vit), so checkpoints match theirs channel for channel;
+  series steps are stacked on the channel axis (step 0 first), the DEM repeated in every step;
+- z-score with float32 arithmetic, (x - mean) * (1 / std) with 1 / std taken in float64;
+- no-data rule: NaN/inf, a variable's non-NaN `_FillValue` and phase exactly 0 (LiCSAR's no-data)
+  become 0 after normalisation, i.e. the mean; pixels outside the frame are 0 as well;
+- statistics: "authors" (their statistics.json, `schema.AUTHORS_STATISTICS`) or "train" (the catalog's
+  statistics of the train split only, so no val/test pixel leaks into training); default "train";
+- series: the catalog's series table (same primary date, ordered by secondary date), shorter series
+  padded by repeating their last pair, never built anew from dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from hephaestus.platform import schema
+from hephaestus.platform.config import Config
+from hephaestus.platform.errors import InputError
+
+StatisticsChoice = Literal["authors", "train"]
+DEFAULT_STATISTICS: StatisticsChoice = "train"
+PHASE = "insar_difference"
+NODATA_RULE = "nan, inf, _FillValue and phase == 0 -> 0 after z-scoring; outside the frame -> 0"
+SERIES_RULE = "catalog series table; shorter series padded by repeating the last pair"
+
+BASE_CHANNELS: tuple[str, ...] = ("insar_difference", "insar_coherence", "dem")
+ATMOSPHERE_CHANNELS: tuple[str, ...] = tuple(
+    schema.era5_variable(which, f) for f in schema.ERA5_FIELDS for which in ("primary", "secondary")
+)
+"""Primary and secondary of each ERA5 field side by side, as the authors' dataset stacks them."""
+
+
+class InputSpecError(InputError):
+    """An input specification (or the statistics it needs) is missing or does not fit the data."""
+
+
+def step_channels(atmosphere: bool) -> tuple[str, ...]:
+    """Per-step input channels in the authors' order."""
+    return BASE_CHANNELS + (ATMOSPHERE_CHANNELS if atmosphere else ())
+
+
+def pad_series(pair_ids: Sequence[int], length: int, series_id: object = "") -> list[int]:
+    """The series rule: a catalog series of 1..length pairs, padded by repeating its last pair."""
+    ids = [int(i) for i in pair_ids]
+    if not ids or len(ids) > length:
+        raise InputSpecError(f"series {series_id}: {len(ids)} pairs, expected 1..{length}")
+    return ids + [ids[-1]] * (length - len(ids))
+
+
+class InputSpec(Config):
+    """What one model takes: channels, statistics, no-data rule, crop and series length."""
+
+    atmosphere: bool = True
+    series_length: int = Field(1, ge=1)
+    """Steps per sample: 1 for single pairs, T for series of the catalog's length."""
+    crop_size: int = Field(512, gt=0)
+    statistics_source: StatisticsChoice = DEFAULT_STATISTICS
+    statistics: dict[str, tuple[float, float]]
+    """(mean, std) per statistics key (`schema.statistics_key`): primary and secondary ERA5 share."""
+    channels: tuple[str, ...] = ()
+    """Per-step channel order, filled from `atmosphere`; a stored spec with another order is refused."""
+    nodata_rule: str = NODATA_RULE
+    series_rule: str = SERIES_RULE
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        expected = step_channels(self.atmosphere)
+        if not self.channels:
+            object.__setattr__(self, "channels", expected)
+        elif tuple(self.channels) != expected:
+            raise InputSpecError(
+                f"channel order {list(self.channels)} is not this platform's {list(expected)}"
+            )
+        for var in expected:
+            key = schema.statistics_key(var)
+            if key not in self.statistics:
+                raise InputSpecError(f"statistics lack {key!r} (needed for channel {var})")
+            mean, std = self.statistics[key]
+            if not np.isfinite(mean) or not np.isfinite(std) or std <= 0:
+                raise InputSpecError(f"statistics for {key!r} are unusable: mean {mean}, std {std}")
+        return self
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        atmosphere: bool,
+        series_length: int,
+        crop_size: int,
+        statistics_source: StatisticsChoice,
+        train_statistics: Mapping[str, Sequence[float]] | None = None,
+    ) -> InputSpec:
+        """A spec with its statistics resolved: the authors', or the given train-split statistics."""
+        if statistics_source == "authors":
+            table: Mapping[str, Sequence[float]] = schema.AUTHORS_STATISTICS
+        elif train_statistics is None:
+            raise InputSpecError("statistics 'train' need the train split's statistics (none given)")
+        else:
+            table = train_statistics
+        keys = {schema.statistics_key(v) for v in step_channels(atmosphere)}
+        return cls.from_record(
+            dict(
+                atmosphere=atmosphere,
+                series_length=series_length,
+                crop_size=crop_size,
+                statistics_source=statistics_source,
+                statistics={k: (float(table[k][0]), float(table[k][1])) for k in sorted(keys) if k in table},
+            )
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], where: str = "input specification") -> InputSpec:
+        """A spec from its JSON record (a checkpoint's `input.json`), refused with one clear line."""
+        try:
+            return cls(**record)
+        except ValidationError as exc:
+            reasons = "; ".join(str(e.get("msg", e)).removeprefix("Value error, ") for e in exc.errors())
+            raise InputSpecError(f"{where}: {reasons}") from None
+
+    # -- shape ----------------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        return self.series_length * len(self.channels)
+
+    @property
+    def channel_names(self) -> list[str]:
+        if self.series_length == 1:
+            return list(self.channels)
+        return [f"t{t}/{c}" for t in range(self.series_length) for c in self.channels]
+
+    def channel_index(self, step: int, variable: str) -> int:
+        return step * len(self.channels) + self.channels.index(variable)
+
+    # -- normalisation --------------------------------------------------------------------------
+    def scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, 1/std) per input channel as float32 [T*C, 1, 1] (1/std computed in float64)."""
+        means = [self.statistics[schema.statistics_key(v)][0] for v in self.channels] * self.series_length
+        stds = [self.statistics[schema.statistics_key(v)][1] for v in self.channels] * self.series_length
+        mean = np.asarray(means, dtype=np.float32).reshape(-1, 1, 1)
+        inv_std = (1.0 / np.asarray(stds, dtype=np.float64)).astype(np.float32).reshape(-1, 1, 1)
+        return mean, inv_std
+
+    def normalise(self, image: np.ndarray, nodata: Mapping[str, float | None]) -> None:
+        """In place on raw values [T*C, h, w] float32: z-score and the no-data rule.
+
+        The DEM is read only into step 0; it is normalised there and copied into the other steps.
+        `nodata` gives each variable's non-NaN `_FillValue` (None where it has none).
+        """
+        nch = len(self.channels)
+        steps = self.series_length
+        if image.shape[0] != nch * steps:
+            raise InputSpecError(f"input has {image.shape[0]} channels, the spec {nch * steps}")
+        bad = []
+        for j, var in enumerate(self.channels):
+            fill = nodata.get(var)
+            for step in range(1 if var == "dem" else steps):
+                ch = image[step * nch + j]
+                if var == PHASE:
+                    bad.append((ch, ch == 0))
+                if fill is not None:
+                    bad.append((ch, ch == fill))
+        mean, inv_std = self.scale()
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are zeroed just below
+            np.subtract(image, mean, out=image)
+            np.multiply(image, inv_std, out=image)
+        for ch, where in bad:
+            ch[where] = 0.0
+        if not np.isfinite(
+            image.sum(dtype=np.float32)
+        ):  # one read-only pass; rewrite only crops with NaN/inf
+            np.nan_to_num(image, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if steps > 1 and "dem" in self.channels:
+            j = self.channels.index("dem")
+            for step in range(1, steps):
+                image[step * nch + j] = image[j]
+
+
+__all__ = [
+    "ATMOSPHERE_CHANNELS",
+    "BASE_CHANNELS",
+    "DEFAULT_STATISTICS",
+    "InputSpec",
+    "InputSpecError",
+    "StatisticsChoice",
+    "pad_series",
+    "step_channels",
+]
