@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hephaestus.catalog import build_catalog, read_statistics, read_train_statistics
+from hephaestus.catalog import CatalogConfig, build_catalog, read_statistics, read_train_statistics
 from hephaestus.platform import schema
 from hephaestus.platform.errors import InputError
 from hephaestus.train.config import RunConfig
@@ -61,7 +61,7 @@ def test_a_catalog_without_train_statistics_is_refused(split_store: Path, tmp_pa
 
     root = tmp_path / "store"
     shutil.copytree(split_store / "cubes", root / "cubes")
-    build_catalog(root, statistics=False)
+    build_catalog(root, CatalogConfig(statistics=False))
     with pytest.raises(InputError, match="no train-split statistics"):
         MinicubeDataset.from_catalog(LoaderConfig(store_url=str(root), split="train", crop_size=16))
     ok = MinicubeDataset.from_catalog(LoaderConfig(store_url=str(root), crop_size=16, statistics="authors"))
