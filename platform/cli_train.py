@@ -19,6 +19,12 @@ WEIGHTS_DIR_HELP = (
 )
 
 
+STATISTICS_HELP = (
+    "Normalisation statistics: train (the catalog's train split only, the default) or authors "
+    "(their statistics.json)."
+)
+
+
 def _workers(workers: int | None, min_workers: int | None, max_workers: int | None) -> Any:
     """The workers flags as RunConfig.workers: a count, an elastic (min, max), or None (not given)."""
     if (min_workers is None) != (max_workers is None):
@@ -81,6 +87,9 @@ def benchmark(
     ),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Overrides every run's."),
     weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
+    statistics: str | None = typer.Option(
+        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's."
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print every planned run and its settings; train nothing."
     ),
@@ -106,6 +115,7 @@ def benchmark(
             workers=_workers(workers, min_workers, max_workers),
             weights=weights,
             weights_dir=weights_dir,
+            statistics=statistics,
         ).with_models(tuple(m.strip() for m in models.split(",") if m.strip()) if models else None)
     maybe_print(preset, print_config)
     if dry_run:
@@ -165,6 +175,7 @@ def train(
     max_workers: int | None = typer.Option(None, "--max-workers", min=1),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
+    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP),
     address: str | None = typer.Option(None, "--address"),
     print_config: bool = print_config_option(),
 ) -> None:
@@ -188,6 +199,7 @@ def train(
         workers=_workers(workers, min_workers, max_workers),
         weights=weights,
         weights_dir=weights_dir,
+        statistics=statistics,
     )
     maybe_print(run, print_config)
     result = train_run(run, store_url, out, address=address)
