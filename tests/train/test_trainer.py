@@ -29,6 +29,9 @@ class CrashOnce:
     def __init__(self, inner: FringeSource, folder: Path, crash_epoch: int) -> None:
         self.inner, self.folder, self.crash_epoch = inner, str(folder), crash_epoch
 
+    def check(self) -> None:
+        self.inner.check()
+
     def __call__(self, request):  # type: ignore[no-untyped-def]
         dataset = self.inner(request)
         if request.split != "train":
