@@ -18,7 +18,7 @@ from .plan import FrameBuild, blocks_of, empty_scalars, fingerprint
 from .quarantine import QuarantineRecord
 from .quarantine import write as write_quarantine
 from .runner import IngestSummary, Progress, run_builds
-from .sourcecube import frame_name, open_published
+from .sourcecube import frame_name, open_published, verify_chunks
 from .writer import FrameContext, PairJob
 
 
@@ -41,6 +41,7 @@ def _grid(ds, url: str) -> Grid:  # type: ignore[no-untyped-def]
 def plan_cube(url: str, zarr_format: int, chunking: ChunkingConfig, pairs_per_task: int) -> FrameBuild:
     """One FrameBuild copying every valid pair of a published cube (pair scalars read here: they are small)."""
     ds = open_published(url)
+    verify_chunks(url)
     frame_id = str(ds.attrs.get("frame_id") or frame_name(url))
     storage.safe_component(frame_id, "frame id")
     grid = _grid(ds, url)

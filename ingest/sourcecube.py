@@ -5,9 +5,10 @@ from __future__ import annotations
 import posixpath
 
 import xarray as xr
+import zarr.abc.store
 
-from hephaestus.platform import cube_text, storage
-from hephaestus.platform.cube import CubeUnreadableError, open_cube, validate_cube
+from hephaestus.platform import cube_text, schema, storage
+from hephaestus.platform.cube import CubeUnreadableError, open_cube, validate_cube, zarr_store
 
 CUBE_SUFFIXES = (".zarr.tar", ".zarr.zip", ".zarr")
 
@@ -35,7 +36,8 @@ def _tar_references(url: str) -> dict[str, list]:
             tar = tarfile.open(fileobj=fh, mode="r:")  # plain tar only: members must be addressable
         except tarfile.ReadError as exc:
             raise CubeUnreadableError(f"{storage.redact(url)}: not an uncompressed tar ({exc})") from exc
-        members = [m for m in tar.getmembers() if m.isfile()]
+        listed = tar.getmembers()
+    members = [m for m in listed if m.isfile()]
     roots = sorted(
         (m.name for m in members if posixpath.basename(m.name) in ("zarr.json", ".zgroup")),
         key=lambda p: (p.count("/"), p),
@@ -43,6 +45,13 @@ def _tar_references(url: str) -> dict[str, list]:
     if not roots:
         raise CubeUnreadableError(f"{storage.redact(url)}: no zarr group inside the tarball")
     prefix = posixpath.dirname(roots[0])
+    for m in listed:  # a link or device inside the cube would read as a missing chunk (fill values)
+        inside = not prefix or m.name.startswith(prefix + "/")
+        if inside and not (m.isfile() or m.isdir()):
+            kind = "symlink" if m.issym() else "hard link" if m.islnk() else "special file"
+            raise CubeUnreadableError(
+                f"{storage.redact(url)}: member {m.name} is a {kind}, not a regular file"
+            )
     refs: dict[str, list] = {}
     for m in members:
         if prefix and not m.name.startswith(prefix + "/"):
@@ -53,7 +62,7 @@ def _tar_references(url: str) -> dict[str, list]:
     return refs
 
 
-def _open_tar(url: str) -> xr.Dataset:
+def _tar_store(url: str) -> zarr.abc.store.Store:
     import fsspec
     import zarr.storage
 
@@ -65,7 +74,43 @@ def _open_tar(url: str) -> xr.Dataset:
         remote_options=storage.storage_options(url),
         asynchronous=True,
     )
-    store = zarr.storage.FsspecStore(fs=fs, path="", read_only=True)
+    return zarr.storage.FsspecStore(fs=fs, path="", read_only=True)
+
+
+def cube_store(url: str) -> zarr.abc.store.Store:
+    """The read-only zarr store of a published cube in any shipped form."""
+    text = storage.normalize(url)
+    return _tar_store(text) if text.endswith(".tar") else zarr_store(text)
+
+
+def verify_chunks(url: str) -> None:
+    """Refuse a cube whose frame arrays (DEM, coordinates) miss a chunk, or whose small arrays do not decode.
+
+    zarr reads a missing chunk as the fill value, so a lost `dem/0.0` would publish a DEM of NaN. Arrays
+    over pairs may skip all-fill chunks by design (v3 layout); the rasters are read pair by pair by tasks.
+    """
+    import zarr
+
+    group = zarr.open_group(cube_store(url), mode="r")
+    pair_dims = {schema.PRIMARY, schema.SECONDARY}
+    for name, arr in group.arrays():
+        dims = set(getattr(arr.metadata, "dimension_names", None) or arr.attrs.get("_ARRAY_DIMENSIONS") or ())
+        if pair_dims <= dims and len(dims) > 2:
+            continue
+        where = f"{storage.redact(url)}: variable {name!r}"
+        if not dims & pair_dims and arr.nchunks_initialized < arr.nchunks:
+            missing = arr.nchunks - arr.nchunks_initialized
+            raise CubeUnreadableError(f"{where} misses {missing} of its {arr.nchunks} chunk(s)")
+        try:
+            arr[...]
+        except Exception as exc:  # a chunk that is there but does not decode
+            raise CubeUnreadableError(
+                f"{where}: a chunk does not decode ({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+def _open_tar(url: str) -> xr.Dataset:
+    store = _tar_store(url)
     ds = cube_text.decode(xr.open_zarr(store, consolidated=None, chunks=None, decode_timedelta=False))
     validate_cube(ds, source=url)
     return ds

@@ -169,3 +169,35 @@ def test_corrected_product_is_reingested(tmp_path: Path) -> None:
     assert not record.exists()
     ds = open_cube(tmp_path / "store" / "cubes" / f"{first.frame_id}.zarr")
     assert bool(ds["valid_date_pair"].values.all())
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. A published cube with a missing or linked chunk is refused, not converted into a NaN DEM
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["symlink", "missing"])
+def test_cube_with_a_lost_dem_chunk_is_refused(fault: str, tmp_path: Path) -> None:
+    import tarfile
+
+    from hephaestus.ingest.config import ChunkingConfig
+    from hephaestus.ingest.convert import plan_cube
+    from hephaestus.platform.cube import CubeUnreadableError
+
+    from factories import write_published_cube
+
+    folder = tmp_path / "144A_SM_REUN_S6.zarr"
+    write_published_cube(folder, frame_id="144A_SM_REUN_S6", seed=3)
+    chunks = sorted(
+        p for p in (folder / "dem").rglob("*") if p.is_file() and not p.name.startswith((".", "zarr"))
+    )
+    assert chunks, "the DEM has chunk files"
+    chunk = chunks[0]
+    chunk.unlink()
+    if fault == "symlink":
+        chunk.symlink_to("/etc/hostname")
+    tar = tmp_path / "144A_SM_REUN_S6.zarr.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(folder, arcname=folder.name)
+    want = "is a symlink" if fault == "symlink" else "misses 1 of its"
+    with pytest.raises(CubeUnreadableError, match=want) as err:
+        plan_cube(str(tar), 3, ChunkingConfig(), 4)
+    assert "dem" in str(err.value)
