@@ -111,7 +111,7 @@ def convert_minicubes(
     """Convert published cubes (`.zarr`, `.zarr.zip`, `.zarr.tar`) into `out/cubes/<FRAME>.zarr`."""
     t0 = time.perf_counter()
     chunking = chunking or ChunkingConfig()
-    out = storage.normalize(out)
+    out = storage.check_url(out, "output")
     summary = IngestSummary()
     builds: list[FrameBuild] = []
     seen: dict[str, str] = {}

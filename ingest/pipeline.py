@@ -23,7 +23,10 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
     `cfg.out/quarantine/` and the rest goes on.
     """
     t0 = time.perf_counter()
-    out = storage.normalize(cfg.out)
+    out = storage.check_url(cfg.out, "output")  # one-line errors before any work, Ray included
+    for given in (cfg.sources, cfg.licsar, cfg.era5, cfg.annotations):
+        if given:
+            storage.check_url(given, "source")
     plan = plan_sources(cfg)
     summary = IngestSummary(pairs_without_product=plan.no_product)
     for rec in plan.quarantine:

@@ -22,7 +22,7 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 import fsspec  # noqa: E402
 from fsspec.spec import AbstractFileSystem  # noqa: E402
 
-from hephaestus.platform.errors import InputError
+from hephaestus.platform.errors import InputError, PlatformRuntimeError
 
 REMOTE_PROTOCOLS = ("s3", "gs", "gcs", "memory", "az", "abfs", "http", "https")
 
@@ -196,3 +196,127 @@ def local_scratch(prefix: str = "hmc-") -> Iterator[Path]:
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         yield Path(tmp)
+
+
+# ------------------------------------------------------------------------------------------------
+# Preflight: check every URL a command was given before any work starts (and before Ray starts)
+# ------------------------------------------------------------------------------------------------
+SUPPORTED_PROTOCOLS = ("file", "s3", "gs", "memory")
+TIMEOUT_ENV = "HMC_STORAGE_TIMEOUT_S"  # seconds one storage request may take in the preflight probe
+RETRIES_ENV = "HMC_STORAGE_RETRIES"  # extra attempts of the probe after a failed one
+
+
+class StorageURLError(InputError):
+    """A URL the platform cannot use: unknown scheme, or a path of the wrong kind (a file for a folder)."""
+
+
+class StorageUnreachableError(PlatformRuntimeError):
+    """The storage endpoint of a URL refused, failed or did not answer in time."""
+
+
+def probe_limits() -> tuple[float, int]:
+    """(timeout per attempt in seconds, retries) of the preflight probe, from the environment."""
+    try:
+        timeout = float(os.environ.get(TIMEOUT_ENV, "10"))
+        retries = int(os.environ.get(RETRIES_ENV, "2"))
+    except ValueError as exc:
+        raise InputError(f"{TIMEOUT_ENV} / {RETRIES_ENV}: not a number ({exc})") from None
+    return max(timeout, 0.1), max(retries, 0)
+
+
+def check_url(url: str | os.PathLike[str], role: str = "source") -> str:
+    """The normalised URL, once checked: a known scheme; for a local output, no file where a folder goes;
+    for an object store, an endpoint that answers within the probe limits. Raises one-line errors.
+
+    `role` is "source" (must exist) or "output" (may be created).
+    """
+    raw = os.fspath(url)
+    proto = protocol_of(raw)
+    if proto not in SUPPORTED_PROTOCOLS:
+        raise StorageURLError(
+            f"{redact(raw)}: unknown storage scheme {proto!r} (use a local path, s3:// or gs://)"
+        )
+    text = normalize(raw)
+    if is_local(text):
+        path = Path(text)
+        if role == "source" and not path.exists():
+            raise StorageURLError(f"{text}: does not exist")
+        if role == "output":
+            for p in (path, *path.parents):
+                if p.exists():
+                    if not p.is_dir():
+                        raise StorageURLError(f"{text}: {p} is a file, not a folder")
+                    break
+        return text
+    if proto != "memory":
+        _probe(text, role)
+    return text
+
+
+def _probe_options(url: str, timeout: float) -> dict[str, object]:
+    opts = dict(storage_options(url))
+    if protocol_of(url) == "s3":
+        opts["config_kwargs"] = {
+            "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "retries": {"max_attempts": 1},
+        }
+    elif protocol_of(url) == "gs":
+        opts["timeout"] = timeout
+    opts["skip_instance_cache"] = True
+    return opts
+
+
+def _endpoint(url: str) -> str:
+    opts = storage_options(url)
+    default = {"s3": "AWS S3", "gs": "Google Cloud Storage"}.get(protocol_of(url), protocol_of(url))
+    return str(opts.get("endpoint_url") or default)
+
+
+def _probe(url: str, role: str) -> None:
+    """Ask the store about the URL's bucket with a bounded time per attempt and bounded retries.
+
+    The call runs in a daemon thread that is abandoned when it overruns: some clients retry on their own
+    far beyond any timeout they are given, and an endpoint that accepts and never answers must not hang us.
+    """
+    import threading
+    import time
+
+    timeout, retries = probe_limits()
+    fs = fsspec.filesystem(protocol_of(url), **_probe_options(url, timeout))
+    path = fs._strip_protocol(url)
+    bucket = path.split("/", 1)[0]
+    last = ""
+    for attempt in range(retries + 1):
+        box: dict[str, object] = {}
+
+        def call(box: dict[str, object] = box) -> None:
+            # info, not exists: exists() answers False when the endpoint cannot be reached at all
+            try:
+                for target in (bucket, path) if role == "source" else (bucket,):
+                    fs.info(target)
+                box["found"] = True
+            except FileNotFoundError:
+                box["found"] = False
+            except BaseException as err:  # reported below, in the caller's thread
+                box["error"] = err
+
+        worker = threading.Thread(target=call, daemon=True, name="hmc-storage-probe")
+        worker.start()
+        worker.join(timeout + 1.0)
+        if worker.is_alive():
+            last = f"no answer within {timeout:g} s"
+        elif "error" in box:
+            exc = box["error"]
+            last = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        else:
+            if not box.get("found"):
+                what = "bucket" if role == "output" else "location"
+                raise StorageURLError(f"{redact(url)}: {what} does not exist on {_endpoint(url)}")
+            return
+        if attempt < retries:
+            time.sleep(min(0.5 * 2**attempt, 2.0))
+    raise StorageUnreachableError(
+        f"{redact(url)}: storage endpoint {_endpoint(url)} unreachable after {retries + 1} attempt(s) "
+        f"({last}; limits: {TIMEOUT_ENV}={timeout:g}, {RETRIES_ENV}={retries})"
+    )

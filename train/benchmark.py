@@ -266,7 +266,11 @@ def run_benchmark(
 
     t0 = time.perf_counter()
     grid = grid_preset(grid) if isinstance(grid, str) else grid
-    out = storage.normalize(out)
+    out = storage.check_url(
+        out, "output"
+    )  # before Ray starts; absolute, so trials in their own folders agree
+    if source is None:
+        store_url = storage.check_url(store_url, "source")
     runs = grid.runs()
     planned = [r.run_id for r in runs]
     done = finished_runs(out)
