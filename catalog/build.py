@@ -30,6 +30,7 @@ from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import StoreLayout, is_cube_name
+from hephaestus.platform.locks import store_lock
 
 log = logging.getLogger(__name__)
 
@@ -289,10 +290,23 @@ def build_catalog(
 
     A cube that cannot be read is left out and named in the report (`config.strict`: the build fails
     instead); the others are catalogued. `annotations` optionally adds what cubes do not store.
-    `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned.
+    `progress(cube_name, pairs_done, pairs_total)` is called as pairs are scanned. Two builds on one store
+    serialise on the store's lock: the second stops with StoreBusyError and publishes nothing.
     """
+    store = storage.check_url(store_url, "output")
+    list_cubes(store)  # a store without cubes is refused before anything (the lock included) is written
+    with store_lock(store, "catalog-build"):
+        return _build_catalog(store, config, annotations=annotations, progress=progress)
+
+
+def _build_catalog(
+    store: str,
+    config: CatalogConfig | None,
+    *,
+    annotations: str | os.PathLike[str] | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> BuildReport:
     cfg = config or CatalogConfig()
-    store = storage.normalize(store_url)
     cubes = list_cubes(store)
     records = None
     if annotations is not None:

@@ -11,6 +11,7 @@ import numpy as np
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import StoreLayout
+from hephaestus.platform.locks import store_lock
 
 from .config import ChunkingConfig
 from .geotiff import Grid
@@ -109,9 +110,26 @@ def convert_minicubes(
     progress: Progress | None = None,
 ) -> IngestSummary:
     """Convert published cubes (`.zarr`, `.zarr.zip`, `.zarr.tar`) into `out/cubes/<FRAME>.zarr`."""
-    t0 = time.perf_counter()
     chunking = chunking or ChunkingConfig()
     out = storage.check_url(out, "output")
+    with store_lock(out, "ingest"):
+        return _convert(
+            paths, out, zarr_format, chunking, workers, address, pairs_per_task, retries, progress
+        )
+
+
+def _convert(
+    paths: Sequence[str],
+    out: str,
+    zarr_format: int,
+    chunking: ChunkingConfig,
+    workers: int | None,
+    address: str | None,
+    pairs_per_task: int,
+    retries: int,
+    progress: Progress | None,
+) -> IngestSummary:
+    t0 = time.perf_counter()
     summary = IngestSummary()
     builds: list[FrameBuild] = []
     seen: dict[str, str] = {}

@@ -7,6 +7,7 @@ import time
 
 from hephaestus.platform import storage
 from hephaestus.platform.layout import StoreLayout
+from hephaestus.platform.locks import store_lock
 
 from .config import IngestConfig
 from .plan import Plan, plan_sources
@@ -27,6 +28,11 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
     for given in (cfg.sources, cfg.licsar, cfg.era5, cfg.annotations):
         if given:
             storage.check_url(given, "source")
+    with store_lock(out, "ingest"):  # two ingests into one store: the second stops at once, one line
+        return _run(cfg, out, progress, t0)
+
+
+def _run(cfg: IngestConfig, out: str, progress: Progress | None, t0: float) -> IngestSummary:
     plan = plan_sources(cfg)
     summary = IngestSummary(pairs_without_product=plan.no_product)
     for rec in plan.quarantine:

@@ -151,6 +151,34 @@ def file_version(url: str) -> str:
     return f"{info.get('size', '')}:{str(tag).strip(chr(34))}:{stamp}"
 
 
+def create_exclusive(url: str, data: bytes) -> bool:
+    """Create an object only if it does not exist yet; False when it already does.
+
+    Local files use O_EXCL; S3 a conditional PUT (If-None-Match: *); GCS a generation precondition
+    (ifGenerationMatch=0). Two writers racing for one key: exactly one gets True.
+    """
+    loc = location(url)
+    if is_local(loc.url):
+        Path(loc.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(loc.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return True
+    try:
+        with loc.fs.open(loc.path, "xb") as fh:
+            fh.write(data)
+    except FileExistsError:
+        return False
+    except OSError as exc:  # clients that report the failed precondition as a plain error
+        if "precondition" in str(exc).lower() or "412" in str(exc):
+            return False
+        raise
+    return True
+
+
 def write_bytes(url: str, data: bytes) -> None:
     loc = location(url)
     parent = loc.path.rsplit("/", 1)[0] if "/" in loc.path else ""
