@@ -10,6 +10,7 @@ re-run skip a finished cube.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -99,14 +100,42 @@ def _is_root(rel: str, zarr_format: int) -> bool:
     return rel in ROOT_KEYS[zarr_format]
 
 
+def exchange_paths(a: str, b: str) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported.
+
+    Replacing a published cube this way leaves no moment without a cube at its URL, even if the process
+    dies halfway (two renames would leave none between them).
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), a)
+
+
 def publish(staging: str, dest: str, zarr_format: int) -> None:
     """Make the staged cube visible at `dest` (replacing an older one), then drop the staging folder."""
     src = Staging(staging).cube
     if storage.is_local(dest):
         src_p, dest_p = storage.normalize(src), storage.normalize(dest)
         os.makedirs(os.path.dirname(dest_p), exist_ok=True)
+        if os.path.exists(dest_p) and exchange_paths(src_p, dest_p):
+            shutil.rmtree(src_p, ignore_errors=True)  # the old cube, swapped into staging
+            storage.remove(staging)
+            return
         old = None
-        if os.path.exists(dest_p):
+        if os.path.exists(dest_p):  # no atomic exchange here (not Linux, or the filesystem refuses)
             old = storage.normalize(Staging(staging).retired_cube())
             os.rename(dest_p, old)
         os.rename(src_p, dest_p)

@@ -201,3 +201,39 @@ def test_cube_with_a_lost_dem_chunk_is_refused(fault: str, tmp_path: Path) -> No
     with pytest.raises(CubeUnreadableError, match=want) as err:
         plan_cube(str(tar), 3, ChunkingConfig(), 4)
     assert "dem" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------
+# 11. Replacing a published local cube leaves no moment without a cube
+# ------------------------------------------------------------------------------------------------
+def test_replacing_a_local_cube_never_leaves_none(tmp_path: Path) -> None:
+    import threading
+
+    from hephaestus.ingest import publish as pub
+    from hephaestus.platform.layout import Staging
+
+    dest = tmp_path / "store" / "cubes" / "F.zarr"
+    dest.mkdir(parents=True)
+    (dest / "zarr.json").write_text("0")
+    missing: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            if not (dest / "zarr.json").exists():
+                missing.append(1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for k in range(1, 200):
+            staging = tmp_path / "store" / "staging" / f"F-{k}"
+            cube = Path(Staging(str(staging)).cube)
+            cube.mkdir(parents=True)
+            (cube / "zarr.json").write_text(str(k))
+            pub.publish(str(staging), str(dest), 3)
+            assert (dest / "zarr.json").read_text() == str(k) and not staging.exists()
+    finally:
+        stop.set()
+        watcher.join()
+    assert not missing, f"no cube at the URL {len(missing)} times"
