@@ -25,9 +25,14 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
     """
     t0 = time.perf_counter()
     out = storage.check_url(cfg.out, "output")  # one-line errors before any work, Ray included
-    for given in (cfg.sources, cfg.licsar, cfg.era5, cfg.annotations):
+    for what, given in (
+        ("sources", cfg.sources),
+        ("LiCSAR sources", cfg.licsar),
+        ("ERA5 sources", cfg.era5),
+        ("annotation sources", cfg.annotations),
+    ):
         if given:
-            storage.check_url(given, "source")
+            storage.check_url(given, "source", what)
     with store_lock(out, "ingest"):  # two ingests into one store: the second stops at once, one line
         return _run(cfg, out, progress, t0)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -142,7 +144,58 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     kwargs.update(logging_level=logging.WARNING, log_to_driver=True)
     log.info("starting Ray (%s)", "local" if local else address)
     ray.init(**kwargs)
+    watchdog = _watch_family() if local else None
     try:
         yield
     finally:
         ray.shutdown()
+        if watchdog is not None:
+            _release(watchdog)
+
+
+# Kills what this driver started if the driver dies without shutting Ray down (SIGKILL, OOM killer):
+# Ray reaps its workers, but its dashboard and runtime-env agents (~200 MB each) outlive the driver.
+# psutil's kill() checks each process's start time, so a recycled PID is never hit.
+_WATCHDOG = (
+    "import sys, psutil\n"
+    "family = []\n"
+    "for pid in sys.argv[1:]:\n"
+    "    try:\n"
+    "        family.append(psutil.Process(int(pid)))\n"
+    "    except psutil.Error:\n"
+    "        pass\n"
+    "if sys.stdin.read() != 'done':\n"
+    "    for p in family:\n"
+    "        try:\n"
+    "            p.kill()\n"
+    "        except psutil.Error:\n"
+    "            pass\n"
+)
+
+
+def _watch_family() -> subprocess.Popen[str] | None:
+    """A tiny process that outlives this driver and kills the Ray processes it started if it dies."""
+    try:
+        import psutil
+
+        family = [str(p.pid) for p in psutil.Process().children(recursive=True)]
+        return subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, *family],
+            stdin=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # a Ctrl-C to the driver's group must not end the watch early
+        )
+    except Exception as exc:  # noqa: BLE001 - the watch is a safety net, never a reason to fail
+        log.debug("no Ray watchdog: %s", exc)
+        return None
+
+
+def _release(watchdog: subprocess.Popen[str]) -> None:
+    """Ray was shut down cleanly: tell the watchdog to exit without killing anything."""
+    try:
+        assert watchdog.stdin is not None
+        watchdog.stdin.write("done")
+        watchdog.stdin.close()
+        watchdog.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        watchdog.kill()

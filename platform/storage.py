@@ -252,11 +252,11 @@ def probe_limits() -> tuple[float, int]:
     return max(timeout, 0.1), max(retries, 0)
 
 
-def check_url(url: str | os.PathLike[str], role: str = "source") -> str:
+def check_url(url: str | os.PathLike[str], role: str = "source", what: str = "") -> str:
     """The normalised URL, once checked: a known scheme; for a local output, no file where a folder goes;
     for an object store, an endpoint that answers within the probe limits. Raises one-line errors.
 
-    `role` is "source" (must exist) or "output" (may be created).
+    `role` is "source" (must exist) or "output" (may be created); `what` names it in messages.
     """
     raw = os.fspath(url)
     proto = protocol_of(raw)
@@ -268,7 +268,7 @@ def check_url(url: str | os.PathLike[str], role: str = "source") -> str:
     if is_local(text):
         path = Path(text)
         if role == "source" and not path.exists():
-            raise StorageURLError(f"{text}: does not exist")
+            raise StorageURLError(f"{what} not found at {text}" if what else f"{text}: does not exist")
         if role == "output":
             for p in (path, *path.parents):
                 if p.exists():

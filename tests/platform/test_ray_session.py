@@ -92,3 +92,40 @@ def test_benchmark_logs_and_results_hold_no_credentials(canaries: list[str], tmp
         summary = run_benchmark(str(tmp_path / "store"), grid, str(tmp_path / "results"))
         assert summary.failed == {} and summary.trained
     assert _files_holding([session, tmp_path / "store", tmp_path / "results"], canaries) == []
+
+
+@pytest.mark.slow  # a driver, its Ray runtime and a 30 s grace period
+def test_ray_processes_do_not_outlive_a_killed_driver(tmp_path: Path) -> None:
+    """`hmc` killed with SIGKILL: every process of the Ray it started (raylet, GCS, agents, workers) goes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = (
+        "import time, ray\n"
+        "from hephaestus.platform.ray_session import ray_session\n"
+        "with ray_session(num_cpus=1):\n"
+        "    ray.get(ray.remote(lambda: 1).remote())\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "ready"
+        family = psutil.Process(driver.pid).children(recursive=True)
+        assert len(family) >= 3  # GCS, raylet, agents, a worker
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(10)
+        deadline = time.monotonic() + 30
+        alive = family
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.5)
+        assert not alive, [(p.pid, p.name()) for p in alive]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
