@@ -135,8 +135,12 @@ def iter_raw(url: str) -> Iterator[RawAnnotation]:
         for path in sorted(loc.fs.find(loc.path)):
             name = posixpath.basename(path)
             if _is_annotation_name(name):
+                origin = f"{where}/{path[len(loc.path) :].lstrip('/')}"
+                if loc.fs.size(path) > MAX_MEMBER_BYTES:  # the cap of tarball members, for folders too
+                    yield RawAnnotation(name, origin, b"")
+                    continue
                 with loc.fs.open(path, "rb") as fh:
-                    yield RawAnnotation(name, f"{where}/{path[len(loc.path) :].lstrip('/')}", fh.read())
+                    yield RawAnnotation(name, origin, fh.read(MAX_MEMBER_BYTES + 1))
         return
     if not text.endswith(TAR_SUFFIXES):
         yield RawAnnotation(posixpath.basename(loc.path), where, storage.read_bytes(text))

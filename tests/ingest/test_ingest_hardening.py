@@ -237,3 +237,15 @@ def test_replacing_a_local_cube_never_leaves_none(tmp_path: Path) -> None:
         stop.set()
         watcher.join()
     assert not missing, f"no cube at the URL {len(missing)} times"
+
+
+def test_oversized_annotation_file_in_a_folder_is_capped(sources: Path) -> None:
+    """Files in an annotation folder get the 16 MiB cap of tarball members: refused unread, by name."""
+    from hephaestus.platform.annotation import MAX_MEMBER_BYTES
+
+    big = sources / "annotations" / "big.json"
+    big.write_bytes(b'{"uniqueID": 1,' + b" " * MAX_MEMBER_BYTES + b"}")
+    plan = plan_sources(IngestConfig(sources=str(sources), out=str(sources.parent / "store")))
+    recs = {r.files[0].rsplit("/", 1)[-1]: r.reason for r in plan.quarantine}
+    assert "oversized" in recs["big.json"]
+    assert [b.n_pairs for b in plan.builds] == [3]
