@@ -266,11 +266,7 @@ def run_benchmark(
 
     t0 = time.perf_counter()
     grid = grid_preset(grid) if isinstance(grid, str) else grid
-    out = storage.check_url(
-        out, "output"
-    )  # before Ray starts; absolute, so trials in their own folders agree
-    if source is None:
-        store_url = storage.check_url(store_url, "source")
+    out = storage.check_url(out, "output")  # before Ray; absolute, so trials in their own folders agree
     runs = grid.runs()
     planned = [r.run_id for r in runs]
     done = finished_runs(out)
@@ -284,7 +280,9 @@ def run_benchmark(
         from hephaestus.train.models import require_weights
 
         require_weights(pending)  # before Ray: missing ImageNet weights fail here, never fall back to random
-        source = source or CatalogSource(store_url)
+        if source is None:  # absolute and reachable before Ray: trials run in their own folders
+            store_url = storage.check_url(store_url, "source")
+            source = CatalogSource(store_url)
         source.check()
         with ray_session(address=address):
             from hephaestus.train.trainer import ray_storage
