@@ -237,6 +237,7 @@ def write_layouts(ds: xr.Dataset, tmp: Path) -> dict[str, str]:
     urls = {"published": write_cube(ds, tmp / "published.zarr", "published", TILE)}
     for name, layout in (("platform", "sharded-256-lz4"), ("tiles", "chunk-256-lz4")):
         enc = encoding(3, p, s, h, w, ChunkingConfig(layout=layout, tile=TILE))
+        enc = {k: v for k, v in enc.items() if k in ds.variables}  # ingest also encodes text it derives
         url = str(tmp / f"{name}.zarr")
         ds.to_zarr(url, mode="w", zarr_format=3, encoding=enc, consolidated=False)
         urls[name] = url
