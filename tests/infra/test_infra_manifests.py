@@ -160,3 +160,14 @@ def test_shipped_schemas_are_the_kuberay_v1_crds() -> None:
         assert schema["properties"]["kind"]["type"] == "string"
         assert "spec" in schema["properties"]
     assert Path(__file__).with_name("extract_crd_schemas.py").exists()
+
+
+def test_paper_grid_job_can_obtain_its_imagenet_weights() -> None:
+    # The paper grid refuses to start without ImageNet weights (hmc benchmark fails before Ray naming them):
+    # the RayJob must either let the hub be reached (HF_HUB_OFFLINE=0 in the job's runtime env, which Ray
+    # applies to the entrypoint too) or point at a mounted --weights-dir.
+    job = load_yaml("k8s/rayjob-benchmark.yaml")
+    entry = shlex.split(job["spec"]["entrypoint"])
+    env = yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"]
+    if "--grid" in entry and entry[entry.index("--grid") + 1] == "paper" and "--weights-dir" not in entry:
+        assert env.get("HF_HUB_OFFLINE") == "0"
