@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
+from hephaestus.train import history
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.loader import build_dataloader
 from hephaestus.train.losses import make_loss
@@ -32,10 +33,14 @@ from hephaestus.train.sources import DataRequest, DataSource, TrainingData, open
 
 
 def _world() -> tuple[int, int]:
+    """(rank, world size) inside a Ray Train worker; (0, 1) when the loop's functions run in-process."""
     import ray.train
 
-    ctx = ray.train.get_context()
-    return ctx.get_world_rank(), ctx.get_world_size()
+    try:
+        ctx = ray.train.get_context()
+        return ctx.get_world_rank(), ctx.get_world_size()
+    except Exception:  # no Ray Train session: a single in-process worker (tests, notebooks)
+        return 0, 1
 
 
 def _distributed() -> bool:
@@ -165,14 +170,22 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 class _Reporter:
-    """Reports metrics to Ray Train each epoch; rank 0 attaches the checkpoint folder."""
+    """Reports metrics to Ray Train each epoch; rank 0 attaches the checkpoint folder.
 
-    def __init__(self, rank: int) -> None:
+    Rank 0 also appends the metrics to the run's history file (when the trainer names one), which the
+    CLI's live table and the training-curve figure read.
+    """
+
+    def __init__(self, rank: int, history_url: str | None = None) -> None:
         self.rank = rank
+        self.history_url = history_url
 
     def __call__(self, metrics: dict[str, Any], files: dict[str, Any]) -> None:
         import ray.train
         from ray.train import Checkpoint
+
+        if self.rank == 0 and self.history_url:
+            history.append(self.history_url, metrics)
 
         with tempfile.TemporaryDirectory(prefix="hmc-ckpt-") as tmp:
             if self.rank == 0:
@@ -238,7 +251,7 @@ def _epoch_metrics(
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DataSource}."""
+    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DataSource, "history": URL}."""
     import ray.train.torch
 
     run = RunConfig(**config["run"])
@@ -262,7 +275,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         print(
             f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights})"
         )
-    report = _Reporter(rank)
+    report = _Reporter(rank, config.get("history"))
     common = {
         CheckpointFiles.RUN: run.model_dump(mode="json"),
         CheckpointFiles.INPUT: input_record(run, spec, built.weights),

@@ -60,7 +60,27 @@ def _timm_model(name: str, in_channels: int) -> nn.Module:
     kwargs: dict[str, object] = {}
     if name.startswith("vit"):
         kwargs["dynamic_img_size"] = True  # 512 px crops on a 224 px architecture
-    return timm.create_model(name, pretrained=False, in_chans=in_channels, num_classes=NUM_CLASSES, **kwargs)
+    module = timm.create_model(
+        name, pretrained=False, in_chans=in_channels, num_classes=NUM_CLASSES, **kwargs
+    )
+    zero_head(module.get_classifier())
+    return module
+
+
+def zero_head(head: nn.Module) -> None:
+    """Start the new two-class head at zero logits (loss ln 2), whatever timm's init would draw.
+
+    timm's EfficientNet/MobileNet init draws a Linear head from U(+-1/sqrt(fan_out)): sized for 1000
+    ImageNet classes, it is U(+-0.71) for two, so an untrained MobileNetV3 starts with logits of std
+    ~4 in training mode and ~19 in eval mode (BatchNorm at its initial running statistics): a first
+    loss of 4 and validation losses near 10 that select a near-random epoch as the best. A zero head
+    still learns (its gradient is the pooled features) and leaves the backbone's init untouched.
+    """
+    for module in head.modules():
+        if isinstance(module, nn.Linear | nn.Conv2d):
+            nn.init.zeros_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def _smp_model(name: str, in_channels: int, encoder: str) -> nn.Module:

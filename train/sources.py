@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from hephaestus.platform.inputs import InputSpec, StatisticsChoice
-from hephaestus.platform.storage import redact
+from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.config import LoaderConfig
 
@@ -90,7 +90,8 @@ class CatalogSource:
     """Streams minicubes of a store through the catalog (`MinicubeDataset.from_catalog`). Picklable."""
 
     def __init__(self, store_url: str) -> None:
-        self.store_url = store_url
+        # absolute: Ray workers run in their own working directory, where a relative path means nothing
+        self.store_url = normalize(store_url)
 
     def loader_config(self, request: DataRequest) -> LoaderConfig:
         return LoaderConfig(
