@@ -12,6 +12,7 @@ failure: one line and exit 1. ``hmc --debug ...`` adds the traceback.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import Any
 
@@ -21,6 +22,7 @@ from typer.exceptions import TyperException
 
 from hephaestus.platform import cli_catalog, cli_demo, cli_ingest, cli_synth, cli_train
 from hephaestus.platform.errors import EXIT_RUNTIME, HephaestusError
+from hephaestus.platform.ray_session import VERBOSE_ENV
 
 
 def one_line(exc: BaseException) -> str:
@@ -64,9 +66,11 @@ app = typer.Typer(
 
 @app.callback()
 def root_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more; Ray's logs on the terminal too."),
     debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback too."),
 ) -> None:
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -67,8 +67,6 @@ def build(
     print_config: bool = print_config_option(),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from hephaestus.catalog import CatalogConfig, build_catalog
 
     cfg = resolve(
@@ -83,13 +81,9 @@ def build(
         pair_partitioning=partitioning,
     )
     maybe_print(cfg, print_config)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
+    from hephaestus.platform.cli_progress import progress_bar
+
+    with progress_bar(transient=True) as bar:
         task = bar.add_task("scanning cubes", total=None)
 
         def progress(cube: str, done: int, _total: int) -> None:

@@ -12,11 +12,9 @@ from hephaestus.platform.errors import InputError
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from hephaestus.platform.cli_progress import progress_bar
 
-    return Progress(
-        TextColumn("ingest tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-    )
+    return progress_bar(transient=True)
 
 
 def _print_summary(summary, out: str) -> None:  # type: ignore[no-untyped-def]
@@ -96,8 +94,11 @@ def ingest(
         pairs_per_task=pairs_per_task,
     )
     maybe_print(cfg, print_config)
+    from hephaestus.platform.ray_session import send_logs_to
+
+    log_file = send_logs_to(cfg.out)
     with _progress_bar() as bar:
-        task = bar.add_task("tasks", total=None)
+        task = bar.add_task("ingest tasks", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -117,6 +118,8 @@ def ingest(
         else:
             summary = run_ingest(cfg, progress=progress)
     _print_summary(summary, cfg.out)
+    if log_file:
+        typer.echo(f"Ray's logs in {log_file}")
     if not summary.ok:
         raise typer.Exit(code=1)
 

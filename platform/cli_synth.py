@@ -45,8 +45,6 @@ def synth(
     ),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from hephaestus.ingest.synthetic import SynthConfig, generate
     from hephaestus.platform.errors import InputError
 
@@ -69,10 +67,10 @@ def synth(
     )
     maybe_print(cfg, print_config)
     start = time.perf_counter()
-    with Progress(
-        TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-    ) as bar:
-        task = bar.add_task("pairs", total=cfg.total_pairs)
+    from hephaestus.platform.cli_progress import progress_bar
+
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("synth pairs", total=cfg.total_pairs)
         manifest = generate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
     seconds = time.perf_counter() - start
     typer.echo(

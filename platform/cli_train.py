@@ -72,7 +72,7 @@ def _print_plan(rows: list[dict[str, Any]], fmt: str) -> None:
 
 def benchmark(
     store_url: str = typer.Argument(..., help="Store with cubes and a catalog (local path, s3://, gs://)."),
-    grid: str | None = typer.Option(None, "--grid", help="Grid preset: smoke (default) or paper."),
+    grid: str | None = typer.Option(None, "--grid", help="Grid preset: smoke (default), demo or paper."),
     out: str | None = typer.Option(
         None, "--out", help="Results URL: results.parquet, tables, figure, checkpoints (not for --dry-run)."
     ),
@@ -125,30 +125,32 @@ def benchmark(
         return
     if out is None:
         raise InputError("--out is required (except with --dry-run)")
+    from rich.live import Live
+
+    from hephaestus.platform.cli_progress import RunsBoard
+    from hephaestus.platform.ray_session import send_logs_to
+
     console = Console()
+    log_file = send_logs_to(out)
+    board = RunsBoard(out, [(r.run_id, r.epochs, r.task) for r in preset.runs()], title=f"grid {preset.name}")
 
     def on_event(kind: str, info: dict[str, Any]) -> None:
         if kind == "plan":
             console.print(
                 f"grid [bold]{preset.name}[/]: {info['total']} runs, {info['skipped']} already done, "
-                f"{info['pending']} to train"
+                f"{info['pending']} to train" + (f"; Ray's logs go to {log_file}" if log_file else "")
             )
-        elif kind == "start":
-            console.print(f"  started  {info['run_id']}")
-        elif kind == "done":
-            score = info.get("test_f1")
-            extra = f" test F1 {score:.3f}" if isinstance(score, float) else ""
-            console.print(f"  [green]finished[/] {info['run_id']} ({info['n']}/{info['total']}){extra}")
-        elif kind == "error":
-            console.print(f"  [red]failed[/]   {info['run_id']} ({info['n']}/{info['total']})")
+        board.event(kind, info)
 
-    summary = run_benchmark(
-        store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
-    )
+    with Live(board, console=console, refresh_per_second=1):
+        summary = run_benchmark(
+            store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
+        )
     _print_tables(summary.tables)
     console.print(
         f"trained {len(summary.trained)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
         f"in {summary.seconds:.0f} s; results in {redact(out)}"
+        + (f"; Ray's logs in {log_file}" if log_file else "")
     )
     for run_id, error in summary.failed.items():
         console.print(f"[red]{run_id}[/]: {error}")
@@ -202,7 +204,21 @@ def train(
         statistics=statistics,
     )
     maybe_print(run, print_config)
-    result = train_run(run, store_url, out, address=address)
+    from rich.console import Console
+    from rich.live import Live
+
+    from hephaestus.platform.cli_progress import RunsBoard
+    from hephaestus.platform.ray_session import send_logs_to
+
+    log_file = send_logs_to(out)
+    console = Console(stderr=True)  # stdout keeps the one JSON row
+    if log_file:
+        console.print(f"Ray's logs go to {log_file}")
+    board = RunsBoard(out, [(run.run_id, run.epochs, run.task)], title="run")
+    board.event("start", {"run_id": run.run_id})
+    with Live(board, console=console, refresh_per_second=1):
+        result = train_run(run, store_url, out, address=address)
+        board.event("done", {"run_id": run.run_id})
     typer.echo(json.dumps(result.row(), default=str, indent=1))
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,73 @@ def connect_kwargs(address: str) -> dict[str, object]:
     return kwargs
 
 
+LOG_FILE_ENV = "HMC_RAY_LOG"
+"""Where this process sends the logs of Ray, Tune and Train (set by the CLI: OUT/logs/ray.log)."""
+LOG_OWNER_ENV = "HMC_RAY_LOG_PID"
+VERBOSE_ENV = "HMC_VERBOSE"
+"""'1': Ray's logs and its workers' output reach the terminal as Ray prints them (`hmc --verbose`)."""
+RAY_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.data", "ray.air")
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def send_logs_to(folder: str | os.PathLike[str]) -> Path | None:
+    """Route Ray's logs of this process to FOLDER/logs/ray.log (a local folder; else ./hmc-logs/ray.log).
+
+    Returns the file, or None under --verbose (then everything goes to the terminal as Ray prints it).
+    The first call of a process wins: `hmc demo` keeps one log for the commands it runs.
+    """
+    if verbose():
+        return None
+    if os.environ.get(LOG_FILE_ENV) and os.environ.get(LOG_OWNER_ENV) == str(os.getpid()):
+        return Path(os.environ[LOG_FILE_ENV])
+    text = os.fspath(folder)
+    local = "://" not in text or text.startswith("file://")
+    base = Path(text.removeprefix("file://"), "logs") if local else Path("hmc-logs")
+    path = (base / "ray.log").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_FILE_ENV] = str(path)
+    os.environ[LOG_OWNER_ENV] = str(os.getpid())
+    _route_ray_loggers()
+    return path
+
+
+def _route_ray_loggers() -> None:
+    """Driver-side Ray/Tune/Train Python loggers write to the log file only (nothing on the terminal)."""
+    target = os.environ.get(LOG_FILE_ENV)
+    if verbose() or not target:
+        return
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in RAY_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if isinstance(old, logging.StreamHandler) and not isinstance(old, logging.FileHandler):
+                logger.removeHandler(old)
+            elif isinstance(old, logging.FileHandler) and old.baseFilename != target:
+                logger.removeHandler(old)
+        if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _note_session_logs() -> None:
+    """Name Ray's own per-process log folder in the log file (workers' output stays there)."""
+    target = os.environ.get(LOG_FILE_ENV)
+    if verbose() or not target:
+        return
+    try:
+        import ray
+
+        folder = Path(ray._private.worker._global_node.get_session_dir_path(), "logs")  # noqa: SLF001
+    except Exception:  # a client connection or a Ray without the attribute
+        return
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(f"Ray session logs (workers, raylet, GCS): {folder}\n")
+
+
 def _quiet_ray_env() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
@@ -141,10 +209,18 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     address = address or os.environ.get("RAY_ADDRESS") or None
     local = address is None or address == "local"
     kwargs = local_init_kwargs(num_cpus) if local else connect_kwargs(str(address))
-    kwargs.update(logging_level=logging.WARNING, log_to_driver=True)
+    quiet = not verbose()
+    # quiet: workers' stdout/stderr stay in Ray's session logs instead of scrolling past
+    kwargs.update(logging_level=logging.WARNING, log_to_driver=not quiet)
+    if quiet:
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the driver's own C++ core lines
+        _route_ray_loggers()
     log.info("starting Ray (%s)", "local" if local else address)
     ray.init(**kwargs)
     watchdog = _watch_family() if local else None
+    if quiet:
+        _route_ray_loggers()  # ray.init installs its own console handlers
+        _note_session_logs()
     try:
         yield
     finally:

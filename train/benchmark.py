@@ -274,6 +274,8 @@ def run_benchmark(
     skipped = [r.run_id for r in runs if r.run_id in done]
     if on_event:
         on_event("plan", {"total": len(runs), "pending": len(pending), "skipped": len(skipped)})
+        for run_id in skipped:
+            on_event("skip", {"run_id": run_id})
     failed: dict[str, str] = {}
     trained: list[str] = []
     if pending:

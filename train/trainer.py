@@ -15,6 +15,7 @@ from typing import Any
 from hephaestus.platform import storage
 from hephaestus.platform.layout import CheckpointFiles, ResultsLayout
 from hephaestus.platform.ray_session import ray_session
+from hephaestus.train import history
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import train_loop_per_worker
 from hephaestus.train.metrics import metric_names
@@ -111,7 +112,11 @@ def trainer_for(
     path, fs = ray_storage(ResultsLayout(results_url).checkpoints)
     return TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"run": run.model_dump(), "source": source},
+        train_loop_config={
+            "run": run.model_dump(),
+            "source": source,
+            "history": history.history_url(results_url, run.run_id),
+        },
         scaling_config=ScalingConfig(
             num_workers=run.workers, use_gpu=use_gpu, resources_per_worker=resources
         ),
