@@ -213,7 +213,6 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     # quiet: workers' stdout/stderr stay in Ray's session logs instead of scrolling past
     kwargs.update(logging_level=logging.WARNING, log_to_driver=not quiet)
     if quiet:
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the driver's own C++ core lines
         _route_ray_loggers()
     log.info("starting Ray (%s)", "local" if local else address)
     ray.init(**kwargs)
