@@ -213,6 +213,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     # quiet: workers' stdout/stderr stay in Ray's session logs instead of scrolling past
     kwargs.update(logging_level=logging.WARNING, log_to_driver=not quiet)
     if quiet:
+        # Tune's new console reporter prints its banner and TensorBoard hint even at verbose=0
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         _route_ray_loggers()
     log.info("starting Ray (%s)", "local" if local else address)
     ray.init(**kwargs)
