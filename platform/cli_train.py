@@ -129,10 +129,9 @@ def benchmark(
 
     from hephaestus.platform.cli_progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
+    from hephaestus.train.sources import CatalogSource
 
-    from hephaestus.train.sources import CatalogSource, check_source
-
-    check_source(CatalogSource(store_url))  # a missing catalog is one error line, before any display
+    CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
     console = Console()
     log_file = send_logs_to(out)
     board = RunsBoard(out, [(r.run_id, r.epochs, r.task) for r in preset.runs()], title=f"grid {preset.name}")
@@ -212,10 +211,9 @@ def train(
 
     from hephaestus.platform.cli_progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
+    from hephaestus.train.sources import CatalogSource
 
-    from hephaestus.train.sources import CatalogSource, check_source
-
-    check_source(CatalogSource(store_url))  # a missing catalog is one error line, before any display
+    CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
     log_file = send_logs_to(out)
     console = Console(stderr=True)  # stdout keeps the one JSON row
     if log_file:

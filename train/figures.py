@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from hephaestus.train import history
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.predict import load_checkpoint
-from hephaestus.train.sources import CatalogSource, DataRequest
+from hephaestus.train.sources import CatalogSource, DataRequest, open_split
 
 
 def training_curves(results_url: str, run_ids: Sequence[str]) -> Figure:
@@ -51,13 +51,13 @@ def test_predictions(checkpoint: str, store_url: str, count: int = 6) -> list[di
     crop i (the same DataRequest), so the picture shows what the test metrics measured.
     """
     loaded = load_checkpoint(checkpoint)
-    dataset = CatalogSource(store_url)(DataRequest.for_run(loaded.run, "test"))
+    dataset = open_split(CatalogSource(store_url), DataRequest.for_run(loaded.run, "test"))
     labels = np.asarray(getattr(dataset, "labels", [int(dataset[i]["label"]) for i in range(len(dataset))]))
     order = list(np.flatnonzero(labels == 1)[: (count + 1) // 2]) + list(np.flatnonzero(labels != 1))
     out = []
     for index in order[:count]:
         sample = dataset[int(index)]
-        logits = loaded.model(sample["image"][None].float())
+        logits = loaded.module(sample["image"][None].float())
         prob = deformation_probability(logits)[0].numpy()
         out.append(
             {
