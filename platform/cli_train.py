@@ -132,7 +132,7 @@ def benchmark(
     from hephaestus.train.sources import CatalogSource
 
     CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)  # whole run ids in logs and pipes
     log_file = send_logs_to(out)
     board = RunsBoard(out, [(r.run_id, r.epochs, r.task) for r in preset.runs()], title=f"grid {preset.name}")
 
@@ -215,7 +215,7 @@ def train(
 
     CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
     log_file = send_logs_to(out)
-    console = Console(stderr=True)  # stdout keeps the one JSON row
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # stdout: the JSON row
     if log_file:
         console.print(f"Ray's logs go to {log_file}")
     board = RunsBoard(out, [(run.run_id, run.epochs, run.task)], title="run")

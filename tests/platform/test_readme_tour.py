@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 TINY = {"--size 256 256": "--size 96 96"}
 RAY_INTERNALS = (
@@ -69,6 +71,7 @@ def test_ray_internal_lines_are_recognised() -> None:
     assert len(ray_internal_lines(quoted)) == 3
 
 
+@pytest.mark.timeout(1800)  # eight smoke runs; minutes on an idle 2-core machine, more under load
 def test_readme_tour_runs_as_written(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
