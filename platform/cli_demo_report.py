@@ -68,7 +68,11 @@ def report(store: Path, results: Path, figures: Path) -> dict[str, Any]:
             _pct(values[SCORE[task]]), "", end_section=True,
         )  # fmt: skip
     console.print(summary)
-    paths = write_figures(store, results, figures, table, best)
+    try:
+        paths = write_figures(store, results, figures, table, best)
+    except Exception as exc:  # pictures are a courtesy: the tables above are the demo's result
+        console.print(f"[yellow]figures not written[/]: {type(exc).__name__}: {exc}")
+        paths = {}
     for what, path in paths.items():
         console.print(f"{what}: {path}")
     return best
