@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from hephaestus.platform import schema
-from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 from hephaestus.platform.errors import InputError
 
@@ -46,11 +46,13 @@ PARTITIONING_HELP = "Pair index hive keys: split/frame_id (default) or split."
 
 @catalog_app.command("build")
 def build(
-    store_url: str = typer.Argument(..., help="Store URL (local path, s3://, gs://) holding cubes/."),
+    store_url: str = typer.Argument(
+        ..., help="Store URL (local path, s3://, gs://) holding cubes/.", callback=normalise_url
+    ),
     series_length: int | None = typer.Option(None, "--series-length", "-T", min=1, help=SERIES_HELP),
     seed: int | None = typer.Option(None, help="Seed of the padding of short series (default 0)."),
     annotations: str | None = typer.Option(
-        None, help="Annotation JSON (tarball/folder) for fields cubes lack."
+        None, help="Annotation JSON (tarball/folder) for fields cubes lack.", callback=normalise_url
     ),
     statistics: bool | None = typer.Option(
         None, "--statistics/--no-statistics", help="Stream normalisation stats (default on)."
@@ -129,9 +131,15 @@ def _print_statistics(store_url: str) -> None:
 
 @catalog_app.command("from-annotations")
 def from_annotations(
-    annotations: str = typer.Argument(..., help="Annotation JSON: tarball, folder or one JSON file."),
-    out: str = typer.Option(..., "--out", help="Store URL; the catalog goes to OUT/catalog/."),
-    available: str | None = typer.Option(None, help="quality_timeseries.json (or a JSON list of uniqueIDs)."),
+    annotations: str = typer.Argument(
+        ..., help="Annotation JSON: tarball, folder or one JSON file.", callback=normalise_url
+    ),
+    out: str = typer.Option(
+        ..., "--out", help="Store URL; the catalog goes to OUT/catalog/.", callback=normalise_url
+    ),
+    available: str | None = typer.Option(
+        None, help="quality_timeseries.json (or a JSON list of uniqueIDs).", callback=normalise_url
+    ),
     series_length: int | None = typer.Option(None, "--series-length", "-T", min=1, help=SERIES_HELP),
     seed: int | None = typer.Option(None, help="Seed of the padding of short series (default 0)."),
     skip_bad: bool | None = typer.Option(
@@ -166,10 +174,12 @@ def from_annotations(
 
 @catalog_app.command("query")
 def query_cmd(
-    store_url: str = typer.Argument(..., help="Store URL with a published catalog."),
+    store_url: str = typer.Argument(..., help="Store URL with a published catalog.", callback=normalise_url),
     sql: str = typer.Argument(..., help="DuckDB SQL over the views `pairs` and `series`."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or parquet."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout.", callback=normalise_url
+    ),
 ) -> None:
     """Run DuckDB SQL over the catalog (local or object storage)."""
     import duckdb
@@ -235,8 +245,12 @@ def _flat(table):  # type: ignore[no-untyped-def]
 
 @catalog_app.command("export-authors")
 def export_authors_cmd(
-    store_url: str = typer.Argument(..., help="Store URL with cubes/ and a published catalog."),
-    out: str = typer.Argument(..., help="Folder (or URL) for the authors' loader files."),
+    store_url: str = typer.Argument(
+        ..., help="Store URL with cubes/ and a published catalog.", callback=normalise_url
+    ),
+    out: str = typer.Argument(
+        ..., help="Folder (or URL) for the authors' loader files.", callback=normalise_url
+    ),
 ) -> None:
     """quality_timeseries.json, merged annotations.json and statistics.json for the authors' loader."""
     from hephaestus.catalog.export_authors import export_authors

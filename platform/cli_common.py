@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from hephaestus.platform.config import Config
+from hephaestus.platform.storage import normalize
 
 
 def config_option(model: str) -> Path | None:
@@ -23,3 +25,19 @@ def maybe_print(cfg: Config, print_config: bool) -> None:
     if print_config:
         typer.echo(cfg.to_yaml(), nl=False)
         raise typer.Exit(code=0)
+
+
+def normalise_url(value: Any) -> Any:
+    """Typer callback of every URL/path parameter: the one place a command-line location becomes absolute.
+
+    Local relative paths and `file://` URLs become absolute paths against the caller's working folder;
+    remote URLs pass unchanged. Stages then never depend on their own working folder (Ray trials and
+    workers run in folders of their own).
+    """
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return type(value)(normalise_url(v) for v in value)
+    if isinstance(value, Path):
+        return Path(normalize(value))
+    return normalize(value)

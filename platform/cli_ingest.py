@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 from hephaestus.platform.errors import InputError
 
@@ -49,9 +49,13 @@ def _print_summary(summary, out: str) -> None:  # type: ignore[no-untyped-def]
 
 def ingest(
     sources: list[str] = typer.Argument(
-        None, help="SOURCES folder as `hmc synth` writes it (licsar/, era5/, annotations/), or cube paths"
+        None,
+        help="SOURCES folder as `hmc synth` writes it (licsar/, era5/, annotations/), or cube paths",
+        callback=normalise_url,
     ),
-    out: str | None = typer.Option(None, "--out", help="store URL (local path, s3://, gs://); required"),
+    out: str | None = typer.Option(
+        None, "--out", help="store URL (local path, s3://, gs://); required", callback=normalise_url
+    ),
     address: str | None = typer.Option(
         None, "--address", help="Ray cluster address (default: RAY_ADDRESS or local)"
     ),
@@ -60,10 +64,14 @@ def ingest(
         None, "--zarr-format", help="3 (default, tiled) or 2 (published layout)"
     ),
     licsar: str | None = typer.Option(
-        None, "--licsar", help="LiCSAR frames folder (overrides SOURCES/licsar)"
+        None, "--licsar", help="LiCSAR frames folder (overrides SOURCES/licsar)", callback=normalise_url
     ),
-    era5: str | None = typer.Option(None, "--era5", help="ERA5 NetCDF folder (overrides SOURCES/era5)"),
-    annotations: str | None = typer.Option(None, "--annotations", help="annotation folder or tarball"),
+    era5: str | None = typer.Option(
+        None, "--era5", help="ERA5 NetCDF folder (overrides SOURCES/era5)", callback=normalise_url
+    ),
+    annotations: str | None = typer.Option(
+        None, "--annotations", help="annotation folder or tarball", callback=normalise_url
+    ),
     pairs_per_task: int | None = typer.Option(
         None, "--pairs-per-task", min=1, help="pairs per Ray task (default 4)"
     ),

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 
 
 def synth(
-    out: Path = typer.Argument(..., help="output folder (new or empty)"),
+    out: Path = typer.Argument(..., help="output folder (new or empty)", callback=normalise_url),
     frames: str | None = typer.Option(
         None, "--frames", help="number of LiCSAR frames (default 2); with --twin: F1,F2,... or all"
     ),
@@ -39,6 +39,7 @@ def synth(
         "--twin",
         help="real annotations (annotations.tar.gz): write the twin of the real frames, one pair per "
         "annotation (quality_timeseries.json and frame_names.json beside it, ../volcanoes/gvp_holocene.csv)",
+        callback=normalise_url,
     ),
     scale: float = typer.Option(
         0.1, "--scale", min=0.001, max=1.0, help="with --twin: grid and polygons shrink by this factor"
@@ -94,11 +95,16 @@ def _synth_twin(out: Path, annotations: Path, frames: str | None, scale: float, 
 
 
 def plot_pair(
-    sources: Path = typer.Argument(..., help="an `hmc synth` output folder"),
+    sources: Path = typer.Argument(..., help="an `hmc synth` output folder", callback=normalise_url),
     unique_id: int = typer.Argument(..., help="uniqueID of the pair"),
-    out: Path = typer.Option(Path("pair.png"), "--out", help="figure file (png, pdf, svg)"),
+    out: Path = typer.Option(
+        Path("pair.png"), "--out", help="figure file (png, pdf, svg)", callback=normalise_url
+    ),
     real: Path | None = typer.Option(
-        None, "--real", help="real annotations (a twin's source): draw the pair beside its real polygons"
+        None,
+        "--real",
+        help="real annotations (a twin's source): draw the pair beside its real polygons",
+        callback=normalise_url,
     ),
 ) -> None:
     """Draw a pair's phase, coherence and masks (paper Fig. 2 style), or a twin pair beside its real

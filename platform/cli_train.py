@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
+from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve, validated
 from hephaestus.platform.errors import InputError
 
@@ -71,10 +71,15 @@ def _print_plan(rows: list[dict[str, Any]], fmt: str) -> None:
 
 
 def benchmark(
-    store_url: str = typer.Argument(..., help="Store with cubes and a catalog (local path, s3://, gs://)."),
+    store_url: str = typer.Argument(
+        ..., help="Store with cubes and a catalog (local path, s3://, gs://).", callback=normalise_url
+    ),
     grid: str | None = typer.Option(None, "--grid", help="Grid preset: smoke (default), demo or paper."),
     out: str | None = typer.Option(
-        None, "--out", help="Results URL: results.parquet, tables, figure, checkpoints (not for --dry-run)."
+        None,
+        "--out",
+        help="Results URL: results.parquet, tables, figure, checkpoints (not for --dry-run).",
+        callback=normalise_url,
     ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
     workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
@@ -86,9 +91,11 @@ def benchmark(
         None, "--models", help="Comma-separated models instead of the grid's (e.g. convnext_base)."
     ),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Overrides every run's."),
-    weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
+    weights_dir: str | None = typer.Option(
+        None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
+    ),
     statistics: str | None = typer.Option(
-        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's."
+        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's.", callback=normalise_url
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print every planned run and its settings; train nothing."
@@ -161,8 +168,10 @@ def benchmark(
 
 
 def train(
-    store_url: str = typer.Argument(..., help="Store with cubes and a catalog."),
-    out: str = typer.Option(..., "--out", help="Results URL (checkpoints go to OUT/checkpoints/<run id>)."),
+    store_url: str = typer.Argument(..., help="Store with cubes and a catalog.", callback=normalise_url),
+    out: str = typer.Option(
+        ..., "--out", help="Results URL (checkpoints go to OUT/checkpoints/<run id>).", callback=normalise_url
+    ),
     config: Path | None = config_option("RunConfig"),
     model: str | None = typer.Option(None, "--model"),
     series: bool | None = typer.Option(None, "--series/--single"),
@@ -178,8 +187,10 @@ def train(
     min_workers: int | None = typer.Option(None, "--min-workers", min=1),
     max_workers: int | None = typer.Option(None, "--max-workers", min=1),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
-    weights_dir: str | None = typer.Option(None, "--weights-dir", help=WEIGHTS_DIR_HELP),
-    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP),
+    weights_dir: str | None = typer.Option(
+        None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
+    ),
+    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP, callback=normalise_url),
     address: str | None = typer.Option(None, "--address"),
     print_config: bool = print_config_option(),
 ) -> None:
@@ -228,16 +239,19 @@ def train(
 
 def predict(
     checkpoint: str = typer.Argument(
-        ..., help="Checkpoint folder of a finished run (results' checkpoint column)."
+        ..., help="Checkpoint folder of a finished run (results' checkpoint column).", callback=normalise_url
     ),
-    cube_url: str = typer.Argument(..., help="Cube to predict on."),
-    out: str = typer.Option(..., "--out", help="Output .tif/.tiff (GeoTIFF) or .zarr."),
+    cube_url: str = typer.Argument(..., help="Cube to predict on.", callback=normalise_url),
+    out: str = typer.Option(
+        ..., "--out", help="Output .tif/.tiff (GeoTIFF) or .zarr.", callback=normalise_url
+    ),
     pair: str | None = typer.Option(None, "--pair", help="PRIMARY_SECONDARY as YYYYMMDD_YYYYMMDD."),
     unique_id: str | None = typer.Option(None, "--unique-id", help="Hephaestus sample id of the pair."),
     store: str | None = typer.Option(
         None,
         "--store",
         help="Store whose catalog gives a series model its series (default: the cube's store).",
+        callback=normalise_url,
     ),
 ) -> None:
     """Write a georeferenced deformation mask (segmenters) or score (classifiers) for one pair."""

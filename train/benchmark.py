@@ -266,7 +266,7 @@ def run_benchmark(
 
     t0 = time.perf_counter()
     grid = grid_preset(grid) if isinstance(grid, str) else grid
-    out = storage.check_url(out, "output")  # before Ray; absolute, so trials in their own folders agree
+    out = storage.check_url(out, "output")  # one-line errors before Ray (the CLI already made it absolute)
     runs = grid.runs()
     planned = [r.run_id for r in runs]
     done = finished_runs(out)
@@ -282,7 +282,7 @@ def run_benchmark(
         from hephaestus.train.models import require_weights
 
         require_weights(pending)  # before Ray: missing ImageNet weights fail here, never fall back to random
-        if source is None:  # absolute and reachable before Ray: trials run in their own folders
+        if source is None:  # reachable before Ray (library callers: check_url makes it absolute too)
             store_url = storage.check_url(store_url, "source")
             source = CatalogSource(store_url)
         source.check()
