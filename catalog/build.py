@@ -366,12 +366,13 @@ def catalog_from_annotations(
         hx.AVAILABLE: storage.redact(storage.normalize(available)) if available is not None else None,
         hx.SKIPPED: skipped,
     }
-    _publish_or_discard(
-        store,
-        version,
-        lambda: _write_version(store, version, pairs, series, [], cfg, None, extra),
-        cfg.keep_versions,
-    )
+    with store_lock(store, "catalog-build"):  # the same lock as `hmc catalog build`: one publisher at a time
+        _publish_or_discard(
+            store,
+            version,
+            lambda: _write_version(store, version, pairs, series, [], cfg, None, extra),
+            cfg.keep_versions,
+        )
     return BuildReport(
         store, version, pairs.num_rows, series.num_rows, [], skipped, table2_counts(pairs, series)
     )

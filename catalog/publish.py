@@ -153,11 +153,18 @@ def list_versions(store_url: str) -> list[str]:
 
 
 def remove_versions(store_url: str, keep: set[str]) -> list[str]:
+    """Remove the versions not in `keep`, but never the one the pointer names nor one newer than every kept
+    version: the pointer is re-read right before each removal, so a build that published (or is writing)
+    meanwhile keeps a complete catalog, whatever the lock did or did not cover."""
     removed = []
+    newest_kept = max(keep, default="")
     for name in list_versions(store_url):
-        if name not in keep:
-            storage.remove(StoreLayout(store_url).catalog_version(name).url)
-            removed.append(name)
+        if name in keep or name > newest_kept:  # newer: another build may be writing it now
+            continue
+        if name == current_version(store_url):
+            continue
+        storage.remove(StoreLayout(store_url).catalog_version(name).url)
+        removed.append(name)
     return removed
 
 

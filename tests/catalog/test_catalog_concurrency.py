@@ -122,3 +122,70 @@ def test_ingest_into_a_busy_store_stops_before_ray(tmp_path: Path) -> None:
         with pytest.raises(StoreBusyError, match="another `ingest` is running"):
             run_ingest(IngestConfig(sources=str(tmp_path / "src"), out=str(out)))
     assert not ray.is_initialized()
+
+
+def _complete(store: Path) -> str:
+    """The published version, after checking every index file the pointer's version lists exists."""
+    version = pub.current_version(str(store))
+    assert version is not None
+    index = store / "catalog" / version / "index"
+    files = list(index.rglob("*.parquet"))
+    assert files and all(f.stat().st_size > 0 for f in files), (version, files)
+    return version
+
+
+def test_from_annotations_takes_the_build_lock(tmp_path: Path) -> None:
+    from catalog_records import annotation, write_annotations
+
+    from hephaestus.catalog import catalog_from_annotations
+
+    ann = write_annotations(tmp_path / "ann", [annotation(k) for k in range(1, 5)])
+    store = tmp_path / "store"
+    with store_lock(str(store), "catalog-build"):  # a `hmc catalog build` in progress
+        with pytest.raises(StoreBusyError, match="another `catalog-build` is running"):
+            catalog_from_annotations(ann, store)
+    assert pub.current_version(str(store)) is None  # nothing published, no version left behind
+    assert not (store / "catalog").exists() or not pub.list_versions(str(store))
+
+
+def test_racing_from_annotations_builds_leave_a_complete_catalog(tmp_path: Path) -> None:
+    from catalog_records import annotation, write_annotations
+
+    from hephaestus.catalog import catalog_from_annotations
+
+    ann = write_annotations(tmp_path / "ann", [annotation(k) for k in range(1, 9)])
+    store = tmp_path / "store"
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def build() -> None:
+        barrier.wait()
+        try:
+            catalog_from_annotations(ann, store)
+            outcomes.append("ok")
+        except StoreBusyError:
+            outcomes.append("busy")
+
+    for _ in range(3):  # rounds, so each race also meets the versions earlier rounds published
+        threads = [threading.Thread(target=build) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _complete(store)
+    assert "ok" in outcomes and set(outcomes) <= {"ok", "busy"}, outcomes
+
+
+def test_cleanup_never_removes_the_version_the_pointer_names(tmp_path: Path) -> None:
+    """A build whose `keep` set is stale (the pointer moved meanwhile) must not delete the published version."""
+    from catalog_records import annotation, write_annotations
+
+    from hephaestus.catalog import catalog_from_annotations
+
+    ann = write_annotations(tmp_path / "ann", [annotation(k) for k in range(1, 5)])
+    store = tmp_path / "store"
+    catalog_from_annotations(ann, store)
+    published = _complete(store)
+    stale = pub.new_version()  # what a slower build believes it just published
+    pub.remove_versions(str(store), keep={stale})
+    assert _complete(store) == published
