@@ -46,6 +46,10 @@ class FrameBuild:
     dem_hgt: str | None = None
     dem_cube: str | None = None
     fingerprint: str = ""
+    # what the cube's shape depends on, and per write task what its cells depend on (a changed input
+    # then invalidates only the tasks it feeds; see runner.reuse_published)
+    structure: str = ""
+    task_fingerprints: dict[str, str] = field(default_factory=dict)
     n_pairs: int = 0  # cells with content to write (products)
     description: str = ""
 
@@ -304,30 +308,53 @@ def _pair_job(
     )
 
 
+def _job_key(j: PairJob) -> tuple:
+    return (j.i, j.j, j.kind, j.phase, j.coherence, j.polygons, j.era5_primary, j.era5_secondary)
+
+
 def _frame_fingerprint(
     cfg: IngestConfig, fr: sources.FrameSource, build: FrameBuild, jobs: list[PairJob]
 ) -> str:
-    """What the cube depends on: a plan with the same fingerprint has nothing new to write."""
+    """What the cube depends on: a plan with the same fingerprint has nothing new to write.
+
+    Also sets `build.structure` (grid, axes, task layout: what a partial rewrite must share with the
+    published cube) and `build.task_fingerprints` (per write task: its jobs and its input files' versions).
+    """
     used_era5 = build.ctx.era5_files
+    # size+mtime / ETag / generation: a replaced file changes the plan, so its pairs are redone
+    versions = _versions([fr.hgt, fr.metadata_url, *(f for j in jobs for f in j.files()), *used_era5])
+    base = {
+        "version": PLAN_VERSION,
+        "frame": build.frame_id,
+        "grid": build.ctx.grid,
+        "primary": build.primary,
+        "secondary": build.secondary,
+        "zarr_format": cfg.zarr_format,
+        "pairs_per_task": cfg.pairs_per_task,
+        "chunking": cfg.chunking.model_dump(),
+        "hgt": fr.hgt,
+    }
+    build.structure = fingerprint(
+        {
+            **base,
+            "frame_files": {u: versions.get(u) for u in (fr.hgt, fr.metadata_url) if u},
+            "tasks": [(task_id, [(j.i, j.j) for j in tjobs]) for task_id, tjobs in build.blocks],
+        }
+    )
+    build.task_fingerprints = {
+        task_id: fingerprint(
+            {
+                "jobs": [_job_key(j) for j in tjobs],
+                "versions": {f: versions.get(f) for j in tjobs for f in j.files()},
+            }
+        )
+        for task_id, tjobs in build.blocks
+    }
     return fingerprint(
         {
-            "version": PLAN_VERSION,
-            "frame": build.frame_id,
-            "grid": build.ctx.grid,
-            "primary": build.primary,
-            "secondary": build.secondary,
-            "zarr_format": cfg.zarr_format,
-            "pairs_per_task": cfg.pairs_per_task,
-            "chunking": cfg.chunking.model_dump(),
-            "hgt": fr.hgt,
-            # size+mtime / ETag / generation: a replaced file changes the plan, so its pairs are redone
-            "versions": _versions(
-                [fr.hgt, fr.metadata_url, *(f for j in jobs for f in j.files()), *used_era5]
-            ),
-            "jobs": [
-                (j.i, j.j, j.kind, j.phase, j.coherence, j.polygons, j.era5_primary, j.era5_secondary)
-                for j in jobs
-            ],
+            **base,
+            "versions": versions,
+            "jobs": [_job_key(j) for j in jobs],
             "scalars": {k: v.tolist() for k, v in build.scalars.items()},
         }
     )

@@ -15,6 +15,7 @@ import json
 import os
 import posixpath
 import shutil
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -73,7 +74,34 @@ def write_template(
             consolidated=zarr_format == 2,
         )
     # The plan record goes last: its presence says the template is complete and tasks may resume.
+    write_plan(staging, fingerprint, plan_summary)
+
+
+def write_plan(staging: str, fingerprint: str, plan_summary: dict) -> None:
     storage.write_text_atomic(Staging(staging).plan, json.dumps({"fingerprint": fingerprint, **plan_summary}))
+
+
+def stage_copy(dest: str, staging: str, fingerprint: str) -> None:
+    """Start a staged cube as a copy of the published local cube `dest`, stamped with the new fingerprint
+    (a partial rewrite: the tasks whose inputs changed then overwrite their cells)."""
+    storage.remove(staging)
+    cube = storage.normalize(Staging(staging).cube)
+    shutil.copytree(storage.normalize(dest), cube)
+    v3 = os.path.join(cube, "zarr.json")
+    if os.path.exists(v3):
+        meta = json.loads(Path(v3).read_text())
+        meta.setdefault("attributes", {})[FINGERPRINT_ATTR] = fingerprint
+        storage.write_text_atomic(v3, json.dumps(meta, indent=2))
+        return
+    attrs_path = os.path.join(cube, ".zattrs")
+    attrs = json.loads(Path(attrs_path).read_text())
+    attrs[FINGERPRINT_ATTR] = fingerprint
+    storage.write_text_atomic(attrs_path, json.dumps(attrs, indent=4))
+    consolidated = os.path.join(cube, ".zmetadata")
+    if os.path.exists(consolidated):
+        meta = json.loads(Path(consolidated).read_text())
+        meta.get("metadata", {}).setdefault(".zattrs", {})[FINGERPRINT_ATTR] = fingerprint
+        storage.write_text_atomic(consolidated, json.dumps(meta, indent=4))
 
 
 def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.ndarray]) -> None:

@@ -6,6 +6,7 @@ pixels. Tasks lost with a node are retried by Ray; writes are idempotent (same c
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import numpy as np
 
 from hephaestus.platform import storage
 from hephaestus.platform.cube import cube_template
-from hephaestus.platform.layout import StoreLayout
+from hephaestus.platform.layout import Staging, StoreLayout
 
 from . import publish
 from .config import ChunkingConfig
@@ -25,6 +26,8 @@ from .quarantine import QuarantineRecord
 from .quarantine import clear as clear_quarantine
 from .quarantine import write as write_quarantine
 from .writer import write_block, write_dem
+
+DEM_TASK = "dem"
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class _FrameState:
     pending: int
     outcomes: list[dict] = field(default_factory=list)
     failed: str | None = None
+    results: dict[str, dict] = field(default_factory=dict)  # task id -> its result (for the ledger)
 
 
 def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list]:
@@ -93,7 +97,11 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
     fmt = build.ctx.zarr_format
     build.ctx = replace(build.ctx, cube_url=staged.cube)
     state = _FrameState(build, staging, dest, store_url, pending=0)
-    if publish.read_plan_fingerprint(staging) != build.fingerprint:
+    if publish.read_plan_fingerprint(staging) == build.fingerprint:
+        pass  # an interrupted run of the same plan: its finished tasks are skipped
+    elif _reuse_published(build, layout, staging):
+        build.ctx = replace(build.ctx, over_copy=True)
+    else:
         lat, lon = build.ctx.grid.coords()
         template = cube_template(build.frame_id, build.primary, build.secondary, lat, lon, lazy=True)
         if build.description:
@@ -107,9 +115,52 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
             enc,
             {"frame_id": build.frame_id, "tasks": len(build.blocks) + 1},
         )
-    specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, "dem", staging))]
+    specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, DEM_TASK, staging))]
     specs += [("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks]
     return state, specs
+
+
+def _reuse_published(build: FrameBuild, layout: StoreLayout, staging: str) -> bool:
+    """Changed inputs invalidate exactly the tasks they feed: when the published local cube has the same
+    structure (grid, axes, task layout) as the new plan, stage a copy of it and mark done every task whose
+    inputs did not change (with its recorded outcome); only the others run. False: build from scratch."""
+    dest = layout.cube(build.frame_id)
+    ledger_url = layout.ledger(build.frame_id)
+    if not build.structure or not storage.is_local(dest) or not storage.exists(ledger_url):
+        return False
+    try:
+        ledger = json.loads(storage.read_bytes(ledger_url))
+    except (OSError, ValueError):
+        return False
+    if ledger.get("structure") != build.structure or ledger.get(
+        "fingerprint"
+    ) != publish.published_fingerprint(dest):
+        return False
+    publish.stage_copy(dest, staging, build.fingerprint)
+    for task_id, entry in ledger.get("tasks", {}).items():
+        same = task_id == DEM_TASK or entry.get("fingerprint") == build.task_fingerprints.get(task_id)
+        if same and task_id in build.task_fingerprints | {DEM_TASK: ""}:
+            storage.write_text_atomic(Staging(staging).done_marker(task_id), json.dumps(entry["result"]))
+    publish.write_plan(
+        staging, build.fingerprint, {"frame_id": build.frame_id, "tasks": len(build.blocks) + 1}
+    )
+    return True
+
+
+def _write_ledger(state: _FrameState) -> None:
+    """After publishing: which task consumed which input versions, with what outcome (see _reuse_published)."""
+    b = state.build
+    if not b.structure:
+        return
+    tasks = {
+        task_id: {
+            "fingerprint": b.task_fingerprints.get(task_id, ""),
+            "result": {k: v for k, v in result.items() if k != "skipped"},
+        }
+        for task_id, result in state.results.items()
+    }
+    body = {"fingerprint": b.fingerprint, "structure": b.structure, "tasks": tasks}
+    storage.write_text_atomic(StoreLayout(state.store_url).ledger(b.frame_id), json.dumps(body))
 
 
 def run_builds(
@@ -177,6 +228,7 @@ def run_builds(
                         result = None
                     if result is not None:
                         _account(state, result, summary)
+                        state.results[str(result.get("task_id", DEM_TASK))] = result
                     state.pending -= 1
                     done += 1
                     if progress:
@@ -236,6 +288,7 @@ def _finish(state: _FrameState, summary: IngestSummary) -> None:
     scalars["valid_date_pair"] = valid
     publish.write_pair_scalars(state.staging, b.ctx.zarr_format, scalars)
     publish.publish(state.staging, state.dest, b.ctx.zarr_format)
+    _write_ledger(state)
     summary.cube_urls.append(state.dest)
 
 

@@ -36,6 +36,9 @@ class FrameContext:
     grid: Grid
     phase_tolerance: float = 1e-4
     era5_files: dict[str, era5_mod.Era5File] = field(default_factory=dict)
+    # the staged cube is a copy of the published one (a partial rewrite): a cell left without content
+    # must be overwritten with fills, or the old content would stay
+    over_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
                 "quarantined",
                 f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}",
             )
-        if data is None and ctx.zarr_format == 2:
+        if data is None and (ctx.zarr_format == 2 or ctx.over_copy):
             data = _fills(ctx)
         for name, values in (data or {}).items():
             arrays[name][job.i, job.j] = values

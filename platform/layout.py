@@ -6,6 +6,8 @@ A store (`STORE`, any fsspec URL) holds::
     staging/<FRAME>/cube.zarr            a cube being built; becomes cubes/<FRAME>.zarr when complete
     staging/<FRAME>/plan.json            the plan record: its presence says the staged template is complete
     staging/<FRAME>/done/<TASK>.json     one done-marker per finished write task (a re-run skips it)
+    ledgers/<FRAME>.json                 a published cube's per-task fingerprints and outcomes (a re-run
+                                         after a changed input rewrites only the tasks that input feeds)
     quarantine/<FRAME>__<PRODUCT>.json   one record per refused source product
     catalog/collection.json              the STAC Collection, also the pointer to the published version
     catalog/<VERSION>/index/pairs/       pair index (hive-partitioned Parquet)
@@ -141,6 +143,10 @@ class StoreLayout(_Root):
 
     def staging(self, frame_id: str) -> Staging:
         return Staging(storage.join(self.url, "staging", _frame(frame_id)))
+
+    def ledger(self, frame_id: str) -> str:
+        """The ledger of a published cube: which write task consumed which input versions, with what outcome."""
+        return storage.join(self.url, "ledgers", f"{_frame(frame_id)}.json")
 
     # quarantine -------------------------------------------------------------------------------
     @property

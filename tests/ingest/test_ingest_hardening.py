@@ -16,6 +16,7 @@ from ingest_sources import SourceFrame, write_frame
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.ingest import era5 as era5_mod
 from hephaestus.ingest.plan import plan_sources
+from hephaestus.platform import schema
 from hephaestus.platform.cube import open_cube
 
 FRAME = "010A_00001_000001"
@@ -169,6 +170,62 @@ def test_corrected_product_is_reingested(tmp_path: Path) -> None:
     assert not record.exists()
     ds = open_cube(tmp_path / "store" / "cubes" / f"{first.frame_id}.zarr")
     assert bool(ds["valid_date_pair"].values.all())
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_changed_file_rewrites_only_the_pair_it_feeds(
+    zarr_format: int, sources: Path, tmp_path: Path
+) -> None:
+    """Issue 12, item 5: a replaced interferogram invalidates exactly the write task of its pair; the other
+    pairs' chunks keep their bytes (the cube is staged as a copy of the published one)."""
+    from ingest_sources import write_tif
+
+    fr = _frame()
+    d1, d2, uid = fr.pairs[1]
+    phase = sources / "licsar" / FRAME / "interferograms" / f"{d1}_{d2}" / f"{d1}_{d2}.geo.diff_pha.tif"
+    good = phase.read_bytes()
+    store = tmp_path / "store"
+    cube = store / "cubes" / f"{FRAME}.zarr"
+    cfg = IngestConfig(sources=str(sources), out=str(store), pairs_per_task=1, zarr_format=zarr_format)
+    first = run_ingest(cfg)
+    assert first.pairs_written == 3 and first.pairs_quarantined == 0
+
+    def chunks() -> dict[str, bytes]:
+        return {
+            str(p.relative_to(cube)): p.read_bytes()
+            for p in cube.rglob("*")
+            if p.is_file() and p.relative_to(cube).parts[0] in {*schema.RASTER_VARIABLES, "dem"}
+        }
+
+    def cell(name: str) -> tuple[np.ndarray, bool]:
+        ds = open_cube(cube)
+        i = int(np.flatnonzero(ds["primary_date"].values == np.datetime64(f"{d1[:4]}-{d1[4:6]}-{d1[6:]}"))[0])
+        j = int(
+            np.flatnonzero(ds["secondary_date"].values == np.datetime64(f"{d2[:4]}-{d2[4:6]}-{d2[6:]}"))[0]
+        )
+        return np.asarray(ds[name].values[i, j]), bool(ds["valid_date_pair"].values[i, j])
+
+    before = chunks()
+    # the operator's file turns bad: only its pair's task runs, the pair is refused and its cell cleared
+    write_tif(phase, np.full((24, 32), 4.0, dtype="float32"), fr.lat_max, fr.lon_min)
+    bad = run_ingest(cfg)
+    assert (bad.tasks_run, bad.pairs_written, bad.pairs_quarantined, bad.pairs_skipped) == (1, 0, 1, 2)
+    values, valid = cell("insar_difference")
+    assert not valid and np.isnan(values).all()  # no stale pixels left from the copied cube
+    # and is corrected: only that pair is rewritten again, every other chunk keeps its bytes
+    phase.write_bytes(good)
+    fixed = run_ingest(cfg)
+    assert (fixed.tasks_run, fixed.pairs_written, fixed.pairs_quarantined, fixed.pairs_skipped) == (
+        1,
+        1,
+        0,
+        2,
+    )
+    assert chunks() == before
+    assert cell("insar_difference")[1] and bool(open_cube(cube)["valid_date_pair"].values.sum() == 3)
+    assert not (store / "quarantine" / f"{FRAME}__{uid}.json").exists()
+    again = run_ingest(cfg)  # idempotent afterwards: nothing runs
+    assert again.frames_skipped == [FRAME] and again.tasks_run == 0
 
 
 # ------------------------------------------------------------------------------------------------
