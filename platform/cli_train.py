@@ -95,7 +95,7 @@ def benchmark(
         None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
     ),
     statistics: str | None = typer.Option(
-        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's.", callback=normalise_url
+        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's."
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print every planned run and its settings; train nothing."
@@ -138,7 +138,8 @@ def benchmark(
     from hephaestus.platform.ray_session import send_logs_to
     from hephaestus.train.sources import CatalogSource
 
-    CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
+    source = CatalogSource(store_url)
+    source.check()  # a missing catalog is one error line, before any display
     console = Console(width=None if sys.stdout.isatty() else 140)  # whole run ids in logs and pipes
     log_file = send_logs_to(out)
     board = RunsBoard(out, [(r.run_id, r.epochs, r.task) for r in preset.runs()], title=f"grid {preset.name}")
@@ -190,7 +191,7 @@ def train(
     weights_dir: str | None = typer.Option(
         None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
     ),
-    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP, callback=normalise_url),
+    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP),
     address: str | None = typer.Option(None, "--address"),
     print_config: bool = print_config_option(),
 ) -> None:
@@ -224,7 +225,9 @@ def train(
     from hephaestus.platform.ray_session import send_logs_to
     from hephaestus.train.sources import CatalogSource
 
-    CatalogSource(store_url).check()  # a missing catalog is one error line, before any display
+    source = CatalogSource(store_url)
+    source.check()  # a missing catalog is one error line, before any display
+    run = source.fit(run)  # the catalog's series length (a mismatch is one line), before any display
     log_file = send_logs_to(out)
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # stdout: the JSON row
     if log_file:
