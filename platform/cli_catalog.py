@@ -109,12 +109,13 @@ def _print_statistics(store_url: str) -> None:
     from rich.table import Table
 
     from hephaestus.catalog import resolve
+    from hephaestus.platform import stac_extension as hx
 
     _, coll = resolve(store_url)
     table = Table(title="normalisation statistics: this store vs the authors' statistics.json")
     for col in ("variable", "count", "mean", "authors mean", "std", "authors std", "std ratio"):
         table.add_column(col, justify="right")
-    for key, e in (coll.get("hephaestus:statistics") or {}).items():
+    for key, e in (coll.get(hx.STATISTICS) or {}).items():
         if not e.get("count"):
             continue
         table.add_row(

@@ -132,10 +132,12 @@ class _Root:
 class StoreLayout(_Root):
     """Every path under one store URL."""
 
+    CUBES_DIR = "cubes"
+
     # cubes ------------------------------------------------------------------------------------
     @property
     def cubes(self) -> str:
-        return storage.join(self.url, "cubes")
+        return storage.join(self.url, self.CUBES_DIR)
 
     def cube(self, frame_id: str) -> str:
         """Where the published cube of a frame lives (the frame id is checked first)."""

@@ -23,7 +23,7 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.inputs import InputSpec, pad_series
-from hephaestus.platform.layout import CheckpointFiles
+from hephaestus.platform.layout import CheckpointFiles, StoreLayout
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.cubes import OpenCube, default_store
 from hephaestus.train.data.read import read_input
@@ -120,7 +120,7 @@ def store_of(cube_url: str) -> str:
     url = storage.normalize(cube_url).rstrip("/")
     parent, _, _ = url.rpartition("/")
     store, _, folder = parent.rpartition("/")
-    if folder != "cubes" or not store:
+    if folder != StoreLayout.CUBES_DIR or not store:
         raise PredictError(
             f"{storage.redact(cube_url)}: not under STORE/cubes/; give --store for its catalog"
         )
