@@ -14,6 +14,10 @@ A store (`STORE`, any fsspec URL) holds::
     catalog/<VERSION>/index/series/      series table (hive-partitioned Parquet)
     catalog/<VERSION>/items/<FRAME>.json STAC Items, one per cube
     catalog/<VERSION>/items.parquet      stac-geoparquet mirror of the Items
+    monitor/scores.parquet               every pair the monitor scored (schema: platform/alerts.py)
+    monitor/alerts.parquet               one row per detection (schema: platform/alerts.py)
+    monitor/alerts.geojson               the same alerts as a GeoJSON FeatureCollection
+    monitor/state/                       the monitor's cycle journal (restart without loss or repeat)
 
 A results folder (`RESULTS`) holds `checkpoints/<RUN>/checkpoint_*/` with the files named in
 :class:`CheckpointFiles`. Ids that come from input files (frame ids, run ids, version names) are
@@ -177,6 +181,34 @@ class StoreLayout(_Root):
         if not CATALOG_VERSION.match(str(version)):
             raise ValueError(f"not a catalog version name: {version!r}")
         return CatalogVersion(storage.join(self.catalog, version), version)
+
+    # monitoring -------------------------------------------------------------------------------
+    @property
+    def monitor(self) -> MonitorFiles:
+        return MonitorFiles(storage.join(self.url, "monitor"))
+
+
+@dataclass(frozen=True)
+class MonitorFiles:
+    """The monitor's outputs under one store (tables described in platform/alerts.py)."""
+
+    url: str
+
+    @property
+    def scores(self) -> str:
+        return storage.join(self.url, "scores.parquet")
+
+    @property
+    def alerts(self) -> str:
+        return storage.join(self.url, "alerts.parquet")
+
+    @property
+    def alerts_geojson(self) -> str:
+        return storage.join(self.url, "alerts.geojson")
+
+    @property
+    def state(self) -> str:
+        return storage.join(self.url, "state")
 
 
 class CheckpointFiles:
