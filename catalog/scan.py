@@ -30,7 +30,7 @@ import xarray as xr
 
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
 from hephaestus.platform import inputs, schema, storage
-from hephaestus.platform.cube import CubeUnreadableError, open_cube
+from hephaestus.platform.cube import CubeUnreadableError, dataset_version, open_cube
 
 STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *inputs.ATMOSPHERE_CHANNELS)
 
@@ -86,6 +86,8 @@ class CubeScan:
     train_stats: dict[str, RunningStats] = field(default_factory=dict)
     """The same statistics over the train split's pairs only (the DEM when the cube has any)."""
     skipped: list[str] = field(default_factory=list)
+    cube_version: str | None = None
+    """The version token of the view of the cube this scan read (platform.cube.dataset_version)."""
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -160,6 +162,7 @@ def _new_scan(ds: xr.Dataset, text: str, frame_id: str) -> CubeScan:
             }
             for name in schema.VARIABLES
         },
+        cube_version=dataset_version(ds),
     )
 
 

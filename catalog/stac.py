@@ -95,6 +95,7 @@ def cube_item(
         pairs=len(rows),
         usable_pairs=sum(1 for r in rows if r["usable"]),
         positive_pairs=n_pos,
+        cube_version=scan.cube_version,
     )
     _apply_projection(item, scan)
     _apply_datacube(item, scan)

@@ -22,11 +22,10 @@ import xarray as xr
 import zarr
 
 from hephaestus.platform import cube_text, storage
+from hephaestus.platform.cube import FINGERPRINT_ATTR, HISTORY_ATTR, VERSION_ATTR, version_token
 from hephaestus.platform.layout import Staging
 
 from .encoding import ROOT_KEYS
-
-FINGERPRINT_ATTR = "hmc_ingest_fingerprint"
 
 
 def published_fingerprint(url: str) -> str | None:
@@ -52,12 +51,24 @@ def read_plan_fingerprint(staging: str) -> str | None:
         return None
 
 
+def version_attrs(fingerprint: str, history: list[str] | None = None) -> dict[str, object]:
+    """The root attributes that stamp a cube's content: plan fingerprint, version token, append history.
+
+    A build from scratch or a partial rewrite starts a new history (published pairs may have changed);
+    only an append carries the history on (see ingest/append.py).
+    """
+    attrs: dict[str, object] = {FINGERPRINT_ATTR: fingerprint, VERSION_ATTR: version_token(fingerprint)}
+    if history:
+        attrs[HISTORY_ATTR] = list(history)
+    return attrs
+
+
 def write_template(
     template: xr.Dataset, staging: str, fingerprint: str, zarr_format: int, encoding: dict, plan_summary: dict
 ) -> None:
     """Start a fresh staged cube: metadata and coordinates only (dask-lazy variables are not computed)."""
     storage.remove(staging)
-    template = template.assign_attrs({FINGERPRINT_ATTR: fingerprint})
+    template = template.assign_attrs(version_attrs(fingerprint))
     if zarr_format == 3:
         template = cube_text.encode_dataset(template)
     from .encoding import V2_WRITE_EMPTY_CHUNKS
@@ -90,18 +101,23 @@ def stage_copy(dest: str, staging: str, fingerprint: str) -> None:
     v3 = os.path.join(cube, "zarr.json")
     if os.path.exists(v3):
         meta = json.loads(Path(v3).read_text())
-        meta.setdefault("attributes", {})[FINGERPRINT_ATTR] = fingerprint
+        _stamp(meta.setdefault("attributes", {}), fingerprint)
         storage.write_text_atomic(v3, json.dumps(meta, indent=2))
         return
     attrs_path = os.path.join(cube, ".zattrs")
     attrs = json.loads(Path(attrs_path).read_text())
-    attrs[FINGERPRINT_ATTR] = fingerprint
+    _stamp(attrs, fingerprint)
     storage.write_text_atomic(attrs_path, json.dumps(attrs, indent=4))
     consolidated = os.path.join(cube, ".zmetadata")
     if os.path.exists(consolidated):
         meta = json.loads(Path(consolidated).read_text())
-        meta.get("metadata", {}).setdefault(".zattrs", {})[FINGERPRINT_ATTR] = fingerprint
+        _stamp(meta.get("metadata", {}).setdefault(".zattrs", {}), fingerprint)
         storage.write_text_atomic(consolidated, json.dumps(meta, indent=4))
+
+
+def _stamp(attrs: dict, fingerprint: str) -> None:
+    attrs.pop(HISTORY_ATTR, None)
+    attrs.update(version_attrs(fingerprint))
 
 
 def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.ndarray]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Final
 
 import numpy as np
 import xarray as xr
@@ -15,6 +17,13 @@ import zarr.storage
 from hephaestus.platform import cube_text, schema
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.storage import is_local, location, normalize, redact, storage_options
+
+FINGERPRINT_ATTR: Final = "hmc_ingest_fingerprint"
+"""Root attribute: the fingerprint of the ingest plan a cube was built (or last grown) from."""
+VERSION_ATTR: Final = "hmc_cube_version"
+"""Root attribute: the cube's version token (see `cube_version`)."""
+HISTORY_ATTR: Final = "hmc_cube_history"
+"""Root attribute: the version tokens this cube grew from by appends, oldest first."""
 
 
 class CubeUnreadableError(InputError):
@@ -188,3 +197,69 @@ def fill_value(name: str) -> object:
     if var.dtype == "str":
         return ""
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Cube versions: what a catalog Item records so that a training run can be reproduced from it
+# ---------------------------------------------------------------------------------------------
+def version_token(fingerprint: str) -> str:
+    """The version token of a cube whose content the ingest plan `fingerprint` describes.
+
+    Deterministic: the same sources and settings give the same token. Written into the root metadata
+    together with the cube's shape (the append commit, see ingest/append.py), so a reader that opened
+    one consistent view of a cube reads the token of exactly that view.
+    """
+    return "cv-" + hashlib.sha256(f"hephaestus-cube:{fingerprint}".encode()).hexdigest()[:20]
+
+
+def dataset_version(attrs: Mapping[str, object] | xr.Dataset) -> str | None:
+    """The version token of an opened cube (its root attributes); None for a cube no ingest wrote.
+
+    Read it from the dataset you read pairs from, not from the URL a moment later: an append in
+    between would give the token of another view. Cubes ingested before tokens existed carry only
+    the plan fingerprint, from which their token is derived the same way.
+    """
+    if isinstance(attrs, xr.Dataset):
+        attrs = attrs.attrs
+    token = attrs.get(VERSION_ATTR)
+    if token:
+        return str(token)
+    fingerprint = attrs.get(FINGERPRINT_ATTR)
+    return version_token(str(fingerprint)) if fingerprint else None
+
+
+def dataset_history(attrs: Mapping[str, object] | xr.Dataset) -> tuple[str, ...]:
+    """The versions an opened cube grew from by appends (oldest first; its own token not included)."""
+    if isinstance(attrs, xr.Dataset):
+        attrs = attrs.attrs
+    history = attrs.get(HISTORY_ATTR) or []
+    return tuple(str(t) for t in history) if isinstance(history, list | tuple) else ()
+
+
+def cube_attrs(url: str | os.PathLike[str]) -> dict[str, object]:
+    """The root attributes of a cube, reading only its root metadata (consolidated when present)."""
+    text = normalize(url)
+    try:
+        return dict(zarr.open_group(zarr_store(text), mode="r").attrs)
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:  # type: ignore[attr-defined]
+        raise CubeUnreadableError(
+            f"{redact(text)}: not a zarr group ({exc.__class__.__name__}: {exc})"
+        ) from exc
+
+
+def cube_version(url: str | os.PathLike[str]) -> str | None:
+    """The version token of the cube at `url` as a reader sees it now (one small metadata read).
+
+    The token changes whenever the cube's content changes: an append gives a new token and records
+    the old one in the history; a rebuild gives a new token and an empty history.
+    """
+    return dataset_version(cube_attrs(url))
+
+
+def descends_from(attrs: Mapping[str, object] | xr.Dataset, token: str) -> bool:
+    """Whether an opened cube is the version `token` or grew from it by appends only.
+
+    Appends never change a published pair (tested by checksums), so every pair a catalog of version
+    `token` lists reads the same bytes from such a cube: a run trained on that catalog reproduces.
+    """
+    return dataset_version(attrs) == token or token in dataset_history(attrs)

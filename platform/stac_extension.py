@@ -27,6 +27,9 @@ VOLCANOES: Final = "hephaestus:volcanoes"
 PAIRS: Final = "hephaestus:pairs"
 USABLE_PAIRS: Final = "hephaestus:usable_pairs"
 POSITIVE_PAIRS: Final = "hephaestus:positive_pairs"
+CUBE_VERSION: Final = "hephaestus:cube_version"
+"""The version token of the cube the Item describes (platform.cube.cube_version): the cube a training
+run on this catalog read, so that the run can be reproduced (an append keeps every listed pair)."""
 # Asset fields (the pair-index asset of an Item)
 FILTER: Final = "hephaestus:filter"
 # Collection fields
@@ -96,9 +99,17 @@ class ItemHephaestusExtension(HephaestusExtension[pystac.Item]):
         self.properties = item.properties
 
     def apply(
-        self, *, frame_id: str, volcanoes: list[str], pairs: int, usable_pairs: int, positive_pairs: int
+        self,
+        *,
+        frame_id: str,
+        volcanoes: list[str],
+        pairs: int,
+        usable_pairs: int,
+        positive_pairs: int,
+        cube_version: str | None = None,
     ) -> None:
         self._set(FRAME_ID, frame_id)
+        self._set(CUBE_VERSION, cube_version)
         self._set(VOLCANOES, list(volcanoes))
         self._set(PAIRS, int(pairs))
         self._set(USABLE_PAIRS, int(usable_pairs))
@@ -111,6 +122,10 @@ class ItemHephaestusExtension(HephaestusExtension[pystac.Item]):
     @property
     def pairs(self) -> int | None:
         return self._get(PAIRS)
+
+    @property
+    def cube_version(self) -> str | None:
+        return self._get(CUBE_VERSION)
 
 
 class AssetHephaestusExtension(HephaestusExtension[pystac.Asset]):
@@ -168,4 +183,4 @@ COLLECTION_KEYS: Final = (
     ANNOTATIONS,
     AVAILABLE,
 )
-ITEM_KEYS: Final = (FRAME_ID, VOLCANOES, PAIRS, USABLE_PAIRS, POSITIVE_PAIRS)
+ITEM_KEYS: Final = (FRAME_ID, VOLCANOES, PAIRS, USABLE_PAIRS, POSITIVE_PAIRS, CUBE_VERSION)
