@@ -7,7 +7,7 @@ export RAY_AUTH_MODE ?= disabled
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: demo test test-slow lint format bench cluster-test clean
+.PHONY: demo test test-slow lint format bench cluster-test clean browser
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,20 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/hmc demo $(DEMO)
 
-test: $(BIN)/.installed
+# The dashboard test drives a real headless browser: Debian's chromium and chromium-driver, installed
+# here when missing (idempotent, quiet; needs root or sudo, as on CI and the developers' machines).
+CHROMIUM_BINS := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@for f in $(CHROMIUM_BINS); do test -x $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing chromium and chromium-driver (apt) for the dashboard browser test"; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	  || echo "warning: could not install chromium; the browser test fails under CI=true"; \
+	fi
+
+test: $(BIN)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --durations=15
 

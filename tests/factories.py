@@ -40,13 +40,16 @@ def make_cube_dataset(
     seed: int = 0,
     positive_every: int = 3,
     first_id: int = 100,
+    lat_max: float = 19.5,
+    lon_min: float = -155.6,
 ) -> xr.Dataset:
-    """A dense cube; every `positive_every`-th valid pair has a square deformation mask."""
+    """A dense cube; every `positive_every`-th valid pair has a square deformation mask.
+    Its grid starts at (`lat_max`, `lon_min`), 0.001 degree spacing."""
     rng = np.random.default_rng(seed)
     start = np.datetime64("2018-01-05", "D")
     primary = start + np.arange(n_primary) * 12
     secondary = start + 6 + np.arange(n_secondary) * 6
-    lat, lon = grid_coords(19.5, -155.6, height, width)
+    lat, lon = grid_coords(lat_max, lon_min, height, width)
     ds = cube_template(frame_id, primary, secondary, lat, lon, lazy=False)
     shape = (n_primary, n_secondary, height, width)
     ds["insar_difference"].values[:] = rng.uniform(-np.pi, np.pi, shape).astype("float32")

@@ -11,15 +11,15 @@ and only within MAX_OFFSET_DEG of them.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 from hephaestus.ingest.synthetic.frames import Volcano
-from hephaestus.platform.errors import InputError
+from hephaestus.platform.volcanoes import GvpVolcano, VolcanoTableError, name_index, read_table
+from hephaestus.platform.volcanoes import normalise_name as _norm
+
+__all__ = ["ALIASES", "NOT_HOLOCENE", "GvpVolcano", "VolcanoTableError", "frame_volcanoes", "read_gvp"]
 
 ALIASES: dict[str, str | None] = {
     "Nyamuragira": "Nyamulagira",
@@ -49,51 +49,9 @@ GLACIATED_LATITUDE = 60.0
 """Summits above this, or volcanoes poleward of this latitude, carry ice (glacier fringes)."""
 
 
-class VolcanoTableError(InputError):
-    """frame_names.json or the GVP table is unreadable, or a frame has no volcano in the table."""
-
-
-def _norm(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(text.replace("_", " ").replace("-", " ").split())
-
-
-@dataclass(frozen=True)
-class GvpVolcano:
-    name: str
-    lat: float
-    lon: float
-    elevation_m: float
-
-
 def read_gvp(path: str | Path) -> dict[str, list[GvpVolcano]]:
     """Normalised name (as written and un-inverted) -> the GVP volcanoes of that name."""
-    index: dict[str, list[GvpVolcano]] = {}
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise VolcanoTableError(f"{path}: cannot read the GVP table ({exc.strerror})") from exc
-    for row in rows:
-        try:
-            v = GvpVolcano(
-                row["volcano_name"],
-                float(row["latitude"]),
-                float(row["longitude"]),
-                float(row["elevation_m"] or 0.0),
-            )
-        except (KeyError, ValueError) as exc:
-            raise VolcanoTableError(
-                f"{path}: row {row.get('volcano_number')!r} is malformed ({exc})"
-            ) from exc
-        keys = {_norm(v.name)}
-        if "," in v.name:
-            last, first = v.name.split(",", 1)
-            keys.add(_norm(f"{first} {last}"))
-        for key in keys:
-            index.setdefault(key, []).append(v)
-    return index
+    return name_index(read_table(path))
 
 
 def _candidates(name: str, index: dict[str, list[GvpVolcano]]) -> list[GvpVolcano]:

@@ -1,0 +1,208 @@
+"""What the dashboard shows, read once from a store: STAC items, the pair index, the monitor's tables,
+and the volcanoes (GVP list) they name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hephaestus.catalog.read import read_pairs, resolve_version
+from hephaestus.platform import alerts, storage
+from hephaestus.platform import stac_extension as hx
+from hephaestus.platform.errors import InputError
+from hephaestus.platform.layout import StoreLayout, safe_name
+from hephaestus.platform.volcanoes import GvpVolcano, name_index, normalise_name, read_table
+
+
+class DashboardInputError(InputError):
+    """The store's catalog cannot be shown (an item link that leaves the catalog, an unreadable item)."""
+
+
+@dataclass
+class Frame:
+    """One STAC item (one cube): its frame id, footprint and the item JSON as published."""
+
+    frame_id: str
+    item: dict
+
+    @property
+    def geometry(self) -> dict | None:
+        return self.item.get("geometry")
+
+    @property
+    def bbox(self) -> list[float] | None:
+        return self.item.get("bbox")
+
+    @property
+    def page(self) -> str:
+        """The item's page, relative to the site root."""
+        return f"stac/items/{safe_name(self.frame_id)}.html"
+
+
+@dataclass
+class Volcano:
+    """A volcano the site shows: from the monitor's tables or an item's volcano list; placed by GVP."""
+
+    name: str
+    number: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    frames: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        return f"gvp-{self.number}" if self.number is not None else safe_name(normalise_name(self.name))
+
+    @property
+    def page(self) -> str:
+        return f"volcanoes/{self.key}.html"
+
+
+@dataclass
+class SiteData:
+    store: str
+    collection: dict
+    version: str
+    frames: list[Frame]
+    pairs: pa.Table
+    scores: list[dict]
+    alerts: list[dict]
+    volcanoes: list[Volcano]
+
+    def pair(self, frame_id: str, primary: dt.date, secondary: dt.date) -> dict | None:
+        """The pair index row of one pair (None when the catalog does not list it)."""
+        return self._pair_rows().get((frame_id, primary, secondary))
+
+    def _pair_rows(self) -> dict[tuple[str, dt.date, dt.date], dict]:
+        if not hasattr(self, "_rows"):
+            cols = ["unique_id", "frame_id", "primary_date", "secondary_date", "cube_url"]
+            cols += [
+                "primary_index",
+                "secondary_index",
+                "positive",
+                "deformation_pixels",
+                "split",
+                "usable",
+                "label",
+            ]
+            rows = self.pairs.select(cols).to_pylist()
+            self._rows = {(r["frame_id"], r["primary_date"], r["secondary_date"]): r for r in rows}
+        return self._rows
+
+    def volcano_of(self, row: dict) -> Volcano | None:
+        """The volcano a score or alert row names (by GVP number, else by name)."""
+        for v in self.volcanoes:
+            if row.get("volcano_number") is not None and v.number == row["volcano_number"]:
+                return v
+        name = row.get("volcano")
+        if name:
+            for v in self.volcanoes:
+                if normalise_name(v.name) == normalise_name(name):
+                    return v
+        return None
+
+
+def read_monitor_table(url: str, schema: pa.Schema) -> pa.Table:
+    """One of the monitor's tables, conformed to its schema (an absent table reads as empty)."""
+    loc = storage.location(url)
+    if not loc.fs.exists(loc.path):
+        return schema.empty_table()
+    with loc.fs.open(loc.path, "rb") as fh:
+        table = pq.read_table(fh)
+    missing = [n for n in schema.names if n not in table.column_names]
+    for name in missing:
+        table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
+    return table.select(schema.names).cast(schema)
+
+
+def _items(store: str, collection: dict) -> list[Frame]:
+    """The published items, in the collection's link order (hrefs are relative to catalog/)."""
+    frames = []
+    base = StoreLayout(store).catalog
+    for link in collection.get("links", []):
+        if link.get("rel") != "item":
+            continue
+        rel = posixpath.normpath(str(link["href"]))
+        if rel.startswith(("/", "..")):
+            raise DashboardInputError(
+                f"{storage.redact(base)}: item link {link['href']!r} leaves the catalog"
+            )
+        item = _read_json(storage.join(base, *rel.split("/")))
+        frame_id = str(item.get("properties", {}).get(hx.FRAME_ID) or item["id"])
+        frames.append(Frame(frame_id, item))
+    return frames
+
+
+def _read_json(url: str) -> dict:
+    return json.loads(storage.read_bytes(url))
+
+
+def _volcanoes(
+    frames: list[Frame], scores: list[dict], alert_rows: list[dict], gvp: list[GvpVolcano]
+) -> list[Volcano]:
+    by_number = {v.number: v for v in gvp if v.number is not None}
+    by_name = name_index(gvp)
+    found: dict[str, Volcano] = {}
+
+    def place(name: str | None, number: int | None, frame_id: str, near: tuple[float, float] | None) -> None:
+        ref = by_number.get(number) if number is not None else None
+        if ref is None and name:
+            cands = by_name.get(normalise_name(name), [])
+            if near is not None and cands:
+                cands = sorted(cands, key=lambda c: (c.lat - near[0]) ** 2 + (c.lon - near[1]) ** 2)
+            ref = cands[0] if cands else None
+        v = Volcano(
+            ref.name if ref else str(name or number),
+            ref.number if ref else number,
+            ref.lat if ref else None,
+            ref.lon if ref else None,
+        )
+        v = found.setdefault(v.key, v)
+        v.frames.add(frame_id)
+
+    centres = {}
+    for f in frames:
+        if f.bbox:
+            centres[f.frame_id] = ((f.bbox[1] + f.bbox[3]) / 2, (f.bbox[0] + f.bbox[2]) / 2)
+    for row in [*scores, *alert_rows]:
+        if row.get("volcano") or row.get("volcano_number") is not None:
+            place(
+                row.get("volcano"), row.get("volcano_number"), row["frame_id"], centres.get(row["frame_id"])
+            )
+    for f in frames:
+        for name in f.item.get("properties", {}).get(hx.VOLCANOES) or []:
+            known = [v for v in found.values() if normalise_name(v.name) == normalise_name(name)]
+            if known:
+                known[0].frames.add(f.frame_id)
+            else:
+                place(name, None, f.frame_id, centres.get(f.frame_id))
+    return sorted(found.values(), key=lambda v: normalise_name(v.name))
+
+
+def load(store_url: str | os.PathLike[str], volcano_table: str | os.PathLike[str] | None = None) -> SiteData:
+    """Everything the site shows, from the published catalog version and the monitor's tables."""
+    store = storage.normalize(store_url)
+    version, collection = resolve_version(store)
+    frames = _items(store, collection)
+    monitor = StoreLayout(store).monitor
+    scores = read_monitor_table(monitor.scores, alerts.SCORE_FIELDS).to_pylist()
+    alert_rows = read_monitor_table(monitor.alerts, alerts.ALERT_FIELDS).to_pylist()
+    gvp = read_table(volcano_table) if volcano_table is not None else []
+    scores.sort(key=lambda r: (r["frame_id"], r["secondary_date"], r["primary_date"]))
+    alert_rows.sort(key=lambda r: (r["secondary_date"], r["frame_id"], r["primary_date"]), reverse=True)
+    return SiteData(
+        store=store,
+        collection=collection,
+        version=version.version,
+        frames=frames,
+        pairs=read_pairs(store),
+        scores=scores,
+        alerts=alert_rows,
+        volcanoes=_volcanoes(frames, scores, alert_rows, gvp),
+    )

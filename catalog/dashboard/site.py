@@ -1,0 +1,168 @@
+"""Build the site: read the store once (data.py), draw the figures, write every page and asset.
+
+Layout of SITE (any fsspec URL; every link relative, so the folder or bucket prefix can be served as is):
+`index.html` (map, alerts, volcanoes), `volcanoes/<key>.html|png` (score timeline),
+`alerts/<uid>.html|png` (the pair: interferogram with predicted and true mask), `stac/index.html`
+(collection), `stac/items/<frame>.html` (an item's assets and its pair index rows), `assets/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hephaestus.catalog.dashboard import assets, data, figures, pages
+from hephaestus.platform import schema, storage
+from hephaestus.platform.cube import open_cube
+from hephaestus.platform.errors import HephaestusError
+from hephaestus.platform.layout import safe_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DashboardReport:
+    out: str
+    index: str  # URL of index.html
+    frames: int
+    volcanoes: int
+    alerts: int
+    pages: int
+    images: int
+    skipped_images: list[str]
+
+
+def _polygon(text: str | None, where: str) -> dict | None:
+    if not text:
+        return None
+    try:
+        geom = json.loads(text)
+    except ValueError:
+        log.warning("%s: polygon is not GeoJSON; not drawn", where)
+        return None
+    return geom if isinstance(geom, dict) and geom.get("type") in ("Polygon", "MultiPolygon") else None
+
+
+class _Cubes:
+    """Open cubes once each (an alert page reads one pair's slices from its frame's cube)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, object] = {}
+
+    def pair(self, url: str, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if url not in self._open:
+            self._open[url] = open_cube(url, validate=False)
+        ds = self._open[url]
+        sel = {schema.PRIMARY: i, schema.SECONDARY: j}
+        phase = np.asarray(ds["insar_difference"].isel(sel).values, dtype="float32")  # type: ignore[index]
+        mask = np.asarray(ds["deformation_mask"].isel(sel).values)  # type: ignore[index]
+        lat = np.asarray(ds[schema.LAT].values)  # type: ignore[index]
+        lon = np.asarray(ds[schema.LON].values)  # type: ignore[index]
+        return phase, mask, lat, lon
+
+
+def _alert_image(site: data.SiteData, a: dict, cubes: _Cubes, geom: dict | None) -> tuple[bytes | None, str]:
+    """(PNG or None, caption) of one alert's pair."""
+    pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
+    if pair is None or not pair["cube_url"] or pair["primary_index"] is None:
+        return None, "The catalog lists no cube for this pair: no interferogram to show."
+    phase, mask, lat, lon = cubes.pair(pair["cube_url"], pair["primary_index"], pair["secondary_index"])
+    annotated = bool(pair.get("label"))
+    true_mask = mask if annotated and pair["positive"] else None
+    if not annotated:
+        truth = "true mask unknown (pair not annotated)"
+    elif pair["positive"]:
+        truth = f"true mask: the annotation's deformation ({int(np.count_nonzero(mask > 0))} px, cyan)"
+    else:
+        truth = "annotated as no deformation (no true mask)"
+    title = f"{a['frame_id']}  {figures.iso(a['primary_date'])} → {figures.iso(a['secondary_date'])}"
+    png = figures.pair_png(phase, lat, lon, geom, true_mask, title)
+    caption = f"Wrapped phase; predicted mask (alert polygon, red){'' if geom else ': none'}; {truth}."
+    return png, caption
+
+
+def build_dashboard(
+    store_url: str | os.PathLike[str],
+    out_url: str | os.PathLike[str],
+    *,
+    volcano_table: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DashboardReport:
+    """Write the static site of a store's published catalog and monitor tables to `out_url`."""
+    site = data.load(store_url, volcano_table)
+    out = storage.normalize(out_url)
+    written = {"pages": 0, "images": 0}
+
+    def put(rel: str, payload: bytes | str) -> None:
+        storage.write_bytes(
+            storage.join(out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
+        )
+        written["images"] += rel.endswith(".png")
+        written["pages"] += rel.endswith(".html")
+
+    say = progress or (lambda _msg: None)
+    for name, payload in assets.site_assets().items():
+        put(f"{pages.ASSETS}/{name}", payload)
+
+    geoms = {a["alert_id"]: _polygon(a["polygon"], f"alert {a['alert_id']}") for a in site.alerts}
+    put("index.html", pages.index_page(site, geoms))
+
+    say(f"{len(site.volcanoes)} volcano timelines")
+    for v in site.volcanoes:
+        mine = [r for r in site.scores if site.volcano_of(r) is v]
+        alerts = [r for r in site.alerts if site.volcano_of(r) is v]
+        png = f"{v.key}.png"
+        put(f"volcanoes/{png}", figures.timeline_png(mine, f"{v.name}: deformation score per pair"))
+        put(v.page, pages.volcano_page(site, v, mine, alerts, png))
+
+    say(f"{len(site.alerts)} alert pages")
+    cubes = _Cubes()
+    skipped: list[str] = []
+    for a in site.alerts:
+        page = pages.alert_page(a["alert_id"])
+        try:
+            png, caption = _alert_image(site, a, cubes, geoms[a["alert_id"]])
+        except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
+            png, caption = None, f"The interferogram could not be read: {exc}"
+        image = None
+        if png is None:
+            skipped.append(a["alert_id"])
+        else:
+            image = f"{safe_name(a['alert_id'])}.png"
+            put(f"alerts/{image}", png)
+        pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
+        put(page, pages.pair_page(site, a, image, caption, pair, site.volcano_of(a)))
+
+    say(f"STAC view of {len(site.frames)} items")
+    put("stac/index.html", pages.stac_index_page(site))
+    alerted = {a["alert_id"] for a in site.alerts}
+    by_frame: dict[str, list[dict]] = {}
+    cols = [
+        "unique_id",
+        "primary_date",
+        "secondary_date",
+        "split",
+        "positive",
+        "usable",
+        "deformation_pixels",
+    ]
+    for row in site.pairs.select([*cols, "frame_id"]).to_pylist():
+        by_frame.setdefault(row["frame_id"], []).append(row)
+    for f in site.frames:
+        put(f.page, pages.stac_item_page(site, f, by_frame.get(f.frame_id, []), alerted))
+
+    return DashboardReport(
+        out=out,
+        index=storage.join(out, "index.html"),
+        frames=len(site.frames),
+        volcanoes=len(site.volcanoes),
+        alerts=len(site.alerts),
+        pages=written["pages"],
+        images=written["images"],
+        skipped_images=skipped,
+    )

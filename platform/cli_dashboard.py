@@ -1,0 +1,45 @@
+"""`hmc dashboard STORE --out SITE`: write the static web view of a store (the site: catalog/dashboard/).
+
+Thin on purpose: the stage is imported inside the command so that `hmc --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hephaestus.platform.cli_common import normalise_url
+
+
+def dashboard(
+    store_url: str = typer.Argument(
+        ..., help="Store URL (local path, s3://, gs://) with a published catalog.", callback=normalise_url
+    ),
+    out: str = typer.Option(
+        ..., "--out", "-o", help="Where to write the site (folder or bucket prefix).", callback=normalise_url
+    ),
+    volcanoes: str | None = typer.Option(
+        None,
+        "--volcanoes",
+        help="GVP volcano list (gvp_holocene.csv) that places volcanoes on the map; without it, "
+        "volcanoes are listed but not drawn.",
+        callback=normalise_url,
+    ),
+) -> None:
+    """Static site: map of frames and volcanoes, score timelines, alert pages, STAC browser."""
+    from hephaestus.catalog.dashboard import build_dashboard
+    from hephaestus.platform import storage
+
+    report = build_dashboard(
+        store_url, out, volcano_table=volcanoes, progress=lambda m: typer.echo(m, err=True)
+    )
+    typer.echo(
+        f"dashboard: {report.frames} frames, {report.volcanoes} volcanoes, {report.alerts} alerts; "
+        f"{report.pages} pages, {report.images} images"
+    )
+    for alert_id in report.skipped_images:
+        typer.echo(f"warning: alert {alert_id}: no interferogram (see its page)", err=True)
+    typer.echo(storage.redact(report.index))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard)

@@ -1,0 +1,63 @@
+"""Headless Chromium for the dashboard test: Debian's `chromium` and `chromium-driver` packages
+(`make test` installs them when missing), driven by Selenium through the system chromedriver, so that
+Selenium Manager never looks anything up on the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
+"""Screenshots of the site, kept after the run (git-ignored): tests/artifacts/dashboard/*.png."""
+
+
+def require_chromium() -> None:
+    """Skip without the browser, except on CI (CI=true), where a missing browser is a failure."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    message = f"{CHROMIUM} / {CHROMEDRIVER} missing: `make test` installs chromium and chromium-driver"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def start_chrome(width: int = 1280, height: int = 1000):  # type: ignore[no-untyped-def]
+    """A headless Chromium that records the browser console (goog:loggingPrefs browser ALL)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # root in CI containers
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={width},{height}",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER), port=0)
+    return webdriver.Chrome(options=opts, service=service)
+
+
+def severe(driver) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The console entries logged since the last call that are errors (level SEVERE)."""
+    return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def screenshot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path

@@ -1,0 +1,143 @@
+"""`hmc dashboard` in a real headless browser (Chromium from Debian's packages, file:// URLs):
+pages load without console errors, the map shows every frame of the catalog, clicking an alert opens
+its pair, the STAC view lists every item. Screenshots are kept in tests/artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser import require_chromium, screenshot, severe, start_chrome
+from dashboard_store import MonitoredStore, make_monitored_store
+
+from hephaestus.platform.layout import StoreLayout
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[MonitoredStore, Path]:
+    from typer.testing import CliRunner
+
+    from hephaestus.platform.cli import app
+
+    root = tmp_path_factory.mktemp("dashboard")
+    monitored = make_monitored_store(root)
+    gvp = shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
+    res = CliRunner().invoke(
+        app, ["dashboard", str(monitored.store), "--out", str(root / "site"), "--volcanoes", str(gvp)]
+    )
+    assert res.exit_code == 0, res.output
+    return monitored, root / "site"
+
+
+@pytest.fixture(scope="module")
+def chrome():  # type: ignore[no-untyped-def]
+    require_chromium()
+    driver = start_chrome()
+    yield driver
+    driver.quit()
+
+
+def _catalog_items(store: Path) -> list[str]:
+    """Item ids as the published collection links them (read here with json, not through the site)."""
+    coll = json.loads(Path(StoreLayout(store).pointer).read_text())
+    base = Path(StoreLayout(store).catalog)
+    return sorted(
+        json.loads((base / link["href"]).read_text())["id"] for link in coll["links"] if link["rel"] == "item"
+    )
+
+
+def _open(driver, url: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    # every <img> decoded (a missing PNG would be a console error and naturalWidth 0)
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
+    )
+    broken = driver.execute_script(
+        "return Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert broken == [], f"{url}: images that did not load: {broken}"
+    errors = severe(driver)
+    assert errors == [], f"{url}: console errors: {errors}"
+
+
+def test_map_shows_every_frame_and_alert(site, chrome) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    monitored, out = site
+    _open(chrome, (out / "index.html").as_uri())
+    frames = sorted(
+        e.get_attribute("data-frame-id") for e in chrome.find_elements(By.CSS_SELECTOR, "#map path.frame")
+    )
+    assert frames == _catalog_items(monitored.store) == sorted(monitored.frames)
+    shown = chrome.find_elements(By.CSS_SELECTOR, "#map path.frame")
+    assert all(e.is_displayed() for e in shown)
+    # basemap loaded from the site's own assets (offline): its natural size is the vendored image's
+    assert chrome.execute_script("return document.querySelector('#map image').getAttribute('href')") == (
+        "assets/natural-earth.png"
+    )
+    markers = {e.get_attribute("data-alert-id") for e in chrome.find_elements(By.CSS_SELECTOR, "#map .alert")}
+    assert markers == {a["alert_id"] for a in monitored.alerts}
+    rows = {e.get_attribute("data-alert-id") for e in chrome.find_elements(By.CSS_SELECTOR, "a.alert-link")}
+    assert rows == {a["alert_id"] for a in monitored.alerts}
+    screenshot(chrome, "index")
+
+
+def test_clicking_an_alert_opens_its_pair(site, chrome) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    monitored, out = site
+    alert = next(a for a in monitored.alerts if a["score"] > 0.9)  # an alert on an annotated deformation
+    _open(chrome, (out / "index.html").as_uri())
+    chrome.find_element(By.CSS_SELECTOR, f'a.alert-link[data-alert-id="{alert["alert_id"]}"]').click()
+    WebDriverWait(chrome, 20).until(lambda d: d.find_elements(By.ID, "pair-uid"))
+    _open(chrome, chrome.current_url)  # images loaded, no console errors
+    assert chrome.find_element(By.ID, "pair-uid").text == alert["uid"]
+    assert chrome.find_element(By.ID, "pair-frame").text == alert["frame_id"]
+    assert chrome.find_element(By.ID, "pair-primary").text == alert["primary_date"].isoformat()
+    assert chrome.find_element(By.ID, "pair-secondary").text == alert["secondary_date"].isoformat()
+    assert chrome.find_element(By.ID, "pair-image").get_attribute("naturalWidth") not in (None, "0")
+    screenshot(chrome, "alert")
+    # and from the map: the alert's marker leads to the same page
+    _open(chrome, (out / "index.html").as_uri())
+    marker = chrome.find_element(By.CSS_SELECTOR, f'#map .alert[data-alert-id="{alert["alert_id"]}"]')
+    chrome.execute_script(
+        "arguments[0].parentNode.dispatchEvent(new MouseEvent('click', {bubbles: true}))", marker
+    )
+    WebDriverWait(chrome, 20).until(lambda d: d.find_elements(By.ID, "pair-uid"))
+    assert chrome.find_element(By.ID, "pair-uid").text == alert["uid"]
+
+
+def test_volcano_timeline_and_stac_view(site, chrome) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    monitored, out = site
+    _open(chrome, (out / "index.html").as_uri())
+    chrome.find_element(By.LINK_TEXT, "Kilauea").click()
+    _open(chrome, chrome.current_url)
+    assert chrome.find_element(By.TAG_NAME, "h1").text == "Kilauea"
+    kilauea = [a for a in monitored.alerts if a["volcano"] == "Kilauea"]
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "a.alert-link")) == len(kilauea) > 0
+    screenshot(chrome, "volcano")
+
+    chrome.find_element(By.LINK_TEXT, "STAC catalog").click()
+    _open(chrome, chrome.current_url)
+    items = [e.get_attribute("data-item-id") for e in chrome.find_elements(By.CSS_SELECTOR, "tr.stac-item")]
+    assert sorted(items) == _catalog_items(monitored.store)
+    screenshot(chrome, "stac")
+    for item in items:  # collection -> item -> assets and the frame's rows of the pair index
+        _open(chrome, (out / "stac" / "index.html").as_uri())
+        chrome.find_element(By.LINK_TEXT, item).click()
+        _open(chrome, chrome.current_url)
+        assets = {
+            e.find_element(By.TAG_NAME, "td").text
+            for e in chrome.find_elements(By.CSS_SELECTOR, "tr.stac-asset")
+        }
+        assert {"zarr", "pairs"} <= assets
+        n_pairs = sum(1 for s in monitored.scores if s["frame_id"] == item)
+        assert len(chrome.find_elements(By.CSS_SELECTOR, "tr.pair-row")) == n_pairs
+    screenshot(chrome, "stac-item")
