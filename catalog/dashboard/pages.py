@@ -264,6 +264,7 @@ def pair_page(
         ("detected at", _e(a["detected_at"])),
     ]
     if pair is not None:
+        facts.append(("unique id (pair index)", _e(pair["unique_id"])))
         facts.append(("annotated", "deformation" if pair["positive"] else "no deformation"))
         facts.append(("split", _e(pair["split"])))
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
@@ -323,7 +324,9 @@ def stac_index_page(data: SiteData) -> str:
     return layout("STAC catalog", body, 1)
 
 
-def stac_item_page(data: SiteData, f: Frame, pairs: list[dict], alerted: set[str]) -> str:
+def stac_item_page(data: SiteData, f: Frame, pairs: list[dict], alerted: dict[tuple, str]) -> str:
+    """An item: its assets, its rows of the pair index (alerted pairs link to their alert, keyed by
+    (frame, primary, secondary): the monitor's pair uid need not be the annotation's unique id)."""
     item = f.item
     asset_rows = []
     for key, asset in item.get("assets", {}).items():
@@ -342,9 +345,10 @@ def stac_item_page(data: SiteData, f: Frame, pairs: list[dict], alerted: set[str
     pair_rows = []
     for r in pairs:
         uid = str(r["unique_id"])
-        cell = f'<a href="../../{_e(alert_page(uid))}">{_e(uid)}</a>' if uid in alerted else _e(uid)
+        alert_id = alerted.get((f.frame_id, r["primary_date"], r["secondary_date"]))
+        cell = f'<a href="../../{_e(alert_page(alert_id))}">{_e(uid)}</a>' if alert_id else _e(uid)
         pair_rows.append(
-            f'<tr class="pair-row{" alerted" if uid in alerted else ""}"><td>{cell}</td>'
+            f'<tr class="pair-row{" alerted" if alert_id else ""}"><td>{cell}</td>'
             f"<td>{iso(r['primary_date'])}</td><td>{iso(r['secondary_date'])}</td><td>{_e(r['split'])}</td>"
             f"<td>{'yes' if r['positive'] else ''}</td><td>{'yes' if r['usable'] else 'no'}</td>"
             f"<td>{_e(r['deformation_pixels'])}</td></tr>"
@@ -355,7 +359,7 @@ def stac_item_page(data: SiteData, f: Frame, pairs: list[dict], alerted: set[str
 <h2>Assets ({len(item.get("assets", {}))})</h2>
 {table(["key", "title", "href", "type", "roles", "more"], asset_rows, "stac-assets")}
 <h2>Pair index: frame {_e(f.frame_id)} ({len(pairs)} pairs)</h2>
-{table(["pair uid", "primary", "secondary", "split", "positive", "usable", "deformation px"], pair_rows, "pairs")}
+{table(["unique id", "primary", "secondary", "split", "positive", "usable", "deformation px"], pair_rows, "pairs")}
 <h2>Properties</h2>
 {table(["property", "value"], prop_rows)}
 """

@@ -140,7 +140,7 @@ def build_dashboard(
 
     say(f"STAC view of {len(site.frames)} items")
     put("stac/index.html", pages.stac_index_page(site))
-    alerted = {a["alert_id"] for a in site.alerts}
+    alerted = {(a["frame_id"], a["primary_date"], a["secondary_date"]): a["alert_id"] for a in site.alerts}
     by_frame: dict[str, list[dict]] = {}
     cols = [
         "unique_id",

@@ -69,7 +69,7 @@ def make_monitored_store(root: Path) -> MonitoredStore:
     false_alarm_done = False
     for row in read_pairs(store).to_pylist():
         num, name = volcano[row["frame_id"]]
-        uid = str(row["unique_id"])
+        uid = f"{row['frame_id']}_{row['primary_date']:%Y%m%d}_{row['secondary_date']:%Y%m%d}"  # the monitor's pair uid
         alert = bool(row["positive"])
         score = 0.93 if alert else 0.12
         if not alert and not false_alarm_done:  # one false alarm: an alert on a pair annotated negative

@@ -3,10 +3,14 @@ a bucket), the figures draw what they claim (alert polygon red, annotated mask c
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dashboard_store import MonitoredStore, make_monitored_store
 from matplotlib.image import imread
@@ -15,7 +19,9 @@ from typer.testing import CliRunner
 from hephaestus.catalog.dashboard import build_dashboard
 from hephaestus.catalog.dashboard.figures import PREDICTED_COLOUR, TRUE_COLOUR
 from hephaestus.platform import storage
+from hephaestus.platform.alerts import ALERT_FIELDS
 from hephaestus.platform.cli import app
+from hephaestus.platform.layout import StoreLayout
 
 LINK = re.compile(r'(?:href|src)="([^"#]+)"')
 
@@ -119,3 +125,20 @@ def test_cli_refuses_a_missing_volcano_table(monitored: MonitoredStore, tmp_path
         ],
     )
     assert res.exit_code == 2 and "no.csv" in res.output
+
+
+def test_an_alert_the_catalog_does_not_list_gets_a_page_without_image(
+    monitored: MonitoredStore, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(monitored.store, store)
+    extra = dict(monitored.alerts[0], primary_date=dt.date(2019, 3, 1), secondary_date=dt.date(2019, 3, 13))
+    extra["uid"] = extra["alert_id"] = f"{extra['frame_id']}_20190301_20190313"
+    extra["polygon"] = None
+    path = StoreLayout(store).monitor.alerts
+    pq.write_table(pa.Table.from_pylist([*monitored.alerts, extra], schema=ALERT_FIELDS), path)
+    report = build_dashboard(store, tmp_path / "site")
+    assert report.skipped_images == [extra["alert_id"]] and report.alerts == len(monitored.alerts) + 1
+    page = (tmp_path / "site" / "alerts" / f"{extra['alert_id']}.html").read_text()
+    assert "lists no cube for this pair" in page and 'id="pair-secondary">2019-03-13<' in page
+    assert not (tmp_path / "site" / "alerts" / f"{extra['alert_id']}.png").exists()

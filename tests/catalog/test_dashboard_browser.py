@@ -140,4 +140,6 @@ def test_volcano_timeline_and_stac_view(site, chrome) -> None:  # type: ignore[n
         assert {"zarr", "pairs"} <= assets
         n_pairs = sum(1 for s in monitored.scores if s["frame_id"] == item)
         assert len(chrome.find_elements(By.CSS_SELECTOR, "tr.pair-row")) == n_pairs
+        n_alerts = sum(1 for a in monitored.alerts if a["frame_id"] == item)
+        assert len(chrome.find_elements(By.CSS_SELECTOR, "tr.pair-row.alerted a")) == n_alerts
     screenshot(chrome, "stac-item")
