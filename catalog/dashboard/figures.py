@@ -24,7 +24,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def timeline_png(rows: list[dict], title: str) -> bytes:
-    """Scores against the secondary date, one colour per frame; alerts as red triangles."""
+    """Scores against the secondary date, one colour per frame; alerts as red triangles. Points, no
+    lines: pairs of one secondary date may have several primaries, so a line would zigzag."""
     fig = Figure(figsize=(8.0, 2.8))
     ax = fig.add_subplot()
     frames = sorted({r["frame_id"] for r in rows})
@@ -33,9 +34,9 @@ def timeline_png(rows: list[dict], title: str) -> bytes:
         ax.plot(
             [r["secondary_date"] for r in mine],
             [r["score"] for r in mine],
-            "o-",
-            ms=4,
-            lw=0.8,
+            "o",
+            ms=5,
+            alpha=0.8,
             color=f"C{k % 10}",
             label=frame,
         )
