@@ -22,7 +22,13 @@ from pydantic import Field
 
 from hephaestus.catalog import publish, stac
 from hephaestus.catalog.annotations import load_annotations, load_available
-from hephaestus.catalog.pairs import PAIR_DESCRIPTIONS, PAIR_SCHEMA, annotation_row, rows_to_table
+from hephaestus.catalog.pairs import (
+    PAIR_DESCRIPTIONS,
+    PAIR_ORDER,
+    PAIR_SCHEMA,
+    annotation_row,
+    rows_to_table,
+)
 from hephaestus.catalog.scan import CubeScan, CubeUnreadableError, RunningStats, scan_cube
 from hephaestus.catalog.series import SERIES_SCHEMA, build_series
 from hephaestus.platform import schema, storage
@@ -57,10 +63,12 @@ class CatalogConfig(Config):
     workers: int = Field(2, ge=1, le=64)
     strict: bool = False
     keep_versions: int = Field(2, ge=1)
-    pair_partitioning: Literal["split/frame_id", "split"] = "split/frame_id"
-    """Hive keys of the pair index. `split/frame_id`: one file per split and frame (a frame reads
-    alone by path); `split`: one file per split, rows sorted by frame so that a frame reads alone by
-    row-group statistics (far fewer files: faster scans at world scale, see bench_catalog.py)."""
+    pair_partitioning: Literal["split", "split/frame_id"] = "split"
+    """Hive keys of the pair index. `split` (default): one file per split, rows sorted by frame and
+    dates in row groups of 64 Ki rows, so a frame reads alone by row-group statistics; at 10 M rows a
+    filtered count and a split x label aggregation are 10-50x faster than with `split/frame_id` (one
+    file per split and frame: 4,000 files for 1,000 frames; a frame reads alone by path), see
+    bench_catalog.py."""
 
 
 @dataclass
@@ -128,7 +136,7 @@ def _write_version(
     """Write a version's files and return the collection JSON that will point at it."""
     paths = StoreLayout(store).catalog_version(version)
     pair_keys = cfg.pair_partitioning.split("/")
-    publish.write_partitioned(pairs, paths.pairs_index, pair_keys, cfg.workers)
+    publish.write_partitioned(pairs, paths.pairs_index, pair_keys, cfg.workers, sort_by=PAIR_ORDER)
     publish.write_partitioned(series, paths.series_index, ["split"], cfg.workers)
     items = []
     hrefs = []
@@ -150,7 +158,8 @@ def _write_version(
             paths.href(paths.PAIRS_HREF),
             PAIR_SCHEMA,
             pairs.num_rows,
-            f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}",
+            f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}; "
+            "rows sorted by frame_id, primary_date, secondary_date, unique_id in every file",
             PAIR_DESCRIPTIONS,
         ),
         "series": (

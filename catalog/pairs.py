@@ -176,14 +176,18 @@ def rows_to_table(rows: Sequence[dict]) -> pa.Table:
     return sort_pairs(table)
 
 
+PAIR_ORDER: list[tuple[str, str]] = [
+    ("frame_id", "ascending"),
+    ("primary_date", "ascending"),
+    ("secondary_date", "ascending"),
+    ("unique_id", "ascending"),
+]
+"""The index's row order, in tables and inside every file of the published index (a frame's rows are
+contiguous, so row-group statistics on frame_id find them)."""
+
+
 def sort_pairs(table: pa.Table) -> pa.Table:
-    keys = [
-        ("frame_id", "ascending"),
-        ("primary_date", "ascending"),
-        ("secondary_date", "ascending"),
-        ("unique_id", "ascending"),
-    ]
-    return table.sort_by(keys)
+    return table.sort_by(PAIR_ORDER)
 
 
 def conform(table: pa.Table, schema_: pa.Schema = PAIR_SCHEMA) -> pa.Table:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.fs as pafs
 
-from hephaestus.catalog.pairs import PAIR_SCHEMA, conform
+from hephaestus.catalog.pairs import PAIR_SCHEMA, conform, sort_pairs
 from hephaestus.catalog.publish import HIVE_NULL, PARTITIONING_KEY, VERSION_KEY, read_pointer
 from hephaestus.catalog.series import SERIES_SCHEMA
 from hephaestus.platform import schema, storage
@@ -23,6 +23,8 @@ from hephaestus.platform.layout import CatalogVersion, StoreLayout
 STATISTICS_KEY = hx.STATISTICS
 SERIES_LENGTH_KEY = hx.SERIES_LENGTH
 TRAIN_STATISTICS_KEY = hx.STATISTICS_TRAIN
+LEGACY_PAIR_KEYS = ["split", "frame_id"]
+"""The pair layout of catalogs whose collection does not record one (built before it was recorded)."""
 
 
 def resolve(store_url: str | os.PathLike[str]) -> tuple[str, dict]:
@@ -69,9 +71,14 @@ def read_pairs(
     frame_id: str | None = None,
     usable_only: bool = False,
 ) -> pa.Table:
-    """The pair index (all rows with `split=None`); only the partitions (or row groups) asked for are read."""
+    """The pair index (all rows with `split=None`); only the partitions (or row groups) asked for are read.
+
+    Default layout (`split`): a split's file, of which only the row groups whose frame_id statistics can
+    hold `frame_id` are read. Catalogs built with `split/frame_id` (recorded in the collection; older
+    ones that record nothing) read the frame's file by path.
+    """
     version, coll = resolve_version(store_url)
-    keys = (coll.get(PARTITIONING_KEY) or {}).get("pairs", ["split", "frame_id"])
+    keys = (coll.get(PARTITIONING_KEY) or {}).get("pairs", LEGACY_PAIR_KEYS)
     filt = pds.field("usable") if usable_only else None
     pattern = _split_segment(split)
     if frame_id is not None:
@@ -81,14 +88,7 @@ def read_pairs(
     if "frame_id" in keys:
         pattern += "/*" if frame_id is None else f"/frame_id={frame_id}"
     table = _read(version.pairs_index, f"{pattern}/*.parquet", PAIR_SCHEMA, filt)
-    return table.sort_by(
-        [
-            ("frame_id", "ascending"),
-            ("primary_date", "ascending"),
-            ("secondary_date", "ascending"),
-            ("unique_id", "ascending"),
-        ]
-    )
+    return sort_pairs(table)
 
 
 def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> pa.Table:

@@ -41,7 +41,7 @@ def _print_counts(counts: dict[str, dict[str, int]]) -> None:
 
 
 SERIES_HELP = f"Pairs per time series (default {schema.SERIES_LENGTH}); recorded in the catalog."
-PARTITIONING_HELP = "Pair index hive keys: split/frame_id (default) or split."
+PARTITIONING_HELP = "Pair index hive keys: split (default; frames sorted inside) or split/frame_id."
 
 
 @catalog_app.command("build")

@@ -134,24 +134,78 @@ def test_read_pairs_filters_and_null_split(small_store: Path) -> None:
     assert read_pairs(small_store, frame_id="000X_00000_000000").num_rows == 0
 
 
-def test_each_partition_file_reads_alone(small_store: Path) -> None:
-    base, _ = resolve(small_store)
+def test_each_split_file_reads_alone_sorted_by_frame_and_dates(small_store: Path) -> None:
+    """Default layout: one file per split (null split: hive's default name), rows in frame/date order."""
+    base, coll = resolve(small_store)
     root = Path(base) / "index" / "pairs"
-    val_a = pq.read_table(root / "split=val" / f"frame_id={FRAME_A}" / "part-0.parquet")
-    assert val_a["unique_id"].to_pylist() == [3] and val_a["split"].to_pylist() == ["val"]
-    null_b = pq.read_table(
-        root / "split=__HIVE_DEFAULT_PARTITION__" / f"frame_id={FRAME_B}" / "part-0.parquet"
-    )
-    assert null_b["unique_id"].to_pylist() == [6] and null_b["split"].to_pylist() == [None]
+    assert coll["hephaestus:partitioning"]["pairs"] == ["split"]
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
     assert files == [
-        f"split=__HIVE_DEFAULT_PARTITION__/frame_id={FRAME_B}/part-0.parquet",
-        f"split=test/frame_id={FRAME_A}/part-0.parquet",
-        f"split=test/frame_id={FRAME_B}/part-0.parquet",
-        f"split=train/frame_id={FRAME_A}/part-0.parquet",
-        f"split=val/frame_id={FRAME_A}/part-0.parquet",
-        f"split=val/frame_id={FRAME_B}/part-0.parquet",
+        "split=__HIVE_DEFAULT_PARTITION__/part-0.parquet",
+        "split=test/part-0.parquet",
+        "split=train/part-0.parquet",
+        "split=val/part-0.parquet",
     ]
+    val = pq.read_table(root / "split=val" / "part-0.parquet")
+    # FRAME_A < FRAME_B; within FRAME_B, 7 and 8 share the primary date and 7's secondary is earlier
+    assert val["unique_id"].to_pylist() == [3, 7, 8] and set(val["split"].to_pylist()) == {"val"}
+    null = pq.read_table(root / "split=__HIVE_DEFAULT_PARTITION__" / "part-0.parquet")
+    assert null["unique_id"].to_pylist() == [6] and null["split"].to_pylist() == [None]
+    sorting = pq.ParquetFile(root / "split=val" / "part-0.parquet").metadata.row_group(0).sorting_columns
+    names = val.schema.names
+    assert [names[c.column_index] for c in sorting] == [
+        "frame_id", "primary_date", "secondary_date", "unique_id"
+    ]  # fmt: skip
+
+
+def test_row_groups_hold_whole_frames_so_statistics_prune(tmp_path: Path) -> None:
+    """Rows given in any order come out sorted, so each frame's rows are contiguous: with row groups of one
+    frame's size, every row group's frame_id min equals its max, and a filtered read touches one group."""
+    from hephaestus.catalog import publish
+    from hephaestus.catalog.pairs import PAIR_ORDER
+
+    frames = ["003A_00003_000003", "001A_00001_000001", "002A_00002_000002"]
+    n = 10
+    table = pa.table(
+        {
+            "unique_id": pa.array(range(3 * n), pa.int64()),
+            "frame_id": [frames[i % 3] for i in range(3 * n)],  # interleaved on input
+            "primary_date": [dt.date(2020, 1, 1) + dt.timedelta(days=(7 * i) % 30) for i in range(3 * n)],
+            "secondary_date": [dt.date(2020, 3, 1)] * (3 * n),
+            "split": ["test"] * (3 * n),
+        }
+    )
+    publish.write_partitioned(table, str(tmp_path), ["split"], sort_by=PAIR_ORDER, row_group_rows=n)
+    meta = pq.ParquetFile(tmp_path / "split=test" / "part-0.parquet").metadata
+    stats = [meta.row_group(i).column(1).statistics for i in range(meta.num_row_groups)]
+    assert [(s.min, s.max) for s in stats] == [(f, f) for f in sorted(frames)]
+    back = pq.read_table(tmp_path / "split=test" / "part-0.parquet")
+    dates = back.filter(pa.compute.field("frame_id") == frames[1])["primary_date"].to_pylist()
+    assert dates == sorted(dates)
+    sql = f"SELECT count(*) FROM read_parquet('{tmp_path}/**/*.parquet') WHERE frame_id = '{frames[2]}'"
+    assert duckdb.sql(sql).fetchall() == [(n,)]
+
+
+def test_split_frame_layout_still_reads(tmp_path: Path, annotations_dir) -> None:  # type: ignore[no-untyped-def]
+    """The former default (one file per split and frame) stays selectable and readable by path."""
+    from hephaestus.catalog import CatalogConfig
+
+    store = tmp_path / "store-split-frame"
+    cfg = CatalogConfig.build(pair_partitioning="split/frame_id", statistics=False)
+    catalog_from_annotations(annotations_dir(_records()), store, config=cfg)
+    base, coll = resolve(store)
+    root = Path(base) / "index" / "pairs"
+    assert coll["hephaestus:partitioning"]["pairs"] == ["split", "frame_id"]
+    val_a = pq.read_table(root / "split=val" / f"frame_id={FRAME_A}" / "part-0.parquet")
+    assert val_a["unique_id"].to_pylist() == [3]
+    assert len(list(root.rglob("*.parquet"))) == 6
+    assert sorted(read_pairs(store, frame_id=FRAME_B)["unique_id"].to_pylist()) == [5, 6, 7, 8]
+    assert read_pairs(store, split="test", frame_id=FRAME_A)["unique_id"].to_pylist() == [4]
+    glob = f"{root}/**/*.parquet"
+    rows = duckdb.sql(
+        f"SELECT split, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
+    )
+    assert dict(rows.fetchall()) == {"train": 2, "val": 3, "test": 2, None: 1}
 
 
 def test_plain_duckdb_pandas_polars_read_the_index(small_store: Path) -> None:
@@ -180,32 +234,14 @@ def test_plain_duckdb_pandas_polars_read_the_index(small_store: Path) -> None:
     assert len(pdf) == 8 and pdf["split"].isna().sum() == 1
     assert pdf["unique_id"].dtype == "int64" and pdf["positive"].dtype == bool
     assert len(pd.read_parquet(pairs_dir, partitioning=None, filters=[("split", "==", "test")])) == 2
+    one = pd.read_parquet(f"{pairs_dir}/split=test", filters=[("frame_id", "==", FRAME_A)])  # README snippet
+    assert one["unique_id"].tolist() == [4]
+    lazy = pl.scan_parquet(glob, hive_partitioning=True).filter(pl.col("frame_id") == FRAME_B)
+    assert sorted(lazy.collect()["unique_id"].to_list()) == [5, 6, 7, 8]
 
     series_glob = small_store / "catalog" / coll["assets"]["series"]["href"]
     sql = f"SELECT count(*) FROM read_parquet('{series_glob}/**/*.parquet', hive_partitioning=true)"
     assert duckdb.sql(sql).fetchall() == [(read_series(small_store).num_rows,)]
-
-
-def test_split_only_partitioning_reads_a_frame_alone(tmp_path: Path, annotations_dir) -> None:  # type: ignore[no-untyped-def]
-    from hephaestus.catalog import CatalogConfig
-
-    store = tmp_path / "store-split"
-    cfg = CatalogConfig.build(pair_partitioning="split", statistics=False)
-    catalog_from_annotations(annotations_dir(_records()), store, config=cfg)
-    base, coll = resolve(store)
-    root = Path(base) / "index" / "pairs"
-    assert sorted(p.parent.name for p in root.rglob("*.parquet")) == [
-        "split=__HIVE_DEFAULT_PARTITION__", "split=test", "split=train", "split=val"
-    ]  # fmt: skip
-    assert coll["hephaestus:partitioning"]["pairs"] == ["split"]
-    assert sorted(read_pairs(store, frame_id=FRAME_B)["unique_id"].to_pylist()) == [5, 6, 7, 8]
-    assert read_pairs(store, split="test", frame_id=FRAME_A)["unique_id"].to_pylist() == [4]
-    assert read_pairs(store).num_rows == 8
-    glob = f"{root}/**/*.parquet"
-    rows = duckdb.sql(
-        f"SELECT split, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
-    )
-    assert dict(rows.fetchall()) == {"train": 2, "val": 3, "test": 2, None: 1}
 
 
 def test_readme_duckdb_snippet_resolves_the_pointer_in_sql(small_store: Path) -> None:
