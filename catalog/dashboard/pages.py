@@ -17,6 +17,7 @@ from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.layout import safe_name
 
 ASSETS = "assets"
+DATA = "data"
 SITE_TITLE = "Hephaestus monitoring"
 
 
@@ -205,6 +206,8 @@ def index_page(data: SiteData, alert_geometry: dict[str, dict | None]) -> str:
 <div class="mapbar"><button id="zoom-in" type="button">+</button> <button id="zoom-out" type="button">−</button>
 <button id="zoom-reset" type="button">reset</button> <span class="muted">wheel to zoom, drag to pan; click a shape</span></div>
 {map_svg(data, alert_geometry)}
+<p>Download: <a href="{DATA}/frames.geojson">frames.geojson</a> (footprints of the STAC items),
+<a href="{DATA}/alerts.geojson">alerts.geojson</a> (the alerts' polygons and properties).</p>
 <h2 id="alerts">Alerts ({len(data.alerts)})</h2>
 {table(ALERT_HEADERS, _alert_rows(data.alerts, ""), "alerts") if data.alerts else '<p class="muted">No alerts.</p>'}
 <h2 id="volcanoes">Volcanoes ({len(data.volcanoes)})</h2>
@@ -362,5 +365,6 @@ def stac_item_page(data: SiteData, f: Frame, pairs: list[dict], alerted: dict[tu
 {table(["unique id", "primary", "secondary", "split", "positive", "usable", "deformation px"], pair_rows, "pairs")}
 <h2>Properties</h2>
 {table(["property", "value"], prop_rows)}
+<details><summary>The item as published (JSON)</summary><pre>{_e(json.dumps(item, indent=1))}</pre></details>
 """
     return layout(f"Item {item.get('id')}", body, 2)

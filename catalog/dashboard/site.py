@@ -3,7 +3,8 @@
 Layout of SITE (any fsspec URL; every link relative, so the folder or bucket prefix can be served as is):
 `index.html` (map, alerts, volcanoes), `volcanoes/<key>.html|png` (score timeline),
 `alerts/<uid>.html|png` (the pair: interferogram with predicted and true mask), `stac/index.html`
-(collection), `stac/items/<frame>.html` (an item's assets and its pair index rows), `assets/`.
+(collection), `stac/items/<frame>.html` (an item's assets and its pair index rows), `data/*.geojson`
+(frames and alerts for GIS tools), `assets/`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,33 @@ def _polygon(text: str | None, where: str) -> dict | None:
         log.warning("%s: polygon is not GeoJSON; not drawn", where)
         return None
     return geom if isinstance(geom, dict) and geom.get("type") in ("Polygon", "MultiPolygon") else None
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def frames_geojson(site: data.SiteData) -> dict:
+    """The items' footprints as a FeatureCollection (id = frame id), for GIS tools."""
+    feats = [
+        {"type": "Feature", "id": f.frame_id, "geometry": f.geometry, "properties": {"frame_id": f.frame_id}}
+        for f in site.frames
+    ]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def alerts_geojson(rows: list[dict], geoms: dict[str, dict | None]) -> dict:
+    """The alerts as Features (properties = every column but `polygon`, as in STORE/monitor/alerts.geojson)."""
+    feats = [
+        {
+            "type": "Feature",
+            "id": r["alert_id"],
+            "geometry": geoms.get(r["alert_id"]),
+            "properties": {k: _jsonable(v) for k, v in r.items() if k != "polygon"},
+        }
+        for r in rows
+    ]
+    return {"type": "FeatureCollection", "features": feats}
 
 
 class _Cubes:
@@ -137,6 +165,9 @@ def build_dashboard(
             put(f"alerts/{image}", png)
         pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
         put(page, pages.pair_page(site, a, image, caption, pair, site.volcano_of(a)))
+
+    put(f"{pages.DATA}/frames.geojson", json.dumps(frames_geojson(site)))
+    put(f"{pages.DATA}/alerts.geojson", json.dumps(alerts_geojson(site.alerts, geoms)))
 
     say(f"STAC view of {len(site.frames)} items")
     put("stac/index.html", pages.stac_index_page(site))

@@ -4,6 +4,7 @@ a bucket), the figures draw what they claim (alert polygon red, annotated mask c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
@@ -62,6 +63,17 @@ def test_every_link_of_the_site_resolves_inside_it(local_site: Path, monitored: 
     assert "public domain" in (local_site / "assets" / "LICENSES.txt").read_text()
     for page in local_site.rglob("*.html"):  # offline: nothing fetched from another host
         assert not re.search(r'(?:href|src)="https?://', page.read_text()), page
+
+
+def test_geojson_downloads_hold_every_frame_and_alert(local_site: Path, monitored: MonitoredStore) -> None:
+    frames = json.loads((local_site / "data" / "frames.geojson").read_text())
+    assert sorted(f["id"] for f in frames["features"]) == sorted(monitored.frames)
+    alerts = json.loads((local_site / "data" / "alerts.geojson").read_text())
+    by_id = {f["id"]: f for f in alerts["features"]}
+    assert set(by_id) == {a["alert_id"] for a in monitored.alerts}
+    for a in monitored.alerts:
+        assert by_id[a["alert_id"]]["geometry"] == json.loads(a["polygon"])
+        assert by_id[a["alert_id"]]["properties"]["secondary_date"] == a["secondary_date"].isoformat()
 
 
 def _pixels_of(png: Path, colour: str, tol: float = 0.08) -> int:
