@@ -14,9 +14,9 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from hephaestus.platform import cube_text, schema
+from hephaestus.platform import cube_text, schema, storage
 from hephaestus.platform.errors import InputError
-from hephaestus.platform.storage import is_local, location, normalize, redact, storage_options
+from hephaestus.platform.storage import is_local, location, normalize, protocol_of, redact, storage_options
 
 FINGERPRINT_ATTR: Final = "hmc_ingest_fingerprint"
 """Root attribute: the fingerprint of the ingest plan a cube was built (or last grown) from."""
@@ -33,8 +33,12 @@ class CubeUnreadableError(InputError):
     """
 
 
-def zarr_store(url: str) -> zarr.abc.store.Store:
-    """A read-only zarr store for a directory or `.zip` at any fsspec URL (what open_cube reads through)."""
+def zarr_store(url: str, s3_client: str | None = None) -> zarr.abc.store.Store:
+    """A read-only zarr store for a directory or `.zip` at any fsspec URL (what open_cube reads through).
+
+    s3:// directories go through `s3_client` (default: `storage.s3_client()`): zarr's ObjectStore over
+    obstore, or its FsspecStore over s3fs.
+    """
     text = normalize(url)
     if text.endswith(".zip"):
         if is_local(text):
@@ -46,6 +50,8 @@ def zarr_store(url: str) -> zarr.abc.store.Store:
         return zarr.storage.FsspecStore(fs=_as_async(zipfs), path="", read_only=True)
     if is_local(text):
         return zarr.storage.LocalStore(text, read_only=True)
+    if protocol_of(text) == "s3" and (s3_client or storage.s3_client()) == "obstore":
+        return zarr.storage.ObjectStore(storage.object_store(text), read_only=True)
     return zarr.storage.FsspecStore.from_url(text, storage_options=storage_options(text), read_only=True)
 
 

@@ -95,6 +95,46 @@ def storage_options(url: str) -> dict[str, object]:
     return {}
 
 
+S3_CLIENT_ENV = "HMC_S3_CLIENT"
+"""Which client zarr reads s3:// cubes through: "obstore" (Rust object_store, the default) or "fsspec" (s3fs)."""
+S3_CLIENTS = ("obstore", "fsspec")
+DEFAULT_S3_CLIENT = "obstore"
+"""The faster one against the local S3 server (tests/benchmarks/bench_remote.py: crops/s and requests)."""
+
+
+def s3_client() -> str:
+    """The S3 read client chosen by the environment (`HMC_S3_CLIENT`), else the default."""
+    name = os.environ.get(S3_CLIENT_ENV, "").strip().lower() or DEFAULT_S3_CLIENT
+    if name not in S3_CLIENTS:
+        raise InputError(f"{S3_CLIENT_ENV}={name!r}: unknown S3 client (use one of {', '.join(S3_CLIENTS)})")
+    return name
+
+
+def object_store(url: str):  # type: ignore[no-untyped-def]  # obstore.store.S3Store (optional import)
+    """An obstore client for an s3:// URL: bucket and prefix from the URL, endpoint as `storage_options`.
+
+    Credentials are left to obstore, which reads the same AWS_* environment (and instance or web-identity
+    credentials) itself: no secret passes through our code.
+    """
+    from obstore.store import S3Store
+
+    text = normalize(url)
+    if protocol_of(text) != "s3":
+        raise StorageURLError(f"{redact(text)}: obstore reads are for s3:// URLs only")
+    parts = urlsplit(text)
+    opts = storage_options(text)
+    config: dict[str, object] = {}
+    client: dict[str, object] = {}
+    endpoint = opts.get("endpoint_url")
+    if endpoint:
+        config["endpoint"] = endpoint
+        client["allow_http"] = str(endpoint).startswith("http://")
+    if opts.get("anon"):
+        config["skip_signature"] = True
+    prefix = parts.path.strip("/") or None
+    return S3Store(parts.netloc, prefix=prefix, config=config, client_options=client)
+
+
 @dataclass(frozen=True)
 class Location:
     """A filesystem and the path on it that a URL names."""

@@ -10,36 +10,16 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import contextlib  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from object_servers import aws_environment, free_port, moto_server, wait_port  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"server on port {port} did not start in {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -51,36 +31,9 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
-    """A moto S3 server; sets the AWS_* environment so that s3fs, boto3 and Ray workers use it."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_port(port, proc)
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_S3_ENDPOINT": f"127.0.0.1:{port}",
-        "AWS_HTTPS": "NO",
-        "AWS_VIRTUAL_HOSTING": "FALSE",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    """A moto S3 server; sets the AWS_* environment so that s3fs, boto3, obstore and Ray workers use it."""
+    with moto_server() as endpoint, aws_environment(endpoint):
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture()
@@ -96,14 +49,14 @@ def s3_bucket(s3_server: str) -> str:
 @pytest.fixture(scope="session")
 def gcs_server() -> Iterator[str]:
     """A gcp-storage-emulator server; sets STORAGE_EMULATOR_HOST for gcsfs and Ray workers."""
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("gcp-storage-emulator")
     proc = subprocess.Popen(
         [str(exe), "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _wait_port(port, proc)
+    wait_port(port, proc)
     host = f"http://127.0.0.1:{port}"
     old = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = host
