@@ -52,6 +52,12 @@ class FrameBuild:
     task_fingerprints: dict[str, str] = field(default_factory=dict)
     n_pairs: int = 0  # cells with content to write (products)
     description: str = ""
+    # what the fingerprint is made of, kept so that an append can fingerprint the published part
+    # (region_fingerprint): the plan's jobs in order, the settings and the input files' versions
+    jobs: list[PairJob] = field(default_factory=list)
+    base: dict = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    frame_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -350,14 +356,38 @@ def _frame_fingerprint(
         )
         for task_id, tjobs in build.blocks
     }
+    build.jobs, build.base, build.versions = list(jobs), base, versions
+    build.frame_files = [u for u in (fr.hgt, fr.metadata_url) if u]
+    return _content_fingerprint(build, jobs, build.scalars, versions)
+
+
+def _content_fingerprint(
+    build: FrameBuild, jobs: list[PairJob], scalars: dict[str, np.ndarray], versions: dict[str, str]
+) -> str:
     return fingerprint(
         {
-            **base,
+            **build.base,
+            "primary": build.base["primary"][: scalars["valid_date_pair"].shape[0]],
+            "secondary": build.base["secondary"][: scalars["valid_date_pair"].shape[1]],
             "versions": versions,
             "jobs": [_job_key(j) for j in jobs],
-            "scalars": {k: v.tolist() for k, v in build.scalars.items()},
+            "scalars": {k: v.tolist() for k, v in scalars.items()},
         }
     )
+
+
+def region_fingerprint(build: FrameBuild, n_primary: int, n_secondary: int) -> str:
+    """The fingerprint the plan would have had with only its first `n_primary` x `n_secondary` cells.
+
+    An append is safe when this equals the published cube's fingerprint: the published cells are
+    exactly what this plan would write there (same annotations, products, ERA5 picks, file versions
+    and settings), so only the cells beyond them need writing.
+    """
+    jobs = [j for j in build.jobs if j.i < n_primary and j.j < n_secondary]
+    used = set(build.frame_files) | {f for j in jobs for f in j.files()}
+    versions = {u: v for u, v in build.versions.items() if u in used}
+    scalars = {k: v[:n_primary, :n_secondary] for k, v in build.scalars.items()}
+    return _content_fingerprint(build, jobs, scalars, versions)
 
 
 def _plan_frame(

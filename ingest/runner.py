@@ -18,14 +18,14 @@ from hephaestus.platform import storage
 from hephaestus.platform.cube import cube_template
 from hephaestus.platform.layout import Staging, StoreLayout
 
-from . import publish
+from . import append, publish
 from .config import ChunkingConfig
 from .encoding import encoding
-from .plan import FrameBuild
+from .plan import FrameBuild, blocks_of, region_fingerprint
 from .quarantine import QuarantineRecord
 from .quarantine import clear as clear_quarantine
 from .quarantine import write as write_quarantine
-from .writer import write_block, write_dem
+from .writer import PairJob, write_block, write_dem
 
 DEM_TASK = "dem"
 
@@ -47,6 +47,7 @@ class IngestSummary:
     seconds: float = 0.0
     cube_urls: list[str] = field(default_factory=list)
     frames_skipped: list[str] = field(default_factory=list)
+    frames_appended: list[str] = field(default_factory=list)  # published cubes that grew in place
     frames_failed: dict[str, str] = field(default_factory=dict)
     quarantined: list[QuarantineRecord] = field(default_factory=list)
     files_ignored: dict[str, str] = field(default_factory=dict)  # input file -> why no cube uses it
@@ -69,6 +70,7 @@ class IngestSummary:
             "seconds": round(self.seconds, 3),
             "cube_urls": [storage.redact(u) for u in self.cube_urls],
             "frames_skipped": self.frames_skipped,
+            "frames_appended": self.frames_appended,
             "frames_failed": self.frames_failed,
             "files": self.files,
             "files_ignored": {storage.redact(u): why for u, why in sorted(self.files_ignored.items())},
@@ -86,6 +88,7 @@ class _FrameState:
     outcomes: list[dict] = field(default_factory=list)
     failed: str | None = None
     results: dict[str, dict] = field(default_factory=dict)  # task id -> its result (for the ledger)
+    grown_from: append.Published | None = None  # an append to this published cube (see ingest/append.py)
 
 
 def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tuple[_FrameState, list]:
@@ -97,6 +100,9 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
     fmt = build.ctx.zarr_format
     build.ctx = replace(build.ctx, cube_url=staged.cube)
     state = _FrameState(build, staging, dest, store_url, pending=0)
+    old = _appendable(build, dest)
+    if old is not None:
+        return state, _prepare_append(state, old)
     if publish.read_plan_fingerprint(staging) == build.fingerprint:
         pass  # an interrupted run of the same plan: its finished tasks are skipped
     elif _reuse_published(build, layout, staging):
@@ -118,6 +124,69 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
     specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, DEM_TASK, staging))]
     specs += [("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks]
     return state, specs
+
+
+APPEND_MODE = "append"
+
+
+def _appendable(build: FrameBuild, dest: str) -> append.Published | None:
+    """The published cube, when the plan only adds dates after its own and agrees on every published cell."""
+    if not build.jobs:
+        return None
+    old = append.published(dest)
+    if old is None or old.zarr_format != build.ctx.zarr_format or old.fingerprint is None:
+        return None
+    new_shape = (build.primary.size, build.secondary.size)
+    if 0 in old.shape or old.shape == new_shape:
+        return None
+    if not (
+        append.is_prefix(old.primary, build.primary) and append.is_prefix(old.secondary, build.secondary)
+    ):
+        return None
+    if region_fingerprint(build, *old.shape) != old.fingerprint:
+        return None  # a published cell would change: rebuild (or rewrite the changed tasks)
+    return old
+
+
+def _prepare_append(state: _FrameState, old: append.Published) -> list:
+    """Grow the published cube in place (invisible until the commit) and plan the new cells' tasks."""
+    build, staging = state.build, state.staging
+    o_p, o_s = old.shape
+    record = _staging_record(staging)
+    resumed = record.get("fingerprint") == build.fingerprint and record.get("mode") == APPEND_MODE
+    # an interrupted append of another plan may have left content in cells that are empty now
+    stale = record.get("mode") == APPEND_MODE and not resumed
+    if not resumed:
+        storage.remove(staging)
+    fmt = build.ctx.zarr_format
+    append.grow(state.dest, fmt, old, build.primary, build.secondary)
+    jobs = [j for j in build.jobs if j.i >= o_p or j.j >= o_s]
+    if stale and fmt == 3:
+        have = {(j.i, j.j) for j in jobs}
+        jobs += [
+            PairJob(i=i, j=j, kind="empty")
+            for i in range(build.primary.size)
+            for j in range(build.secondary.size)
+            if (i >= o_p or j >= o_s) and (i, j) not in have
+        ]
+    blocks = blocks_of(jobs, int(build.base.get("pairs_per_task", 4)))
+    if not resumed:
+        publish.write_plan(
+            staging,
+            build.fingerprint,
+            {"frame_id": build.frame_id, "tasks": len(blocks), "mode": APPEND_MODE, "old_shape": [o_p, o_s]},
+        )
+    build.ctx = replace(build.ctx, cube_url=state.dest, over_copy=stale)
+    state.grown_from = old
+    return [("block", (build.ctx, tjobs, task_id, staging)) for task_id, tjobs in blocks]
+
+
+def _staging_record(staging: str) -> dict:
+    url = Staging(staging).plan
+    try:
+        return json.loads(storage.read_bytes(url)) if storage.exists(url) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _reuse_published(build: FrameBuild, layout: StoreLayout, staging: str) -> bool:
@@ -203,6 +272,8 @@ def run_builds(
             # finished tasks (done-marker in staging) return their recorded outcome at once
             queue += [(b.frame_id, kind, args) for kind, args in specs]
             state.pending = len(specs)
+            if not specs:  # an append whose new pairs have no product: only flags and dates to commit
+                _finish(state, summary)
         total = len(queue)
         window = max(2, 4 * int(workers or ray.available_resources().get("CPU", 1) or 1))
         in_flight: dict[ray.ObjectRef, str] = {}
@@ -285,8 +356,23 @@ def _finish(state: _FrameState, summary: IngestSummary) -> None:
             summary.quarantined.append(rec)
             summary.pairs_quarantined += 1
     scalars = dict(b.scalars)
+    old = state.grown_from
+    if old is not None:
+        o_p, o_s = old.shape
+        valid[:o_p, :o_s] = False  # not written: the published cells keep their flags
+        scalars["valid_date_pair"] = valid
+        append.write_new_pair_scalars(state.dest, b.ctx.zarr_format, old, scalars)
+        append.commit(state.dest, b.ctx.zarr_format, old, b.fingerprint)
+        # the ledger's task layout no longer matches the grown cube: a changed input rebuilds it
+        storage.remove(StoreLayout(state.store_url).ledger(b.frame_id))
+        storage.remove(state.staging)
+        summary.frames_appended.append(b.frame_id)
+        summary.pairs_skipped += sum(1 for j in b.jobs if j.kind != "empty" and j.i < o_p and j.j < o_s)
+        summary.cube_urls.append(state.dest)
+        return
     scalars["valid_date_pair"] = valid
     publish.write_pair_scalars(state.staging, b.ctx.zarr_format, scalars)
+    append.consolidate(Staging(state.staging).cube, b.ctx.zarr_format)
     publish.publish(state.staging, state.dest, b.ctx.zarr_format)
     _write_ledger(state)
     summary.cube_urls.append(state.dest)

@@ -8,7 +8,9 @@ pipeline) refuse such arrays. v3 cubes therefore store plain numbers:
 - `phase`: int8 codes with CF `flag_values`/`flag_meanings` (schema.PHASE); -1: no annotation;
 - `unique_id`: int64 (the annotations' uniqueID is an integer); -1: no sample;
 - `caption`: a CF contiguous ragged array of UTF-8 bytes: `caption_length` (primary, secondary,
-  int32, bytes per pair in row-major order) and `caption_utf8` (`caption_byte`, uint8).
+  int32, bytes per pair in row-major order) and `caption_utf8` (`caption_byte`, uint8). A cube that
+  grew by appends (ingest/append.py) also has `caption_offset` (primary, secondary, int64: where each
+  pair's bytes start): the new pairs' bytes go after the old ones, so no published byte moves.
 
 `decode` turns either layout into the schema's in-memory form (strings, "" where nothing is),
 so `open_cube` returns the same values for both.
@@ -28,6 +30,7 @@ TEXT_VARIABLES: tuple[str, ...] = ("phase", "unique_id", "caption")
 CAPTION_LENGTH = "caption_length"
 CAPTION_BYTES = "caption_utf8"
 CAPTION_BYTE_DIM = "caption_byte"
+CAPTION_OFFSET = "caption_offset"
 NO_VALUE = -1
 """Stored code of "nothing here" (no annotation, no sample) in the integer-coded text variables."""
 
@@ -134,11 +137,31 @@ def decode(ds: xr.Dataset) -> xr.Dataset:
     ).reshape(numbers.shape)
     lengths = np.asarray(ds[CAPTION_LENGTH].values, dtype="int64")
     blob = np.asarray(ds[CAPTION_BYTES].values, dtype="uint8").tobytes()
-    ends = np.cumsum(lengths.ravel())
-    texts = [blob[e - n : e].decode("utf-8") for e, n in zip(ends, lengths.ravel(), strict=True)]
+    if CAPTION_OFFSET in ds.variables:
+        starts = np.asarray(ds[CAPTION_OFFSET].values, dtype="int64").ravel()
+    else:
+        starts = np.cumsum(lengths.ravel()) - lengths.ravel()
+    texts = [
+        blob[a : a + n].decode("utf-8") if n > 0 and a >= 0 else ""
+        for a, n in zip(starts, lengths.ravel(), strict=True)
+    ]
     width = max([schema.STRING_LENGTHS["caption"], *map(len, texts)])
     captions = np.array(texts, dtype=f"<U{width}").reshape(lengths.shape)
-    out = ds.drop_vars([CAPTION_LENGTH, CAPTION_BYTES])
+    out = ds.drop_vars([v for v in (CAPTION_LENGTH, CAPTION_BYTES, CAPTION_OFFSET) if v in ds.variables])
     for name, values in (("phase", phase), ("unique_id", ids), ("caption", captions)):
         out[name] = xr.DataArray(values, dims=schema.PAIR_DIMS, attrs=schema.VARIABLES[name].attrs())
     return out
+
+
+def caption_offsets(lengths: np.ndarray) -> np.ndarray:
+    """Where each pair's caption starts in the contiguous ragged array (row-major), as `caption_offset`."""
+    flat = np.asarray(lengths, dtype="int64").ravel()
+    return (np.cumsum(flat) - flat).reshape(np.shape(lengths))
+
+
+def append_captions(captions: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lengths, offsets, bytes) of new pairs' captions stored after the first `start` bytes."""
+    encoded = [str(c).encode("utf-8") for c in np.asarray(captions).ravel()]
+    lengths = np.asarray([len(c) for c in encoded], dtype="int32").reshape(np.shape(captions))
+    offsets = (start + caption_offsets(lengths)).astype("int64")
+    return lengths, offsets, np.frombuffer(b"".join(encoded), dtype="uint8")
