@@ -162,9 +162,10 @@ def test_concurrent_reader_sees_before_or_after(tmp_path: Path) -> None:
     assert len(seen) >= 2 and set(seen) <= {before, after}, set(seen) - {before, after}
 
 
-def test_append_on_object_store(s3_bucket: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bucket_fixture", ["s3_bucket", "gcs_bucket"])
+def test_append_on_object_store(bucket_fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     sources = _sources(tmp_path / "src", OLD)
-    out = f"{s3_bucket}/store"
+    out = f"{request.getfixturevalue(bucket_fixture)}/store"
     assert run_ingest(_cfg(sources, out)).pairs_written == 3
     _grow(sources, OLD + NEW)
     summary = run_ingest(_cfg(sources, out))
