@@ -174,3 +174,31 @@ def test_append_on_object_store(bucket_fixture: str, request: pytest.FixtureRequ
     url = storage.join(out, "cubes", f"{FRAME}.zarr")
     assert content_hash(open_cube(url).load()) == content_hash(open_cube(fresh.cube_urls[0]).load())
     assert os.path.basename(fresh.cube_urls[0]) == f"{FRAME}.zarr"
+
+
+def test_interrupted_append_is_invisible_and_a_changed_plan_clears_its_cells(tmp_path: Path) -> None:
+    sources = _sources(tmp_path / "src", OLD)
+    store = tmp_path / "store"
+    run_ingest(_cfg(sources, store))
+    cube = store / "cubes" / f"{FRAME}.zarr"
+    before, token = content_hash(open_cube(cube).load()), cube_version(cube)
+    _grow(sources, OLD + NEW)
+
+    class Stop(Exception):
+        pass
+
+    def stop_before_commit(done: int, total: int) -> None:
+        if done >= total:  # every new cell written, the commit not yet
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_ingest(_cfg(sources, store), progress=stop_before_commit)
+    assert content_hash(open_cube(cube).load()) == before and cube_version(cube) == token
+    # the sources change before the next run: pair 104's product is withdrawn, its cell is empty now
+    (sources / "annotations" / "104.json").unlink()
+    for path in (sources / "licsar" / FRAME / "interferograms" / "20200113_20200206").iterdir():
+        path.unlink()
+    summary = run_ingest(_cfg(sources, store))
+    assert summary.frames_appended == [FRAME] and summary.pairs_written == 1
+    fresh = run_ingest(_cfg(sources, tmp_path / "fresh"))
+    assert content_hash(open_cube(cube).load()) == content_hash(open_cube(fresh.cube_urls[0]).load())
