@@ -8,7 +8,15 @@ from pydantic import Field, model_validator
 
 from hephaestus.platform.config import Config
 
-Layout = Literal["sharded-256-lz4", "chunk-256-lz4", "chunk-256-zstd", "slice"]
+Layout = Literal[
+    "sharded-256-lz4",
+    "sharded-128-lz4",
+    "sharded-256-mixed",
+    "sharded-128-mixed",
+    "chunk-256-lz4",
+    "chunk-256-zstd",
+    "slice",
+]
 
 
 class ChunkingConfig(Config):
@@ -18,7 +26,12 @@ class ChunkingConfig(Config):
     """
 
     layout: Layout = "sharded-256-lz4"
-    tile: int = Field(256, ge=16, le=4096, description="inner chunk edge in pixels for tiled layouts")
+    tile: int | None = Field(
+        None,
+        ge=16,
+        le=4096,
+        description="inner chunk edge in pixels for tiled layouts; None: the layout's own",
+    )
     clevel: int = Field(5, ge=0, le=9)
 
 

@@ -6,33 +6,55 @@ different pairs never touch the same chunk (or shard).
 
 from __future__ import annotations
 
+from typing import get_args
+
 from numcodecs import Blosc
 
 from hephaestus.platform import cube_text, schema
 from hephaestus.platform.cube import fill_value
 
-from .config import ChunkingConfig
+from .config import ChunkingConfig, Layout
 
-LAYOUTS = ("sharded-256-lz4", "chunk-256-lz4", "chunk-256-zstd", "slice")
+LAYOUTS: tuple[str, ...] = get_args(Layout)
+"""Raster layouts: `<kind>-<inner chunk edge>-<codec>`. "sharded": inner chunks in one shard per pair's
+whole slice; "chunk": one object per chunk; "slice": one whole-slice chunk per pair. "mixed": blosc-lz4
+for every raster but the noise-like ones in `UNCOMPRESSED` (see there). The choice of the default is
+printed by tests/benchmarks/bench_loader.py."""
+
+UNCOMPRESSED = ("insar_difference",)
+"""Rasters the "mixed" layouts store without a compressor: wrapped phase is noise-like, blosc-lz4 saves
+about 7% of its bytes, and decoding it costs more than all of its reads from disk or page cache."""
 
 
-def _v3_raster(height: int, width: int, chunking: ChunkingConfig) -> dict[str, object]:
+def layout_tile(chunking: ChunkingConfig) -> int | None:
+    """The inner chunk edge of a tiled layout: `chunking.tile` when set, else the edge the layout names."""
+    if chunking.layout == "slice":
+        return None
+    return chunking.tile or int(chunking.layout.split("-")[1])
+
+
+def _v3_raster(name: str, height: int, width: int, chunking: ChunkingConfig) -> dict[str, object]:
     from zarr.codecs import BloscCodec, ZstdCodec
 
-    tile = (1, 1, min(chunking.tile, height), min(chunking.tile, width))
-    whole = (1, 1, height, width)
-    # a shard holds one pair's whole slice, rounded up to whole inner chunks (zarr needs divisibility)
-    shard = (1, 1, -(-height // tile[2]) * tile[2], -(-width // tile[3]) * tile[3])
+    if chunking.layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {chunking.layout!r}; known: {LAYOUTS}")
     lz4 = BloscCodec(cname="lz4", clevel=chunking.clevel, shuffle="shuffle")
-    if chunking.layout == "sharded-256-lz4":
-        return {"chunks": tile, "shards": shard, "compressors": [lz4]}
-    if chunking.layout == "chunk-256-lz4":
-        return {"chunks": tile, "compressors": [lz4]}
-    if chunking.layout == "chunk-256-zstd":
-        return {"chunks": tile, "compressors": [ZstdCodec(level=chunking.clevel)]}
-    if chunking.layout == "slice":
-        return {"chunks": whole, "compressors": [lz4]}
-    raise ValueError(f"unknown layout {chunking.layout!r}; known: {LAYOUTS}")
+    edge = layout_tile(chunking)
+    if edge is None:
+        return {"chunks": (1, 1, height, width), "compressors": [lz4]}
+    tile = (1, 1, min(edge, height), min(edge, width))
+    kind, _, codec = chunking.layout.split("-")
+    if codec == "zstd":
+        compressors: list[object] = [ZstdCodec(level=chunking.clevel)]
+    elif codec == "mixed" and name in UNCOMPRESSED:
+        compressors = []
+    else:
+        compressors = [lz4]
+    if kind == "sharded":
+        # a shard holds one pair's whole slice, rounded up to whole inner chunks (zarr needs divisibility)
+        shard = (1, 1, -(-height // tile[2]) * tile[2], -(-width // tile[3]) * tile[3])
+        return {"chunks": tile, "shards": shard, "compressors": compressors}
+    return {"chunks": tile, "compressors": compressors}
 
 
 def encoding(
@@ -61,7 +83,7 @@ def encoding(
             }
             continue
         if var.dims == schema.RASTER_DIMS:
-            e = _v3_raster(height, width, chunking)
+            e = _v3_raster(name, height, width, chunking)
         elif var.dims == schema.PAIR_DIMS:
             e = {"chunks": (max(n_primary, 1), max(n_secondary, 1))}
         else:

@@ -21,6 +21,7 @@ Choices, each as the authors' code (Orion-AI-Lab/Hephaestus-minicubes) does it:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -58,6 +59,34 @@ def pad_series(pair_ids: Sequence[int], length: int, series_id: object = "") -> 
     if not ids or len(ids) > length:
         raise InputSpecError(f"series {series_id}: {len(ids)} pairs, expected 1..{length}")
     return ids + [ids[-1]] * (length - len(ids))
+
+
+@dataclass(frozen=True)
+class ChannelScale:
+    """One channel's normalisation: (x - mean) * inv_std in float32 (inv_std = 1/std computed in
+    float64), then 0 where the raw value is one of `zero_values` (phase 0, the `_FillValue`)."""
+
+    mean: np.float32
+    inv_std: np.float32
+    zero_values: tuple[float, ...]
+
+    def apply(self, out: np.ndarray, raw: np.ndarray) -> None:
+        """out = the normalised `raw` (same shape; `out` may be `raw`). NaN/inf stay: `zero_nonfinite`
+        zeroes them once per channel. Callers silence numpy's invalid/overflow warnings."""
+        zero = None
+        for value in self.zero_values:
+            hit = raw == value
+            zero = hit if zero is None else zero | hit
+        np.subtract(raw, self.mean, out=out)
+        np.multiply(out, self.inv_std, out=out)
+        if zero is not None:
+            out[zero] = 0.0
+
+
+def zero_nonfinite(channel: np.ndarray) -> None:
+    """NaN and inf -> 0 in place (one read-only pass; the array is rewritten only when it has any)."""
+    if not np.isfinite(channel).all():
+        np.nan_to_num(channel, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 class InputSpec(Config):
@@ -145,14 +174,6 @@ class InputSpec(Config):
         return step * len(self.channels) + self.channels.index(variable)
 
     # -- normalisation --------------------------------------------------------------------------
-    def scale(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, 1/std) per input channel as float32 [T*C, 1, 1] (1/std computed in float64)."""
-        means = [self.statistics[schema.statistics_key(v)][0] for v in self.channels] * self.series_length
-        stds = [self.statistics[schema.statistics_key(v)][1] for v in self.channels] * self.series_length
-        mean = np.asarray(means, dtype=np.float32).reshape(-1, 1, 1)
-        inv_std = (1.0 / np.asarray(stds, dtype=np.float64)).astype(np.float32).reshape(-1, 1, 1)
-        return mean, inv_std
-
     def normalise(self, image: np.ndarray, nodata: Mapping[str, float | None]) -> None:
         """In place on raw values [T*C, h, w] float32: z-score and the no-data rule.
 
@@ -160,41 +181,47 @@ class InputSpec(Config):
         `nodata` gives each variable's non-NaN `_FillValue` (None where it has none).
         """
         nch = len(self.channels)
-        steps = self.series_length
-        if image.shape[0] != nch * steps:
-            raise InputSpecError(f"input has {image.shape[0]} channels, the spec {nch * steps}")
-        bad = []
+        if image.shape[0] != nch * self.series_length:
+            raise InputSpecError(f"input has {image.shape[0]} channels, the spec {nch * self.series_length}")
         for j, var in enumerate(self.channels):
-            fill = nodata.get(var)
-            for step in range(1 if var == "dem" else steps):
-                ch = image[step * nch + j]
-                if var == PHASE:
-                    bad.append((ch, ch == 0))
-                if fill is not None:
-                    bad.append((ch, ch == fill))
-        mean, inv_std = self.scale()
+            for step in range(1 if var == "dem" else self.series_length):
+                self.normalise_channel(image[step * nch + j], var, nodata.get(var))
+        self.copy_dem(image)
+
+    def normalise_channel(self, channel: np.ndarray, variable: str, fill: float | None) -> None:
+        """In place on one raw channel [h, w] float32 of `variable`: z-score and the no-data rule.
+
+        One channel at a time, so that a reader can normalise each channel while it is still in cache.
+        """
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are zeroed just below
-            np.subtract(image, mean, out=image)
-            np.multiply(image, inv_std, out=image)
-        for ch, where in bad:
-            ch[where] = 0.0
-        if not np.isfinite(
-            image.sum(dtype=np.float32)
-        ):  # one read-only pass; rewrite only crops with NaN/inf
-            np.nan_to_num(image, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        if steps > 1 and "dem" in self.channels:
-            j = self.channels.index("dem")
-            for step in range(1, steps):
+            self.channel_scale(variable, fill).apply(channel, channel)
+        zero_nonfinite(channel)
+
+    def channel_scale(self, variable: str, fill: float | None) -> ChannelScale:
+        """The z-score and no-data values of `variable` (`fill`: its non-NaN `_FillValue`, or None)."""
+        mean, std = self.statistics[schema.statistics_key(variable)]
+        zeros = (0.0,) if variable == PHASE else ()
+        return ChannelScale(
+            np.float32(mean), np.float32(1.0 / np.float64(std)), zeros + (() if fill is None else (fill,))
+        )
+
+    def copy_dem(self, image: np.ndarray) -> None:
+        """Copy step 0's DEM channel into the other steps (it is read and normalised once)."""
+        if self.series_length > 1 and "dem" in self.channels:
+            nch, j = len(self.channels), self.channels.index("dem")
+            for step in range(1, self.series_length):
                 image[step * nch + j] = image[j]
 
 
 __all__ = [
     "ATMOSPHERE_CHANNELS",
     "BASE_CHANNELS",
+    "ChannelScale",
     "DEFAULT_STATISTICS",
     "InputSpec",
     "InputSpecError",
     "StatisticsChoice",
     "pad_series",
     "step_channels",
+    "zero_nonfinite",
 ]

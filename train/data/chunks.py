@@ -40,6 +40,9 @@ from zarr.core.sync import sync  # no public way to run a store's coroutines fro
 __all__ = ["ArrayReader", "Fetcher", "Window", "coalesce", "read_windows"]
 
 _V3_COMPRESSORS = {BloscCodec: numcodecs.Blosc, ZstdCodec: numcodecs.Zstd, GzipCodec: numcodecs.GZip}
+_DECOMPRESS = {numcodecs.Blosc: numcodecs.blosc.decompress, numcodecs.Zstd: numcodecs.zstd.decompress}
+"""numcodecs' C decompressors, called directly: the codec objects' `decode` wraps them in buffer checks
+that cost about as much as decoding a 128 x 128 chunk."""
 _EMPTY = np.uint64(2**64 - 1)
 MAX_OPEN_SHARDS = 256
 """Shard files kept open per process for byte-range reads (one pread per inner chunk)."""
@@ -241,6 +244,9 @@ class ArrayReader:
             return
         fill = meta.fill_value if meta.fill_value is not None else 0
         self._fill = np.full(self.chunks, fill, dtype=self.dtype)
+        self._plane = self.chunks[-2:] if all(c == 1 for c in self.chunks[:-2]) else None
+        decoder = self._decoder
+        self._decompress = None if decoder is None else _DECOMPRESS.get(type(decoder), decoder.decode)  # type: ignore[attr-defined]
         self.fast = True
 
     # -- planning ---------------------------------------------------------------------------
@@ -249,18 +255,15 @@ class ArrayReader:
     ) -> list[tuple[str, tuple[int, ...] | None, tuple[slice, slice], tuple[slice, slice]]]:
         """Per touched chunk: (stored key, position in its shard or None, source slices in the
         chunk, destination slices in the window)."""
-        ch_r, ch_c = self.chunks[-2], self.chunks[-1]
         lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
-        out = []
-        for rc in range(w.r0 // ch_r, (w.r1 - 1) // ch_r + 1):
-            rs, re_ = max(w.r0, rc * ch_r), min(w.r1, (rc + 1) * ch_r)
-            for cc in range(w.c0 // ch_c, (w.c1 - 1) // ch_c + 1):
-                cs, ce = max(w.c0, cc * ch_c), min(w.c1, (cc + 1) * ch_c)
-                src = (slice(rs - rc * ch_r, re_ - rc * ch_r), slice(cs - cc * ch_c, ce - cc * ch_c))
-                dst = (slice(rs - w.r0, re_ - w.r0), slice(cs - w.c0, ce - w.c0))
-                key, inner = self._locate((*lead_chunks, rc, cc))
-                out.append((key, inner, src, dst))
-        return out
+        rows = _pieces(w.r0, w.r1, self.chunks[-2])
+        cols = _pieces(w.c0, w.c1, self.chunks[-1])
+        locate = self._locate
+        return [
+            (*locate((*lead_chunks, rc, cc)), (rsrc, csrc), (rdst, cdst))
+            for rc, rsrc, rdst in rows
+            for cc, csrc, cdst in cols
+        ]
 
     def _locate(self, coords: tuple[int, ...]) -> tuple[str, tuple[int, ...] | None]:
         """(stored key, position inside the shard) of chunk `coords`, memoised (keys are reused a lot)."""
@@ -312,18 +315,29 @@ class ArrayReader:
         (Decoding into a reused buffer with `out=` measured slower than numcodecs' own allocation.)
         """
         if data is None:
-            chunk = self._fill
-        elif self._decoder is None:
-            chunk = np.frombuffer(data, dtype=self._chunk_dtype).reshape(self.chunks)
-        else:
-            chunk = np.frombuffer(self._decoder.decode(data), dtype=self._chunk_dtype).reshape(self.chunks)
-        return chunk[lead_in_chunk]
+            return self._fill[lead_in_chunk]
+        if self._decompress is not None:
+            data = self._decompress(data)
+        if self._plane is not None:  # one 2-D slice per chunk (every cube raster): no lead to index
+            return np.frombuffer(data, dtype=self._chunk_dtype).reshape(self._plane)
+        return np.frombuffer(data, dtype=self._chunk_dtype).reshape(self.chunks)[lead_in_chunk]
+
+
+def _pieces(start: int, stop: int, size: int) -> list[tuple[int, slice, slice]]:
+    """(chunk number, slice in the chunk, slice in the window) of every chunk [start, stop) touches
+    along one dim of chunk length `size`."""
+    out = []
+    for n in range(start // size, (stop - 1) // size + 1):
+        a, b = max(start, n * size), min(stop, (n + 1) * size)
+        out.append((n, slice(a - n * size, b - n * size), slice(a - start, b - start)))
+    return out
 
 
 def read_windows(
     requests: Sequence[tuple[ArrayReader, Window]], fetcher: Fetcher
 ) -> Iterator[tuple[int, np.ndarray, tuple[slice, slice]]]:
-    """Yield (request number, source piece, destination slices in the window) for every piece.
+    """Yield (request number, source piece, destination slices in the window) for every piece,
+    every piece of a request before any of the next request's (readers finish a channel at once).
 
     Remote stores get the missing shard indexes in one concurrent batch, then every chunk of
     every request in a second; local stores read each chunk just before decoding it.
@@ -349,9 +363,10 @@ def read_windows(
     if fetcher.local_root is not None:
         read = fetcher.read_local
         for n, reader, inner_lead, plan in plans:
+            decode, request = reader.decode, reader.chunk_request
             for key, inner, src, dst in plan:
-                req = reader.chunk_request(key, inner)
-                yield n, reader.decode(None if req is None else read(*req), inner_lead)[src], dst
+                req = request(key, inner)
+                yield n, decode(None if req is None else read(*req), inner_lead)[src], dst
         return
     chunk_reqs = [
         reader.chunk_request(key, inner) for _, reader, _, plan in plans for key, inner, _, _ in plan

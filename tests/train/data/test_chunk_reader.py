@@ -16,6 +16,9 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, TransposeCodec, ZstdCodec
 
+from hephaestus.ingest import ChunkingConfig
+from hephaestus.ingest.encoding import LAYOUTS as INGEST_LAYOUTS
+from hephaestus.ingest.encoding import encoding
 from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
 
 SHAPE = (2, 3, 50, 70)  # 50 x 70: tiles of 16 leave partial chunks at both edges
@@ -133,3 +136,31 @@ def test_remote_style_fetch_matches_too(tmp_path: Path) -> None:
     windows = _windows(array.shape, 30, seed=5)
     for w, piece in zip(windows, _read(reader, fetcher, windows), strict=True):
         np.testing.assert_array_equal(piece, array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
+
+
+@pytest.mark.parametrize("layout", INGEST_LAYOUTS)
+@pytest.mark.parametrize("variable", ["insar_difference", "insar_coherence"])
+def test_every_ingest_layout_is_read_fast_and_right(tmp_path: Path, layout: str, variable: str) -> None:
+    """Each layout ingest can write (`ingest.encoding.LAYOUTS`: 256 / 128 inner chunks, blosc-lz4 or
+    "mixed", where phase is stored uncompressed), on a frame whose edges cut the chunks."""
+    shape = (2, 3, 300, 410)
+    enc = encoding(3, *shape, ChunkingConfig(layout=layout))[variable]
+    store = zarr.storage.LocalStore(tmp_path / "cube")
+    array = zarr.create_array(
+        store,
+        name=variable,
+        shape=shape,
+        dtype="float32",
+        chunks=enc["chunks"],
+        shards=enc.get("shards"),
+        compressors=enc["compressors"],
+        fill_value=0.0,
+    )
+    data = _data(shape, "float32", seed=len(layout))
+    array[...] = data
+    reopened = zarr.open_array(zarr.storage.LocalStore(tmp_path / "cube", read_only=True), path=variable)
+    reader = ArrayReader(reopened)
+    assert reader.fast
+    windows = _windows(shape, 40, seed=len(layout) + len(variable))
+    for w, piece in zip(windows, _read(reader, Fetcher(reopened.store), windows), strict=True):
+        np.testing.assert_array_equal(piece, data[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
