@@ -13,6 +13,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 """Screenshots of the site, kept after the run (git-ignored): tests/artifacts/dashboard/*.png."""
+SAVED: list[Path] = []
+"""Screenshots taken in this run (tests/catalog/conftest.py names them in the terminal summary)."""
 
 
 def require_chromium() -> None:
@@ -59,5 +61,5 @@ def screenshot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
-    print(f"screenshot: {path}")
+    SAVED.append(path)
     return path

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from browser import SAVED
 from catalog_records import write_annotations
 
 from hephaestus.catalog import CatalogConfig, catalog_from_annotations
@@ -35,3 +36,11 @@ def real_catalog(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         config=CatalogConfig(statistics=False, strict=True, series_length=3),
     )
     return store
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the dashboard's screenshots (test artifacts) at the end of the run."""
+    if SAVED:
+        terminalreporter.write_sep("-", "dashboard screenshots (tests/artifacts/dashboard)")
+        for path in dict.fromkeys(SAVED):
+            terminalreporter.write_line(str(path))
