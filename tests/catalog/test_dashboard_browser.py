@@ -85,6 +85,22 @@ def test_map_shows_every_frame_and_alert(site, chrome) -> None:  # type: ignore[
     assert rows == {a["alert_id"] for a in monitored.alerts}
     screenshot(chrome, "index")
 
+    # the map's script runs: zoom in halves the viewBox width, reset restores it
+    def view_box() -> list[float]:
+        return [
+            float(x)
+            for x in chrome.execute_script(
+                "return document.getElementById('map').getAttribute('viewBox')"
+            ).split()
+        ]
+
+    home = view_box()
+    chrome.find_element(By.ID, "zoom-in").click()
+    assert view_box()[2] == pytest.approx(home[2] / 2)
+    chrome.find_element(By.ID, "zoom-reset").click()
+    assert view_box() == home
+    assert severe(chrome) == []
+
 
 def test_clicking_an_alert_opens_its_pair(site, chrome) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
