@@ -36,8 +36,8 @@ class CubeUnreadableError(InputError):
 def zarr_store(url: str, s3_client: str | None = None) -> zarr.abc.store.Store:
     """A read-only zarr store for a directory or `.zip` at any fsspec URL (what open_cube reads through).
 
-    s3:// directories go through `s3_client` (default: `storage.s3_client()`): zarr's ObjectStore over
-    obstore, or its FsspecStore over s3fs.
+    s3:// directories go through `storage.s3_client(s3_client)`: zarr's ObjectStore over obstore, or its
+    FsspecStore over s3fs (also in a process forked after obstore ran: obstore is not fork safe).
     """
     text = normalize(url)
     if text.endswith(".zip"):
@@ -50,7 +50,7 @@ def zarr_store(url: str, s3_client: str | None = None) -> zarr.abc.store.Store:
         return zarr.storage.FsspecStore(fs=_as_async(zipfs), path="", read_only=True)
     if is_local(text):
         return zarr.storage.LocalStore(text, read_only=True)
-    if protocol_of(text) == "s3" and (s3_client or storage.s3_client()) == "obstore":
+    if protocol_of(text) == "s3" and storage.s3_client(s3_client) == "obstore":
         return zarr.storage.ObjectStore(storage.object_store(text), read_only=True)
     return zarr.storage.FsspecStore.from_url(text, storage_options=storage_options(text), read_only=True)
 

@@ -102,11 +102,20 @@ DEFAULT_S3_CLIENT = "obstore"
 """The faster one against the local S3 server (tests/benchmarks/bench_remote.py: crops/s and requests)."""
 
 
-def s3_client() -> str:
-    """The S3 read client chosen by the environment (`HMC_S3_CLIENT`), else the default."""
-    name = os.environ.get(S3_CLIENT_ENV, "").strip().lower() or DEFAULT_S3_CLIENT
+_OBSTORE_STARTED_IN: int | None = None
+"""The process that built the first obstore client. obstore's Rust (tokio) runtime does not survive fork():
+a child forked after it ran (a DataLoader worker, say) would hang on its first request, so such a child
+reads through s3fs instead (fsspec restarts its event loop after fork)."""
+
+
+def s3_client(choice: str | None = None) -> str:
+    """The S3 read client: `choice`, else `HMC_S3_CLIENT`, else the default; "fsspec" in a process forked
+    after obstore ran in its parent (see `_OBSTORE_STARTED_IN`)."""
+    name = (choice or os.environ.get(S3_CLIENT_ENV, "")).strip().lower() or DEFAULT_S3_CLIENT
     if name not in S3_CLIENTS:
         raise InputError(f"{S3_CLIENT_ENV}={name!r}: unknown S3 client (use one of {', '.join(S3_CLIENTS)})")
+    if name == "obstore" and _OBSTORE_STARTED_IN not in (None, os.getpid()):
+        return "fsspec"
     return name
 
 
@@ -118,6 +127,11 @@ def object_store(url: str):  # type: ignore[no-untyped-def]  # obstore.store.S3S
     """
     from obstore.store import S3Store
 
+    global _OBSTORE_STARTED_IN
+    if _OBSTORE_STARTED_IN is None:
+        _OBSTORE_STARTED_IN = os.getpid()
+    elif _OBSTORE_STARTED_IN != os.getpid():
+        raise PlatformRuntimeError("obstore cannot be used in a process forked after it ran (use s3fs here)")
     text = normalize(url)
     if protocol_of(text) != "s3":
         raise StorageURLError(f"{redact(text)}: obstore reads are for s3:// URLs only")

@@ -107,3 +107,32 @@ def test_s3_client_choice_and_url(monkeypatch) -> None:  # type: ignore[no-untyp
     assert isinstance(store, zarr.storage.ObjectStore)
     assert store.store.prefix == "cubes/a.zarr"
     assert "do-not-print-me" not in repr(store) + str(store.store.config)
+
+
+def _read_in_child(url: str, queue) -> None:  # type: ignore[no-untyped-def]
+    store = zarr_store(url)
+    queue.put((type(store).__name__, zarr.open_array(store, path="var", mode="r")[1, 0, 3:5, 4].tolist()))
+
+
+def test_a_process_forked_after_obstore_ran_still_reads(s3_bucket, tmp_path):  # type: ignore[no-untyped-def]
+    """obstore's runtime does not survive fork (a DataLoader worker would hang): the child falls back to s3fs."""
+    import multiprocessing
+
+    url, data = _upload(s3_bucket, tmp_path, 32)
+    parent = zarr_store(url)
+    assert isinstance(parent, zarr.storage.ObjectStore)
+    np.testing.assert_array_equal(
+        zarr.open_array(parent, path="var", mode="r")[0, 0, :2, :2], data[0, 0, :2, :2]
+    )
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_read_in_child, args=(url, queue))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung reading the cube")
+    assert child.exitcode == 0
+    kind, values = queue.get(timeout=5)
+    assert kind == "FsspecStore"
+    assert values == data[1, 0, 3:5, 4].tolist()
