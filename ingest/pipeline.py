@@ -40,6 +40,7 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
 def _run(cfg: IngestConfig, out: str, progress: Progress | None, t0: float) -> IngestSummary:
     plan = plan_sources(cfg)
     summary = IngestSummary(pairs_without_product=plan.no_product)
+    summary.driver_seconds["plan"] = time.perf_counter() - t0
     for rec in plan.quarantine:
         write_quarantine(out, rec)
     summary.quarantined.extend(plan.quarantine)

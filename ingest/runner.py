@@ -25,6 +25,7 @@ from .plan import FrameBuild, blocks_of, region_fingerprint
 from .quarantine import QuarantineRecord
 from .quarantine import clear as clear_quarantine
 from .quarantine import write as write_quarantine
+from .timing import add_into
 from .writer import PairJob, write_block, write_dem
 
 DEM_TASK = "dem"
@@ -54,6 +55,10 @@ class IngestSummary:
     files: dict[str, int] = field(default_factory=dict)  # inputs: ingested / quarantined / ignored
     peak_rss_mb_per_task: float = 0.0
     tasks_run: int = 0
+    # where the time went: write tasks' steps summed over the tasks run (timing.STEPS, plus "task" wall and
+    # "cpu" seconds), and the driver's own serial phases (plan, prepare, publish)
+    task_seconds: dict[str, float] = field(default_factory=dict)
+    driver_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +80,8 @@ class IngestSummary:
             "files": self.files,
             "files_ignored": {storage.redact(u): why for u, why in sorted(self.files_ignored.items())},
             "peak_rss_mb_per_task": round(self.peak_rss_mb_per_task, 1),
+            "task_seconds": {k: round(v, 3) for k, v in self.task_seconds.items()},
+            "driver_seconds": {k: round(v, 3) for k, v in self.driver_seconds.items()},
         }
 
 
@@ -224,7 +231,7 @@ def _write_ledger(state: _FrameState) -> None:
     tasks = {
         task_id: {
             "fingerprint": b.task_fingerprints.get(task_id, ""),
-            "result": {k: v for k, v in result.items() if k != "skipped"},
+            "result": {k: v for k, v in result.items() if k not in ("skipped", "steps")},
         }
         for task_id, result in state.results.items()
     }
@@ -267,7 +274,9 @@ def run_builds(
         states: dict[str, _FrameState] = {}
         queue: list[tuple[str, str, tuple]] = []
         for b in todo:
+            t0 = time.perf_counter()
             state, specs = _prepare(b, store_url, chunking)
+            add_into(summary.driver_seconds, {"prepare": elapsed(t0)})
             states[b.frame_id] = state
             # finished tasks (done-marker in staging) return their recorded outcome at once
             queue += [(b.frame_id, kind, args) for kind, args in specs]
@@ -305,7 +314,9 @@ def run_builds(
                     if progress:
                         progress(done, total)
                     if state.pending == 0:
+                        t0 = time.perf_counter()
                         _finish(state, summary)
+                        add_into(summary.driver_seconds, {"publish": elapsed(t0)})
         except BaseException:
             _cancel(in_flight)
             raise
@@ -328,6 +339,7 @@ def _cancel(in_flight: dict) -> None:
 def _account(state: _FrameState, result: dict, summary: IngestSummary) -> None:
     summary.tasks_run += 0 if result.get("skipped") else 1
     if not result.get("skipped"):
+        add_into(summary.task_seconds, result.get("steps", {}))
         summary.bytes_written += int(result["bytes"])
         summary.peak_rss_mb_per_task = max(summary.peak_rss_mb_per_task, float(result["peak_rss_mb"]))
     for o in result["outcomes"]:

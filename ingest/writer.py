@@ -7,10 +7,12 @@ partial pair behind; it records its outcome in a small done-marker so that a re-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import zarr
@@ -24,6 +26,8 @@ from . import era5 as era5_mod
 from .encoding import V2_WRITE_EMPTY_CHUNKS, fill_value
 from .geotiff import Grid, ProductError, read_band, read_coherence, read_phase
 from .masks import rasterize_masks
+from .shards import CellEncoder, cell_encoder
+from .timing import StepTimes
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,43 @@ def open_store(url: str, read_only: bool = False) -> zarr.abc.store.Store:
     )
 
 
+class _TimedStore(zarr.storage.WrapperStore):
+    """A store that counts the wall time during which at least one `set` is in flight (the write step of
+    a task's timers; zarr's encoding is the rest of a `__setitem__`). Set calls run on zarr's one event
+    loop, so the counter needs no lock."""
+
+    def __init__(self, store: zarr.abc.store.Store, clock: list[float] | None = None) -> None:
+        super().__init__(store)
+        self.clock = clock if clock is not None else [0.0, 0.0, 0.0]  # seconds, in flight, started
+
+    def _with_store(self, store: zarr.abc.store.Store) -> _TimedStore:
+        return type(self)(store, self.clock)
+
+    @property
+    def seconds(self) -> float:
+        return self.clock[0]
+
+    async def set(self, key: str, value: Any) -> None:
+        c = self.clock
+        if c[1] == 0:
+            c[2] = time.perf_counter()
+        c[1] += 1
+        try:
+            await self._store.set(key, value)
+        finally:
+            c[1] -= 1
+            if c[1] == 0:
+                c[0] += time.perf_counter() - c[2]
+
+
 class _Arrays:
     """Zarr arrays of a cube opened by path, without its root group (not published yet)."""
 
     def __init__(self, cube_url: str, zarr_format: int) -> None:
-        self.store = open_store(cube_url)
+        self.store = _TimedStore(open_store(cube_url))
         self.zarr_format = zarr_format
         self._open: dict[str, zarr.Array] = {}
+        self._encoders: dict[str, CellEncoder | None] = {}
 
     def __getitem__(self, name: str) -> zarr.Array:
         if name not in self._open:
@@ -87,30 +121,70 @@ class _Arrays:
             self._open[name] = array
         return self._open[name]
 
+    def write_cell(self, i: int, j: int, data: dict[str, np.ndarray], times: StepTimes) -> None:
+        """Every variable of one (primary, secondary) cell. Sharded one-cell-per-shard arrays are encoded
+        here, in this thread (`shards.CellEncoder`: zarr's generic write spends ~5x the codec's CPU on its
+        hand-offs); all stores and any other array's zarr write go in one round trip to zarr's event loop."""
+        from zarr.core.sync import sync
 
-def _era5_fields(ctx: FrameContext, pick: era5_mod.Era5Pick, cache: dict) -> dict[str, np.ndarray]:
+        store = self.store
+        jobs = []
+        with times.step("encode"):
+            for name, values in data.items():
+                enc = self._encoder(name)
+                if enc is None:
+                    jobs.append(self[name].async_array.setitem((i, j), values))
+                    continue
+                buf = enc.encode(values)
+                key = enc.key(i, j)
+                jobs.append(store.delete(key) if buf is None else store.set(key, buf))
+
+        async def write_all() -> None:
+            await asyncio.gather(*jobs)
+
+        t0, w0 = time.perf_counter(), store.seconds
+        with times.step("write"):
+            sync(write_all())
+        # zarr's own writes encode inside this round trip: what the store did not spend is encoding
+        times.move("write", "encode", max(0.0, time.perf_counter() - t0 - (store.seconds - w0)))
+
+    def _encoder(self, name: str) -> CellEncoder | None:
+        if name not in self._encoders:
+            self._encoders[name] = cell_encoder(self[name])
+        return self._encoders[name]
+
+
+def _era5_fields(
+    ctx: FrameContext, pick: era5_mod.Era5Pick, cache: dict, times: StepTimes
+) -> dict[str, np.ndarray]:
     key = (pick.url, pick.time_index)
     if key not in cache:
         if pick.url not in cache:
-            cache[pick.url] = era5_mod.open_dataset(pick.url)
-        cache[key] = era5_mod.resample(cache[pick.url], ctx.era5_files[pick.url], pick.time_index, ctx.grid)
+            with times.step("era5_open"):
+                cache[pick.url] = era5_mod.open_cached(pick.url)
+        with times.step("era5_resample"):
+            cache[key] = era5_mod.resample(
+                cache[pick.url], ctx.era5_files[pick.url], pick.time_index, ctx.grid
+            )
     return cache[key]
 
 
-def _licsar_pair(ctx: FrameContext, job: PairJob, cache: dict) -> dict[str, np.ndarray]:
+def _licsar_pair(ctx: FrameContext, job: PairJob, cache: dict, times: StepTimes) -> dict[str, np.ndarray]:
     assert job.phase and job.coherence and job.era5_primary and job.era5_secondary
-    out = {
-        "insar_difference": read_phase(job.phase, ctx.grid, ctx.phase_tolerance),
-        "insar_coherence": read_coherence(job.coherence, ctx.grid),
-    }
+    with times.step("read_geotiff"):
+        out = {
+            "insar_difference": read_phase(job.phase, ctx.grid, ctx.phase_tolerance),
+            "insar_coherence": read_coherence(job.coherence, ctx.grid),
+        }
     for which, pick in (("primary", job.era5_primary), ("secondary", job.era5_secondary)):
-        for f, values in _era5_fields(ctx, pick, cache).items():
+        for f, values in _era5_fields(ctx, pick, cache, times).items():
             out[schema.era5_variable(which, f)] = values
-    out.update(rasterize_masks(job.polygons, ctx.grid.height, ctx.grid.width))
+    with times.step("masks"):
+        out.update(rasterize_masks(job.polygons, ctx.grid.height, ctx.grid.width))
     return out
 
 
-def _cube_pair(job: PairJob, cache: dict) -> dict[str, np.ndarray]:
+def _cube_pair(job: PairJob, cache: dict, times: StepTimes) -> dict[str, np.ndarray]:
     from .sourcecube import open_published
 
     assert job.source_cube and job.source_index
@@ -118,7 +192,8 @@ def _cube_pair(job: PairJob, cache: dict) -> dict[str, np.ndarray]:
         cache[job.source_cube] = open_published(job.source_cube)
     src = cache[job.source_cube]
     i, j = job.source_index
-    cell = src[list(schema.RASTER_VARIABLES)].isel({schema.PRIMARY: i, schema.SECONDARY: j}).load()
+    with times.step("read_cube"):
+        cell = src[list(schema.RASTER_VARIABLES)].isel({schema.PRIMARY: i, schema.SECONDARY: j}).load()
     return {
         name: np.asarray(cell[name].values).astype(schema.VARIABLES[name].dtype)
         for name in schema.RASTER_VARIABLES
@@ -157,6 +232,7 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
     if done is not None:
         return done
     t0 = time.perf_counter()
+    times = StepTimes()
     arrays = _Arrays(ctx.cube_url, ctx.zarr_format)
     cache: dict = {}
     outcomes: list[dict] = []
@@ -164,9 +240,9 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
     for job in jobs:
         try:
             if job.kind == "licsar":
-                data = _licsar_pair(ctx, job, cache)
+                data = _licsar_pair(ctx, job, cache, times)
             elif job.kind == "cube":
-                data = _cube_pair(job, cache)
+                data = _cube_pair(job, cache, times)
             else:
                 data = None
             status, reason = ("written", "") if data is not None else ("empty", "")
@@ -182,9 +258,9 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
             )
         if data is None and (ctx.zarr_format == 2 or ctx.over_copy):
             data = _fills(ctx)
-        for name, values in (data or {}).items():
-            arrays[name][job.i, job.j] = values
-            nbytes += int(values.nbytes)
+        if data:
+            arrays.write_cell(job.i, job.j, data, times)
+            nbytes += sum(int(values.nbytes) for values in data.values())
         outcomes.append(
             {
                 "i": job.i,
@@ -201,6 +277,7 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
         "bytes": nbytes,
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "steps": times.close(),
     }
     return _record(staging_url, task_id, result)
 
@@ -213,19 +290,27 @@ def write_dem(
     if done is not None:
         return done
     t0 = time.perf_counter()
+    times = StepTimes()
     if source_cube:
         from .sourcecube import open_published
 
-        dem = np.asarray(open_published(source_cube)["dem"].values, dtype="float32")
+        with times.step("read_cube"):
+            dem = np.asarray(open_published(source_cube)["dem"].values, dtype="float32")
     else:
         assert hgt_url
-        dem, _ = read_band(hgt_url, ctx.grid)
-    _Arrays(ctx.cube_url, ctx.zarr_format)["dem"][:, :] = dem
+        with times.step("read_geotiff"):
+            dem, _ = read_band(hgt_url, ctx.grid)
+    arrays = _Arrays(ctx.cube_url, ctx.zarr_format)
+    array = arrays["dem"]
+    with times.step("encode"):
+        array[:, :] = dem
+    times.move("encode", "write", arrays.store.seconds)
     result = {
         "task_id": task_id,
         "outcomes": [],
         "bytes": int(dem.nbytes),
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "steps": times.close(),
     }
     return _record(staging_url, task_id, result)

@@ -1,7 +1,14 @@
-"""Ingest benchmark: throughput with 1 and 2 Ray workers on the same sources (side by side, one run),
-peak memory per task, and crop-read speed of candidate chunk/codec layouts.
+"""Ingest benchmark: MB of cube written per second per core with 1 and 2 Ray workers on the same sources,
+the 1 -> 2 worker speed-up, and where a pair's time goes (the write tasks' own step timers, summed by the
+run: read GeoTIFF, ERA5 open/resample, mask rasterise, encode, write; and the driver's plan/publish).
 
-Usage: .venv/bin/python tests/benchmarks/bench_ingest.py [--quick]
+Workload: synthetic sources (`hmc synth`'s formats) of 4 frames x 32 pairs at 535 x 705 pixels, half the
+published sample frame (1070 x 1409) on each side: 128 pairs, ~2 GB of cube content. `--quick`: 2 frames x
+12 pairs. Rounds alternate 1, 2, 2, 1 workers (a fresh local Ray per round, its workers started and warmed
+before the clock starts, each run into a new store); each side's figure is its mean. Layout crop reads are
+in bench_layouts.py.
+
+Usage: .venv/bin/python tests/benchmarks/bench_ingest.py [--quick] [--frames F] [--pairs P]
 The LAST stdout line is one JSON object.
 """
 
@@ -15,318 +22,162 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
-import numpy as np  # noqa: E402
-import zarr  # noqa: E402
-from numcodecs import Blosc  # noqa: E402
-from zarr.codecs import BloscCodec, ZstdCodec  # noqa: E402
-
-PUBLISHED = "published v2 whole slice (1,1,H,W) blosc-lz4"
-DEFAULT = "v3 shards (1,1,H,W) of (1,1,256,256) blosc-lz4"  # ingest's ChunkingConfig() default
+SPEEDUP_GOAL = 1.7
+HEIGHT, WIDTH = 535, 705  # half the published sample frame
 
 
 def _warm_workers(n: int) -> None:
-    """Start and import in every worker before timing, so both runs pay no process start-up."""
+    """Start every worker process and import the task code before timing, so that no run pays start-up."""
     import ray
 
     @ray.remote(num_cpus=1)
     def warm() -> int:
         import hephaestus.ingest.writer  # noqa: F401
 
-        time.sleep(0.5)
+        time.sleep(0.3)
         return os.getpid()
 
-    pids = set(ray.get([warm.remote() for _ in range(4 * n)]))
-    assert len(pids) >= 1
+    ray.get([warm.remote() for _ in range(4 * n)])
 
 
-def ingest_throughput(tmp: Path, quick: bool) -> dict:
+def _one_run(src: Path, store: Path, workers: int) -> dict:
     import ray
 
     from hephaestus.ingest import IngestConfig, run_ingest
-    from hephaestus.ingest.synthetic import SynthConfig, generate
+    from hephaestus.platform.ray_session import local_init_kwargs
 
-    size = 256 if quick else 512
-    pairs = 8 if quick else 16
-    src = tmp / "sources"
-    generate(SynthConfig(frames=1, pairs=pairs, height=size, width=size, seed=7), src)
-    out: dict = {"frame": f"{size}x{size}", "pairs": pairs, "pairs_per_task": 2}
-    for workers in (1, 2):
-        ray.init(address="local", num_cpus=workers, include_dashboard=False, logging_level="ERROR")
-        try:
-            _warm_workers(workers)
-            cfg = IngestConfig(
-                sources=str(src), out=str(tmp / f"store{workers}"), workers=workers, pairs_per_task=2
-            )
-            s = run_ingest(cfg)
-        finally:
-            ray.shutdown()
-        mb = s.bytes_written / 1e6
-        out[f"workers_{workers}"] = {
-            "seconds": round(s.seconds, 2),
-            "mb_written": round(mb, 2),
-            "mb_stored": round(s.bytes_stored / 1e6, 2),
-            "throughput_mb_s": round(mb / s.seconds, 3),
-            "pairs_written": s.pairs_written,
-            "peak_rss_mb_per_task": round(s.peak_rss_mb_per_task, 1),
-        }
-    out["speedup"] = round(out["workers_1"]["seconds"] / out["workers_2"]["seconds"], 3)
-    return out
-
-
-def _phase(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
-    """Wrapped phase with a smooth signal plus noise (compresses about like a real interferogram)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype("float32")
-    out = np.empty((n, 1, h, w), "float32")
-    for k in range(n):
-        smooth = 6 * np.sin(xx / (90 + 10 * k)) * np.cos(yy / 70) + 0.004 * (xx + yy)
-        out[k, 0] = np.angle(np.exp(1j * (smooth + rng.normal(0, 0.6, (h, w))))).astype("float32")
-    return out
-
-
-def _bytes_per_crop(path: Path, kw: dict, starts: list, crop: int, h: int, w: int) -> float:
-    """Mean stored bytes a crop must fetch: whole chunks, or inner-chunk byte ranges of a shard
-    (from the shard index at its end), from the layouts' key schemes. Independent of machine load."""
-    total = 0
-    tile = kw["chunks"][2:]
-    shards = kw.get("shards")
-    for k, r, c in starts:
-        if kw["zarr_format"] == 2:
-            total += (path / f"{k}.0.0.0").stat().st_size
-            continue
-        rows = range(r // tile[0], (r + crop - 1) // tile[0] + 1)
-        cols = range(c // tile[1], (c + crop - 1) // tile[1] + 1)
-        if shards is None:
-            total += sum(
-                (path / "c" / str(k) / "0" / str(i) / str(j)).stat().st_size for i in rows for j in cols
-            )
-            continue
-        per = (shards[2] // tile[0], shards[3] // tile[1])
-        shard = path / "c" / str(k) / "0" / "0" / "0"
-        with open(shard, "rb") as fh:
-            fh.seek(-(16 * per[0] * per[1] + 4), 2)
-            index = np.frombuffer(fh.read(16 * per[0] * per[1]), dtype="<u8").reshape(per[0], per[1], 2)
-        total += 16 * per[0] * per[1]  # the shard index (readers cache it; counted every time here)
-        total += sum(int(index[i, j, 1]) for i in rows for j in cols)
-    return total / len(starts)
-
-
-class _MotoServer:
-    """A real S3 protocol server (moto) on 127.0.0.1, as in the tests, for object-store crop reads."""
-
-    def __enter__(self) -> str:
-        import socket
-        import subprocess
-        import sys
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
-        endpoint = f"http://127.0.0.1:{port}"
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
-        )
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-        return "s3://bench"
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def _loader_crop(arr):  # type: ignore[no-untyped-def]
-    """A crop function through the loader's chunk-window reader (how training reads cubes)."""
-    from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
-
-    reader, fetcher = ArrayReader(arr), Fetcher(arr.store_path.store)
-
-    def crop_fn(k: int, r: int, c: int, size: int) -> np.ndarray:
-        out = np.empty((size, size), "float32")
-        for _, piece, dst in read_windows([(reader, Window((k, 0), r, r + size, c, c + size))], fetcher):
-            out[dst] = piece
-        return out
-
-    return crop_fn
-
-
-def _rates(fns: dict, starts: list, crop: int, rng: np.random.Generator, rounds: int) -> dict[str, float]:
-    out: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name in rng.permutation(list(fns)):
-            t0 = time.perf_counter()
-            for kk, r, c in starts:
-                fns[name](kk, r, c, crop)
-            out[name].append(len(starts) / (time.perf_counter() - t0))
-    return {name: round(float(np.median(v)), 1) for name, v in out.items()}
-
-
-def _ratio(a: object, b: object) -> float | None:
-    return round(a / b, 2) if isinstance(a, float) and isinstance(b, float) else None
-
-
-def _zarr_crop(arr):  # type: ignore[no-untyped-def]
-    return lambda k, r, c, size: arr[k, 0, r : r + size, c : c + size]
-
-
-def _s3_crop_rates(
-    local: dict[str, Path], starts: list, crop: int, rng: np.random.Generator, rounds: int
-) -> dict:
-    """Crops/s reading each layout from the S3 server through zarr's FsspecStore (the platform's path)."""
-    import fsspec
-
-    from hephaestus.platform import storage
-
-    with _MotoServer() as bucket:
-        fs = fsspec.filesystem("s3", **storage.storage_options(bucket))
-        arrays = {}
-        for k, (name, path) in enumerate(local.items()):
-            fs.put(str(path), f"bench/layout-{k}.zarr", recursive=True)
-            store = zarr.storage.FsspecStore.from_url(
-                f"{bucket}/layout-{k}.zarr", storage_options=storage.storage_options(bucket), read_only=True
-            )
-            arrays[name] = zarr.open_array(store, mode="r")
-            arrays[name][0, 0, :crop, :crop]
-        zarr_rates = _rates({n: _zarr_crop(a) for n, a in arrays.items()}, starts, crop, rng, rounds)
-        try:
-            loader = {n: _loader_crop(a) for n, a in arrays.items()}
-            loader_rates = _rates(loader, starts, crop, rng, rounds)
-        except Exception as exc:  # the loader's reader is another stage's code: report, do not fail
-            loader_rates = {n: f"unavailable: {exc}" for n in arrays}
-    return {n: {"zarr": zarr_rates[n], "loader_reader": loader_rates[n]} for n in arrays}
-
-
-def crop_reads(tmp: Path, quick: bool) -> dict:
-    h, w = (1024, 1024) if quick else (1070, 1409)  # the published sample is 1070 x 1409
-    n = 4 if quick else 8
-    crop = 512
-    reads = 30 if quick else 60
-    rng = np.random.default_rng(0)
-    data = _phase(rng, n, h, w)
-    lz4 = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
-    layouts = {
-        PUBLISHED: dict(
-            zarr_format=2,
-            chunks=(1, 1, h, w),
-            compressors=[Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)],
-        ),
-        "v3 chunks (1,1,256,256) blosc-lz4": dict(zarr_format=3, chunks=(1, 1, 256, 256), compressors=[lz4]),
-        "v3 chunks (1,1,256,256) zstd": dict(
-            zarr_format=3, chunks=(1, 1, 256, 256), compressors=[ZstdCodec(level=5)]
-        ),
-        DEFAULT: dict(
-            zarr_format=3,
-            chunks=(1, 1, 256, 256),
-            shards=(1, 1, -(-h // 256) * 256, -(-w // 256) * 256),
-            compressors=[lz4],
-        ),
-    }
-    starts = [
-        (int(rng.integers(0, n)), int(rng.integers(0, h - crop)), int(rng.integers(0, w - crop)))
-        for _ in range(reads)
-    ]
-    arrays, table, paths = {}, {}, {}
-    for k, (name, kw) in enumerate(layouts.items()):
-        path = tmp / f"crop-{k}.zarr"
-        arr = zarr.create_array(str(path), shape=data.shape, dtype="float32", **kw)
-        arr[...] = data
-        table[name] = {
-            "mb_stored": round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6, 2),
-            "objects": sum(1 for p in path.rglob("*") if p.is_file()),
-        }
-        table[name]["mb_fetched_per_crop"] = round(_bytes_per_crop(path, kw, starts, crop, h, w) / 1e6, 3)
-        arrays[name] = zarr.open_array(str(path), mode="r")
-        paths[name] = path
-        np.testing.assert_array_equal(arrays[name][1, 0, 7:12, 9:15], data[1, 0, 7:12, 9:15])
-        arrays[name][0, 0, :crop, :crop]  # warm imports and caches
-    # Rounds interleave the layouts in a shuffled order, so that load from other processes on a
-    # shared machine hits all of them alike; the median round is reported.
-    rounds = 3 if quick else 5
-    rates: dict[str, list[float]] = {name: [] for name in layouts}
-    for _ in range(rounds):
-        for name in rng.permutation(list(layouts)):
-            arr = arrays[name]
-            t0 = time.perf_counter()
-            for kk, r, c in starts:
-                block = arr[kk, 0, r : r + crop, c : c + crop]
-            rates[name].append(reads / (time.perf_counter() - t0))
-            assert block.shape == (crop, crop)
+    ray.init(**local_init_kwargs(workers))
     try:
-        loader_local = _rates({n: _loader_crop(a) for n, a in arrays.items()}, starts, crop, rng, rounds)
-    except Exception as exc:  # the loader's reader is another stage's code: report, do not fail
-        loader_local = {n: f"unavailable: {exc}" for n in arrays}
-    for name in layouts:
-        table[name]["loader_reader_crops_per_s"] = loader_local[name]
-        table[name]["crops_per_s"] = round(float(np.median(rates[name])), 1)
-        table[name]["crops_per_s_rounds"] = [round(x, 1) for x in rates[name]]
-    s3 = _s3_crop_rates(paths, starts[: 10 if quick else 20], crop, rng, rounds=2 if quick else 3)
-    for name, rate in s3.items():
-        table[name]["s3_crops_per_s"] = rate["zarr"]
-        table[name]["s3_loader_reader_crops_per_s"] = rate["loader_reader"]
-    published = table[PUBLISHED]["crops_per_s"]
-    best = max(table, key=lambda k: table[k]["crops_per_s"])
+        _warm_workers(workers)
+        s = run_ingest(IngestConfig(sources=str(src), out=str(store), workers=workers))
+    finally:
+        ray.shutdown()
+    assert s.ok and s.pairs_written > 0, s.as_dict()
     return {
-        "frame": f"{h}x{w}",
-        "crop": crop,
-        "reads": reads,
-        "layouts": table,
-        "best_zarr_local": best,
-        "ratio_best_zarr_local_over_published": round(table[best]["crops_per_s"] / published, 2),
-        "default_layout": DEFAULT,
-        "ratio_default_over_published": round(table[DEFAULT]["crops_per_s"] / published, 2),
-        "s3_ratio_default_over_published": round(s3[DEFAULT]["zarr"] / s3[PUBLISHED]["zarr"], 2),
-        "loader_reader_ratio_default_over_published": _ratio(loader_local[DEFAULT], loader_local[PUBLISHED]),
-        "s3_loader_reader_ratio_default_over_published": _ratio(
-            s3[DEFAULT]["loader_reader"], s3[PUBLISHED]["loader_reader"]
-        ),
-        "bytes_fetched_published_over_default": round(
-            table[PUBLISHED]["mb_fetched_per_crop"] / table[DEFAULT]["mb_fetched_per_crop"], 2
-        ),
+        "workers": workers,
+        "seconds": s.seconds,
+        "mb_written": s.bytes_written / 1e6,
+        "mb_stored": s.bytes_stored / 1e6,
+        "pairs_written": s.pairs_written,
+        "tasks": s.tasks_run,
+        "peak_rss_mb_per_task": s.peak_rss_mb_per_task,
+        "task_seconds": dict(s.task_seconds),
+        "driver_seconds": dict(s.driver_seconds),
     }
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _side(runs: list[dict], workers: int) -> dict:
+    mine = [r for r in runs if r["workers"] == workers]
+    seconds = _mean([r["seconds"] for r in mine])
+    mb = mine[0]["mb_written"]
+    return {
+        "seconds": round(seconds, 2),
+        "seconds_runs": [round(r["seconds"], 2) for r in mine],
+        "mb_written": round(mb, 1),
+        "mb_stored": round(mine[0]["mb_stored"], 1),
+        "pairs_written": mine[0]["pairs_written"],
+        "tasks": mine[0]["tasks"],
+        "mb_s": round(mb / seconds, 2),
+        "mb_s_per_core": round(mb / seconds / workers, 2),
+        "peak_rss_mb_per_task": round(max(r["peak_rss_mb_per_task"] for r in mine), 1),
+    }
+
+
+def _breakdown(runs: list[dict]) -> dict:
+    """Where a pair's time goes, from the 1-worker runs (no other task competes for the core): per step,
+    milliseconds per pair and share of the write tasks' time; the driver's serial phases beside."""
+    mine = [r for r in runs if r["workers"] == 1]
+    steps: dict[str, float] = {}
+    driver: dict[str, float] = {}
+    for r in mine:
+        for k, v in r["task_seconds"].items():
+            steps[k] = steps.get(k, 0.0) + v / len(mine)
+        for k, v in r["driver_seconds"].items():
+            driver[k] = driver.get(k, 0.0) + v / len(mine)
+    pairs = mine[0]["pairs_written"]
+    task = steps.pop("task")
+    cpu = steps.pop("cpu")
+    seconds = _mean([r["seconds"] for r in mine])
+    return {
+        "ms_per_pair": {k: round(1e3 * v / pairs, 2) for k, v in steps.items()},
+        "share_of_task_time": {k: round(v / task, 3) for k, v in steps.items()},
+        "task_ms_per_pair": round(1e3 * task / pairs, 2),
+        "task_cpu_over_wall": round(cpu / task, 2),
+        "driver_seconds": {k: round(v, 3) for k, v in driver.items()},
+        "driver_share_of_run": round(sum(driver.values()) / seconds, 3),
+        "tasks_share_of_run": round(task / seconds, 3),
+    }
+
+
+def _table(one: dict, two: dict, speedup: float, shares: dict) -> list[dict]:
+    top = sorted(shares.items(), key=lambda kv: -kv[1])
+    return [
+        {"figure": "ingest MB of cube written /s/core, 1 worker", "value": f"{one['mb_s_per_core']:.1f}"}
+        | {"goal": None, "met": None},
+        {"figure": "ingest MB of cube written /s/core, 2 workers", "value": f"{two['mb_s_per_core']:.1f}"}
+        | {"goal": None, "met": None},
+        {
+            "figure": "ingest speed-up, 1 -> 2 Ray workers",
+            "value": f"{speedup:.2f}x",
+            "goal": f">= {SPEEDUP_GOAL}x",
+            "met": speedup >= SPEEDUP_GOAL,
+        },
+        {
+            "figure": "ingest write task time by step",
+            "value": ", ".join(f"{k} {100 * v:.0f}%" for k, v in top if v >= 0.005),
+            "goal": None,
+            "met": None,
+        },
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=None, help="pairs per frame")
     args = parser.parse_args()
+    frames = args.frames or (2 if args.quick else 4)
+    pairs = args.pairs or (12 if args.quick else 32)
+    order = (1, 2) if args.quick else (1, 2, 2, 1)
+
+    from hephaestus.ingest.synthetic import SynthConfig, generate
+
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        crops = crop_reads(Path(tmp), args.quick)
-        print(json.dumps(crops, indent=1))
-        ingest = ingest_throughput(Path(tmp), args.quick)
+        src = Path(tmp) / "sources"
+        t = time.perf_counter()
+        generate(SynthConfig(frames=frames, pairs=pairs, height=HEIGHT, width=WIDTH, seed=7), src)
+        synth_s = time.perf_counter() - t
+        runs = []
+        for k, workers in enumerate(order):
+            runs.append(_one_run(src, Path(tmp) / f"store-{k}", workers))
+            print(f"round {k}: {workers} worker(s) {runs[-1]['seconds']:.1f} s", flush=True)
+    one, two = _side(runs, 1), _side(runs, 2)
+    speedup = round(one["seconds"] / two["seconds"], 3)
+    breakdown = _breakdown(runs)
+    print(json.dumps({"breakdown": breakdown}, indent=1))
     result = {
         "benchmark": "ingest",
         "quick": args.quick,
-        "throughput_mb_s": {
-            "1": ingest["workers_1"]["throughput_mb_s"],
-            "2": ingest["workers_2"]["throughput_mb_s"],
+        "workload": {
+            "frames": frames,
+            "pairs_per_frame": pairs,
+            "frame_px": f"{HEIGHT}x{WIDTH}",
+            "synth_seconds": round(synth_s, 1),
+            "rounds": list(order),
+            "cpus": os.cpu_count(),
         },
-        "speedup": ingest["speedup"],
-        "peak_rss_mb_per_task": max(
-            ingest["workers_1"]["peak_rss_mb_per_task"], ingest["workers_2"]["peak_rss_mb_per_task"]
-        ),
-        "ingest": ingest,
-        "crop_reads": crops,
+        "workers_1": one,
+        "workers_2": two,
+        "speedup": speedup,
+        "mb_s_per_core": {"1": one["mb_s_per_core"], "2": two["mb_s_per_core"]},
+        "breakdown": breakdown,
+        "table": _table(one, two, speedup, breakdown["share_of_task_time"]),
     }
     print(json.dumps(result))
 

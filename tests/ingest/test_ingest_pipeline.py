@@ -100,6 +100,19 @@ def test_cube_content_equals_sources(synth_sources: Path, synth_run) -> None:
     assert any(polygon_masks(a, 1, 1) is not None and a["segmentation_mask"] for a in anns.values())
 
 
+def test_write_tasks_report_where_their_time_goes(synth_run) -> None:
+    """Every step a LiCSAR pair goes through is timed (wall and CPU); the steps add up to the tasks."""
+    from hephaestus.ingest.timing import STEPS
+
+    _, summary = synth_run
+    t = summary.task_seconds
+    for step in ("read_geotiff", "era5_open", "era5_resample", "masks", "encode", "write"):
+        assert t[step] > 0 and t[f"cpu_{step}"] >= 0, step
+    assert sum(t[k] for k in STEPS) == pytest.approx(t["task"], rel=1e-6)
+    assert 0 < t["cpu"] <= 4 * t["task"]
+    assert set(summary.driver_seconds) == {"plan", "prepare", "publish"}
+
+
 def test_rerun_is_idempotent_and_writes_nothing(synth_sources: Path, synth_run) -> None:
     out, first = synth_run
     before = {u: content_hash(open_cube(u).load()) for u in first.cube_urls}
