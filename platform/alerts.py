@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hephaestus.platform import storage
 
 SCORE_FIELDS: Final = pa.schema(
     [
@@ -30,6 +33,21 @@ SCORE_FIELDS: Final = pa.schema(
     ]
 )
 """monitor/scores.parquet: one row per pair the monitor scored (the dashboard's timelines)."""
+
+
+def read_table(url: str, schema: pa.Schema) -> pa.Table:
+    """One of the monitor's tables (any storage URL) in `schema`: empty when not written yet; a column
+    the file lacks (written before the schema gained it) reads as nulls."""
+    loc = storage.location(url)
+    if not loc.fs.exists(loc.path):
+        return schema.empty_table()
+    with loc.fs.open(loc.path, "rb") as fh:
+        table = pq.read_table(fh)
+    for name in schema.names:
+        if name not in table.column_names:
+            table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
+    return table.select(schema.names).cast(schema)
+
 
 ALERT_FIELDS: Final = pa.schema(
     [

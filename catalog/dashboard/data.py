@@ -10,7 +10,6 @@ import posixpath
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hephaestus.catalog.read import read_pairs, resolve_version
 from hephaestus.platform import alerts, storage
@@ -108,19 +107,6 @@ class SiteData:
         return None
 
 
-def read_monitor_table(url: str, schema: pa.Schema) -> pa.Table:
-    """One of the monitor's tables, conformed to its schema (an absent table reads as empty)."""
-    loc = storage.location(url)
-    if not loc.fs.exists(loc.path):
-        return schema.empty_table()
-    with loc.fs.open(loc.path, "rb") as fh:
-        table = pq.read_table(fh)
-    missing = [n for n in schema.names if n not in table.column_names]
-    for name in missing:
-        table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
-    return table.select(schema.names).cast(schema)
-
-
 def _items(store: str, collection: dict) -> list[Frame]:
     """The published items, in the collection's link order (hrefs are relative to catalog/)."""
     frames = []
@@ -191,8 +177,8 @@ def load(store_url: str | os.PathLike[str], volcano_table: str | os.PathLike[str
     version, collection = resolve_version(store)
     frames = _items(store, collection)
     monitor = StoreLayout(store).monitor
-    scores = read_monitor_table(monitor.scores, alerts.SCORE_FIELDS).to_pylist()
-    alert_rows = read_monitor_table(monitor.alerts, alerts.ALERT_FIELDS).to_pylist()
+    scores = alerts.read_table(monitor.scores, alerts.SCORE_FIELDS).to_pylist()
+    alert_rows = alerts.read_table(monitor.alerts, alerts.ALERT_FIELDS).to_pylist()
     gvp = read_table(volcano_table) if volcano_table is not None else []
     scores.sort(key=lambda r: (r["frame_id"], r["secondary_date"], r["primary_date"]))
     alert_rows.sort(key=lambda r: (r["secondary_date"], r["frame_id"], r["primary_date"]), reverse=True)
