@@ -141,14 +141,17 @@ def _strings(codes: np.ndarray, values: object) -> pa.Array:
     )
 
 
-def _median_latency(fn, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]
+def _median_latency(fn, repeats: int = 5) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(median wall seconds, median CPU seconds of this process, all threads): the CPU figure is what
+    a loaded machine inflates least, so a run beside other work can still be read."""
     fn()  # warm-up (metadata, page cache)
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -255,12 +258,12 @@ def _build_and_query(table: pa.Table, store: str, layout: str, frame: str, worke
     filtered_count = con.sql(filtered_sql).fetchall()[0][0]
     agg_rows = con.sql(agg_sql).fetchall()
     assert sum(r[3] for r in agg_rows) == n_rows
-    filtered_s = _median_latency(lambda: con.sql(filtered_sql).fetchall())
-    agg_s = _median_latency(lambda: con.sql(agg_sql).fetchall())
+    filtered_s, filtered_cpu = _median_latency(lambda: con.sql(filtered_sql).fetchall())
+    agg_s, agg_cpu = _median_latency(lambda: con.sql(agg_sql).fetchall())
     con.close()
     part = read_pairs(store, split="test", frame_id=frame)
     assert part.num_rows > 0 and set(part["frame_id"].to_pylist()) == {frame}
-    partition_s = _median_latency(lambda: read_pairs(store, split="test", frame_id=frame))
+    partition_s, partition_cpu = _median_latency(lambda: read_pairs(store, split="test", frame_id=frame))
     return {
         "partition_files": n_files,
         "index_mib": round(size_mb, 1),
@@ -272,6 +275,11 @@ def _build_and_query(table: pa.Table, store: str, layout: str, frame: str, worke
         "aggregation_groups": len(agg_rows),
         "read_pairs_split_frame_latency_s": round(partition_s, 4),
         "read_pairs_split_frame_rows": part.num_rows,
+        "cpu_s": {
+            "filtered_count": round(filtered_cpu, 4),
+            "split_label_aggregation": round(agg_cpu, 4),
+            "read_pairs_split_frame": round(partition_cpu, 4),
+        },
     }
 
 
