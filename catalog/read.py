@@ -91,6 +91,16 @@ def read_pairs(
     return sort_pairs(table)
 
 
+def read_version_pairs(version: CatalogVersion) -> pa.Table:
+    """Every row of one version's pair index (whatever its layout), in the index's order."""
+    return sort_pairs(_read(version.pairs_index, "**/*.parquet", PAIR_SCHEMA, None))
+
+
+def read_version_series(version: CatalogVersion) -> pa.Table:
+    """Every row of one version's series table."""
+    return _read(version.series_index, "**/*.parquet", SERIES_SCHEMA, None)
+
+
 def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> pa.Table:
     """The series table (all rows with `split=None`)."""
     version, _ = resolve_version(store_url)

@@ -88,6 +88,11 @@ class CubeScan:
     skipped: list[str] = field(default_factory=list)
     cube_version: str | None = None
     """The version token of the view of the cube this scan read (platform.cube.dataset_version)."""
+    pair_stats: list[tuple[object, object, dict[str, RunningStats]]] = field(default_factory=list)
+    """Each catalogued pair's own statistics, (primary date, secondary date, stats), in scan order: the
+    next build reuses them for pairs it need not read again (catalog/incremental.py)."""
+    reused: int = 0
+    """Pairs taken from a previous scan (`known`) instead of read."""
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -192,6 +197,22 @@ def _pair_statistics(ds: xr.Dataset, i: int, j: int) -> dict[str, RunningStats]:
     return local
 
 
+@dataclass(frozen=True)
+class KnownPair:
+    """A pair a previous scan read from a cube this one descends from: its row and its own statistics."""
+
+    row: dict
+    stats: dict[str, RunningStats]
+
+
+@dataclass(frozen=True)
+class KnownCube:
+    """What a previous scan knew of a cube: pairs by (primary date, secondary date), DEM statistics."""
+
+    pairs: Mapping[tuple[object, object], KnownPair]
+    dem: RunningStats | None
+
+
 @dataclass
 class _PairScanner:
     """Reads one pair of a cube into its row and statistics (called from a thread pool)."""
@@ -203,9 +224,13 @@ class _PairScanner:
     annotations: Mapping[int, dict] | None
     statistics: bool
     where: str
+    known: KnownCube | None = None
 
     def __call__(self, ij: tuple[int, int]) -> tuple[dict | None, dict[str, RunningStats], str | None]:
         i, j = ij
+        reuse = self._known(i, j)
+        if reuse is not None:
+            return reuse
         label = f"{self.where} pair ({self.scan.primary_dates[i]}, {self.scan.secondary_dates[j]})"
         text_uid = self.uid_text[i, j]
         if not text_uid.isdigit():
@@ -219,6 +244,18 @@ class _PairScanner:
                 local = _pair_statistics(self.ds, i, j)
         return row, local, None
 
+    def _known(self, i: int, j: int) -> tuple[dict, dict[str, RunningStats], None] | None:
+        """The previous scan's row and statistics of this pair, placed at this view's positions."""
+        if self.known is None:
+            return None
+        key = (self.scan.primary_dates[i].astype(object), self.scan.secondary_dates[j].astype(object))
+        hit = self.known.pairs.get(key)
+        if hit is None:
+            return None
+        where = {"cube_url": storage.redact(self.scan.url), "primary_index": i, "secondary_index": j}
+        grid = {"height": self.scan.height, "width": self.scan.width}
+        return {**hit.row, **where, **grid}, hit.stats, None
+
 
 def scan_cube(
     url: str,
@@ -227,16 +264,22 @@ def scan_cube(
     annotations: Mapping[int, dict] | None = None,
     workers: int = 2,
     on_pair: Callable[[], None] | None = None,
+    known: Callable[[str, Mapping[str, object]], KnownCube | None] | None = None,
 ) -> CubeScan:
     """Read a cube's pairs and reduce each pair's slices to mask facts and statistics.
 
     `annotations` (uniqueID -> record), when given, supply what a cube does not store (label lists,
     image_artifacts, processing_error codes); otherwise label lists come from the mask codes.
+    `known(frame_id, root attributes of the opened view)` (an incremental build) returns what a previous
+    scan read of a cube this view descends from, or None: those pairs' rows and statistics are taken
+    instead of read, and merged in the same order as read ones, so the result is the same, to the bit,
+    as a scan that reads everything.
     """
     text = storage.normalize(url)
     where = storage.redact(text)
     ds, frame_id = _open(text, where)
     scan = _new_scan(ds, text, frame_id)
+    prior = known(frame_id, dict(ds.attrs)) if known is not None else None
     with _reading(where, "read pair variables"):
         scalars = _pair_scalars(ds)
     uid_text = np.char.strip(scalars["unique_id"].astype(str))
@@ -244,15 +287,21 @@ def scan_cube(
     todo = [(int(i), int(j)) for i, j in zip(*np.nonzero(valid | (uid_text != "")), strict=True)]
     if statistics:
         scan.stats = {schema.statistics_key(v): RunningStats() for v in ("dem", *STATS_VARIABLES)}
-        with _reading(where, "read dem"):
-            scan.stats["dem"].add(_finite(np.asarray(ds["dem"].values)))
-    one = _PairScanner(ds, scan, scalars, uid_text, annotations, statistics, where)
+        if prior is not None and prior.dem is not None:
+            scan.stats["dem"].merge(prior.dem)
+        else:
+            with _reading(where, "read dem"):
+                scan.stats["dem"].add(_finite(np.asarray(ds["dem"].values)))
+    one = _PairScanner(ds, scan, scalars, uid_text, annotations, statistics, where, prior)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for row, local, problem in pool.map(one, todo):
             if problem:
                 scan.skipped.append(problem)
             if row is not None:
                 scan.rows.append(row)
+                key = (row["primary_date"], row["secondary_date"])
+                scan.pair_stats.append((*key, local))
+                scan.reused += prior is not None and key in prior.pairs
             for key, st in local.items():
                 scan.stats[key].merge(st)
                 if row is not None and row["split"] == "train":

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hephaestus.catalog.pairs import PAIR_ORDER
+
 SERIES_SCHEMA = pa.schema(
     [
         pa.field("series_id", pa.string(), nullable=False),
@@ -88,22 +90,15 @@ def pad_by_duplication(items: Sequence[int], length: int, rng: random.Random) ->
     return out
 
 
-def build_series(pairs: pa.Table, length: int = 3, seed: int = 0) -> pa.Table:
-    """Series table from a pair index (only usable pairs take part)."""
-    if length <= 0:
-        raise ValueError(f"series length must be positive, not {length}")
-    usable = pairs.filter(pc.field("usable"))
-    cols = ["unique_id", "frame_id", "primary_date", "secondary_date", "split", "positive", "cube_url"]
-    usable = usable.select(cols).sort_by(
-        [
-            ("frame_id", "ascending"),
-            ("primary_date", "ascending"),
-            ("secondary_date", "ascending"),
-            ("unique_id", "ascending"),
-        ]
-    )
+_INPUTS = ["unique_id", "frame_id", "primary_date", "secondary_date", "split", "positive", "cube_url"]
+"""The pair columns a group's series depend on (with the length and the seed)."""
+
+
+def _groups(pairs: pa.Table) -> tuple[dict, list[tuple[int, int]]]:
+    """The usable pairs as columns, in index order, and the (start, end) rows of each (frame, primary)."""
+    usable = pairs.filter(pc.field("usable")).select(_INPUTS).sort_by(PAIR_ORDER)
     data = usable.to_pydict()
-    rows: list[dict] = []
+    bounds = []
     n_rows = usable.num_rows
     start = 0
     while start < n_rows:
@@ -111,8 +106,47 @@ def build_series(pairs: pa.Table, length: int = 3, seed: int = 0) -> pa.Table:
         end = start
         while end < n_rows and data["frame_id"][end] == frame and data["primary_date"][end] == primary:
             end += 1
-        rows.extend(_group_series(data, start, end, length, seed))
+        bounds.append((start, end))
         start = end
+    return data, bounds
+
+
+def _group_inputs(data: dict, start: int, end: int) -> tuple:
+    return tuple(tuple(data[c][start:end]) for c in _INPUTS)
+
+
+def reusable_series(pairs: pa.Table, series: pa.Table) -> dict[tuple, list[dict]]:
+    """A previous build's series by the exact inputs of their group: a group whose usable pairs are the
+    same gives the same series (the rule is deterministic, seeded per frame and primary date), so an
+    incremental build takes them instead of recomputing the subsets."""
+    by_group: dict[tuple, list[dict]] = {}
+    for row in series.to_pylist():
+        by_group.setdefault((row["frame_id"], row["primary_date"]), []).append(row)
+    data, bounds = _groups(pairs)
+    out = {}
+    for start, end in bounds:
+        rows = by_group.get((data["frame_id"][start], data["primary_date"][start]))
+        if rows:
+            out[_group_inputs(data, start, end)] = sorted(
+                rows, key=lambda r: int(r["series_id"].rsplit("_", 1)[1])
+            )
+    return out
+
+
+def build_series(
+    pairs: pa.Table, length: int = 3, seed: int = 0, reuse: dict[tuple, list[dict]] | None = None
+) -> pa.Table:
+    """Series table from a pair index (only usable pairs take part).
+
+    `reuse` (see `reusable_series`, built with the same length and seed) supplies the series of groups
+    whose inputs did not change."""
+    if length <= 0:
+        raise ValueError(f"series length must be positive, not {length}")
+    data, bounds = _groups(pairs)
+    rows: list[dict] = []
+    for start, end in bounds:
+        known = None if reuse is None else reuse.get(_group_inputs(data, start, end))
+        rows.extend(known if known is not None else _group_series(data, start, end, length, seed))
     return pa.Table.from_pylist(rows, schema=SERIES_SCHEMA)
 
 

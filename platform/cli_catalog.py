@@ -65,6 +65,11 @@ def build(
         None, "--strict/--no-strict", help="Fail on a broken cube instead of leaving it out."
     ),
     partitioning: str | None = typer.Option(None, help=PARTITIONING_HELP),
+    incremental: bool | None = typer.Option(
+        None,
+        "--incremental/--full",
+        help="Read only cubes and pairs changed since the published catalog (default) or every cube.",
+    ),
     config: Path | None = config_option("CatalogConfig"),
     print_config: bool = print_config_option(),
 ) -> None:
@@ -81,6 +86,7 @@ def build(
         workers=workers,
         strict=strict,
         pair_partitioning=partitioning,
+        incremental=incremental,
     )
     maybe_print(cfg, print_config)
     from hephaestus.platform.cli_progress import progress_bar
@@ -97,6 +103,11 @@ def build(
     typer.echo(
         f"published catalog {report.version}: {len(report.cubes)} cube(s), {report.pairs} pairs, "
         f"{report.series} series of {cfg.series_length}"
+        + (
+            f"; {report.reused_pairs} pairs unchanged since {report.reused_from}"
+            if report.reused_from
+            else ""
+        )
     )
     _print_counts(report.counts)
     if cfg.statistics:

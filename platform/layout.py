@@ -14,6 +14,8 @@ A store (`STORE`, any fsspec URL) holds::
     catalog/<VERSION>/index/series/      series table (hive-partitioned Parquet)
     catalog/<VERSION>/items/<FRAME>.json STAC Items, one per cube
     catalog/<VERSION>/items.parquet      stac-geoparquet mirror of the Items
+    catalog/<VERSION>/cache/scan.parquet what the build read from each cube (cube version, per-pair
+                                         statistics): the next build reuses it for unchanged pairs
     monitor/scores.parquet               every pair the monitor scored (schema: platform/alerts.py)
     monitor/alerts.parquet               one row per detection (schema: platform/alerts.py)
     monitor/alerts.geojson               the same alerts as a GeoJSON FeatureCollection
@@ -108,6 +110,11 @@ class CatalogVersion:
     @property
     def geoparquet(self) -> str:
         return storage.join(self.url, "items.parquet")
+
+    @property
+    def scan_cache(self) -> str:
+        """What the build read from each cube, for the next build to reuse (catalog/incremental.py)."""
+        return storage.join(self.url, "cache", "scan.parquet")
 
     # hrefs: the collection sits at catalog/collection.json, items at catalog/<VERSION>/items/
     def href(self, relative: str) -> str:

@@ -107,7 +107,21 @@ def write_published_cube(path: Path | str, zarr_format: int = 2, **kwargs: objec
     """Write a cube as the authors do (zarr v2, whole-slice chunks, fixed-width <U strings); with
     `zarr_format=3` the pair text is stored as numbers, as ingest stores it (platform.cube_text)."""
     ds = make_cube_dataset(**kwargs)  # type: ignore[arg-type]
+    write_cube(path, ds, zarr_format)
+    return ds
+
+
+def write_cube(
+    path: Path | str, ds: xr.Dataset, zarr_format: int = 2, whole_pair_scalars: bool = False
+) -> None:
+    """Write a given cube dataset as `write_published_cube` does (any existing cube there is replaced);
+    `whole_pair_scalars`: each pair variable in one chunk, as ingest writes them (not one per pair)."""
     stored, encoding = ds, published_encoding(ds)
+    if whole_pair_scalars:
+        shape = (ds.sizes[schema.PRIMARY], ds.sizes[schema.SECONDARY])
+        for name, var in schema.VARIABLES.items():
+            if var.dims == schema.PAIR_DIMS:
+                encoding[name] = {"chunks": shape}
     if zarr_format == 3:
         stored = cube_text.encode_dataset(ds)
         encoding.pop("caption")
@@ -118,4 +132,3 @@ def write_published_cube(path: Path | str, zarr_format: int = 2, **kwargs: objec
         stored.to_zarr(
             str(path), mode="w", zarr_format=zarr_format, encoding=encoding, consolidated=zarr_format == 2
         )
-    return ds
