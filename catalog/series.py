@@ -71,7 +71,7 @@ def order_preserving_subsets(n: int, length: int, limit: int) -> list[tuple[int,
     taken: set[tuple[int, ...]] = set()
     for combo in itertools.combinations(range(n), length):
         keys = list(itertools.combinations(combo, limit)) if limit <= length else []
-        if any(k in taken for k in keys):
+        if not taken.isdisjoint(keys):
             continue
         kept.append(combo)
         taken.update(keys)

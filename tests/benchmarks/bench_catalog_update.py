@@ -2,7 +2,7 @@
 
 Two frames (zarr v3 and v2, 64 x 64 px by default; pair variables in one chunk each, as ingest writes
 them) hold 1,000 pairs, each cube stamped with a version token as ingest stamps it. A full `build_catalog` publishes the first catalog; then frame A grows by one
-secondary date that forms one new pair (an append: the new token records the old one in its history).
+primary date that forms one new pair (an append: the new token records the old one in its history).
 Then, interleaved, `repeats` times each, from the same starting catalog (restored before every run):
   incremental:  `hmc catalog build` as it runs by default (reads the one new pair, reuses 1,000),
   full:         the same build with `incremental: false` (reads every pair again),
@@ -26,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
+import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from hephaestus.catalog import CatalogConfig, build_catalog, read_pairs  # noqa: E402
@@ -35,23 +36,25 @@ from factories import make_cube_dataset, write_cube  # noqa: E402
 
 FRAME_A, FRAME_B = "124D_04854_171313", "001A_00001_000001"
 # primaries every 12 days, secondaries every 6 from day 6: pair (i, j) exists when j >= 2 i, so
-# P primaries and S secondaries give P * S - P * (P - 1) pairs
-P = 10
-S_A, S_B = 59, 60  # A: 500 pairs of which 9 in its last column are cleared (491), B: 510
+# P primaries and S secondaries give P * S - P * (P - 1) pairs: 10 x 59 -> 500 a frame
+P, S = 10, 59
 
 
 def _cubes(size: int) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
-    """(A before the append, A after it, B): before + B = 1,000 pairs; after adds exactly one."""
-    after = make_cube_dataset(frame_id=FRAME_A, n_primary=P, n_secondary=S_A, height=size, width=size, seed=1)
-    last = S_A - 1
-    for i in range(1, P):  # the new date forms one pair only (with the first primary)
-        after["valid_date_pair"].values[i, last] = False
-        after["unique_id"].values[i, last] = ""
+    """(A before the append, A after it, B): before + B = 1,000 pairs; the append adds one more primary
+    date forming exactly one pair (a new group: the series of the others are unchanged)."""
+    after = make_cube_dataset(
+        frame_id=FRAME_A, n_primary=P + 1, n_secondary=S, height=size, width=size, seed=1
+    )
+    new = np.flatnonzero(after["valid_date_pair"].values[P])
+    for j in new[1:]:  # keep the new primary's first pair only
+        after["valid_date_pair"].values[P, j] = False
+        after["unique_id"].values[P, j] = ""
     after.attrs.update({VERSION_ATTR: "cv-a2", HISTORY_ATTR: ["cv-a1"]})
-    before = after.isel(secondary_date=slice(0, last)).copy()
+    before = after.isel(primary_date=slice(0, P)).copy()
     before.attrs = {k: v for k, v in after.attrs.items() if k != HISTORY_ATTR} | {VERSION_ATTR: "cv-a1"}
     b = make_cube_dataset(
-        frame_id=FRAME_B, n_primary=P, n_secondary=S_B, height=size, width=size, seed=2, first_id=10_000
+        frame_id=FRAME_B, n_primary=P, n_secondary=S, height=size, width=size, seed=2, first_id=10_000
     )
     b.attrs[VERSION_ATTR] = "cv-b1"
     return before, after, b
