@@ -69,7 +69,9 @@ def _full(store: Path) -> dict:
 def test_appended_pairs_are_the_only_ones_read_and_the_result_equals_a_full_build(tmp_path: Path) -> None:
     store = tmp_path / "store"
     grown_a = _grown(FRAME_A, 1)
-    write_cube(store / "cubes" / f"{FRAME_A}.zarr", _stamped(grown_a.isel(secondary_date=slice(0, 4)), "cv-a1"), 2)
+    write_cube(
+        store / "cubes" / f"{FRAME_A}.zarr", _stamped(grown_a.isel(secondary_date=slice(0, 4)), "cv-a1"), 2
+    )
     write_cube(store / "cubes" / f"{FRAME_B}.zarr", _stamped(make_cube_dataset(frame_id=FRAME_B), "cv-b1"), 3)
     first = build_catalog(store, CFG)
     assert first.reused_from is None and first.pairs == 6 + 6  # A: 4 + 2 pairs (s > p), B: the same dates
