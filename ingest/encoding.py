@@ -57,6 +57,18 @@ def _v3_raster(name: str, height: int, width: int, chunking: ChunkingConfig) -> 
     return {"chunks": tile, "compressors": compressors}
 
 
+PAIR_BLOCK = 128
+"""v3 pair scalars (flags, codes, caption lengths) are chunked in blocks of 128 x 128 pairs, rounded up to
+hold the whole grid: one chunk for a grid of up to that many dates, and a cube that grows by appends
+(ingest/append.py) fills its block before it needs another, instead of one small chunk per append."""
+DATE_BLOCK = 1024
+"""v3 date coordinates: chunks of 1024 dates (8 KiB), so that appends grow one chunk, not many."""
+
+
+def _blocks(n: int, block: int) -> int:
+    return -(-max(n, 1) // block) * block
+
+
 def encoding(
     zarr_format: int, n_primary: int, n_secondary: int, height: int, width: int, chunking: ChunkingConfig
 ) -> dict[str, dict[str, object]]:
@@ -85,12 +97,14 @@ def encoding(
         if var.dims == schema.RASTER_DIMS:
             e = _v3_raster(name, height, width, chunking)
         elif var.dims == schema.PAIR_DIMS:
-            e = {"chunks": (max(n_primary, 1), max(n_secondary, 1))}
+            e = {"chunks": (_blocks(n_primary, PAIR_BLOCK), _blocks(n_secondary, PAIR_BLOCK))}
         else:
             e = {"chunks": (height, width)}
         e["fill_value"] = fill_value(name)
         enc[name] = e
     if zarr_format == 3:
+        for dim, n in ((schema.PRIMARY, n_primary), (schema.SECONDARY, n_secondary)):
+            enc[dim] = {"chunks": (_blocks(n, DATE_BLOCK),)}
         for name, e in cube_text.encodings().items():
             enc[name] = {**enc.get(name, {}), **e}
         enc.pop("caption")
