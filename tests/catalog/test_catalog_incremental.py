@@ -124,3 +124,17 @@ def test_other_build_settings_mean_a_full_scan(tmp_path: Path, change: str, anno
         ann = annotations_dir([annotation(100, FRAME_A, "20180105", "20180111", ["Deformation"])])
         report = build_catalog(store, CFG, annotations=ann)
     assert report.reused_from is None and report.reused_pairs == 0
+
+
+def test_incremental_build_on_s3(s3_bucket: str, tmp_path: Path) -> None:
+    """The cache is read back from an object store: a second build of unchanged cubes reads no pair."""
+    from hephaestus.platform import storage
+
+    local = tmp_path / f"{FRAME_A}.zarr"
+    write_cube(local, _stamped(make_cube_dataset(frame_id=FRAME_A), "cv-a1"), 2)
+    remote = storage.location(f"{s3_bucket}/store/cubes/{FRAME_A}.zarr")
+    remote.fs.put(str(local), remote.path, recursive=True)
+    store = f"{s3_bucket}/store"
+    first = build_catalog(store, CFG)
+    again = build_catalog(store, CFG)
+    assert first.reused_pairs == 0 and again.reused_from == first.version and again.reused_pairs == 6
