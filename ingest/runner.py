@@ -273,28 +273,33 @@ def run_builds(
         dem_task = ray.remote(num_cpus=1, max_retries=retries)(write_dem)
         states: dict[str, _FrameState] = {}
         queue: list[tuple[str, str, tuple]] = []
-        for b in todo:
-            t0 = time.perf_counter()
-            state, specs = _prepare(b, store_url, chunking)
-            add_into(summary.driver_seconds, {"prepare": elapsed(t0)})
-            states[b.frame_id] = state
-            # finished tasks (done-marker in staging) return their recorded outcome at once
-            queue += [(b.frame_id, kind, args) for kind, args in specs]
-            state.pending = len(specs)
-            if not specs:  # an append whose new pairs have no product: only flags and dates to commit
-                _finish(state, summary)
-        total = len(queue)
         window = max(2, 4 * int(workers or ray.available_resources().get("CPU", 1) or 1))
         in_flight: dict[ray.ObjectRef, str] = {}
-        done = 0
-        if progress:
-            progress(0, total)
+
+        def submit() -> None:
+            while queue and len(in_flight) < window:
+                frame_id, kind, args = queue.pop(0)
+                ref = (block_task if kind == "block" else dem_task).remote(*args)
+                in_flight[ref] = frame_id
+
+        done = total = 0
         try:
+            for b in todo:
+                t0 = time.perf_counter()
+                state, specs = _prepare(b, store_url, chunking)
+                add_into(summary.driver_seconds, {"prepare": elapsed(t0)})
+                states[b.frame_id] = state
+                # finished tasks (done-marker in staging) return their recorded outcome at once
+                queue += [(b.frame_id, kind, args) for kind, args in specs]
+                state.pending = len(specs)
+                total += len(specs)
+                if not specs:  # an append whose new pairs have no product: only flags and dates to commit
+                    _finish(state, summary)
+                submit()  # this frame's tasks run while the driver stages the next frame
+            if progress:
+                progress(0, total)
             while queue or in_flight:
-                while queue and len(in_flight) < window:
-                    frame_id, kind, args = queue.pop(0)
-                    ref = (block_task if kind == "block" else dem_task).remote(*args)
-                    in_flight[ref] = frame_id
+                submit()
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
                 for ref in ready:
                     frame_id = in_flight.pop(ref)

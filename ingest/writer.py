@@ -209,6 +209,15 @@ def _fills(ctx: FrameContext) -> dict[str, np.ndarray]:
     }
 
 
+def _one_thread() -> None:
+    """A write task holds one CPU of Ray's accounting, so its codecs run on one thread. Called from a worker's
+    main thread, numcodecs' blosc would split every chunk over a thread per core (2 here): two workers on two
+    cores would then run four compressing threads, and one worker would use more than the core it counts."""
+    from numcodecs import blosc
+
+    blosc.use_threads = False
+
+
 def _finished(staging_url: str, task_id: str) -> dict | None:
     """The recorded outcome of a task that already ran (a re-run skips it), or None."""
     marker = Staging(staging_url).done_marker(task_id)
@@ -231,6 +240,7 @@ def write_block(ctx: FrameContext, jobs: list[PairJob], task_id: str, staging_ur
     done = _finished(staging_url, task_id)
     if done is not None:
         return done
+    _one_thread()
     t0 = time.perf_counter()
     times = StepTimes()
     arrays = _Arrays(ctx.cube_url, ctx.zarr_format)
@@ -289,6 +299,7 @@ def write_dem(
     done = _finished(staging_url, task_id)
     if done is not None:
         return done
+    _one_thread()
     t0 = time.perf_counter()
     times = StepTimes()
     if source_cube:

@@ -54,7 +54,9 @@ def _one_run(src: Path, store: Path, workers: int) -> dict:
     ray.init(**local_init_kwargs(workers))
     try:
         _warm_workers(workers)
+        cpu0 = time.process_time()
         s = run_ingest(IngestConfig(sources=str(src), out=str(store), workers=workers))
+        driver_cpu = time.process_time() - cpu0
     finally:
         ray.shutdown()
     assert s.ok and s.pairs_written > 0, s.as_dict()
@@ -68,6 +70,7 @@ def _one_run(src: Path, store: Path, workers: int) -> dict:
         "peak_rss_mb_per_task": s.peak_rss_mb_per_task,
         "task_seconds": dict(s.task_seconds),
         "driver_seconds": dict(s.driver_seconds),
+        "driver_cpu_seconds": driver_cpu,
     }
 
 
@@ -89,6 +92,10 @@ def _side(runs: list[dict], workers: int) -> dict:
         "mb_s": round(mb / seconds, 2),
         "mb_s_per_core": round(mb / seconds / workers, 2),
         "peak_rss_mb_per_task": round(max(r["peak_rss_mb_per_task"] for r in mine), 1),
+        # load-robust: MB per CPU second of the write tasks, and the driver's CPU seconds (plan, stage,
+        # publish, Ray calls); on an idle machine seconds ~ driver CPU + task CPU / workers
+        "mb_per_task_cpu_s": round(mb / _mean([r["task_seconds"]["cpu"] for r in mine]), 1),
+        "driver_cpu_seconds": round(_mean([r["driver_cpu_seconds"] for r in mine]), 2),
     }
 
 
