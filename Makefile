@@ -7,7 +7,7 @@ export RAY_AUTH_MODE ?= disabled
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: demo test test-slow lint format bench cluster-test clean browser
+.PHONY: demo test test-slow lint format bench perf-table cluster-test clean browser
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ format: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	for b in tests/benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# Run every benchmark (BENCH="train loader" for some; PERF_ARGS="--quick" or "--from DIR") and rewrite the
+# README's performance table from their last JSON lines; the lines are kept in bench-results/.
+BENCH ?=
+PERF_ARGS ?= --save bench-results
+perf-table: $(BIN)/.installed
+	$(BIN)/python tests/benchmarks/perf_table.py $(PERF_ARGS) $(BENCH)
 
 clean:
 	rm -rf $(DEMO) .pytest_cache build *.egg-info

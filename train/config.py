@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -100,7 +100,9 @@ class RunConfig(Config):
     """bf16 autocast on CUDA workers (no effect on CPU)."""
     max_failures: int = Field(1, ge=-1)
     num_to_keep: int = Field(2, ge=1)
-    loader_workers: int = Field(0, ge=0)
+    loader_workers: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
+    """DataLoader worker processes per Ray Train worker: "auto" chooses from the node's cores and
+    the device (`hephaestus.train.data.loader.plan_loader`); 0 loads in the training process."""
     max_train_batches: int | None = Field(None, ge=1)
     """Cap on training batches per epoch and worker (smoke runs); None trains on the whole epoch."""
     max_eval_batches: int | None = Field(None, ge=1)

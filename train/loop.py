@@ -25,7 +25,7 @@ from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train import history
 from hephaestus.train.config import RunConfig
-from hephaestus.train.data.loader import build_dataloader
+from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
@@ -86,9 +86,71 @@ def _forward(
     return logits, _target(batch, run.task, device)
 
 
+def _local_ranks() -> int:
+    """Training processes of this job on this node (Ray Train's local world size; 1 outside it)."""
+    import ray.train
+
+    try:
+        return int(ray.train.get_context().get_local_world_size())
+    except Exception:  # no Ray Train session
+        return 1
+
+
+def run_plan(run: RunConfig, device: torch.device) -> LoaderPlan:
+    """The run's loading plan on this node (`plan_loader` with the run's `loader_workers`)."""
+    return plan_loader(run.loader_workers, device_type=device.type, local_ranks=_local_ranks())
+
+
+def make_loader(
+    dataset: TrainingData,
+    run: RunConfig,
+    device: torch.device,
+    *,
+    training: bool,
+    plan: LoaderPlan | None = None,
+) -> EpochLoader:
+    """This worker's loader over `dataset`, built once per split and run (workers persist across
+    epochs); `set_epoch` moves it on. Training drops a lone last sample (BatchNorm refuses it)."""
+    rank, world = _world()
+    return build_dataloader(
+        dataset,
+        run.batch_size,
+        rank=rank,
+        world_size=world,
+        plan=plan or run_plan(run, device),
+        drop_lone_last=training,
+    )
+
+
+def _epoch_loader(
+    data: TrainingData | EpochLoader, run: RunConfig, device: torch.device, epoch: int, training: bool
+) -> EpochLoader:
+    loader = data if isinstance(data, EpochLoader) else make_loader(data, run, device, training=training)
+    loader.set_epoch(epoch)
+    return loader
+
+
+def train_step(
+    model: nn.Module,
+    batch: dict[str, Any],
+    run: RunConfig,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    device: torch.device,
+) -> tuple[float, int]:
+    """One optimiser step on a batch; returns (summed loss, samples). The one step of training
+    (and of `tests/benchmarks/bench_train.py`, which feeds it loader batches and in-memory tensors)."""
+    logits, target = _forward(model, batch, run, device)
+    loss = loss_fn(logits, target)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach()) * len(target), len(target)
+
+
 def train_epoch(
     model: nn.Module,
-    dataset: TrainingData,
+    data: TrainingData | EpochLoader,
     run: RunConfig,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
@@ -97,46 +159,36 @@ def train_epoch(
 ) -> tuple[float, int]:
     """One epoch over this worker's shard; returns (mean loss over all workers, samples seen here).
 
-    The shard comes from the loader package's builder: the dataset's own epoch order (undersampled
-    and shuffled once, by the dataset), every world_size-th index per rank, padded to equal counts.
+    `data`: the split's dataset, or its loader from `make_loader` (kept across epochs, so loader
+    workers persist). The shard comes from the loader package's builder: the dataset's own epoch
+    order (undersampled and shuffled once, by the dataset), every world_size-th index per rank,
+    padded to equal counts.
     """
-    rank, world = _world()
-    loader = build_dataloader(
-        dataset,
-        run.batch_size,
-        epoch=epoch,
-        rank=rank,
-        world_size=world,
-        num_workers=run.loader_workers,
-        pin_memory=device.type == "cuda",
-        drop_lone_last=True,  # BatchNorm refuses a last batch of one sample
-    )
+    loader = _epoch_loader(data, run, device, epoch, training=True)
     model.train()
     total, count = 0.0, 0
     for batch in _batches(loader, run.max_train_batches):
-        logits, target = _forward(model, batch, run, device)
-        loss = loss_fn(logits, target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * len(target)
-        count += len(target)
+        loss_sum, n = train_step(model, batch, run, optimizer, loss_fn, device)
+        total += loss_sum
+        count += n
     loss_sum, n = _all_reduce_sum([total, float(count)], device)
     return (loss_sum / n if n else math.nan), count
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, dataset: TrainingData, run: RunConfig, loss_fn: nn.Module, device: torch.device
+    model: nn.Module,
+    data: TrainingData | EpochLoader,
+    run: RunConfig,
+    loss_fn: nn.Module,
+    device: torch.device,
 ) -> dict[str, float]:
     """Loss and deformation-class metrics over the whole split, sharded across workers.
 
-    The padding repeats that even out the shards are dropped: metrics see every sample exactly once.
+    `data`: the split's dataset or its loader (`make_loader`). The padding repeats that even out
+    the shards are dropped: metrics see every sample exactly once.
     """
-    rank, world = _world()
-    loader = build_dataloader(
-        dataset, run.batch_size, rank=rank, world_size=world, num_workers=run.loader_workers
-    )
+    loader = _epoch_loader(data, run, device, 0, training=False)
     metrics = deformation_metrics(run.task).to(device)
     net = _unwrap(model)
     net.eval()
@@ -259,9 +311,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     rank, world = _world()
     torch.manual_seed(run.seed)
     device = ray.train.torch.get_device()
+    plan = run_plan(run, device)
+    torch.set_num_threads(plan.torch_threads)
 
     train_ds = open_split(source, DataRequest.for_run(run, "train"))
     val_ds = open_split(source, DataRequest.for_run(run, "val"))
+    train_loader = make_loader(train_ds, run, device, training=True, plan=plan)
+    val_loader = make_loader(val_ds, run, device, training=False, plan=plan)
     spec = train_ds.input_spec
     built = build_model(
         run.model, spec.in_channels, weights=run.weights, weights_dir=run.weights_dir, encoder=run.encoder
@@ -273,7 +329,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     start_epoch = int(state["epoch"]) + 1
     if rank == 0:
         print(
-            f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights})"
+            f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights}); "
+            f"{plan.describe()}"
         )
     report = _Reporter(rank, config.get("history"))
     common = {
@@ -282,8 +339,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     }
     for epoch in range(start_epoch, run.epochs):
         started = time.perf_counter()
-        train_loss, seen = train_epoch(model, train_ds, run, optimizer, loss_fn, epoch, device)
-        val = evaluate(model, val_ds, run, loss_fn, device)
+        train_loss, seen = train_epoch(model, train_loader, run, optimizer, loss_fn, epoch, device)
+        val = evaluate(model, val_loader, run, loss_fn, device)
         if val["loss"] < state["best_val_loss"] or state["best_epoch"] < 0:
             state.update(best_val_loss=val["loss"], best_epoch=epoch)
             best_weights = _cpu_state(model)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+from perf_table import table_row  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 HEPHAESTUS = ROOT.parent / "shared" / "data" / "hephaestus"
 QUICK_FRAMES = ("155D_02484_191814", "012D_07075_080504")
@@ -113,6 +115,31 @@ def _expected(frames: list[str] | None) -> dict:
     return table2(records, usable)
 
 
+def _table(result: dict, stages: dict, workers: int) -> list[dict]:
+    """The README rows: per stage pairs/s/core and peak RSS, and whether Table 2 came out right."""
+    what = f"{result['frames']} frames, {result['pairs']} pairs, scale {result['scale']}"
+    reference = (
+        "the paper's Table 2" if result["expected_is_paper"] else "the counts from the real annotations"
+    )
+    rows = [
+        table_row(
+            f"twin ({what}): {name} pairs/s/core, peak RSS"
+            + (f" ({workers} Ray workers)" if name == "ingest" else ""),
+            f"{s['pairs_per_s_per_core']:.2f} pairs/s/core, {s['peak_rss_mb']:.0f} MB",
+        )
+        for name, s in stages.items()
+    ]
+    rows.append(
+        table_row(
+            f"twin ({what}): Table 2 from the catalog of the cubes",
+            "equal" if result["table2_matches_expected"] else "different",
+            f"equals {reference}",
+            bool(result["table2_matches_expected"]),
+        )
+    )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.03)
@@ -161,6 +188,7 @@ def main() -> None:
         },
         "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
     }
+    result["table"] = _table(result, stages, args.workers)
     print(json.dumps(result))
 
 

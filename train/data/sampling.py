@@ -1,4 +1,4 @@
-"""Which samples an epoch holds (undersampling) and how they split across ranks and workers."""
+"""Which samples an epoch holds (undersampling) and how they split across ranks and batches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import Dataset, Sampler
 
 Policy = Literal["pad", "drop"]
 
@@ -59,37 +59,68 @@ def shard_indices(
     return full[rank::world_size], padded[rank::world_size]
 
 
-def worker_share(n: int, worker_id: int, num_workers: int) -> slice:
-    """The DataLoader worker's share of a rank's list: every num_workers-th item."""
-    return slice(worker_id, n, num_workers)
+class EpochBatches(Sampler[list[tuple[int, int, bool]]]):
+    """One rank's share of each epoch, in batches of (epoch, index, padding) keys.
 
-
-class ShardedEpoch(IterableDataset):
-    """Iterates one rank's share of an epoch, split again across DataLoader workers.
-
-    Yields the dataset's sample dicts plus "padding" (bool): True for the repeats added so every
-    rank has the same count. Call `set_epoch(e)` before each epoch (workers are re-created per
-    epoch unless persistent_workers, in which case use a fresh iterator per epoch).
+    It runs in the main process, so `set_epoch` reaches DataLoader workers that live across epochs
+    (persistent workers keep their open cubes and start the next epoch without a fork): every key
+    names the epoch its crop and augmentation belong to. The keys are the rank's indices in epoch
+    order; a DataLoader hands whole batches to its workers in turn. "padding" is True for the
+    repeats added so every rank has the same count. `drop_lone_last` leaves out a last batch of a
+    single sample (BatchNorm refuses those in training).
     """
 
-    def __init__(self, dataset, rank: int = 0, world_size: int = 1, policy: Policy = "pad") -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        dataset,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        policy: Policy = "pad",
+        drop_lone_last: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset = dataset
+        self.batch_size = batch_size
         self.rank, self.world_size, self.policy = rank, world_size, policy
+        self.drop_lone_last = drop_lone_last
+        self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.dataset.set_epoch(epoch)
+        self.epoch = int(epoch)
 
     def rank_indices(self) -> tuple[np.ndarray, np.ndarray]:
-        return shard_indices(self.dataset.epoch_indices(), self.rank, self.world_size, self.policy)
+        indices = self.dataset.epoch_indices(self.epoch)
+        return shard_indices(indices, self.rank, self.world_size, self.policy)
+
+    def _count(self, n: int) -> int:
+        batches = -(-n // self.batch_size)
+        return batches - 1 if self.drop_lone_last and n % self.batch_size == 1 else batches
 
     def __len__(self) -> int:
-        return int(self.rank_indices()[0].size)
+        return self._count(int(self.rank_indices()[0].size))
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, bool]]]:
         idx, padded = self.rank_indices()
-        info = get_worker_info()
-        share = worker_share(idx.size, info.id, info.num_workers) if info else slice(None)
-        for i, pad in zip(idx[share], padded[share], strict=True):
-            item = self.dataset[int(i)]
-            item["padding"] = torch.tensor(bool(pad))
-            yield item
+        keys = [(self.epoch, int(i), bool(p)) for i, p in zip(idx, padded, strict=True)]
+        for b in range(self._count(len(keys))):
+            yield keys[b * self.batch_size : (b + 1) * self.batch_size]
+
+
+class EpochItems(Dataset):
+    """A dataset addressed by (epoch, index, padding) keys: the sample of `index` as of `epoch`,
+    flagged with "padding". Each DataLoader worker holds its own copy and moves it to the key's epoch."""
+
+    def __init__(self, dataset) -> None:  # type: ignore[no-untyped-def]
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int, bool]) -> dict:
+        epoch, index, pad = key
+        self.dataset.set_epoch(epoch)
+        item = self.dataset[index]
+        item["padding"] = torch.tensor(pad)
+        return item
