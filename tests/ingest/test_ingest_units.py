@@ -38,3 +38,20 @@ def test_nearest_hour_and_missing_hour() -> None:
     far = Era5File("b.nc", times, 0.0, 1.0, 0.0, 1.0, (), "valid_time", "latitude", "longitude")
     with pytest.raises(Era5Error, match="covers the frame"):
         nearest_hour([far], grid, np.datetime64("2020-01-01T04:00"), 30)
+
+
+def test_layout_names_say_edge_and_codec() -> None:
+    """`<kind>-<edge>-<codec>`: the inner chunk edge and, for "mixed", phase alone uncompressed."""
+    for layout in LAYOUTS:
+        enc = encoding(3, 2, 3, 1070, 1409, ChunkingConfig(layout=layout))
+        phase, coherence = enc["insar_difference"], enc["insar_coherence"]
+        if layout == "slice":
+            assert phase["chunks"] == (1, 1, 1070, 1409)
+            continue
+        edge = int(layout.split("-")[1])
+        assert phase["chunks"] == coherence["chunks"] == (1, 1, edge, edge)
+        assert ("shards" in phase) == layout.startswith("sharded-")
+        assert len(coherence["compressors"]) == 1
+        assert len(phase["compressors"]) == (0 if layout.endswith("-mixed") else 1)
+    tiled = encoding(3, 2, 3, 500, 500, ChunkingConfig(layout="sharded-256-lz4", tile=64))["insar_difference"]
+    assert tiled["chunks"] == (1, 1, 64, 64)  # an explicit tile overrides the layout's own edge

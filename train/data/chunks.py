@@ -244,6 +244,7 @@ class ArrayReader:
             return
         fill = meta.fill_value if meta.fill_value is not None else 0
         self._fill = np.full(self.chunks, fill, dtype=self.dtype)
+        self.fill_is_zero = bool(fill == 0)
         self._plane = self.chunks[-2:] if all(c == 1 for c in self.chunks[:-2]) else None
         decoder = self._decoder
         self._decompress = None if decoder is None else _DECOMPRESS.get(type(decoder), decoder.decode)  # type: ignore[attr-defined]
@@ -305,6 +306,11 @@ class ArrayReader:
             return key, None
         found = self._index_cache[key].get(inner)
         return None if found is None else (key, found)
+
+    def unwritten(self, piece: np.ndarray) -> bool:
+        """Whether a piece `read_windows` yielded is the fill value of a chunk never written (a view
+        of the shared fill array), so that a caller can skip it (e.g. an empty mask chunk)."""
+        return piece.base is self._fill
 
     def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))

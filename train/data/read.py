@@ -63,6 +63,10 @@ def read_input(
         # pass over the 9-27 MB image. (Normalising piece by piece, even only the subtraction in
         # place of the copy, measured slower: numpy's strided arithmetic is slower than its copy.)
         current, first_mask = -1, len(channels) - (dem is not None)
+        masks = cube.reader(MASK_VARIABLE)
+        skip_empty = (
+            masks.fast and masks.fill_is_zero
+        )  # mask is zeros already: chunks never written add nothing
         for n, piece, dst in read_windows(requests, cube.fetcher):
             if n != current:
                 _normalise(scales, current, rr1 - r0, cc1 - c0)
@@ -70,6 +74,8 @@ def read_input(
             target, scale = scales[n]
             if scale is not None:
                 target[dst] = piece
+            elif skip_empty and masks.unwritten(piece):
+                continue
             elif n == first_mask:
                 np.not_equal(piece, 0, out=mask[dst])
             else:
