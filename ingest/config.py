@@ -22,10 +22,12 @@ Layout = Literal[
 class ChunkingConfig(Config):
     """How raster variables are chunked and compressed (zarr v3 only; v2 always uses the published layout).
 
-    The default came out of `tests/benchmarks/bench_ingest.py` (random crop reads): see the README.
+    The default came out of `tests/benchmarks/bench_loader.py` (the loader's crops/s against the authors'
+    approach on their layout, per layout): 128 px inner chunks in whole-slice shards, phase uncompressed.
+    See the README.
     """
 
-    layout: Layout = "sharded-256-lz4"
+    layout: Layout = "sharded-128-mixed"
     tile: int | None = Field(
         None,
         ge=16,

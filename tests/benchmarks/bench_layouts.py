@@ -23,7 +23,7 @@ from numcodecs import Blosc  # noqa: E402
 from zarr.codecs import BloscCodec, ZstdCodec  # noqa: E402
 
 PUBLISHED = "published v2 whole slice (1,1,H,W) blosc-lz4"
-DEFAULT = "v3 shards (1,1,H,W) of (1,1,256,256) blosc-lz4"  # ingest's ChunkingConfig() default
+DEFAULT = "v3 shards (1,1,H,W) of (1,1,256,256) blosc-lz4"  # the default before issue 15 (bench_loader.py)
 
 
 def _phase(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
