@@ -35,6 +35,7 @@ def _print_summary(summary, out: str) -> None:  # type: ignore[no-untyped-def]
         ("MB stored", f"{summary.bytes_stored / 1e6:.1f}"),
         ("seconds", f"{summary.seconds:.1f}"),
         ("cubes", len(summary.cube_urls)),
+        ("cubes grown by appends (new dates only)", len(summary.frames_appended)),
     ]
     for what, value in rows:
         table.add_row(what, str(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import numpy as np
 import pytest
 from cube_checks import content_hash
 from ingest_sources import SourceFrame, write_sources
+from typer.testing import CliRunner
 
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.platform import schema, storage
+from hephaestus.platform.cli import app
 from hephaestus.platform.cube import cube_version, dataset_version, descends_from, open_cube
 
 pytestmark = pytest.mark.usefixtures("ray_local")
@@ -63,8 +66,10 @@ def _is_metadata(key: str) -> bool:
     return key.endswith(("zarr.json", ".zarray", ".zattrs", ".zmetadata", ".zgroup"))
 
 
-def _cfg(sources: Path, out: Path | str, fmt: int = 3) -> IngestConfig:
-    return IngestConfig(sources=str(sources), out=str(out), workers=2, pairs_per_task=1, zarr_format=fmt)
+def _cfg(sources: Path, out: Path | str, fmt: int = 3, per_task: int = 1) -> IngestConfig:
+    return IngestConfig(
+        sources=str(sources), out=str(out), workers=2, pairs_per_task=per_task, zarr_format=fmt
+    )
 
 
 @pytest.mark.parametrize("fmt", [3, 2])
@@ -134,7 +139,7 @@ def _view(cube: Path) -> tuple[frozenset, str | None]:
 def test_concurrent_reader_sees_before_or_after(tmp_path: Path) -> None:
     sources = _sources(tmp_path / "src", OLD)
     store = tmp_path / "store"
-    run_ingest(_cfg(sources, store))
+    run_ingest(_cfg(sources, store, per_task=4))  # the settings `hmc ingest` runs with below
     cube = store / "cubes" / f"{FRAME}.zarr"
     before = _view(cube)
     _grow(sources, OLD + NEW)
@@ -152,11 +157,13 @@ def test_concurrent_reader_sees_before_or_after(tmp_path: Path) -> None:
 
     reader = threading.Thread(target=poll, daemon=True)
     reader.start()
-    summary = run_ingest(_cfg(sources, store))
+    # the append through the command line, as an operator (or `hmc monitor`) runs it
+    res = CliRunner().invoke(app, ["ingest", str(sources), "--out", str(store), "--workers", "2"])
     stop.set()
     reader.join(60)
+    assert res.exit_code == 0, res.output
+    assert re.search(r"cubes grown by appends.*\b1\b", res.output), res.output
     after = _view(cube)
-    assert summary.frames_appended == [FRAME]
     assert not errors, errors[:1]
     assert len(before[0]) == 3 and len(after[0]) == 5 and before[1] != after[1]
     assert len(seen) >= 2 and set(seen) <= {before, after}, set(seen) - {before, after}
