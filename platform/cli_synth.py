@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -44,12 +45,21 @@ def synth(
     scale: float = typer.Option(
         0.1, "--scale", min=0.001, max=1.0, help="with --twin: grid and polygons shrink by this factor"
     ),
+    until: datetime | None = typer.Option(
+        None,
+        "--until",
+        formats=["%Y-%m-%d"],
+        help="a simulated feed: write only the products acquired up to this date (YYYY-MM-DD); run again "
+        "with a later date (same settings) to release the products acquired since",
+    ),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
     from hephaestus.ingest.synthetic import SynthConfig, generate
     from hephaestus.platform.errors import InputError
 
     if twin is not None:
+        if until is not None:
+            raise InputError("--until releases a generated feed; it does not apply to --twin")
         _synth_twin(out, twin, frames, scale, seed or 0)
         return
     if frames is not None and not frames.isdigit():
@@ -72,8 +82,23 @@ def synth(
 
     with progress_bar(transient=True) as bar:
         task = bar.add_task("synth pairs", total=cfg.total_pairs)
-        manifest = generate(cfg, out, progress=lambda done, total: bar.update(task, completed=done))
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if until is not None:
+            from hephaestus.ingest.synthetic.release import release
+
+            manifest = release(cfg, out, until.date(), progress=progress)
+        else:
+            manifest = generate(cfg, out, progress=progress)
     seconds = time.perf_counter() - start
+    if until is not None:
+        typer.echo(
+            f"released {manifest.pairs} pairs acquired up to {until.date()} ({manifest.positives} positive), "
+            f"{len(manifest.paths)} new files in {out} in {seconds:.1f} s"
+        )
+        return
     typer.echo(
         f"wrote {len(manifest.frames)} frames, {manifest.pairs} pairs ({manifest.positives} positive, "
         f"{len(manifest.missing_products)} without product), {len(manifest.paths)} files to {out} "

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field, field_validator
 
 from hephaestus.platform.config import Config
+
+
+class Unrest(Config):
+    """A volcanic source that starts inflating on `start` and keeps a constant rate (the monitoring
+    scenario): a pair shows the inflation accumulated between max(primary, start) and its secondary
+    date, so the first pair whose secondary date is after `start` is the first that shows it."""
+
+    frame: int = Field(0, ge=0, description="index of the frame whose volcano starts inflating")
+    start: dt.date = Field(..., description="first day of the inflation")
+    fringes_per_30_days: float = Field(
+        8.0, gt=0.0, description="LOS fringes the source adds every 30 days (capped at max_fringes + 0.75)"
+    )
 
 
 class SynthConfig(Config):
@@ -53,6 +67,7 @@ class SynthConfig(Config):
     )
     max_fringes: int = Field(8, ge=1, le=40, description="most fringes a drawn source makes")
     poisson_ratio: float = Field(0.25, gt=0.0, lt=0.5)
+    unrest: Unrest | None = Field(None, description="a Mogi source inflating from a date on (None: none)")
 
     # Atmosphere (see atmosphere.py for the model).
     zwd_per_pwv: float = Field(6.2, ge=0.0, description="zenith wet delay per precipitable water (m/m)")

@@ -8,6 +8,7 @@ and scales each to a drawn fringe count: every source is linear in its strength,
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING
 
@@ -182,3 +183,37 @@ def draw_sources(
         drawn.append(src)
     # Visible where the ground is coherent enough for fringes to show (see labels.VISIBLE_GAMMA).
     return labels.assign_masks(drawn, land & (gamma >= labels.VISIBLE_GAMMA), config.mask_fringe_fraction)
+
+
+UNREST_KEY = 2
+"""Frame.unit_los cache key of the unrest source (0 and 1 are the frame's two drawn sources)."""
+
+
+def unrest_days(start: dt.date, primary: dt.date, secondary: dt.date) -> int:
+    """Days of a constant-rate inflation starting on `start` that a (primary, secondary) pair spans."""
+    return max((secondary - max(primary, start)).days, 0)
+
+
+def unrest_source(config: SynthConfig, frame: Frame, days: int) -> labels.DrawnSource | None:
+    """The unrest scenario's inflating Mogi source (config.unrest) as a pair spanning `days` of it sees.
+
+    The source sits where the frame's main volcanic source is, at its depth; the fringe count grows
+    linearly with the days spanned (capped at max_fringes + 0.75). None when the pair spans none.
+    """
+    unrest = config.unrest
+    if unrest is None or days <= 0:
+        return None
+    main = dict(frame.volcanic[0].params)
+    model = SourceModel(
+        "Mogi", "mogi", (("east", main["east"]), ("north", main["north"]), ("depth", main["depth"]))
+    )
+    unit = frame.unit_los(model, UNREST_KEY, config.poisson_ratio)
+    land = frame.land
+    span = float(np.ptp(unit[land])) if land.any() else 0.0
+    if span <= 0.0:
+        return None
+    fringes = min(unrest.fringes_per_30_days * days / 30.0, config.max_fringes + 0.75)
+    d_los = unit * (fringes * FRINGE_M / span)
+    src = labels.DrawnSource("Mogi", d_los, True)
+    src.fringes = geometry.fringes(d_los[land])
+    return src

@@ -200,7 +200,11 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     cos_inc = frame.look[2]
     dt_days = (pair.secondary - pair.primary).days
     directive = pair.directive
-    pair_factor = _pair_coherence_factor(rng, pair.positive)
+    unrest = config.unrest
+    days = 0
+    if directive is None and unrest is not None and unrest.frame == frame.index:
+        days = deformation.unrest_days(unrest.start, pair.primary, pair.secondary)
+    pair_factor = _pair_coherence_factor(rng, pair.positive or days > 0)
     if directive is not None:
         pair_factor = _directed_coherence_factor(rng, directive)
     gamma = coherence.true_coherence(
@@ -213,6 +217,10 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         sources = deformation.draw_sources(config, frame, episode, gamma, dt_days, pair.shortest_days)
     else:
         sources = []
+    onset = deformation.unrest_source(config, frame, days)
+    if onset is not None:  # the scenario's inflation adds to whatever the pair drew
+        visible = land & (gamma >= labels.VISIBLE_GAMMA)
+        sources = labels.assign_masks([*sources, onset], visible, config.mask_fringe_fraction)
     d_los = sum((s.d_los for s in sources), np.zeros(shape))
     hour = frame.hour
     zwd = [
@@ -340,7 +348,7 @@ def written_coherence(r: PairRender) -> NDArray:
     return np.where(valid, np.clip(np.rint(r.coherence * 255), 1, 255), 0).astype(np.uint8)
 
 
-def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
+def write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path) -> list[str]:
     written: list[str] = []
     d1, d2 = pair.primary.strftime("%Y%m%d"), pair.secondary.strftime("%Y%m%d")
     if not pair.missing:
@@ -356,7 +364,13 @@ def _write_pair(frame: scene.Frame, pair: PlannedPair, r: PairRender, out: Path)
     return written
 
 
-def _write_frame(config: SynthConfig, frame: scene.Frame, out: Path) -> list[str]:
+def write_frame(config: SynthConfig, frame: scene.Frame, out: Path) -> list[str]:
+    """The frame's metadata folder and the ERA5 of every date its pairs use."""
+    return write_frame_metadata(frame, out) + write_frame_era5(config, frame, out, sorted(frame.weather))
+
+
+def write_frame_metadata(frame: scene.Frame, out: Path) -> list[str]:
+    """FRAME/metadata/: DEM, look-vector rasters and metadata.txt."""
     written = []
     meta = Path("licsar") / frame.fid / "metadata"
     look = [c.astype(np.float32) for c in frame.look]
@@ -386,7 +400,14 @@ def _write_frame(config: SynthConfig, frame: scene.Frame, out: Path) -> list[str
         },
     )
     written.append(rel.as_posix())
-    for d, weather in sorted(frame.weather.items()):
+    return written
+
+
+def write_frame_era5(config: SynthConfig, frame: scene.Frame, out: Path, dates: list[dt.date]) -> list[str]:
+    """The ERA5 NetCDF of the frame's acquisition `dates` (one file per date)."""
+    written = []
+    for d in dates:
+        weather = frame.weather[d]
         fields = atmosphere.era5_fields(weather, frame.era5, frame.orography, config.vapour_scale_height_m)
         times = np.datetime64(d.isoformat(), "h") + np.arange(24).astype("timedelta64[h]")
         rel = Path("era5") / f"era5_{frame.fid}_{d.strftime('%Y%m%d')}.nc"
@@ -429,13 +450,13 @@ def generate(
     run = plan(config)
     paths: list[str] = []
     for frame in run.frames:
-        paths += _write_frame(config, frame, out)
+        paths += write_frame(config, frame, out)
     positives = 0
     total = len(run.pairs)
     for done, (frame, pair) in enumerate(run.pairs, start=1):
         rendered = render_pair(config, frame, pair)
         positives += rendered.record["label"] != ["Non_Deformation"]
-        paths += _write_pair(frame, pair, rendered, out)
+        paths += write_pair(frame, pair, rendered, out)
         if progress is not None:
             progress(done, total)
     pairs = [p for _, p in run.pairs]

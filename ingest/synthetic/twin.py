@@ -42,9 +42,9 @@ from hephaestus.ingest.synthetic.generator import (
     Directive,
     PlannedPair,
     SynthManifest,
-    _write_frame,
-    _write_pair,
     render_pair,
+    write_frame,
+    write_pair,
 )
 from hephaestus.ingest.synthetic.noise import power_law_field
 from hephaestus.ingest.synthetic.sources import SourceModel
@@ -398,7 +398,7 @@ def generate_twin(
         pairs = [(_date(a.primary), _date(a.secondary)) for a in anns]
         frame = build_twin_frame(cfg, index, fid, volcano_table[fid], frame_shape(anns, scale), scale, pairs)
         scene.draw_weather(cfg, frame, index)
-        paths += _write_frame(cfg, frame, out)
+        paths += write_frame(cfg, frame, out)
         for a, (p, s) in zip(anns, pairs, strict=True):
             rec = a.record
             flagged = bool(rec["corrupted"]) or int(rec["processing_error"]) != 0 or bool(rec["no_info"])
@@ -415,7 +415,7 @@ def generate_twin(
                 directive=_directive(frame, a, scale, rng, cfg.poisson_ratio),
             )
             rendered = render_pair(cfg, frame, pair)
-            paths += _write_pair(frame, pair, rendered, out)
+            paths += write_pair(frame, pair, rendered, out)
             positives += pair.positive
             uids.append(pair.uid)
             if pair.missing:
