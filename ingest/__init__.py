@@ -1,7 +1,8 @@
 """Ingest: build Hephaestus minicubes in object storage from LiCSAR, ERA5 and annotation sources.
 
 Public API (imported lazily so that `hephaestus.ingest.synthetic` stays light):
-`IngestConfig`, `run_ingest`, `IngestSummary`, `convert_minicubes`.
+`IngestConfig`, `run_ingest`, `IngestSummary`, `convert_minicubes`, `discover_products` (what a watcher
+looks for: the products under the sources).
 """
 
 from __future__ import annotations
@@ -13,14 +14,23 @@ if TYPE_CHECKING:
     from .convert import convert_minicubes
     from .pipeline import run_ingest
     from .runner import IngestSummary
+    from .sources import discover_products
 
-__all__ = ["ChunkingConfig", "IngestConfig", "IngestSummary", "convert_minicubes", "run_ingest"]
+__all__ = [
+    "ChunkingConfig",
+    "IngestConfig",
+    "IngestSummary",
+    "convert_minicubes",
+    "discover_products",
+    "run_ingest",
+]
 
 _WHERE = {
     "ChunkingConfig": "config",
     "IngestConfig": "config",
     "IngestSummary": "runner",
     "convert_minicubes": "convert",
+    "discover_products": "sources",
     "run_ingest": "pipeline",
 }
 

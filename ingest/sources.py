@@ -180,3 +180,15 @@ def read_metadata(url: str) -> FrameMetadata:
             except ValueError:
                 raise ProductError(f"{storage.redact(url)}: {k}={values[k]!r} is not a number") from None
     return FrameMetadata(np.timedelta64(ns, "ns"), values)
+
+
+def discover_products(cfg: IngestConfig) -> set[str]:
+    """Every interferogram product under the LiCSAR sources, as FRAME/PRIMARY_SECONDARY names (a phase
+    file present): what a watcher compares with what it has already ingested. Reads listings only."""
+    scan = scan_licsar(roots(cfg).licsar)
+    return {
+        f"{fid}/{p.astype(object):%Y%m%d}_{s.astype(object):%Y%m%d}"
+        for fid, fr in scan.frames.items()
+        for (p, s), product in fr.products.items()
+        if product.phase is not None
+    }

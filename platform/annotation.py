@@ -32,6 +32,19 @@ TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 REQUIRED: tuple[str, ...] = schema.ANNOTATION_FIELDS
 _INT_FIELDS = schema.ANNOTATION_INT_FIELDS
 _BOOLEAN = {0, 1}
+
+
+def intensity_of_fringes(n_fringes: float) -> str:
+    """The annotators' intensity_level of a deformation of `n_fringes` fringes (counted as whole
+    fringes): 1 or fewer Low, 2-3 Medium, more High (paper, section 3)."""
+    n = math.floor(n_fringes)
+    if n <= 1:
+        return "Low"
+    if n <= 3:
+        return "Medium"
+    return "High"
+
+
 _ALLOWED = {
     "processing_error": set(schema.PROCESSING_ERROR.flag_values),
     "glacier_fringes": set(schema.GLACIER_FRINGES.flag_values),

@@ -20,7 +20,15 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from hephaestus.platform import cli_catalog, cli_dashboard, cli_demo, cli_ingest, cli_synth, cli_train
+from hephaestus.platform import (
+    cli_catalog,
+    cli_dashboard,
+    cli_demo,
+    cli_ingest,
+    cli_monitor,
+    cli_synth,
+    cli_train,
+)
 from hephaestus.platform.errors import EXIT_RUNTIME, HephaestusError
 from hephaestus.platform.ray_session import VERBOSE_ENV
 
@@ -77,7 +85,7 @@ def root_options(
     )
 
 
-for _commands in (cli_synth, cli_ingest, cli_catalog, cli_train, cli_demo, cli_dashboard):
+for _commands in (cli_synth, cli_ingest, cli_catalog, cli_train, cli_monitor, cli_demo, cli_dashboard):
     _commands.register(app)
 
 

@@ -248,8 +248,8 @@ def read_bytes(url: str) -> bytes:
         return fh.read()
 
 
-def write_text_atomic(url: str, text: str) -> None:
-    """Write a small object so that readers see the old or the new content, never a part.
+def write_bytes_atomic(url: str, data: bytes) -> None:
+    """Write an object so that readers see the old or the new content, never a part.
 
     Object stores (S3, GCS) publish a PUT atomically; locally we write beside and rename.
     """
@@ -258,11 +258,16 @@ def write_text_atomic(url: str, text: str) -> None:
         path = Path(loc.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(text)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     else:
-        with loc.fs.open(loc.path, "w") as fh:
-            fh.write(text)
+        with loc.fs.open(loc.path, "wb") as fh:
+            fh.write(data)
+
+
+def write_text_atomic(url: str, text: str) -> None:
+    """A small text object, all or nothing (see write_bytes_atomic)."""
+    write_bytes_atomic(url, text.encode())
 
 
 def remove(url: str, recursive: bool = True) -> None:

@@ -3,19 +3,31 @@
 The synthetic twin places its frames at real volcanoes (ingest/synthetic/gvp.py), the monitor names the
 volcano of an alert and the dashboard draws volcanoes on its map: all read the same CSV
 (`../shared/data/volcanoes/gvp_holocene.csv`: volcano_number, volcano_name, latitude, longitude,
-elevation_m, ...) through this module, and compare names the same way (:func:`normalise_name`).
+elevation_m, ...) through this module, and compare names the same way (:func:`normalise_name`) and
+positions the same way (:func:`nearest`, on the mean sphere).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
 
 from hephaestus.platform import storage
 from hephaestus.platform.errors import InputError
+
+DEFAULT_GVP: Final = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "volcanoes" / "gvp_holocene.csv"
+)
+"""Where the repository's neighbour folder `shared/` keeps the GVP table (the monitor's default)."""
+EARTH_RADIUS_KM: Final = 6371.0088
+"""Mean Earth radius (IUGG), for distances and the areas of lat/lon cells."""
 
 
 class VolcanoTableError(InputError):
@@ -76,3 +88,26 @@ def name_index(volcanoes: Iterable[GvpVolcano]) -> dict[str, list[GvpVolcano]]:
         for key in keys:
             index.setdefault(key, []).append(v)
     return index
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str) -> tuple[GvpVolcano, ...]:
+    return tuple(read_table(path))
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance on the mean sphere (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearest(
+    lat: float, lon: float, table: str | os.PathLike[str] = DEFAULT_GVP, max_km: float = 100.0
+) -> GvpVolcano | None:
+    """The GVP volcano nearest (lat, lon), None when none lies within `max_km` (the table is read once)."""
+    best = min(_cached(os.fspath(table)), key=lambda v: distance_km(lat, lon, v.lat, v.lon), default=None)
+    if best is None or distance_km(lat, lon, best.lat, best.lon) > max_km:
+        return None
+    return best

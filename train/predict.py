@@ -221,7 +221,8 @@ def sliding_prediction(
     return (total / np.maximum(count, 1))[:h, :w].astype(np.float32)
 
 
-def _transform(lat: np.ndarray, lon: np.ndarray):  # type: ignore[no-untyped-def]
+def grid_transform(lat: np.ndarray, lon: np.ndarray):  # type: ignore[no-untyped-def]
+    """The affine transform of a cube grid given its pixel-centre latitudes and longitudes (north up)."""
     from rasterio.transform import from_origin
 
     dx = float(lon[1] - lon[0]) if lon.size > 1 else schema.GRID_SPACING_DEG
@@ -247,7 +248,7 @@ def write_raster(
                 "count": len(names),
                 "dtype": "float32",
                 "crs": f"EPSG:{schema.CRS_EPSG}",
-                "transform": _transform(lat, lon),
+                "transform": grid_transform(lat, lon),
                 "compress": "deflate",
             }
             with rasterio.open(local, "w", **profile) as dst:
@@ -317,6 +318,7 @@ __all__ = [
     "PredictError",
     "find_pair",
     "frame_input",
+    "grid_transform",
     "load_checkpoint",
     "pair_steps",
     "predict",

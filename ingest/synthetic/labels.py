@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,21 +22,12 @@ import rasterio.features
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from hephaestus.platform.annotation import intensity_of_fringes
 from hephaestus.platform.schema import ANNOTATION_FIELDS, C_BAND_WAVELENGTH_M
 
 MIN_REGION_PIXELS = 6
 VISIBLE_GAMMA = 0.2
 """Fringes are drawn by annotators only where the coherence lets them be seen."""
-
-
-def intensity_of_fringes(n_fringes: float) -> str:
-    """1 fringe Low, 2-3 Medium, more High (n counted as whole fringes)."""
-    n = math.floor(n_fringes)
-    if n <= 1:
-        return "Low"
-    if n <= 3:
-        return "Medium"
-    return "High"
 
 
 def deformation_mask(
