@@ -19,7 +19,7 @@ import xarray as xr
 
 from hephaestus.platform import schema, storage, volcanoes
 from hephaestus.platform.alerts import pair_uid
-from hephaestus.platform.cube import open_cube
+from hephaestus.platform.cube import dataset_version, open_cube
 from hephaestus.platform.errors import InputError
 from hephaestus.train.monitor.config import MonitorConfig
 from hephaestus.train.monitor.detect import Detection, describe
@@ -40,13 +40,6 @@ class MonitorCheckpointError(InputError):
 class Prediction:
     score: float
     mask: np.ndarray  # bool [lat, lon]
-
-
-def _cube_version(ds: xr.Dataset) -> str | None:
-    for key in ("cube_version", "snapshot_id", "version"):
-        if ds.attrs.get(key):
-            return str(ds.attrs[key])
-    return None
 
 
 class Scorer:
@@ -127,7 +120,7 @@ class Scorer:
             "deformed_area_km2": found.area_km2,
             "alert": bool(alert),
             "checkpoint": self.name,
-            "cube_version": _cube_version(ds),
+            "cube_version": dataset_version(ds),  # the view the pair was read from
             "scored_at": now,
         }
         if not alert:
