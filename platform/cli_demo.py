@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 import time
 from pathlib import Path
@@ -31,6 +32,37 @@ class DemoConfig(Config):
         0.3, gt=0, le=1, description="above the real 9% so that every split holds enough positives"
     )
     grid: str = "demo"
+    monitor_dates: int = Field(
+        4,
+        ge=0,
+        description="the feed's last acquisition dates: held back while training, then released and "
+        "scored by one monitoring cycle (0: no monitoring)",
+    )
+
+
+def synth_argv(sources: Path, cfg: DemoConfig) -> list[str]:
+    return ["synth", str(sources), "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
+            "--positive-fraction", str(cfg.positive_fraction),
+            "--size", str(cfg.height), str(cfg.width), "--seed", str(cfg.seed)]  # fmt: skip
+
+
+def feed_dates(cfg: DemoConfig) -> tuple[dt.date, dt.date] | None:
+    """(the date the training sources are released up to, the feed's last date), None without monitoring.
+
+    The demo's sources are a simulated feed (`hmc synth --until`): products acquired after the first
+    date arrive later, for the monitoring cycle at the end.
+    """
+    from hephaestus.ingest.synthetic import SynthConfig
+    from hephaestus.ingest.synthetic.release import release_dates
+
+    synth = SynthConfig(
+        frames=cfg.frames, pairs=cfg.pairs, height=cfg.height, width=cfg.width, seed=cfg.seed,
+        positive_fraction=cfg.positive_fraction,
+    )  # fmt: skip
+    dates = release_dates(synth)
+    if cfg.monitor_dates == 0 or len(dates) <= cfg.monitor_dates:
+        return None
+    return dates[-cfg.monitor_dates - 1], dates[-1]
 
 
 def demo_steps(root: Path, cfg: DemoConfig) -> list[list[str]]:
@@ -38,17 +70,31 @@ def demo_steps(root: Path, cfg: DemoConfig) -> list[list[str]]:
     sources, store, results = root / "sources", root / "store", root / "results"
     steps: list[list[str]] = []
     if not (sources / "annotations").is_dir():
-        steps.append(
-            ["synth", str(sources), "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
-             "--positive-fraction", str(cfg.positive_fraction),
-             "--size", str(cfg.height), str(cfg.width), "--seed", str(cfg.seed)]
-        )  # fmt: skip
+        feed = feed_dates(cfg)
+        steps.append(synth_argv(sources, cfg) + (["--until", feed[0].isoformat()] if feed else []))
     steps += [
         ["ingest", str(sources), "--out", str(store)],
         ["catalog", "build", str(store)],
         ["benchmark", str(store), "--grid", cfg.grid, "--out", str(results)],
     ]
     return steps
+
+
+def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[list[str]]:
+    """The monitoring end of the demo: release the held-back dates, one `hmc monitor` cycle with the
+    demo's best checkpoints, then the dashboard of the store."""
+    from hephaestus.platform.volcanoes import DEFAULT_GVP
+
+    feed = feed_dates(cfg)
+    if feed is None or not checkpoints:
+        return []
+    sources, store = root / "sources", root / "store"
+    gvp = ["--volcanoes", str(DEFAULT_GVP)] if DEFAULT_GVP.exists() else []
+    return [
+        synth_argv(sources, cfg) + ["--until", feed[1].isoformat()],
+        ["monitor", str(sources), str(store), *(a for c in checkpoints for a in ("--checkpoint", c))],
+        ["dashboard", str(store), "--out", str(root / "site"), *gvp],
+    ]
 
 
 def first_positive(annotations: Path) -> int | None:
@@ -120,7 +166,16 @@ def demo(
                         ]
                     )
     typer.echo("")
-    report(out / "store", out / "results", out / "figures")
+    best = report(out / "store", out / "results", out / "figures")
+    checkpoints = [str(run["checkpoint"]) for run in best.values() if run.get("checkpoint")]
+    steps = monitor_steps(out, cfg, checkpoints)
+    if steps:
+        typer.secho("\nmonitoring: the feed's later products arrive", bold=True)
+        with ray_session():
+            for i, argv in enumerate(steps, 1):
+                typer.secho(f"\n[{i}/{len(steps)}] ", bold=True, nl=False)
+                step(argv)
+        typer.secho(f"\ndashboard: {out / 'site' / 'index.html'}", fg="green")
     typer.secho(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; outputs under {out}", fg="green")
     if log_file:
         typer.echo(f"Ray's logs: {log_file}")

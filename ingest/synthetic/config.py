@@ -14,7 +14,9 @@ class Unrest(Config):
     scenario): a pair shows the inflation accumulated between max(primary, start) and its secondary
     date, so the first pair whose secondary date is after `start` is the first that shows it."""
 
-    frame: int = Field(0, ge=0, description="index of the frame whose volcano starts inflating")
+    frame: int | None = Field(
+        0, ge=0, description="index of the frame whose volcano inflates (None: every frame)"
+    )
     start: dt.date = Field(..., description="first day of the inflation")
     fringes_per_30_days: float = Field(
         8.0, gt=0.0, description="LOS fringes the source adds every 30 days (capped at max_fringes + 0.75)"

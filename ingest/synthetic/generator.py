@@ -202,7 +202,7 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     directive = pair.directive
     unrest = config.unrest
     days = 0
-    if directive is None and unrest is not None and unrest.frame == frame.index:
+    if directive is None and unrest is not None and unrest.frame in (None, frame.index):
         days = deformation.unrest_days(unrest.start, pair.primary, pair.secondary)
     pair_factor = _pair_coherence_factor(rng, pair.positive or days > 0)
     if directive is not None:
