@@ -45,7 +45,7 @@ def table_rows(store: Path, leave_out: tuple[str, ...] = ()) -> dict[str, list[d
     return out
 
 
-def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 64, start_after: int | None = None):  # type: ignore[no-untyped-def]
+def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 48, start_after: int | None = None):  # type: ignore[no-untyped-def]
     """A feed whose volcanoes start inflating (Mogi, 15 fringes / 30 days) 6 days before a middle
     acquisition: returns (config, start date, the first secondary date after the start)."""
     import datetime as dt
@@ -65,8 +65,8 @@ def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 64, sta
     return cfg, start, first
 
 
-def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
-    """A MobileNetV3 classifier trained in-process on whole 64 px frames of an unrest feed (3 frames,
+def train_tiny_classifier(root: Path, epochs: int = 15, seed: int = 0) -> Path:
+    """A MobileNetV3 classifier trained in-process on whole 48 px frames of an unrest feed (3 frames,
     other volcanoes than the test's), read exactly as prediction reads them; written as a checkpoint."""
     import numpy as np
     import torch
@@ -81,12 +81,12 @@ def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
     from hephaestus.train.models import build_model
     from hephaestus.train.predict import find_pair, prediction_input
 
-    cfg, _, _ = unrest_feed(seed=101, frames=3, pairs=16)
+    cfg, _, _ = unrest_feed(seed=101, frames=3, pairs=16)  # about half the pairs after the start
     generate(cfg, root / "train-src")
     run_ingest(IngestConfig(sources=str(root / "train-src"), out=str(root / "train-store"), workers=2))
     build_catalog(root / "train-store")
-    run = RunConfig(model="mobilenetv3_large_100", crop_size=64, atmosphere=False, weights="random")
-    spec = InputSpec.create(atmosphere=False, series_length=1, crop_size=64, statistics_source="authors")
+    run = RunConfig(model="mobilenetv3_large_100", crop_size=48, atmosphere=False, weights="random")
+    spec = InputSpec.create(atmosphere=False, series_length=1, crop_size=48, statistics_source="authors")
     xs, ys = [], []
     for row in read_pairs(root / "train-store").to_pylist():
         if not row["usable"]:
@@ -99,7 +99,7 @@ def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
     y = torch.tensor(ys)
     torch.manual_seed(seed)
     model = build_model(run.model, spec.in_channels, weights="random").module
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         model.train()

@@ -62,6 +62,14 @@ CASES: dict[str, tuple[Any, str, list[str], tuple[str, ...], Any, Any]] = {
         5,
     ),
     "demo": (lambda t: ["demo", str(t / "d")], "pairs: 7\ngrid: paper\n", ["--pairs", "5"], ("pairs",), 7, 5),
+    "monitor": (
+        lambda t: ["monitor", str(t / "src"), str(t / "s"), "--checkpoint", str(t / "c")],
+        "thresholds:\n  score: 0.7\n  mask_probability: 0.4\nbatch_size: 4\n",
+        ["--score-threshold", "0.9"],
+        ("thresholds", "score"),
+        0.7,
+        0.9,
+    ),
 }
 
 

@@ -1,0 +1,23 @@
+"""`hmc demo` holds the feed's last dates back while it trains, then releases them for one monitoring cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hephaestus.ingest.synthetic import SynthConfig
+from hephaestus.ingest.synthetic.release import release_dates
+from hephaestus.platform.cli_demo import DemoConfig, demo_steps, monitor_steps
+
+
+def test_demo_trains_on_the_early_feed_and_monitors_the_rest(tmp_path: Path) -> None:
+    cfg = DemoConfig(frames=1, pairs=12, height=64, width=64, monitor_dates=3)
+    dates = release_dates(SynthConfig(frames=1, pairs=12, height=64, width=64, positive_fraction=0.3))
+    synth = demo_steps(tmp_path, cfg)[0]
+    assert synth[0] == "synth" and synth[-2:] == ["--until", dates[-4].isoformat()]
+    release, monitor, dashboard = monitor_steps(tmp_path, cfg, ["ckpt/cls", "ckpt/seg"])
+    assert release[:-2] == synth[:-2] and release[-2:] == ["--until", dates[-1].isoformat()]
+    assert monitor == ["monitor", str(tmp_path / "sources"), str(tmp_path / "store"),
+                       "--checkpoint", "ckpt/cls", "--checkpoint", "ckpt/seg"]  # fmt: skip
+    assert dashboard[:4] == ["dashboard", str(tmp_path / "store"), "--out", str(tmp_path / "site")]
+    assert monitor_steps(tmp_path, cfg.model_copy(update={"monitor_dates": 0}), ["c"]) == []
+    assert monitor_steps(tmp_path, cfg, []) == []  # no trained run: nothing to monitor with
