@@ -36,6 +36,7 @@ class CycleReport:
     scored: int = 0
     alerts: int = 0
     frames_failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # pair -> why it could not be scored
 
     def line(self) -> str:
         steps = []
@@ -51,10 +52,12 @@ def run_cycle(cfg) -> CycleReport:  # type: ignore[no-untyped-def]
     """One monitoring cycle over `cfg` (a MonitorConfig); restartable at any point (see the journal)."""
     from hephaestus import catalog, ingest
     from hephaestus.platform import storage
+    from hephaestus.platform.cube import CubeUnreadableError
     from hephaestus.platform.layout import StoreLayout
     from hephaestus.platform.locks import store_lock
     from hephaestus.train.monitor.journal import Journal
     from hephaestus.train.monitor.score import Scorer, new_pairs
+    from hephaestus.train.predict import PredictError
 
     layout = StoreLayout(cfg.store)
     journal = Journal(layout.monitor)
@@ -86,7 +89,16 @@ def run_cycle(cfg) -> CycleReport:  # type: ignore[no-untyped-def]
             scorer = Scorer(cfg)
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             for k, pair in enumerate(todo, start=1):
-                journal.record(*scorer.assess(pair, now))
+                try:
+                    journal.record(*scorer.assess(pair, now))
+                except (
+                    PredictError,
+                    CubeUnreadableError,
+                ) as exc:  # this pair only; the next cycle retries it
+                    report.skipped[f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"] = (
+                        str(exc)
+                    )
+                    continue
                 report.scored += 1
                 if k % cfg.fold_every == 0:
                     report.alerts += journal.fold()[1]
@@ -172,6 +184,8 @@ def monitor(
             typer.echo(report.line())
             for frame, why in report.frames_failed.items():
                 typer.echo(f"error: frame {frame} was not ingested: {why}", err=True)
+            for pair, why in report.skipped.items():
+                typer.echo(f"warning: pair {pair} not scored (next cycle retries it): {why}", err=True)
             if cfg.every is None and report.frames_failed:
                 typer.echo(f"alerts: {storage.redact(files.alerts)}")
                 raise MonitorCycleError(
