@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hephaestus.platform import storage
-from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS
+from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS, read_table
 from hephaestus.platform.layout import MonitorFiles
 
 CRASH_ENV = "HMC_MONITOR_CRASH_AT"
@@ -83,17 +83,11 @@ class Journal:
         self.ingested_file = storage.join(files.state, "ingested.json")
 
     # tables ---------------------------------------------------------------------------------
-    def read(self, url: str, schema: pa.Schema) -> pa.Table:
-        """A monitor table (empty with its schema when not written yet)."""
-        if not storage.exists(url):
-            return schema.empty_table()
-        return pq.read_table(io.BytesIO(storage.read_bytes(url))).cast(schema)
-
     def scores(self) -> pa.Table:
-        return self.read(self.files.scores, SCORE_FIELDS)
+        return read_table(self.files.scores, SCORE_FIELDS)
 
     def alerts(self) -> pa.Table:
-        return self.read(self.files.alerts, ALERT_FIELDS)
+        return read_table(self.files.alerts, ALERT_FIELDS)
 
     def _write(self, url: str, table: pa.Table) -> None:
         sink = io.BytesIO()
