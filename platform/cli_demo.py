@@ -88,10 +88,16 @@ def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[l
     feed = feed_dates(cfg)
     if feed is None or not checkpoints:
         return []
+    from hephaestus.ingest.synthetic.release import RECORD
+
     sources, store = root / "sources", root / "store"
     gvp = ["--volcanoes", str(DEFAULT_GVP)] if DEFAULT_GVP.exists() else []
+    # sources an older demo wrote at once (no release record) hold every date already
+    feed_step = [synth_argv(sources, cfg) + ["--until", feed[1].isoformat()]]
+    if (sources / "annotations").is_dir() and not (sources / RECORD).exists():
+        feed_step = []
     return [
-        synth_argv(sources, cfg) + ["--until", feed[1].isoformat()],
+        *feed_step,
         ["monitor", str(sources), str(store), *(a for c in checkpoints for a in ("--checkpoint", c))],
         ["dashboard", str(store), "--out", str(root / "site"), *gvp],
     ]
