@@ -20,14 +20,18 @@ def dashboard(
     volcanoes: str | None = typer.Option(
         None,
         "--volcanoes",
-        help="GVP volcano list (gvp_holocene.csv) that places volcanoes on the map; without it, "
-        "volcanoes are listed but not drawn.",
+        help="GVP volcano list (gvp_holocene.csv) that places volcanoes on the map (default: the "
+        "monitor's, ../shared/data/volcanoes/, when present; without one, volcanoes are listed, not drawn).",
         callback=normalise_url,
     ),
 ) -> None:
     """Static site: map of frames and volcanoes, score timelines, alert pages, STAC browser."""
     from hephaestus.catalog.dashboard import build_dashboard
     from hephaestus.platform import storage
+    from hephaestus.platform.volcanoes import DEFAULT_GVP
+
+    if volcanoes is None and DEFAULT_GVP.is_file():
+        volcanoes = str(DEFAULT_GVP)
 
     report = build_dashboard(
         store_url, out, volcano_table=volcanoes, progress=lambda m: typer.echo(m, err=True)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hephaestus.catalog import CatalogConfig, build_catalog, read_pairs
-from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS
+from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS, pair_uid
 from hephaestus.platform.layout import StoreLayout
 
 from factories import write_published_cube
@@ -69,7 +69,7 @@ def make_monitored_store(root: Path) -> MonitoredStore:
     false_alarm_done = False
     for row in read_pairs(store).to_pylist():
         num, name = volcano[row["frame_id"]]
-        uid = f"{row['frame_id']}_{row['primary_date']:%Y%m%d}_{row['secondary_date']:%Y%m%d}"  # the monitor's pair uid
+        uid = pair_uid(row["frame_id"], row["primary_date"], row["secondary_date"])  # the monitor's pair uid
         alert = bool(row["positive"])
         score = 0.93 if alert else 0.12
         if not alert and not false_alarm_done:  # one false alarm: an alert on a pair annotated negative
