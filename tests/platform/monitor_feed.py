@@ -53,6 +53,7 @@ def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 48, sta
 
     from hephaestus.ingest.synthetic import SynthConfig
     from hephaestus.ingest.synthetic.config import Unrest
+    from hephaestus.ingest.synthetic.generator import plan
     from hephaestus.ingest.synthetic.release import release_dates
 
     base = SynthConfig(
@@ -60,15 +61,25 @@ def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 48, sta
         missing_product_fraction=0.0, corrupted_fraction=0.0, processing_error_fraction=0.0,
         # a calm troposphere and no orbital or glacier fringes: the inflation is the only pattern
         turbulence_mm=1.0, zwd_per_pwv=1.0, orbital_fraction=0.0, glacier_fraction=0.0,
+        decorrelation_days=60.0,  # bare ground: fringes stay visible over months
     )  # fmt: skip
     dates = release_dates(base)
-    first = dates[len(dates) // 2 if start_after is None else start_after]
+    if start_after is None:  # from the middle on, the first date whose pairs are all short (<= 12 days)
+        pairs = [p for _, p in plan(base).pairs]
+        short = [
+            d
+            for d in dates[len(dates) // 2 :]
+            if all((p.secondary - p.primary).days <= 12 for p in pairs if p.secondary == d)
+        ]
+        first = short[0] if short else dates[len(dates) // 2]
+    else:
+        first = dates[start_after]
     start = first - dt.timedelta(days=6)
     cfg = base.model_copy(update={"unrest": Unrest(frame=None, start=start, fringes_per_30_days=15.0)})
     return cfg, start, first
 
 
-def train_tiny_classifier(root: Path, epochs: int = 20, seed: int = 0) -> Path:
+def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
     """A MobileNetV3 classifier trained in-process on whole 48 px frames of an unrest feed (3 frames,
     other volcanoes than the test's), read exactly as prediction reads them; written as a checkpoint."""
     import numpy as np

@@ -29,10 +29,13 @@ from hephaestus.train.monitor.config import MonitorConfig, Thresholds
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(2400),
-    # Measured 2026-11-27: the in-process classifier (20 epochs on 48 frames) scores the first onset
-    # pair (48 days, 6 of them inflating: 3 fringes) 0.34 and a decorrelated 72-day pair before the
-    # onset 0.67, so no threshold passes. Needs a better checkpoint (the demo's, or longer training).
-    pytest.mark.xfail(reason="the tiny in-test classifier misses a 3-fringe onset pair", strict=False),
+    # Measured 2026-11-27 on an idle machine (58 s): it passes, but by a hair: the first onset pair
+    # (12 days, 6 of them inflating: 3 fringes) scores 0.505 against the 0.5 threshold, the highest
+    # pair before the onset 0.325. A tiny classifier trained in-process for 30 epochs on 48 frames is
+    # not a margin to hold CI to; a better checkpoint (the demo's) would be.
+    pytest.mark.xfail(
+        reason="the tiny in-test classifier detects the onset pair with no margin", strict=False
+    ),
 ]
 
 
