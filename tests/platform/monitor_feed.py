@@ -79,7 +79,7 @@ def unrest_feed(seed: int, frames: int = 1, pairs: int = 16, size: int = 48, sta
     return cfg, start, first
 
 
-def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
+def train_tiny_classifier(root: Path, epochs: int = 40, seed: int = 0) -> Path:
     """A MobileNetV3 classifier trained in-process on whole 48 px frames of an unrest feed (3 frames,
     other volcanoes than the test's), read exactly as prediction reads them; written as a checkpoint."""
     import numpy as np
@@ -95,7 +95,7 @@ def train_tiny_classifier(root: Path, epochs: int = 30, seed: int = 0) -> Path:
     from hephaestus.train.models import build_model
     from hephaestus.train.predict import find_pair, prediction_input
 
-    cfg, _, _ = unrest_feed(seed=101, frames=3, pairs=16)  # about half the pairs after the start
+    cfg, _, _ = unrest_feed(seed=101, frames=5, pairs=16)  # about half the pairs after the start
     generate(cfg, root / "train-src")
     run_ingest(IngestConfig(sources=str(root / "train-src"), out=str(root / "train-store"), workers=2))
     build_catalog(root / "train-store")

@@ -26,17 +26,9 @@ from hephaestus.platform.cli_monitor import run_cycle
 from hephaestus.platform.layout import StoreLayout
 from hephaestus.train.monitor.config import MonitorConfig, Thresholds
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(2400),
-    # Measured 2026-11-27 on an idle machine (58 s): it passes, but by a hair: the first onset pair
-    # (12 days, 6 of them inflating: 3 fringes) scores 0.505 against the 0.5 threshold, the highest
-    # pair before the onset 0.325. A tiny classifier trained in-process for 30 epochs on 48 frames is
-    # not a margin to hold CI to; a better checkpoint (the demo's) would be.
-    pytest.mark.xfail(
-        reason="the tiny in-test classifier detects the onset pair with no margin", strict=False
-    ),
-]
+# Measured 2026-11-27 (193 s with other jobs running): the first onset pair scores 0.99999, the
+# highest pair before the onset 0.23, inflating pairs 0.98-1.0 except one 24-day pair on the edge.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
