@@ -18,7 +18,7 @@ function of the config.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,22 @@ class SynthManifest:
     missing_products: tuple[int, ...] = ()
     corrupted: tuple[int, ...] = ()
     processing_errors: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls, frames: Sequence[scene.Frame], pairs: Sequence[PlannedPair], positives: int, paths: Iterable[str]
+    ) -> SynthManifest:
+        """The manifest of `pairs` written under OUT (the one-shot run and each release of the feed)."""
+        return cls(
+            frames=tuple(f.fid for f in frames),
+            pairs=len(pairs),
+            positives=positives,
+            paths=tuple(sorted(paths)),
+            unique_ids=tuple(p.uid for p in pairs),
+            missing_products=tuple(p.uid for p in pairs if p.missing),
+            corrupted=tuple(p.uid for p in pairs if p.corrupted),
+            processing_errors=tuple(p.uid for p in pairs if p.processing_error),
+        )
 
 
 def _count(fraction: float, total: int, config: SynthConfig) -> int:
@@ -459,14 +475,4 @@ def generate(
         paths += write_pair(frame, pair, rendered, out)
         if progress is not None:
             progress(done, total)
-    pairs = [p for _, p in run.pairs]
-    return SynthManifest(
-        frames=tuple(f.fid for f in run.frames),
-        pairs=total,
-        positives=positives,
-        paths=tuple(sorted(paths)),
-        unique_ids=tuple(p.uid for p in pairs),
-        missing_products=tuple(p.uid for p in pairs if p.missing),
-        corrupted=tuple(p.uid for p in pairs if p.corrupted),
-        processing_errors=tuple(p.uid for p in pairs if p.processing_error),
-    )
+    return SynthManifest.of(run.frames, [p for _, p in run.pairs], positives, paths)

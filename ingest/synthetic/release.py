@@ -98,17 +98,7 @@ def release(
     tmp = out / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(out / RECORD)
-    pairs = [p for _, p in due]
-    return SynthManifest(
-        frames=tuple(f.fid for f in run.frames),
-        pairs=len(due),
-        positives=positives,
-        paths=tuple(sorted(paths)),
-        unique_ids=tuple(p.uid for p in pairs),
-        missing_products=tuple(p.uid for p in pairs if p.missing),
-        corrupted=tuple(p.uid for p in pairs if p.corrupted),
-        processing_errors=tuple(p.uid for p in pairs if p.processing_error),
-    )
+    return SynthManifest.of(run.frames, [p for _, p in due], positives, paths)
 
 
 def release_dates(config: SynthConfig) -> list[dt.date]:
