@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,12 @@ that cost about as much as decoding a 128 x 128 chunk."""
 _EMPTY = np.uint64(2**64 - 1)
 MAX_OPEN_SHARDS = 256
 """Shard files kept open per process for byte-range reads (one pread per inner chunk)."""
+MAX_CACHED_SHARD_INDEXES = 1024
+"""Shard indexes kept per array (least recently used dropped first): a long run over a whole dataset
+(hundreds of thousands of shards) must not grow a worker's memory without bound; one index of a
+1500 px slice in 128 px chunks is 2.3 kB, so the cap holds an array's cache under ~2.5 MB."""
+MAX_CACHED_CHUNK_KEYS = 65536
+"""Memoised chunk-key lookups per array before the memo is cleared (same reason)."""
 MAX_RANGES_PER_OBJECT = 3
 """Byte-range requests per stored object and remote read: more ranges are merged across their smallest gaps.
 
@@ -203,7 +210,7 @@ class ArrayReader:
         self.dtype = np.dtype(array.dtype)
         self.fast = False
         self.sharded = False
-        self._index_cache: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
+        self._index_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()  # None: no shard stored
         self._keys: dict[tuple[int, ...], tuple[str, tuple[int, ...] | None]] = {}
         meta = array.metadata
         prefix = array.path.strip("/")
@@ -277,35 +284,46 @@ class ArrayReader:
                 )
             else:
                 outer, inner = coords, None
+            if len(self._keys) >= MAX_CACHED_CHUNK_KEYS:
+                self._keys.clear()
             found = self._keys[coords] = (self._prefix + self._encode(outer), inner)
         return found
 
     def index_request(self, shard_key: str) -> tuple[str, Range] | None:
         """The byte range of a shard's index, unless cached."""
         if shard_key in self._index_cache:
+            self._index_cache.move_to_end(shard_key)
             return None
         n = self._index_nbytes
         return shard_key, ((-n, n) if self._index_at_end else (0, n))
 
     def set_index(self, shard_key: str, data: bytes | None) -> None:
-        """Keep a shard's index as {position in shard: (offset, nbytes)}, empty chunks left out."""
+        """Keep a shard's index (positions x (offset, nbytes); None when no shard is stored), least recently used first out."""
         shape = (*self._per_shard, 2)
         if data is None:  # no shard stored: every chunk empty
-            self._index_cache[shard_key] = {}
-            return
-        index = np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape)
-        self._index_cache[shard_key] = {
-            pos: (int(index[pos][0]), int(index[pos][1]))
-            for pos in np.ndindex(*self._per_shard)
-            if index[pos][0] != _EMPTY
-        }
+            index = None
+        else:
+            index = (
+                np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape).copy()
+            )
+        self._index_cache[shard_key] = index
+        self._index_cache.move_to_end(shard_key)
+
+    def trim_caches(self) -> None:
+        """Drop the least recently used shard indexes beyond the cap. Called between batches only, so that
+        a batch never loses an index it fetched (one batch may touch more shards than the cap)."""
+        while len(self._index_cache) > MAX_CACHED_SHARD_INDEXES:
+            self._index_cache.popitem(last=False)
 
     def chunk_request(self, key: str, inner: tuple[int, ...] | None) -> tuple[str, Range] | None:
         """(key, byte range) of a chunk's stored bytes; None when the chunk is empty (fill)."""
         if inner is None:
             return key, None
-        found = self._index_cache[key].get(inner)
-        return None if found is None else (key, found)
+        index = self._index_cache[key]
+        if index is None:
+            return None
+        offset, nbytes = index[inner]
+        return None if offset == _EMPTY else (key, (int(offset), int(nbytes)))
 
     def unwritten(self, piece: np.ndarray) -> bool:
         """Whether a piece `read_windows` yielded is the fill value of a chunk never written (a view
@@ -349,6 +367,8 @@ def read_windows(
     every request in a second; local stores read each chunk just before decoding it.
     """
     plans = []
+    for reader in {id(r): r for r, _ in requests}.values():
+        reader.trim_caches()
     for n, (reader, w) in enumerate(requests):
         if reader.fast:
             plans.append((n, reader, reader.lead_in_chunk(w.lead), reader.plan(w)))

@@ -164,3 +164,27 @@ def test_every_ingest_layout_is_read_fast_and_right(tmp_path: Path, layout: str,
     windows = _windows(shape, 40, seed=len(layout) + len(variable))
     for w, piece in zip(windows, _read(reader, Fetcher(reopened.store), windows), strict=True):
         np.testing.assert_array_equal(piece, data[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
+
+
+def test_shard_index_cache_is_bounded_and_reads_stay_right(tmp_path: Path, monkeypatch) -> None:
+    """A run over a whole dataset touches hundreds of thousands of shards: the per-array caches keep at most
+    the configured number (least recently used out) and a shard read again after eviction is still right."""
+    from hephaestus.train.data import chunks
+
+    monkeypatch.setattr(chunks, "MAX_CACHED_SHARD_INDEXES", 2)
+    monkeypatch.setattr(chunks, "MAX_CACHED_CHUNK_KEYS", 5)
+    array, data, store = _write(tmp_path, "shards", LAYOUTS["v3-shards-end"])
+    reader, fetcher = ArrayReader(array), Fetcher(store)
+    n_shards = int(np.prod(array.shape[:2]))  # one shard per (primary, secondary) slice here
+    assert n_shards > 2
+    windows = _windows(array.shape, 40, seed=11) * 2  # every shard visited, then visited again
+    sizes = []
+    for w in windows:  # one batch per window, as the loader reads a sample
+        (piece,) = _read(reader, fetcher, [w])
+        np.testing.assert_array_equal(piece, data[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
+        sizes.append(len(reader._index_cache))
+    assert max(sizes) <= 2 + 1  # the cap, plus the shard the last batch touched
+    assert len(reader._keys) <= 5 + 20  # the memo is cleared at its cap (a window here spans <= 20 chunks)
+    # one batch touching more shards than the cap keeps every index it needs until it is done
+    for w, piece in zip(windows, _read(reader, fetcher, windows), strict=True):
+        np.testing.assert_array_equal(piece, data[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
