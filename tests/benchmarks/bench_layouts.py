@@ -11,15 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
 from numcodecs import Blosc  # noqa: E402
+from object_servers import aws_environment, moto_server  # noqa: E402
 from zarr.codecs import BloscCodec, ZstdCodec  # noqa: E402
 
 PUBLISHED = "published v2 whole slice (1,1,H,W) blosc-lz4"
@@ -63,48 +69,14 @@ def _bytes_per_crop(path: Path, kw: dict, starts: list, crop: int, h: int, w: in
     return total / len(starts)
 
 
-class _MotoServer:
-    """A real S3 protocol server (moto) on 127.0.0.1, as in the tests, for object-store crop reads."""
+@contextmanager
+def _s3_bucket() -> Iterator[str]:
+    """A real S3 protocol server (moto) on 127.0.0.1, started as the tests start it, with one bucket."""
+    import boto3
 
-    def __enter__(self) -> str:
-        import socket
-        import subprocess
-        import sys
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
-        endpoint = f"http://127.0.0.1:{port}"
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
-        )
-        import boto3
-
+    with moto_server() as endpoint, aws_environment(endpoint):
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-        return "s3://bench"
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        yield "s3://bench"
 
 
 def _loader_crop(arr):  # type: ignore[no-untyped-def]
@@ -149,7 +121,7 @@ def _s3_crop_rates(
 
     from hephaestus.platform import storage
 
-    with _MotoServer() as bucket:
+    with _s3_bucket() as bucket:
         fs = fsspec.filesystem("s3", **storage.storage_options(bucket))
         arrays = {}
         for k, (name, path) in enumerate(local.items()):
