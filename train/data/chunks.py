@@ -12,9 +12,14 @@ and decodes them with numcodecs:
       read needs from one shard are coalesced into at most `MAX_RANGES_PER_OBJECT` requests: zarr
       writes inner chunks in Morton order, so the chunks of a crop lie in a few runs, not one per row.
 Anything else falls back to zarr's own reader, so every array zarr can read is still read right.
+The training reader (`read.py`) asks for local windows undecoded (`read_tiles(..., undecoded=True)`):
+where each chunk's bytes are (shard file offsets from the cached index), so that the compiled code of
+`place.py` reads, decodes and places chunk by chunk with no Python step per chunk.
 
 Interface (all the rest is private): `ArrayReader(array)` per zarr array, `Fetcher(store)` per store,
-`Window`, `read_windows(requests, fetcher)` and `coalesce` (the range planner). zarr's public API is used wherever it has one: array
+`Window`, `read_tiles(requests, fetcher)` (each window's chunks decoded side by side into one array, for the
+compiled placement of `place.py`), `read_windows` (the same as pieces placed by slices) and `coalesce`
+(the range planner). zarr's public API is used wherever it has one: array
 metadata and `encode_chunk_key`, the codec classes of `zarr.codecs`, `zarr.abc.store` byte requests and
 `zarr.buffer`; only `zarr.core.sync.sync` (running a store's coroutines from synchronous code) has no
 public counterpart. tests/train/data/test_chunk_reader.py compares the result with zarr's own reader on
@@ -38,7 +43,16 @@ from zarr.buffer import default_buffer_prototype
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 from zarr.core.sync import sync  # no public way to run a store's coroutines from synchronous code
 
-__all__ = ["ArrayReader", "Fetcher", "Window", "coalesce", "read_windows"]
+__all__ = [
+    "ArrayReader",
+    "Fetcher",
+    "StoredChunks",
+    "Tiles",
+    "Window",
+    "coalesce",
+    "read_tiles",
+    "read_windows",
+]
 
 _V3_COMPRESSORS = {BloscCodec: numcodecs.Blosc, ZstdCodec: numcodecs.Zstd, GzipCodec: numcodecs.GZip}
 _DECOMPRESS = {numcodecs.Blosc: numcodecs.blosc.decompress, numcodecs.Zstd: numcodecs.zstd.decompress}
@@ -72,6 +86,56 @@ class Window:
     r1: int
     c0: int
     c1: int
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """The decoded chunks a window touches, side by side: `array[i, j]` is the 2-D slice of the i-th
+    chunk row and j-th chunk column; the window starts at (r_in, c_in) of `array[0, 0]`.
+
+    `written`: how many of the chunks were stored (0: the window is all fill value). The array is the
+    reader's scratch buffer, valid until the generator yields the next item.
+    """
+
+    array: np.ndarray
+    r_in: int
+    c_in: int
+    written: int
+    stored: StoredChunks | None = None
+    """Set instead of decoded tiles (`read_tiles(..., undecoded=True)`): where the stored chunks are, for
+    the compiled placement to read and decode tile by tile (`array` is then one scratch tile [1, 1, h, w])."""
+
+    def pieces(self, w: Window) -> Iterator[tuple[np.ndarray, tuple[slice, slice]]]:
+        """(source piece, destination slices in the window) per tile, for slice-by-slice placement."""
+        if self.stored is not None:
+            raise ValueError("stored (undecoded) tiles have no pieces: read them with undecoded=False")
+        th, tw = self.array.shape[2:]
+        rows, cols = w.r1 - w.r0, w.c1 - w.c0
+        for i, j in np.ndindex(*self.array.shape[:2]):
+            r_lo, r_hi = max(i * th, self.r_in), min((i + 1) * th, self.r_in + rows)
+            c_lo, c_hi = max(j * tw, self.c_in), min((j + 1) * tw, self.c_in + cols)
+            src = (slice(r_lo - i * th, r_hi - i * th), slice(c_lo - j * tw, c_hi - j * tw))
+            dst = (slice(r_lo - self.r_in, r_hi - self.r_in), slice(c_lo - self.c_in, c_hi - self.c_in))
+            yield self.array[i, j][src], dst
+
+
+@dataclass(frozen=True)
+class StoredChunks:
+    """Where the stored bytes of a window's chunks are, for compiled code to read and decode them.
+
+    Chunk k (row-major over the tile grid) is `lengths[k]` bytes at `offsets[k]` of the open file `fd`
+    (a shard), or of `data` when fd is -1 (bytes already read); length -1: never written (fill value).
+    With a file, `data` is a scratch buffer of at least the longest length. `blosc`: blosc-compressed,
+    else the chunk's raw native bytes.
+    """
+
+    fd: int
+    data: np.ndarray  # uint8
+    offsets: np.ndarray  # int64
+    lengths: np.ndarray  # int64
+    grid: tuple[int, int]
+    blosc: bool
+    fill: np.ndarray  # one 2-D chunk of the fill value
 
 
 class Fetcher:
@@ -117,6 +181,22 @@ class Fetcher:
                     break
         return out
 
+    def descriptor(self, key: str) -> int | None:
+        """A kept read descriptor of a stored object (None when it does not exist)."""
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = os.path.join(self.local_root, key)  # type: ignore[arg-type]
+        fd = self._fds.get(path)
+        if fd is None:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            if len(self._fds) >= MAX_OPEN_SHARDS:
+                os.close(self._fds.pop(next(iter(self._fds))))
+            self._fds[path] = fd
+        return fd
+
     def read_local(self, key: str, rng: Range = None) -> bytes | None:
         """Whole chunk files are opened and read; byte ranges (shards) use pread on a kept descriptor."""
         path = self._paths.get(key)
@@ -128,19 +208,27 @@ class Fetcher:
                     return fh.readall()
             except FileNotFoundError:
                 return None
-        fd = self._fds.get(path)
+        fd = self.descriptor(key)
         if fd is None:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                return None
-            if len(self._fds) >= MAX_OPEN_SHARDS:
-                os.close(self._fds.pop(next(iter(self._fds))))
-            self._fds[path] = fd
+            return None
         offset, length = rng
         if offset < 0:
             offset += os.fstat(fd).st_size
         return os.pread(fd, length, offset)
+
+    def read_local_into(self, key: str, rng: tuple[int, int], out: np.ndarray) -> bool:
+        """Read the byte range (offset, length) of a stored object straight into `out` (one preadv, no
+        intermediate bytes object); False when the object does not exist. `length` must be out's size."""
+        fd = self.descriptor(key)
+        if fd is None:
+            return False
+        offset, length = rng
+        n = os.preadv(fd, [memoryview(out).cast("B")], offset)
+        if n != length or length != out.nbytes:
+            raise ValueError(
+                f"{key}: stored chunk of {length} bytes at {offset}, read {n}, expected {out.nbytes}"
+            )
+        return True
 
     def close(self) -> None:
         for fd in self._fds.values():
@@ -255,6 +343,9 @@ class ArrayReader:
         self._plane = self.chunks[-2:] if all(c == 1 for c in self.chunks[:-2]) else None
         decoder = self._decoder
         self._decompress = None if decoder is None else _DECOMPRESS.get(type(decoder), decoder.decode)  # type: ignore[attr-defined]
+        self._native = self._chunk_dtype.isnative
+        self._scratch: dict[tuple[int, int], np.ndarray] = {}
+        self._bytes: np.ndarray | None = None
         self.fast = True
 
     # -- planning ---------------------------------------------------------------------------
@@ -325,10 +416,87 @@ class ArrayReader:
         offset, nbytes = index[inner]
         return None if offset == _EMPTY else (key, (int(offset), int(nbytes)))
 
-    def unwritten(self, piece: np.ndarray) -> bool:
-        """Whether a piece `read_windows` yielded is the fill value of a chunk never written (a view
-        of the shared fill array), so that a caller can skip it (e.g. an empty mask chunk)."""
-        return piece.base is self._fill
+    def tile_grid(self, w: Window) -> tuple[int, int, int, int, int, int]:
+        """(first chunk row, first chunk col, chunk rows, chunk cols, r_in, c_in) a window touches."""
+        th, tw = self.chunks[-2:]
+        rc0, cc0 = w.r0 // th, w.c0 // tw
+        nr, nc = (w.r1 - 1) // th + 1 - rc0, (w.c1 - 1) // tw + 1 - cc0
+        return rc0, cc0, nr, nc, w.r0 - rc0 * th, w.c0 - cc0 * tw
+
+    def tile_keys(
+        self, w: Window, rc0: int, cc0: int, nr: int, nc: int
+    ) -> list[tuple[str, tuple[int, ...] | None]]:
+        """(stored key, position in its shard) of each touched chunk, row-major."""
+        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        locate = self._locate
+        return [locate((*lead_chunks, rc0 + i, cc0 + j)) for i in range(nr) for j in range(nc)]
+
+    def shard_keys(self, w: Window, rc0: int, cc0: int, nr: int, nc: int) -> list[str]:
+        """The stored keys of the shards a window's chunks lie in (one chunk located per shard)."""
+        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        pr, pc = self._per_shard[-2:]
+        rows = range(rc0 // pr * pr, rc0 + nr, pr)
+        cols = range(cc0 // pc * pc, cc0 + nc, pc)
+        return [self._locate((*lead_chunks, max(r, rc0), max(c, cc0)))[0] for r in rows for c in cols]
+
+    def scratch_tiles(self, nr: int, nc: int) -> np.ndarray:
+        """A reused [nr, nc, chunk rows, chunk cols] buffer to decode a window's chunks into."""
+        tiles = self._scratch.get((nr, nc))
+        if tiles is None:
+            th, tw = self.chunks[-2:]
+            tiles = self._scratch[(nr, nc)] = np.empty((nr, nc, th, tw), dtype=self.dtype)
+        return tiles
+
+    def shard_window(self, w: Window, rc0: int, cc0: int, nr: int, nc: int) -> tuple[str, np.ndarray] | None:
+        """(shard key, [nr, nc, 2] offsets and lengths) when every touched chunk lies in one shard whose
+        index is cached; None otherwise."""
+        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        key, inner = self._locate((*lead_chunks, rc0, cc0))
+        last, _ = self._locate((*lead_chunks, rc0 + nr - 1, cc0 + nc - 1))
+        if last != key or inner is None:
+            return None  # shards are rectangles: the corners' shard is everyone's
+        index = self._index_cache.get(key, False)
+        if index is False:
+            return None
+        if index is None:  # no shard stored: every chunk empty
+            return key, np.full((nr, nc, 2), _EMPTY, dtype=np.uint64)
+        return key, index[(*inner[:-2], slice(inner[-2], inner[-2] + nr), slice(inner[-1], inner[-1] + nc))]
+
+    def decode_into(
+        self, data: bytes | memoryview | None, lead_in_chunk: tuple[int, ...], out: np.ndarray
+    ) -> None:
+        """Decode one stored chunk's 2-D slice into `out` (a tile of `scratch_tiles`)."""
+        out[...] = self.decode(data, lead_in_chunk)  # (numcodecs' decompress with dest= measured slower)
+
+    def scratch_tile(self) -> np.ndarray:
+        """One chunk-sized tile [1, 1, h, w] that compiled code decodes chunks into."""
+        tile = self._scratch.get((0, 0))
+        if tile is None:
+            tile = self._scratch[(0, 0)] = np.empty((1, 1, *self.chunks[-2:]), dtype=self.dtype)
+        return tile
+
+    def byte_buffer(self, nbytes: int) -> np.ndarray:
+        """A reused uint8 buffer of at least `nbytes` (a view of exactly that length)."""
+        buf = self._bytes
+        if buf is None or buf.size < nbytes:
+            buf = self._bytes = np.empty(max(nbytes, 1 << 16), dtype=np.uint8)
+        return buf[:nbytes]
+
+    def fill_plane(self) -> np.ndarray:
+        """One 2-D chunk of the fill value."""
+        return self._fill.reshape(-1, *self.chunks[-2:])[0]
+
+    def decodes_compiled(self) -> bool:
+        """Whether chunks are native 2-D slices stored raw or blosc-compressed (what place.py decodes)."""
+        return (
+            self._plane is not None
+            and self._native
+            and (self._decoder is None or type(self._decoder) is numcodecs.Blosc)
+        )
+
+    def reads_into(self) -> bool:
+        """Whether a stored chunk's bytes are its 2-D slice as is (a local read can land in the tile)."""
+        return self._plane is not None and self._decompress is None and self._native
 
     def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
@@ -357,49 +525,168 @@ def _pieces(start: int, stop: int, size: int) -> list[tuple[int, slice, slice]]:
     return out
 
 
-def read_windows(
-    requests: Sequence[tuple[ArrayReader, Window]], fetcher: Fetcher
-) -> Iterator[tuple[int, np.ndarray, tuple[slice, slice]]]:
-    """Yield (request number, source piece, destination slices in the window) for every piece,
-    every piece of a request before any of the next request's (readers finish a channel at once).
+def read_tiles(
+    requests: Sequence[tuple[ArrayReader, Window]], fetcher: Fetcher, undecoded: bool = False
+) -> Iterator[tuple[int, Tiles]]:
+    """Yield (request number, Tiles) per request, in order: the chunks each window touches, decoded.
 
-    Remote stores get the missing shard indexes in one concurrent batch, then every chunk of
-    every request in a second; local stores read each chunk just before decoding it.
+    Remote stores get the missing shard indexes in one concurrent batch, then every chunk of every
+    request in a second; local stores read each chunk just before decoding it, uncompressed ones
+    straight into their tile. Arrays zarr's generic reader must read come as one tile.
+    `undecoded`: local windows of raw or blosc chunks come as `Tiles.stored` (where their bytes are),
+    for the compiled placement to read and decode each chunk while it places it.
     """
     plans = []
     for reader in {id(r): r for r, _ in requests}.values():
         reader.trim_caches()
     for n, (reader, w) in enumerate(requests):
         if reader.fast:
-            plans.append((n, reader, reader.lead_in_chunk(w.lead), reader.plan(w)))
+            rc0, cc0, nr, nc, r_in, c_in = reader.tile_grid(w)
+            shards = reader.shard_keys(w, rc0, cc0, nr, nc) if reader.sharded else ()
+            plans.append((n, reader, w, (rc0, cc0, nr, nc, r_in, c_in), shards))
         else:
             piece = np.asarray(reader.array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
-            yield n, piece, (slice(0, w.r1 - w.r0), slice(0, w.c1 - w.c0))
+            yield n, Tiles(piece[None, None], 0, 0, 1)
     index_needs: dict[tuple[int, str], tuple[ArrayReader, tuple[str, Range]]] = {}
-    for _, reader, _, plan in plans:
-        if reader.sharded:
-            for key, _, _, _ in plan:
-                req = reader.index_request(key)
-                if req is not None:
-                    index_needs[(id(reader), key)] = (reader, req)
+    for _, reader, _, _, shards in plans:
+        for key in shards:
+            req = reader.index_request(key)
+            if req is not None:
+                index_needs[(id(reader), key)] = (reader, req)
     if index_needs:
         got = fetcher.fetch([req for _, req in index_needs.values()])
         for (reader, (key, _)), data in zip(index_needs.values(), got, strict=True):
             reader.set_index(key, data)
     if fetcher.local_root is not None:
-        read = fetcher.read_local
-        for n, reader, inner_lead, plan in plans:
-            decode, request = reader.decode, reader.chunk_request
-            for key, inner, src, dst in plan:
-                req = request(key, inner)
-                yield n, decode(None if req is None else read(*req), inner_lead)[src], dst
+        for n, reader, w, (rc0, cc0, nr, nc, r_in, c_in), _ in plans:
+            if undecoded and reader.decodes_compiled():
+                stored = _stored_chunks(fetcher, reader, w, (rc0, cc0, nr, nc))
+                written = int((stored.lengths >= 0).sum())
+                yield n, Tiles(reader.scratch_tiles(1, 1), r_in, c_in, written, stored)
+                continue
+            tiles = reader.scratch_tiles(nr, nc)
+            keys = reader.tile_keys(w, rc0, cc0, nr, nc)
+            written = _read_local_tiles(fetcher, reader, reader.lead_in_chunk(w.lead), keys, tiles)
+            yield n, Tiles(tiles, r_in, c_in, written)
         return
+    keys_of = [reader.tile_keys(w, *grid[:4]) for _, reader, w, grid, _ in plans]
     chunk_reqs = [
-        reader.chunk_request(key, inner) for _, reader, _, plan in plans for key, inner, _, _ in plan
+        reader.chunk_request(key, inner)
+        for (_, reader, _, _, _), keys in zip(plans, keys_of, strict=True)
+        for key, inner in keys
     ]
     blobs = iter(fetcher.fetch([r for r in chunk_reqs if r is not None]))
     reqs = iter(chunk_reqs)
-    for n, reader, inner_lead, plan in plans:
-        for _key, _inner, src, dst in plan:
+    for n, reader, w, (_, _, nr, nc, r_in, c_in), _ in plans:
+        tiles, lead, written = reader.scratch_tiles(nr, nc), reader.lead_in_chunk(w.lead), 0
+        for slot in tiles.reshape(-1, *tiles.shape[2:]):
             data = None if next(reqs) is None else next(blobs)
-            yield n, reader.decode(data, inner_lead)[src], dst
+            written += data is not None
+            reader.decode_into(data, lead, slot)
+        yield n, Tiles(tiles, r_in, c_in, written)
+
+
+def _read_local_tiles(
+    fetcher: Fetcher,
+    reader: ArrayReader,
+    lead: tuple[int, ...],
+    keys: Sequence[tuple[str, tuple[int, ...] | None]],
+    tiles: np.ndarray,
+) -> int:
+    """Read and decode a window's chunks into `tiles`; the number stored (the rest is fill)."""
+    into, written = reader.reads_into(), 0
+    for slot, (key, inner) in zip(tiles.reshape(-1, *tiles.shape[2:]), keys, strict=True):
+        req = reader.chunk_request(key, inner)
+        if req is None:
+            reader.decode_into(None, lead, slot)
+        elif into and req[1] is not None and fetcher.read_local_into(req[0], req[1], slot):
+            written += 1
+        else:
+            data = fetcher.read_local(*req)
+            written += data is not None
+            reader.decode_into(data, lead, slot)
+    return written
+
+
+def _stored_chunks(
+    fetcher: Fetcher,
+    reader: ArrayReader,
+    w: Window,
+    grid: tuple[int, int, int, int],
+) -> StoredChunks:
+    """Where a local window's chunks are stored: one shard file and its index's offsets when they
+    share a shard (the compiled code reads them itself), else their bytes read into one buffer."""
+    rc0, cc0, nr, nc = grid
+    blosc = reader._decoder is not None
+    found = reader.shard_window(w, rc0, cc0, nr, nc) if reader.sharded else None
+    fd = None if found is None else fetcher.descriptor(found[0])
+    if found is not None and (fd is not None or bool((found[1][..., 0] == _EMPTY).all())):
+        index = found[1]
+        empty = index[..., 0] == _EMPTY
+        offsets = np.where(empty, 0, index[..., 0]).astype(np.int64).reshape(-1)
+        lengths = np.where(empty, -1, index[..., 1].astype(np.int64)).reshape(-1)
+        data = reader.byte_buffer(int(lengths.max(initial=0)))
+        return StoredChunks(
+            -1 if fd is None else fd, data, offsets, lengths, (nr, nc), blosc, reader.fill_plane()
+        )
+    return _read_stored(fetcher, reader, reader.tile_keys(w, rc0, cc0, nr, nc), (nr, nc), blosc)
+
+
+def _read_stored(
+    fetcher: Fetcher,
+    reader: ArrayReader,
+    where: Sequence[tuple[str, tuple[int, ...] | None]],
+    grid: tuple[int, int],
+    blosc: bool,
+) -> StoredChunks:
+    """The stored bytes of the chunks at `where`, read into one buffer: byte ranges of one shard that
+    touch are read by one call (zarr writes a crop's chunks in a few Morton-order runs)."""
+    reqs = [reader.chunk_request(key, inner) for key, inner in where]
+    lengths = np.full(len(reqs), -1, dtype=np.int64)
+    offsets = np.zeros(len(reqs), dtype=np.int64)
+    runs: list[list] = []  # [key, start, end, [request numbers]]
+    whole: list[int] = []
+    for k, req in sorted(
+        ((k, r) for k, r in enumerate(reqs) if r is not None),
+        key=lambda kr: (kr[1][0], -1 if kr[1][1] is None else kr[1][1][0]),
+    ):
+        key, rng = req
+        if rng is None:
+            whole.append(k)
+        elif runs and runs[-1][0] == key and runs[-1][2] == rng[0]:
+            runs[-1][2] += rng[1]
+            runs[-1][3].append(k)
+        else:
+            runs.append([key, rng[0], rng[0] + rng[1], [k]])
+    blobs = {k: fetcher.read_local(reqs[k][0]) for k in whole}  # type: ignore[index]
+    total = sum(end - start for _, start, end, _ in runs) + sum(
+        len(b) for b in blobs.values() if b is not None
+    )
+    data = reader.byte_buffer(total)
+    pos = 0
+    for key, start, end, members in runs:
+        fd = fetcher.descriptor(key)
+        got = 0 if fd is None else os.preadv(fd, [data[pos : pos + end - start]], start)
+        if got != end - start:
+            raise ValueError(f"{key}: {end - start} bytes expected at {start}, read {got}")
+        at = pos
+        for k in members:
+            offsets[k], lengths[k] = at, reqs[k][1][1]  # type: ignore[index]
+            at += reqs[k][1][1]  # type: ignore[index]
+        pos += end - start
+    for k, blob in blobs.items():
+        if blob is not None:
+            data[pos : pos + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+            offsets[k], lengths[k] = pos, len(blob)
+            pos += len(blob)
+    return StoredChunks(-1, data, offsets, lengths, grid, blosc, reader.fill_plane())
+
+
+def read_windows(
+    requests: Sequence[tuple[ArrayReader, Window]], fetcher: Fetcher
+) -> Iterator[tuple[int, np.ndarray, tuple[slice, slice]]]:
+    """Yield (request number, source piece, destination slices in the window) for every piece,
+    every piece of a request before any of the next request's (`read_tiles`, cut into pieces)."""
+    for n, tiles in read_tiles(requests, fetcher):
+        for piece, dst in tiles.pieces(requests[n][1]):
+            yield n, piece, dst

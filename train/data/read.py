@@ -10,9 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hephaestus.platform.inputs import ChannelScale, InputSpec, zero_nonfinite
-from hephaestus.train.data.chunks import ArrayReader, Window, read_windows
+from hephaestus.platform.cube import CubeUnreadableError
+from hephaestus.platform.inputs import ChannelScale, InputSpec
+from hephaestus.platform.storage import redact
+from hephaestus.train.data.chunks import ArrayReader, Tiles, Window, read_tiles
 from hephaestus.train.data.cubes import OpenCube
+from hephaestus.train.data.place import or_nonzero, scale_into
 from hephaestus.train.data.samples import Step
 
 MASK_VARIABLE = "deformation_mask"
@@ -39,57 +42,37 @@ def read_input(
     image[:, :, cc1 - c0 :] = 0.0
     mask = np.zeros((rows, cols), dtype=np.int64)
     requests: list[tuple[ArrayReader, Window]] = []
-    scales: list[tuple[np.ndarray, ChannelScale | None]] = []
-    nodata = {var: cube.nodata_value(var) for var in channels}
+    targets: list[tuple[np.ndarray, ChannelScale | None]] = []  # (channel view or the mask, its scale)
     dem = cube.whole_dem() if "dem" in channels else None
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are zeroed per channel
-        if dem is not None:
-            j = channels.index("dem")
-            out = image[j, : rr1 - r0, : cc1 - c0]
-            spec.channel_scale("dem", nodata["dem"]).apply(out, dem[r0:rr1, c0:cc1])
-            zero_nonfinite(out)
-        for t, step in enumerate(steps):
-            lead = (step.primary_index, step.secondary_index)
-            for j, var in enumerate(channels):
-                if var == "dem" and (t > 0 or dem is not None):
-                    continue  # the DEM goes into step 0 only; copy_dem() copies it into the others
-                window = Window(() if var == "dem" else lead, r0, rr1, c0, cc1)
-                requests.append((cube.reader(var), window))
-                scales.append((image[t * nch + j], spec.channel_scale(var, nodata[var])))
-            requests.append((cube.reader(MASK_VARIABLE), Window(lead, r0, rr1, c0, cc1)))
-            scales.append((mask, None))
-        # pieces are copied in as they come and each channel is normalised as soon as it is complete
-        # (read_windows yields a request's pieces together), while it is still in cache: no second
-        # pass over the 9-27 MB image. (Normalising piece by piece, even only the subtraction in
-        # place of the copy, measured slower: numpy's strided arithmetic is slower than its copy.)
-        current, first_mask = -1, len(channels) - (dem is not None)
-        masks = cube.reader(MASK_VARIABLE)
-        skip_empty = (
-            masks.fast and masks.fill_is_zero
-        )  # mask is zeros already: chunks never written add nothing
-        for n, piece, dst in read_windows(requests, cube.fetcher):
-            if n != current:
-                _normalise(scales, current, rr1 - r0, cc1 - c0)
-                current = n
-            target, scale = scales[n]
+    rows_in, cols_in = rr1 - r0, cc1 - c0  # the part of the window inside the frame
+    if dem is not None:
+        scale = spec.channel_scale("dem", cube.nodata_value("dem"))
+        scale_into(image[channels.index("dem")], Tiles(dem[None, None], r0, c0, 1), scale, rows_in, cols_in)
+    for t, step in enumerate(steps):
+        lead = (step.primary_index, step.secondary_index)
+        for j, var in enumerate(channels):
+            if var == "dem" and (t > 0 or dem is not None):
+                continue  # the DEM goes into step 0 only; copy_dem() copies it into the others
+            requests.append((cube.reader(var), Window(() if var == "dem" else lead, r0, rr1, c0, cc1)))
+            scale = spec.channel_scale(var, cube.nodata_value(var))
+            targets.append((image[t * nch + j], scale))
+        requests.append((cube.reader(MASK_VARIABLE), Window(lead, r0, rr1, c0, cc1)))
+        targets.append((mask, None))
+    # each channel is placed and normalised in one compiled pass as soon as its chunks are decoded,
+    # while they are still in cache (place.py); a mask whose chunks were never written adds nothing
+    masks = cube.reader(MASK_VARIABLE)
+    mask_fill_zero = masks.fast and masks.fill_is_zero
+    for n, tiles in read_tiles(requests, cube.fetcher, undecoded=True):
+        out, scale = targets[n]
+        try:
             if scale is not None:
-                target[dst] = piece
-            elif skip_empty and masks.unwritten(piece):
-                continue
-            elif n == first_mask:
-                np.not_equal(piece, 0, out=mask[dst])
-            else:
-                mask[dst] |= piece != 0
-        _normalise(scales, current, rr1 - r0, cc1 - c0)
+                scale_into(out, tiles, scale, rows_in, cols_in)
+            elif tiles.written or not mask_fill_zero:
+                or_nonzero(out, tiles, rows_in, cols_in)
+        except ValueError as exc:
+            name, w = requests[n][0].array.path, requests[n][1]
+            raise CubeUnreadableError(
+                f"{redact(cube.url)}: {name} at {w.lead} rows {w.r0}:{w.r1} cols {w.c0}:{w.c1}: {exc}"
+            ) from exc
     spec.copy_dem(image)
     return image, mask
-
-
-def _normalise(
-    scales: Sequence[tuple[np.ndarray, ChannelScale | None]], n: int, rows: int, cols: int
-) -> None:
-    """Normalise in place the channel request `n` filled (nothing for a mask or before the first request)."""
-    if n >= 0 and scales[n][1] is not None:
-        channel, scale = scales[n][0][:rows, :cols], scales[n][1]
-        scale.apply(channel, channel)
-        zero_nonfinite(channel)

@@ -1,0 +1,208 @@
+"""Compiled placement: stored or decoded chunk tiles -> one normalised channel (or mask) of a model input.
+
+Why compiled: a 512 px crop of 128 px chunks touches 25 chunks per channel. In numpy each chunk piece
+costs a decode call, a slice assignment, and the channel then two or three more passes (subtract,
+multiply, zero the no-data and non-finite pixels); together they took more time than decoding. Here
+each chunk is decoded into one cache-resident tile (c-blosc's `blosc_decompress_ctx`, the library
+numcodecs bundles, called from compiled code) and each output pixel is read once from it, normalised
+and written, with no temporary arrays.
+
+Two inputs (`chunks.Tiles`): decoded tiles [tile rows, tile cols, chunk rows, chunk cols], or the
+stored bytes of blosc chunks (`StoredChunks`); the window starts at (r_in, c_in) inside tile (0, 0).
+The arithmetic is `ChannelScale.apply` + `zero_nonfinite` (platform/inputs.py) in the same float32
+steps, so both give identical bits: tests/train/data/test_place.py compares them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import llvmlite.binding as llvm
+import numcodecs.blosc
+import numpy as np
+from numba import njit, types
+
+from hephaestus.platform.inputs import ChannelScale
+from hephaestus.train.data.chunks import StoredChunks, Tiles
+
+__all__ = ["or_nonzero", "scale_into"]
+
+# c-blosc's public C API (blosc.h) from the numcodecs extension that bundles it, and the C library's
+# pread, linked by name so that numba can cache the compiled functions (addresses registered anew in
+# every process)
+llvm.add_symbol(
+    "blosc_decompress_ctx",
+    ctypes.cast(ctypes.CDLL(numcodecs.blosc.__file__).blosc_decompress_ctx, ctypes.c_void_p).value,
+)
+llvm.add_symbol("pread", ctypes.cast(ctypes.CDLL(None).pread, ctypes.c_void_p).value)
+_blosc_decompress_ctx = types.ExternalFunction(
+    "blosc_decompress_ctx", types.intc(types.uintp, types.uintp, types.size_t, types.intc)
+)
+_pread = types.ExternalFunction("pread", types.intp(types.intc, types.uintp, types.size_t, types.int64))
+
+
+@njit(cache=True, nogil=True)
+def _rows_cols(tile, i, j, r_in, c_in, rows, cols):  # type: ignore[no-untyped-def]
+    """The part of tile (i, j) inside the window: its rows [r_lo, r_hi) in window-grid coordinates and
+    its columns [c_lo, c_hi) in the tile, with the output column of c_lo."""
+    th, tw = tile.shape
+    c_lo, c_hi = max(j * tw, c_in), min((j + 1) * tw, c_in + cols)
+    return max(i * th, r_in), min((i + 1) * th, r_in + rows), c_lo - j * tw, c_hi - j * tw, c_lo - c_in
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _scale_tile(tile, i, j, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b):  # type: ignore[no-untyped-def]
+    r_lo, r_hi, a, b, d = _rows_cols(tile, i, j, r_in, c_in, rows, cols)
+    for r in range(r_lo, r_hi):
+        src, dst = tile[r - i * tile.shape[0], a:b], out[r - r_in, d : d + b - a]
+        for c in range(b - a):  # branch-free, so that it vectorises
+            raw = src[c]
+            y = (np.float32(raw) - mean) * inv_std
+            keep = (raw != zero_a) & (raw != zero_b) & (np.abs(y) < np.inf)
+            dst[c] = y if keep else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _or_tile(tile, i, j, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-def]
+    r_lo, r_hi, a, b, d = _rows_cols(tile, i, j, r_in, c_in, rows, cols)
+    for r in range(r_lo, r_hi):
+        src, dst = tile[r - i * tile.shape[0], a:b], out[r - r_in, d : d + b - a]
+        for c in range(b - a):
+            if src[c] != 0:
+                dst[c] = 1
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes):  # type: ignore[no-untyped-def]
+    """Chunk k decoded: the fill tile when never written, else read/decoded into `scratch`.
+    Second value: 0, or -1 when the stored bytes are not one chunk (short read, bad blosc data)."""
+    n = lengths[k]
+    if n < 0:
+        return fill, 0
+    size = scratch.nbytes
+    if not blosc:
+        if n != size:
+            return scratch, -1
+        if fd >= 0:
+            return scratch, (0 if _pread(fd, scratch.ctypes.data, n, offsets[k]) == n else -1)
+        off = offsets[k]
+        scratch_bytes[:] = data[off : off + n]
+        return scratch, 0
+    src = data.ctypes.data + offsets[k]
+    if fd >= 0:
+        if n > data.shape[0] or _pread(fd, data.ctypes.data, n, offsets[k]) != n:
+            return scratch, -1
+        src = data.ctypes.data
+    got = _blosc_decompress_ctx(src, scratch.ctypes.data, size, 1)
+    return scratch, (0 if got == size else -1)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _scale_tiles(tiles, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b):  # type: ignore[no-untyped-def]
+    for i in range(tiles.shape[0]):
+        for j in range(tiles.shape[1]):
+            _scale_tile(tiles[i, j], i, j, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _scale_stored(
+    fd,
+    data,
+    offsets,
+    lengths,
+    nc,
+    blosc,
+    fill,
+    scratch,
+    scratch_bytes,
+    r_in,
+    c_in,
+    out,
+    rows,
+    cols,
+    mean,
+    inv_std,
+    zero_a,
+    zero_b,
+):  # type: ignore[no-untyped-def]
+    for k in range(offsets.shape[0]):
+        tile, err = _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes)
+        if err:
+            return k
+        _scale_tile(tile, k // nc, k % nc, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b)
+    return -1
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _or_tiles(tiles, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-def]
+    for i in range(tiles.shape[0]):
+        for j in range(tiles.shape[1]):
+            _or_tile(tiles[i, j], i, j, r_in, c_in, out, rows, cols)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _or_stored(
+    fd, data, offsets, lengths, nc, blosc, fill, scratch, scratch_bytes, r_in, c_in, out, rows, cols
+):  # type: ignore[no-untyped-def]
+    for k in range(offsets.shape[0]):
+        if lengths[k] < 0:
+            continue  # never written: the fill value (callers OR only masks whose fill is 0)
+        tile, err = _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes)
+        if err:
+            return k
+        _or_tile(tile, k // nc, k % nc, r_in, c_in, out, rows, cols)
+    return -1
+
+
+def _stored_args(tiles: Tiles) -> tuple:
+    stored = tiles.stored
+    assert stored is not None
+    scratch = tiles.array[0, 0]
+    return (
+        stored.fd,
+        stored.data,
+        stored.offsets,
+        stored.lengths,
+        stored.grid[1],
+        stored.blosc,
+        stored.fill,
+        scratch,
+        scratch.reshape(-1).view(np.uint8),
+    )
+
+
+def _check(failed: int, stored: StoredChunks) -> None:
+    if failed >= 0:
+        what = "blosc data that does not decode to" if stored.blosc else "a stored length that is not"
+        raise ValueError(f"chunk {divmod(failed, stored.grid[1])} of the window: {what} one chunk")
+
+
+def scale_into(out: np.ndarray, tiles: Tiles, scale: ChannelScale, rows: int, cols: int) -> None:
+    """out[r, c] = the normalised pixel (r_in + r, c_in + c) of the tiles (0 for no-data and non-finite)
+    for r < rows, c < cols (the part of a crop inside the frame; the rest of out is left as it is).
+
+    `out`: one float32 channel of the model input (C-contiguous, so that the loops vectorise).
+    """
+    if len(scale.zero_values) > 2:
+        raise ValueError(f"at most two no-data values per channel, got {scale.zero_values}")
+    # numpy 2 compares a float array with a Python float in the array's dtype, an int array in float64;
+    # NaN pads the pair (nothing equals NaN)
+    dtype = tiles.array.dtype
+    zdtype = dtype.type if dtype.kind == "f" else np.float64
+    za, zb = (zdtype(v) for v in (*scale.zero_values, np.nan, np.nan)[:2])
+    args = (tiles.r_in, tiles.c_in, out, rows, cols, scale.mean, scale.inv_std, za, zb)
+    stored = tiles.stored
+    if stored is None:
+        _scale_tiles(tiles.array, *args)
+        return
+    _check(_scale_stored(*_stored_args(tiles), *args), stored)
+
+
+def or_nonzero(out: np.ndarray, tiles: Tiles, rows: int, cols: int) -> None:
+    """out[r, c] = 1 where tile pixel (r_in + r, c_in + c) is not 0, for r < rows, c < cols (masks
+    united over steps; chunks never written are skipped, so the mask's fill value must be 0)."""
+    stored = tiles.stored
+    if stored is None:
+        _or_tiles(tiles.array, tiles.r_in, tiles.c_in, out, rows, cols)
+        return
+    _check(_or_stored(*_stored_args(tiles), tiles.r_in, tiles.c_in, out, rows, cols), stored)
