@@ -207,15 +207,31 @@ def index_folder(url: str) -> tuple[list[Era5File], list[tuple[str, str]], dict[
     Files that cannot serve but whose coordinates read are in both lists (`problem` set): the planner
     quarantines them by name and pairs that need one of their hours say which file.
     """
+    urls, ignored = list_folder(url)
+    files, bad = index_files(urls)
+    return files, bad, ignored
+
+
+def list_folder(url: str) -> tuple[list[str], dict[str, str]]:
+    """The `*.nc` files under a folder in name order, and every other file with why it is not read."""
     loc = storage.location(url)
-    files: list[Era5File] = []
-    bad: list[tuple[str, str]] = []
+    urls: list[str] = []
     ignored: dict[str, str] = {}
     for path in sorted(loc.fs.find(loc.path)):
         file_url = path if storage.is_local(loc.url) else f"{storage.protocol_of(loc.url)}://{path}"
         if not path.endswith(".nc"):
             ignored[file_url] = "not a NetCDF (.nc) file"
             continue
+        urls.append(file_url)
+    return urls, ignored
+
+
+def index_files(urls: list[str]) -> tuple[list[Era5File], list[tuple[str, str]]]:
+    """Index these files (in this order); returns (files, [(url, why it cannot serve)]) as `index_folder`.
+    Any slice of a folder's list can be indexed apart (the ingest runner indexes slices in parallel)."""
+    files: list[Era5File] = []
+    bad: list[tuple[str, str]] = []
+    for file_url in urls:
         try:
             entry = index_file(file_url)
         except Exception as exc:  # any file that cannot be indexed is one quarantine record
@@ -225,7 +241,7 @@ def index_folder(url: str) -> tuple[list[Era5File], list[tuple[str, str]], dict[
         files.append(entry)
         if entry.problem:
             bad.append((file_url, entry.problem))
-    return files, bad, ignored
+    return files, bad
 
 
 def grid_lon(f: Era5File, lon: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ from hephaestus.platform.layout import StoreLayout
 from hephaestus.platform.locks import store_lock
 
 from .config import IngestConfig
-from .plan import Plan, plan_sources
+from .plan import Plan, close_plan, survey_sources
 from .quarantine import write as write_quarantine
-from .runner import IngestSummary, Progress, run_builds
+from .runner import IngestSummary, Progress, run_survey
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,17 @@ def run_ingest(cfg: IngestConfig, progress: Progress | None = None) -> IngestSum
 
 
 def _run(cfg: IngestConfig, out: str, progress: Progress | None, t0: float) -> IngestSummary:
-    plan = plan_sources(cfg)
+    survey = survey_sources(cfg, index_era5=False)  # the runner indexes ERA5 (in tasks when it can)
+    plan = survey.plan
     summary = IngestSummary(pairs_without_product=plan.no_product)
     summary.driver_seconds["plan"] = time.perf_counter() - t0
     for rec in plan.quarantine:
         write_quarantine(out, rec)
     summary.quarantined.extend(plan.quarantine)
     summary.pairs_quarantined += sum(1 for r in plan.quarantine if r.kind == "pair")
-    run_builds(
-        plan.builds,
-        out,
-        cfg.chunking,
-        workers=cfg.workers,
-        address=cfg.address,
-        retries=cfg.task_retries,
-        summary=summary,
-        progress=progress,
-    )
+    # every frame is planned and staged by its own task; their parts of the plan join `plan` as they return
+    run_survey(cfg, survey, out, summary=summary, progress=progress)
+    close_plan(plan, survey.era5_files)
     for b in plan.builds:
         if b.frame_id not in summary.frames_failed:
             summary.bytes_stored += _stored(out, b.frame_id)

@@ -142,8 +142,25 @@ def _acquisition(day: np.datetime64, meta: sources.FrameMetadata) -> np.datetime
     return np.datetime64(day, "ns") + meta.center_time
 
 
-def plan_sources(cfg: IngestConfig) -> Plan:
-    """Plan every annotated frame found in the sources."""
+@dataclass
+class Survey:
+    """What the driver finds before any frame is planned: listings, annotations and the ERA5 index.
+
+    `plan` holds the records of this stage (quarantine, ignored files, inputs); `frames` the frames left to
+    plan, each with its annotations (`plan_frame`, one per frame, runs anywhere: the runner makes it a task).
+    """
+
+    plan: Plan
+    frames: list[tuple[sources.FrameSource, list[ann_mod.Annotation]]]
+    era5_files: list[era5_mod.Era5File]
+    era5_unindexed: list[str] = field(default_factory=list)  # `index_era5=False`: to index (`add_era5`)
+
+
+def survey_sources(cfg: IngestConfig, index_era5: bool = True) -> Survey:
+    """List the sources, parse the annotations and index the ERA5 files; pick the frames to plan.
+
+    `index_era5=False` lists the ERA5 files without reading them (`era5_unindexed`): the caller indexes
+    them (in slices, `era5.index_files`) and adds each slice's result with `add_era5`."""
     plan = Plan()
     roots = sources.roots(cfg)
     for kind, url in (("LiCSAR", roots.licsar), ("ERA5", roots.era5), ("annotations", roots.annotations)):
@@ -162,13 +179,12 @@ def plan_sources(cfg: IngestConfig) -> Plan:
             plan.quarantine.append(
                 QuarantineRecord(name, "frame", (fr.folder,), str(exc), "scan", kind="frame")
             )
-    era5_files, bad_era5, ignored_era5 = era5_mod.index_folder(roots.era5)
+    era5_urls, ignored_era5 = era5_mod.list_folder(roots.era5)
     plan.ignored.update(ignored_era5)
-    plan.inputs.update([*ignored_era5, *(f.url for f in era5_files), *(u for u, _ in bad_era5)])
-    for url, why in bad_era5:
-        plan.quarantine.append(
-            QuarantineRecord("era5", url.rsplit("/", 1)[-1], (url,), why, "era5", kind="file")
-        )
+    plan.inputs.update(ignored_era5)
+    survey = Survey(plan, [], [], [] if index_era5 else era5_urls)
+    if index_era5:
+        add_era5(survey, *era5_mod.index_files(era5_urls))
     by_frame: dict[str, list[ann_mod.Annotation]] = defaultdict(list)
     for a in annotations:
         by_frame[a.frame_id].append(a)
@@ -185,19 +201,71 @@ def plan_sources(cfg: IngestConfig) -> Plan:
             plan.no_product += len(anns)
             plan.ignored.update({a.origin: f"no LiCSAR folder for frame {frame_id}" for a in anns})
             continue
-        try:
-            build = _plan_frame(cfg, fr, anns, era5_files, plan)
-        except Exception as exc:  # a frame that cannot be planned is its pairs' quarantine records
-            log.exception("planning frame %s failed", frame_id)
-            _quarantine_all(plan, anns, (fr.folder,), f"frame {frame_id}: {failure(exc)}", "scan")
-            continue
-        if build is not None:
-            plan.builds.append(build)
+        survey.frames.append((fr, anns))
+    return survey
+
+
+def add_era5(
+    survey: Survey, files: list[era5_mod.Era5File], bad: list[tuple[str, str]]
+) -> list[QuarantineRecord]:
+    """Add indexed ERA5 files (`era5.index_files`) to the survey; returns the quarantine records of those
+    that cannot serve (also added to the plan)."""
+    plan = survey.plan
+    survey.era5_files.extend(files)
+    plan.inputs.update([*(f.url for f in files), *(u for u, _ in bad)])
+    records = [
+        QuarantineRecord("era5", url.rsplit("/", 1)[-1], (url,), why, "era5", kind="file") for url, why in bad
+    ]
+    plan.quarantine.extend(records)
+    return records
+
+
+def plan_frame(
+    cfg: IngestConfig,
+    fr: sources.FrameSource,
+    anns: list[ann_mod.Annotation],
+    era5_files: list[era5_mod.Era5File],
+) -> Plan:
+    """One frame's part of the plan: its build (if any) and its records; a frame that cannot be planned is
+    its pairs' quarantine records. Reads the frame's headers only, so it can run on any worker."""
+    part = Plan()
+    try:
+        build = _plan_frame(cfg, fr, anns, era5_files, part)
+    except Exception as exc:  # a frame that cannot be planned is its pairs' quarantine records
+        log.exception("planning frame %s failed", fr.frame_id)
+        _quarantine_all(part, anns, (fr.folder,), f"frame {fr.frame_id}: {failure(exc)}", "scan")
+        build = None
+    if build is not None:
+        part.builds.append(build)
+    return part
+
+
+def merge(plan: Plan, part: Plan) -> None:
+    """Add one frame's part (`plan_frame`) to the plan."""
+    plan.builds.extend(part.builds)
+    plan.quarantine.extend(part.quarantine)
+    plan.no_product += part.no_product
+    plan.unannotated_products += part.unannotated_products
+    plan.ignored.update(part.ignored)
+    plan.inputs.update(part.inputs)
+
+
+def close_plan(plan: Plan, era5_files: list[era5_mod.Era5File]) -> None:
+    """After every frame is planned: ERA5 files no planned pair uses are ignored, with the reason."""
     used = {u for b in plan.builds for u in b.ctx.era5_files}
     for f in era5_files:
         if f.url not in used and not f.problem:
             plan.ignored[f.url] = "no planned pair needs an hour from it"
-    return plan
+
+
+def plan_sources(cfg: IngestConfig) -> Plan:
+    """Plan every annotated frame found in the sources, here and one frame after the other (the ingest
+    runner plans the frames of a `survey_sources` as tasks instead)."""
+    survey = survey_sources(cfg)
+    for fr, anns in survey.frames:
+        merge(survey.plan, plan_frame(cfg, fr, anns, survey.era5_files))
+    close_plan(survey.plan, survey.era5_files)
+    return survey.plan
 
 
 def _versions(urls: list[str | None]) -> dict[str, str]:

@@ -176,7 +176,9 @@ def cube_template(
         dtype = var.numpy_dtype(schema.STRING_LENGTHS.get(name, 1))
         fill = fill_value(name)
         if lazy and var.dtype != "str":
-            arr = da.full(shape, fill, dtype=dtype, chunks=shape)
+            # named by what fixes its content (dask would hash the arguments for the name: ~3 ms an array)
+            key = f"hmc-fill-{name}-{'x'.join(map(str, shape))}-{np.dtype(dtype).str}-{fill}"
+            arr = da.full(shape, fill, dtype=dtype, chunks=shape, name=key)
         else:
             arr = np.full(shape, fill, dtype=dtype)
         data_vars[name] = xr.DataArray(arr, dims=var.dims, attrs=var.attrs())

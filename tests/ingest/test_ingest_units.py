@@ -55,3 +55,16 @@ def test_layout_names_say_edge_and_codec() -> None:
         assert len(phase["compressors"]) == (0 if layout.endswith("-mixed") else 1)
     tiled = encoding(3, 2, 3, 500, 500, ChunkingConfig(layout="sharded-256-lz4", tile=64))["insar_difference"]
     assert tiled["chunks"] == (1, 1, 64, 64)  # an explicit tile overrides the layout's own edge
+
+
+def test_era5_index_slices_keep_folder_order() -> None:
+    """The ERA5 index built by parallel tasks is the folder's index: slices are consecutive and cover it."""
+    from hephaestus.ingest.runner import ERA5_PER_TASK, era5_slices
+
+    urls = [f"e{k:03d}.nc" for k in range(129)]
+    for cpus in (1, 2, 3, 16):
+        slices = era5_slices(urls, cpus)
+        assert [u for s in slices for u in s] == urls
+        assert len(slices) <= cpus and all(len(s) >= ERA5_PER_TASK for s in slices)
+    assert era5_slices(urls[:5], 2) == [urls[:5]]  # too few to split
+    assert era5_slices([], 2) == []
