@@ -22,7 +22,8 @@ A store (`STORE`, any fsspec URL) holds::
     monitor/state/                       the monitor's cycle journal (restart without loss or repeat)
 
 A results folder (`RESULTS`) holds `checkpoints/<RUN>/checkpoint_*/` with the files named in
-:class:`CheckpointFiles`. Ids that come from input files (frame ids, run ids, version names) are
+:class:`CheckpointFiles`, `results.parquet`, `runs/<RUN>.json`, `history/<RUN>.jsonl`, the summary
+tables and figure, and `tune/` (:class:`ResultsLayout`). Ids that come from input files (frame ids, run ids, version names) are
 checked by `storage.safe_component` before they become paths.
 """
 
@@ -231,6 +232,32 @@ class CheckpointFiles:
 
 class ResultsLayout(_Root):
     """Every path under one results URL (training runs)."""
+
+    @property
+    def results_table(self) -> str:
+        """One row per finished run (rebuilt from the run records)."""
+        return storage.join(self.url, "results.parquet")
+
+    @property
+    def runs(self) -> str:
+        """One JSON record per finished run: `<RUN>.json`."""
+        return storage.join(self.url, "runs")
+
+    def run_record(self, run_id: str) -> str:
+        return storage.join(self.runs, f"{storage.safe_component(run_id, what='run id')}.json")
+
+    def history(self, run_id: str) -> str:
+        """A run's per-epoch history (JSON lines)."""
+        return storage.join(self.url, "history", f"{storage.safe_component(run_id, what='run id')}.jsonl")
+
+    def summary(self, name: str) -> str:
+        """A summary file: the paper's tables (`table3.md`, `.csv`) and the comparison figure."""
+        return storage.join(self.url, storage.safe_component(name, what="summary file"))
+
+    @property
+    def tune(self) -> str:
+        """Ray Tune's experiment folder (trial state for resuming the grid)."""
+        return storage.join(self.url, "tune")
 
     @property
     def checkpoints(self) -> str:

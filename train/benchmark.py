@@ -22,6 +22,7 @@ from ray.tune import Callback
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.inputs import step_channels
+from hephaestus.platform.layout import ResultsLayout
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train.config import PAPER_NAMES, GridConfig, RunConfig, grid_preset
 from hephaestus.train.sources import CatalogSource, DataSource
@@ -29,14 +30,13 @@ from hephaestus.train.summary import STD_NOTE, aggregate, comparison_figure, pap
 
 log = logging.getLogger(__name__)
 
-RESULTS_FILE = "results.parquet"
-RUNS_DIR = "runs"
 TABLES = {"classification": "table3_classification", "segmentation": "table4_segmentation"}
 TABLE_TITLES = {
     "classification": "Table 3: deformation classification (test, mean ± sample std over seeds, %)",
     "segmentation": "Table 4: deformation segmentation (test, mean ± sample std over seeds, %)",
 }
 FIGURE_FILE = "comparison.png"
+"""The comparison figure's name under the results URL (`ResultsLayout.summary`)."""
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -61,7 +61,7 @@ def finished_runs(out: str) -> set[str]:
     table = read_results(out)
     if not table.empty:
         done.update(table["run_id"].astype(str))
-    loc = storage.location(storage.join(out, RUNS_DIR))
+    loc = storage.location(ResultsLayout(out).runs)
     if loc.fs.exists(loc.path):
         for path in loc.fs.ls(loc.path, detail=False):
             name = path.rsplit("/", 1)[-1]
@@ -71,14 +71,14 @@ def finished_runs(out: str) -> set[str]:
 
 
 def read_results(out: str) -> pd.DataFrame:
-    url = storage.join(out, RESULTS_FILE)
+    url = ResultsLayout(out).results_table
     if not storage.exists(url):
         return pd.DataFrame()
     return pq.read_table(io.BytesIO(storage.read_bytes(url))).to_pandas()
 
 
 def _run_records(out: str) -> list[dict[str, Any]]:
-    loc = storage.location(storage.join(out, RUNS_DIR))
+    loc = storage.location(ResultsLayout(out).runs)
     if not loc.fs.exists(loc.path):
         return []
     rows = []
@@ -102,7 +102,7 @@ def write_results(out: str) -> pd.DataFrame:
     records = records.sort_values("run_id").reset_index(drop=True)
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(records, preserve_index=False), sink)
-    storage.write_bytes(storage.join(out, RESULTS_FILE), sink.getvalue().to_pybytes())
+    storage.write_bytes(ResultsLayout(out).results_table, sink.getvalue().to_pybytes())
     return records
 
 
@@ -118,13 +118,13 @@ def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
         tables[task] = paper_table(agg, task)
         marked = paper_table(agg, task, markdown=True)  # best bold, second underlined, as the paper
         storage.write_text_atomic(
-            storage.join(out, f"{stem}.md"), to_markdown(marked, TABLE_TITLES[task], STD_NOTE)
+            ResultsLayout(out).summary(f"{stem}.md"), to_markdown(marked, TABLE_TITLES[task], STD_NOTE)
         )
-        storage.write_text_atomic(storage.join(out, f"{stem}.csv"), agg.to_csv(index=False))
+        storage.write_text_atomic(ResultsLayout(out).summary(f"{stem}.csv"), agg.to_csv(index=False))
     fig = comparison_figure(results)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    storage.write_bytes(storage.join(out, FIGURE_FILE), buf.getvalue())
+    storage.write_bytes(ResultsLayout(out).summary(FIGURE_FILE), buf.getvalue())
     return tables
 
 
@@ -204,7 +204,7 @@ def _trial_fn(store_url: str, out: str, source: DataSource) -> Callable[[dict[st
         run = RunConfig(**config["trial"]["run"])
         result = train_run(run, store_url, out, source=source)
         record = json.dumps(result.row(), sort_keys=True, default=str)
-        storage.write_text_atomic(storage.join(out, RUNS_DIR, f"{run.run_id}.json"), record)
+        storage.write_text_atomic(ResultsLayout(out).run_record(run.run_id), record)
         tune.report({k: v for k, v in result.metrics.items() if k.startswith("test_")} | {"finished": 1})
 
     return trial
@@ -290,7 +290,7 @@ def run_benchmark(
             from hephaestus.train.trainer import ray_storage
 
             concurrency = max_concurrent or _default_concurrency(pending)
-            path, fs = ray_storage(storage.join(out, "tune"))
+            path, fs = ray_storage(ResultsLayout(out).tune)
             trainable = tune.with_resources(_trial_fn(store_url, out, source), {"CPU": 0.01})
             tuner = tune.Tuner(
                 trainable,

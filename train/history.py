@@ -11,13 +11,12 @@ import json
 from typing import Any
 
 from hephaestus.platform import storage
-
-HISTORY_DIR = "history"
+from hephaestus.platform.layout import ResultsLayout
 
 
 def history_url(results_url: str, run_id: str) -> str:
     """Where a run's history lives (the run id checked as one path component)."""
-    return storage.join(results_url, HISTORY_DIR, f"{storage.safe_component(run_id, 'run id')}.jsonl")
+    return ResultsLayout(results_url).history(run_id)
 
 
 def append(url: str, record: dict[str, Any]) -> None:

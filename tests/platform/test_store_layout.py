@@ -40,7 +40,20 @@ def test_object_store_paths() -> None:
     assert s.cube("A_1") == "s3://bucket/store/cubes/A_1.zarr"
     assert s.staging("A_1").done_marker("dem") == "s3://bucket/store/staging/A_1/done/dem.json"
     assert s.catalog_version(VERSION).pairs_index == f"s3://bucket/store/catalog/{VERSION}/index/pairs"
-    assert ResultsLayout("gs://b/results").run_checkpoints("r-1") == "gs://b/results/checkpoints/r-1"
+    r = ResultsLayout("gs://b/results")
+    assert r.run_checkpoints("r-1") == "gs://b/results/checkpoints/r-1"
+    assert r.results_table == "gs://b/results/results.parquet"
+    assert r.run_record("r-1") == "gs://b/results/runs/r-1.json"
+    assert r.history("r-1") == "gs://b/results/history/r-1.jsonl"
+    assert r.summary("table3_classification.md") == "gs://b/results/table3_classification.md"
+
+
+@pytest.mark.parametrize("run_id", ["../etc", "a/b", ".."])
+def test_unsafe_run_ids_never_become_paths(run_id: str) -> None:
+    r = ResultsLayout("s3://bucket/results")
+    for make in (r.run_checkpoints, r.run_record, r.history, r.summary):
+        with pytest.raises(InputError, match="not a safe path component"):
+            make(run_id)
 
 
 @pytest.mark.parametrize("frame", ["../etc", "a/b", "..", "", ".hidden", "x" * 200])
