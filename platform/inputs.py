@@ -33,6 +33,10 @@ from hephaestus.platform.errors import InputError
 
 StatisticsChoice = Literal["authors", "train"]
 DEFAULT_STATISTICS: StatisticsChoice = "train"
+DEFAULT_CROP = 512
+"""Crop edge in pixels, as the paper trains (the loader, the run config and the spec default to it)."""
+DEFAULT_MAX_OFFSET = 128
+"""Largest random shift of a training crop from its centred position (the paper's random offset)."""
 PHASE = "insar_difference"
 NODATA_RULE = "nan, inf, _FillValue and phase == 0 -> 0 after z-scoring; outside the frame -> 0"
 SERIES_RULE = "catalog series table; shorter series padded by repeating the last pair"
@@ -95,7 +99,7 @@ class InputSpec(Config):
     atmosphere: bool = True
     series_length: int = Field(1, ge=1)
     """Steps per sample: 1 for single pairs, T for series of the catalog's length."""
-    crop_size: int = Field(512, gt=0)
+    crop_size: int = Field(DEFAULT_CROP, gt=0)
     statistics_source: StatisticsChoice = DEFAULT_STATISTICS
     statistics: dict[str, tuple[float, float]]
     """(mean, std) per statistics key (`schema.statistics_key`): primary and secondary ERA5 share."""

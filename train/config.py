@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from hephaestus.platform.config import Config
-from hephaestus.platform.inputs import DEFAULT_STATISTICS, StatisticsChoice
+from hephaestus.platform.inputs import DEFAULT_CROP, DEFAULT_MAX_OFFSET, DEFAULT_STATISTICS, StatisticsChoice
 
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
@@ -75,8 +75,8 @@ class RunConfig(Config):
     seed: int = 0
     epochs: int = Field(90, ge=1)
     batch_size: int = Field(16, ge=1)
-    crop_size: int = Field(512, ge=16)
-    max_offset: int = Field(128, ge=0)
+    crop_size: int = Field(DEFAULT_CROP, ge=16)
+    max_offset: int = Field(DEFAULT_MAX_OFFSET, ge=0)
     statistics: StatisticsChoice = DEFAULT_STATISTICS
     """Normalisation statistics: "train" (the catalog's train split only) or "authors" (their statistics.json)."""
     augment: bool = True

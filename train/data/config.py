@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from hephaestus.platform.config import Config
-from hephaestus.platform.inputs import DEFAULT_STATISTICS, StatisticsChoice
+from hephaestus.platform.inputs import DEFAULT_CROP, DEFAULT_MAX_OFFSET, DEFAULT_STATISTICS, StatisticsChoice
 
 
 class AugmentConfig(Config):
@@ -40,8 +40,8 @@ class LoaderConfig(Config):
     split: str | None = "train"
     series: bool = False
     atmosphere: bool = True
-    crop_size: int = Field(512, gt=0)
-    max_offset: int = Field(128, ge=0)
+    crop_size: int = Field(DEFAULT_CROP, gt=0)
+    max_offset: int = Field(DEFAULT_MAX_OFFSET, ge=0)
     fixed_crops: bool = False
     augment: bool = False
     augmentation: AugmentConfig = AugmentConfig()
