@@ -10,6 +10,7 @@ the frame's score (the highest window score).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 import xarray as xr
 
 from hephaestus.platform import schema, storage
+from hephaestus.platform.alerts import pair_name
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.inputs import InputSpec, pad_series
@@ -108,10 +110,17 @@ def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = N
         first, second = (np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:8]}", "D") for d in pair.split("_"))
     except ValueError as exc:
         raise PredictError(f"pair {pair!r}: expected YYYYMMDD_YYYYMMDD") from exc
+    return pair_indices(ds, first, second)
+
+
+def pair_indices(ds: xr.Dataset, primary: object, secondary: object) -> tuple[int, int]:
+    """(primary index, secondary index) of the valid pair of these dates (anything numpy reads as a day)."""
+    first, second = np.datetime64(primary, "D"), np.datetime64(secondary, "D")
     p = np.flatnonzero(ds[schema.PRIMARY].values.astype("datetime64[D]") == first)
     s = np.flatnonzero(ds[schema.SECONDARY].values.astype("datetime64[D]") == second)
-    if p.size == 0 or s.size == 0 or not valid[p[0], s[0]]:
-        raise PredictError(f"{ds.encoding.get('source_url', 'cube')}: pair {pair} is not in the cube")
+    if p.size == 0 or s.size == 0 or not ds["valid_date_pair"].values[p[0], s[0]]:
+        name = pair_name(first.astype(dt.date), second.astype(dt.date))
+        raise PredictError(f"{ds.encoding.get('source_url', 'cube')}: pair {name} is not in the cube")
     return int(p[0]), int(s[0])
 
 

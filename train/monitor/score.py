@@ -18,15 +18,15 @@ import numpy as np
 import xarray as xr
 
 from hephaestus.platform import schema, storage, volcanoes
-from hephaestus.platform.alerts import pair_name, pair_uid
+from hephaestus.platform.alerts import pair_uid
 from hephaestus.platform.cube import dataset_version, open_cube
 from hephaestus.platform.errors import InputError
 from hephaestus.train.monitor.config import MonitorConfig
 from hephaestus.train.monitor.detect import Detection, describe
 from hephaestus.train.predict import (
     LoadedModel,
-    find_pair,
     load_checkpoint,
+    pair_indices,
     prediction_input,
     sliding_prediction,
 )
@@ -98,7 +98,7 @@ class Scorer:
         cube_url = str(pair["cube_url"])
         ds = self._cube(cube_url)
         primary, secondary = pair["primary_date"], pair["secondary_date"]
-        i, j = find_pair(ds, pair=pair_name(primary, secondary))
+        i, j = pair_indices(ds, primary, secondary)
         phase = np.asarray(ds["insar_difference"].isel({schema.PRIMARY: i, schema.SECONDARY: j}).values)
         valid = np.isfinite(phase) & (phase != 0)
         lat, lon = ds[schema.LAT].values, ds[schema.LON].values
