@@ -86,32 +86,84 @@ def open_dataset(url: str, load: bool = True) -> xr.Dataset:
         raise Era5Error(f"unreadable NetCDF {storage.redact(url)}: {exc}") from exc
 
 
-_OPENED: OrderedDict[tuple[str, str], xr.Dataset] = OrderedDict()
-OPENED_FILES = 16
-OPENED_BYTES = 256e6
-"""A worker process keeps its last ERA5 files (at most this many, this many bytes of fields) loaded for
-its next tasks: a date's hours serve many pairs, and opening a NetCDF costs tens of milliseconds."""
+@dataclass(frozen=True)
+class Hour:
+    """What resampling needs of one hour of a file: its axes (file order) and the three fields at that hour,
+    (lat, lon) ordered, CF-decoded (fill values NaN, scale and offset applied), float64."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    fields: dict[str, np.ndarray]
 
 
-def open_cached(url: str) -> xr.Dataset:
-    """`open_dataset(url)`, kept per process under the file's version (size and mtime, ETag or
-    generation: a replaced file is read again). Callers must not modify the dataset."""
+def _cf_decode(var: object, raw: np.ndarray) -> np.ndarray:
+    """CF decoding as xarray's default (mask_and_scale): `_FillValue` and `missing_value` become NaN,
+    then `scale_factor` and `add_offset` apply."""
+    data = np.asarray(raw, dtype="float64")
+    attrs = var.ncattrs()  # type: ignore[attr-defined]
+    for name in ("_FillValue", "missing_value"):
+        if name in attrs:
+            for v in np.atleast_1d(var.getncattr(name)):  # type: ignore[attr-defined]
+                if not (isinstance(v, float) and np.isnan(v)):
+                    data[raw == v] = np.nan
+    if "scale_factor" in attrs:
+        data *= float(var.getncattr("scale_factor"))  # type: ignore[attr-defined]
+    if "add_offset" in attrs:
+        data += float(var.getncattr("add_offset"))  # type: ignore[attr-defined]
+    return data
+
+
+def read_hour(entry: Era5File, time_index: int) -> Hour:
+    """One hour of an indexed file, read with netCDF4 alone (bytes through fsspec when remote): the axes and
+    one time slice of each field, ~1 ms where xarray's open and load of the whole file took ~5."""
+    import netCDF4
+
+    url = entry.url
     try:
-        key = (url, storage.file_version(url))
-    except OSError as exc:
+        if storage.is_local(url):
+            nc = netCDF4.Dataset(storage.normalize(url))
+        else:
+            nc = netCDF4.Dataset("era5.nc", memory=storage.read_bytes(url))
+        with nc:
+            nc.set_auto_maskandscale(False)
+            v = nc.variables
+            fields = {}
+            for field, name in entry.names:
+                var = v[name]
+                index = tuple(time_index if d == entry.time_name else slice(None) for d in var.dimensions)
+                dims = [d for d in var.dimensions if d != entry.time_name]
+                raw = np.asarray(var[index])
+                if dims != [entry.lat_name, entry.lon_name]:
+                    raw = raw.transpose([dims.index(entry.lat_name), dims.index(entry.lon_name)])
+                fields[field] = _cf_decode(var, raw)
+            lat = _cf_decode(v[entry.lat_name], np.asarray(v[entry.lat_name][:]))
+            lon = _cf_decode(v[entry.lon_name], np.asarray(v[entry.lon_name][:]))
+    except (OSError, KeyError, ValueError, IndexError, RuntimeError) as exc:
         raise Era5Error(f"unreadable NetCDF {storage.redact(url)}: {exc}") from exc
-    ds = _OPENED.get(key)
-    if ds is not None:
-        _OPENED.move_to_end(key)
-        return ds
-    ds = open_dataset(url)  # loaded: values in memory, so the file handle can go
-    ds.close()
-    _OPENED[key] = ds
-    while len(_OPENED) > 1 and (
-        len(_OPENED) > OPENED_FILES or sum(d.nbytes for d in _OPENED.values()) > OPENED_BYTES
-    ):
-        _OPENED.popitem(last=False)
-    return ds
+    return Hour(lat, lon, fields)
+
+
+_HOURS: OrderedDict[tuple[str, str, int], Hour] = OrderedDict()
+CACHED_HOURS = 256
+"""A worker process keeps its last ERA5 hours (a few KB each) for its next tasks: a date's hour serves many
+pairs, and reading it costs about a millisecond."""
+
+
+def hour_cached(entry: Era5File, time_index: int) -> Hour:
+    """`read_hour`, kept per process under the file's version (size and mtime, ETag or generation: a replaced
+    file is read again). Callers must not modify the arrays."""
+    try:
+        key = (entry.url, storage.file_version(entry.url), time_index)
+    except OSError as exc:
+        raise Era5Error(f"unreadable NetCDF {storage.redact(entry.url)}: {exc}") from exc
+    hour = _HOURS.get(key)
+    if hour is not None:
+        _HOURS.move_to_end(key)
+        return hour
+    hour = _HOURS[key] = read_hour(entry, time_index)
+    while len(_HOURS) > CACHED_HOURS:
+        _HOURS.popitem(last=False)
+    return hour
 
 
 def _pick_name(ds: xr.Dataset, names: tuple[str, ...], what: str, url: str) -> str:
@@ -320,6 +372,24 @@ def _axis_weights(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def resample(ds: xr.Dataset, entry: Era5File, time_index: int, grid: Grid) -> dict[str, np.ndarray]:
+    """`resample_hour` of an opened dataset's hour (the same values `read_hour` reads from the file)."""
+    names = dict(entry.names)
+    fields = {
+        field: np.asarray(
+            ds[names[field]]
+            .isel({entry.time_name: time_index})
+            .transpose(entry.lat_name, entry.lon_name)
+            .values,
+            dtype="float64",
+        )
+        for field in schema.ERA5_FIELDS
+    }
+    lat = np.asarray(ds[entry.lat_name].values, dtype="float64")
+    lon = np.asarray(ds[entry.lon_name].values, dtype="float64")
+    return resample_hour(Hour(lat, lon, fields), entry, time_index, grid)
+
+
+def resample_hour(hour: Hour, entry: Era5File, time_index: int, grid: Grid) -> dict[str, np.ndarray]:
     """The three fields at one hour, bilinearly interpolated to the grid's pixel centres (float32).
 
     Bilinear on a regular lat/lon grid is separable: grid = Wlat @ field @ Wlon.T with two weights per row
@@ -327,17 +397,14 @@ def resample(ds: xr.Dataset, entry: Era5File, time_index: int, grid: Grid) -> di
     more than the arithmetic). Pixels outside the file's box come out NaN and are refused below, as before."""
     lat, lon = grid.coords()
     lon = grid_lon(entry, lon)
-    src_lat = np.asarray(ds[entry.lat_name].values, dtype="float64")
-    src_lon = np.asarray(ds[entry.lon_name].values, dtype="float64")
+    src_lat, src_lon = hour.lat, hour.lon
     lat_order = np.argsort(src_lat, kind="stable")
     lon_order = np.argsort(src_lon, kind="stable")
     w_lat = _axis_weights(src_lat[lat_order], np.asarray(lat, dtype="float64"))
     w_lon = _axis_weights(src_lon[lon_order], np.asarray(lon, dtype="float64"))
-    names = dict(entry.names)
     out: dict[str, np.ndarray] = {}
     for field in schema.ERA5_FIELDS:
-        da = ds[names[field]].isel({entry.time_name: time_index})
-        values = np.asarray(da.transpose(entry.lat_name, entry.lon_name).values, dtype="float64")
+        values = hour.fields[field]
         res = (w_lat @ values[np.ix_(lat_order, lon_order)] @ w_lon.T).astype("float32")
         if not np.isfinite(res).all():
             raise Era5Error(

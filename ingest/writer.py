@@ -159,13 +159,11 @@ def _era5_fields(
 ) -> dict[str, np.ndarray]:
     key = (pick.url, pick.time_index)
     if key not in cache:
-        if pick.url not in cache:
-            with times.step("era5_open"):
-                cache[pick.url] = era5_mod.open_cached(pick.url)
+        entry = ctx.era5_files[pick.url]
+        with times.step("era5_open"):
+            hour = era5_mod.hour_cached(entry, pick.time_index)
         with times.step("era5_resample"):
-            cache[key] = era5_mod.resample(
-                cache[pick.url], ctx.era5_files[pick.url], pick.time_index, ctx.grid
-            )
+            cache[key] = era5_mod.resample_hour(hour, entry, pick.time_index, ctx.grid)
     return cache[key]
 
 

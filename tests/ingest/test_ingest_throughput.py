@@ -76,24 +76,65 @@ def test_resample_matches_scipy_between_grid_nodes(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[field], want, rtol=1e-5, atol=1e-6)
 
 
-def test_cached_era5_file_is_read_again_when_replaced(tmp_path: Path) -> None:
+def test_cached_era5_hour_is_read_again_when_replaced(tmp_path: Path) -> None:
     lats, lons = np.arange(20.0, 18.74, -0.25), np.arange(-156.0, -154.74, 0.25)
     path = tmp_path / "day.nc"
     _planar_file(path, lats, lons, coef=1.0)
-    first = era5_mod.open_cached(str(path))
-    assert era5_mod.open_cached(str(path)) is first  # the same version: kept
+    entry = era5_mod.index_file(str(path))
+    first = era5_mod.hour_cached(entry, 1)
+    assert era5_mod.hour_cached(entry, 1) is first  # the same version: kept
     _planar_file(tmp_path / "new.nc", lats, lons, coef=2.0)
     st = path.stat()
     os.utime(tmp_path / "new.nc", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # newer even on coarse clocks
     os.replace(tmp_path / "new.nc", path)
-    second = era5_mod.open_cached(str(path))
-    short = SHORT[0]
-    np.testing.assert_allclose(
-        second[short].values, 2 * first[short].values - np.array([0, 100])[:, None, None]
-    )
+    second = era5_mod.hour_cached(entry, 1)
+    field = schema.ERA5_FIELDS[0]
+    np.testing.assert_allclose(second.fields[field], 2 * first.fields[field] - 100)
     path.unlink()
     with pytest.raises(era5_mod.Era5Error, match="unreadable NetCDF"):
-        era5_mod.open_cached(str(path))
+        era5_mod.hour_cached(entry, 1)
+
+
+def test_read_hour_decodes_as_xarray(tmp_path: Path) -> None:
+    """The task's netCDF4 reader gives the values xarray's CF decoding gives: packed int16 fields (scale,
+    offset, fill value), dimensions in another order, float32 axes; then the same resampled fields."""
+    lats = np.arange(20.0, 18.74, -0.25).astype("float32")
+    lons = np.arange(-156.0, -154.74, 0.25).astype("float32")
+    times = np.array(["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00"], dtype="datetime64[ns]")
+    rng = np.random.default_rng(4)
+    data = {}
+    for k, short in enumerate(SHORT):
+        values = rng.normal(1000.0 * (k + 1), 50.0, (times.size, lats.size, lons.size))
+        values[0, 1, 2] = np.nan  # stored as the fill value: NaN again when read
+        da = xr.DataArray(values, dims=("valid_time", "latitude", "longitude"))
+        data[short] = da.transpose("longitude", "valid_time", "latitude") if k == 1 else da
+    ds = xr.Dataset(data, coords={"valid_time": times, "latitude": lats, "longitude": lons})
+    enc = {
+        s: {"dtype": "int16", "scale_factor": 0.1, "add_offset": 1000.0, "_FillValue": -32767} for s in SHORT
+    }
+    path = tmp_path / "packed.nc"
+    ds.to_netcdf(path, encoding=enc)
+    entry = era5_mod.index_file(str(path))
+    opened = era5_mod.open_dataset(str(path))
+    hour = era5_mod.read_hour(entry, 2)
+    names = dict(entry.names)
+    first = era5_mod.read_hour(entry, 0).fields
+    assert all(np.isnan(first[f][1, 2]) for f in schema.ERA5_FIELDS)
+    assert np.isfinite(first[schema.ERA5_FIELDS[0]]).sum() == lats.size * lons.size - 1
+    for field in schema.ERA5_FIELDS:
+        want = opened[names[field]].isel(valid_time=2).transpose("latitude", "longitude").values
+        np.testing.assert_allclose(hour.fields[field], want, rtol=1e-6)
+        # by hand: the stored ints (rounded) x 0.1 + 1000
+        orig = ds[names[field]].isel(valid_time=2).transpose("latitude", "longitude").values
+        np.testing.assert_allclose(
+            hour.fields[field], np.round((orig - 1000.0) / 0.1) * 0.1 + 1000.0, rtol=1e-9
+        )
+    np.testing.assert_array_equal(hour.lat, opened.latitude.values.astype("float64"))
+    grid = Grid(lat_max=19.95, lon_min=-155.95, height=21, width=23)
+    got = era5_mod.resample_hour(hour, entry, 2, grid)
+    want = era5_mod.resample(opened, entry, 2, grid)
+    for field in schema.ERA5_FIELDS:
+        np.testing.assert_allclose(got[field], want[field], rtol=1e-6)
 
 
 @pytest.mark.parametrize(
