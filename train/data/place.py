@@ -88,13 +88,28 @@ def _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes): 
         off = offsets[k]
         scratch_bytes[:] = data[off : off + n]
         return scratch, 0
-    src = data.ctypes.data + offsets[k]
+    at = offsets[k]
     if fd >= 0:
-        if n > data.shape[0] or _pread(fd, data.ctypes.data, n, offsets[k]) != n:
+        if n > data.shape[0] or _pread(fd, data.ctypes.data, n, at) != n:
             return scratch, -1
-        src = data.ctypes.data
-    got = _blosc_decompress_ctx(src, scratch.ctypes.data, size, 1)
+        at = 0
+    # blosc's header says how many bytes it holds and decodes to; c-blosc 1 trusts it, so check it
+    # against the stored length first (a corrupt header must not make it read past the buffer)
+    if n < 16 or _u32(data, at + 4) != size or _u32(data, at + 12) != n:
+        return scratch, -1
+    got = _blosc_decompress_ctx(data.ctypes.data + at, scratch.ctypes.data, size, 1)
     return scratch, (0 if got == size else -1)
+
+
+@njit(cache=True, nogil=True)
+def _u32(data, at):  # type: ignore[no-untyped-def]
+    """The little-endian uint32 at byte `at`."""
+    return (
+        np.int64(data[at])
+        | (np.int64(data[at + 1]) << 8)
+        | (np.int64(data[at + 2]) << 16)
+        | (np.int64(data[at + 3]) << 24)
+    )
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

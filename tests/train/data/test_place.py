@@ -80,9 +80,11 @@ def test_hand_computed_values() -> None:
     np.testing.assert_array_equal(out, [[1.0, 0.0], [4.0, 5.5]])  # (3-1)/2, no-data 6 -> 0, (9-1)/2, (12-1)/2
 
 
-def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path) -> None:
-    """Overwrite the bytes of one stored blosc chunk of a cube's shard: the loader's read fails with one
-    line naming the cube, the variable and the window, not a crash or silent garbage."""
+@pytest.mark.parametrize("damage", ["garbage", "header-claims-more"])
+def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path, damage: str) -> None:
+    """Damage the stored blosc chunks of a cube's shards (garbage bytes; or a blosc header that claims
+    more compressed bytes than the chunk holds, which c-blosc 1 would read past): the loader's read
+    fails with one line naming the cube, the variable and the window, not a crash or silent garbage."""
     import xarray as xr
     from factories import make_cube_dataset
     from loader_rows import pair_rows
@@ -106,7 +108,10 @@ def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     for shard in (tmp_path / "cube.zarr" / "insar_coherence" / "c").rglob("*"):
         if shard.is_file():
             raw = bytearray(shard.read_bytes())
-            raw[:-index] = b"\xff" * (len(raw) - index)  # every chunk's blosc header and data
+            if damage == "garbage":
+                raw[:-index] = b"\xff" * (len(raw) - index)  # every chunk's blosc header and data
+            else:  # the first chunk starts the shard: bytes 12-15 of its header are its compressed size
+                raw[12:16] = (len(raw) + 100_000).to_bytes(4, "little")
             shard.write_bytes(bytes(raw))
     fresh = MinicubeDataset(pairs, None, dict(schema.AUTHORS_STATISTICS), cfg)
     with pytest.raises(CubeUnreadableError) as err:
