@@ -136,8 +136,7 @@ def write_pair_scalars(staging: str, zarr_format: int, scalars: dict[str, np.nda
         arrays[cube_text.CAPTION_BYTES].resize(blob.shape)
         if blob.size:
             arrays[cube_text.CAPTION_BYTES][...] = blob
-    for name, array in values.items():
-        arrays[name][...] = array
+    arrays.set_whole(values)
 
 
 def _is_root(rel: str, zarr_format: int) -> bool:

@@ -134,8 +134,12 @@ def _prepare(build: FrameBuild, store_url: str, chunking: ChunkingConfig) -> tup
             enc,
             {"frame_id": build.frame_id, "tasks": len(build.blocks) + 1},
         )
-    specs: list[tuple[str, tuple]] = [("dem", (build.ctx, build.dem_hgt, build.dem_cube, DEM_TASK, staging))]
-    specs += [("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks]
+    specs: list[tuple[str, tuple]] = [
+        ("block", (build.ctx, jobs, task_id, staging)) for task_id, jobs in build.blocks
+    ]
+    # the DEM (one 2-D array, a fraction of a block's time) last: the run's last tasks are then short,
+    # and fewer workers wait at its end for one long task
+    specs.append(("dem", (build.ctx, build.dem_hgt, build.dem_cube, DEM_TASK, staging)))
     return state, specs
 
 
