@@ -36,6 +36,8 @@ DEM_TASK = "dem"
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+"""(tasks done, tasks known): frame tasks and write tasks; the total grows as frame tasks return their write
+tasks, and every task is counted before its frame is published."""
 
 
 @dataclass

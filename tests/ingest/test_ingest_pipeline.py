@@ -135,7 +135,9 @@ def test_interrupted_run_is_invisible_then_resumes(synth_sources: Path, synth_ru
         pass
 
     def stop_after_three(done: int, total: int) -> None:
-        if done >= 3:
+        # progress counts every task: the 2 frame tasks (plan, stage), then write tasks; after 3 write
+        # tasks at least one pair task has finished (a frame has one DEM task)
+        if done >= 2 + 3:
             raise Stop
 
     cfg = IngestConfig(sources=str(synth_sources), out=str(out), workers=2, pairs_per_task=1)
