@@ -12,7 +12,9 @@ in machine load hits both alike:
 ratio = loader / memory samples per second (issue 15 item 5 asks >= 0.9 on CPU). The old default,
 loading in the training process, is measured beside it.
 
-CPU: a small model (MobileNetV3) at a small crop; the CPU numbers say nothing about a GPU node.
+CPU: a small model (MobileNetV3) at the platform's default crop (512 px, what `hmc train` feeds), and
+again at 128 px, where loading and augmenting weigh 16x more against the model's compute (information:
+a CPU run's worst case); the CPU numbers say nothing about a GPU node.
 CUDA (issue 15 item 6): ResNet-50 at 512 x 512 with bf16 autocast, single pairs and series, GPU
 utilisation sampled during each side (torch.cuda.utilization, else nvidia-smi), and a sweep of
 loader worker counts reporting the smallest that keeps the GPU >= 90% busy. Without CUDA the GPU
@@ -42,6 +44,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import torch  # noqa: E402
 from perf_table import table_row  # noqa: E402
 
+from hephaestus.platform.inputs import DEFAULT_CROP  # noqa: E402
 from hephaestus.train.config import RunConfig  # noqa: E402
 from hephaestus.train.data.loader import LoaderPlan, available_cores, busy_cores, plan_loader  # noqa: E402
 from hephaestus.train.loop import make_loader, train_step  # noqa: E402
@@ -332,6 +335,16 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{c['ratio_in_process']:.2f} ({c['samples_per_s_in_process']:.1f} samples/s)",
             )
         )
+        small = result.get("small_crop")
+        if small:
+            rows.append(
+                table_row(
+                    f"same at {small['crop']} px, batch {small['batch_size']} (loading 16x heavier against the "
+                    f"model's compute; {small['plan']}); in the training process",
+                    f"{small['ratio']:.2f} ({small['samples_per_s_loader']:.1f} vs "
+                    f"{small['samples_per_s_memory']:.1f} samples/s); {small['ratio_in_process']:.2f}",
+                )
+            )
         not_measured = "not measured (no CUDA device on this machine)"
         rows.append(
             table_row("GPU (ResNet-50, 512 px, bf16): samples/s and GPU busy, loader vs memory", not_measured)
@@ -381,10 +394,13 @@ def main(argv: list[str] | None = None) -> dict:
         steps = args.steps or (8 if args.quick else 20)
         rounds = args.rounds or 2
     else:
-        model, crop, batch_size = "mobilenetv3_large_100", (64 if args.quick else 128), 8
-        size, pairs = (128, 24) if args.quick else (256, 48)
-        steps = args.steps or (4 if args.quick else 10)
-        rounds = args.rounds or 3
+        # the platform's default crop (what `hmc train` feeds), and a small crop where loading weighs
+        # 16x more against the model's compute (information: the worst case of a CPU run)
+        model, crop, batch_size = "mobilenetv3_large_100", (256 if args.quick else DEFAULT_CROP), 4
+        small_crop, small_batch = (64 if args.quick else 128), 8
+        size, pairs = (320, 24) if args.quick else (DEFAULT_CROP + 128, 48)
+        steps = args.steps or (3 if args.quick else 6)
+        rounds = args.rounds or (2 if args.quick else 3)
         print(
             "no CUDA device: GPU figures (issue 15 item 6) are NOT measured on this machine", file=sys.stderr
         )
@@ -407,6 +423,11 @@ def main(argv: list[str] | None = None) -> dict:
         result["store_build_s"] = round(time.perf_counter() - t0, 1)
         print(f"store ready in {result['store_build_s']:.0f} s", file=sys.stderr)
         result["single"] = compare(store, model, crop, batch_size, False, steps, rounds, device)
+        if not cuda:
+            result["small_crop"] = {"crop": small_crop, "batch_size": small_batch}
+            result["small_crop"].update(
+                compare(store, model, small_crop, small_batch, False, 2 * steps, rounds, device)
+            )
         if cuda:
             result["series"] = compare(store, model, crop, batch_size, True, steps, rounds, device)
             counts = sorted({w for w in (1, 2, 4, 8, 12, cores - 1) if 1 <= w <= max(1, cores - 1)})

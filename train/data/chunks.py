@@ -123,19 +123,21 @@ class Tiles:
 class StoredChunks:
     """Where the stored bytes of a window's chunks are, for compiled code to read and decode them.
 
-    Chunk k (row-major over the tile grid) is `lengths[k]` bytes at `offsets[k]` of the open file `fd`
-    (a shard), or of `data` when fd is -1 (bytes already read); length -1: never written (fill value).
-    With a file, `data` is a scratch buffer of at least the longest length. `blosc`: blosc-compressed,
-    else the chunk's raw native bytes.
+    `index[i, j]` = (offset, length) of the chunk at tile (i, j) in the open file `fd` (a shard), or in
+    `data` when fd is -1 (bytes already read); offset 2**64 - 1: never written (fill value), as in a
+    zarr shard index. With a file, `data` is a scratch buffer for one chunk's stored bytes.
+    `blosc`: blosc-compressed, else the chunk's raw native bytes.
     """
 
     fd: int
     data: np.ndarray  # uint8
-    offsets: np.ndarray  # int64
-    lengths: np.ndarray  # int64
-    grid: tuple[int, int]
+    index: np.ndarray  # uint64 [tile rows, tile cols, 2]
     blosc: bool
     fill: np.ndarray  # one 2-D chunk of the fill value
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return int(self.index.shape[0]), int(self.index.shape[1])
 
 
 class Fetcher:
@@ -561,7 +563,7 @@ def read_tiles(
         for n, reader, w, (rc0, cc0, nr, nc, r_in, c_in), _ in plans:
             if undecoded and reader.decodes_compiled():
                 stored = _stored_chunks(fetcher, reader, w, (rc0, cc0, nr, nc))
-                written = int((stored.lengths >= 0).sum())
+                written = int(np.count_nonzero(stored.index[..., 0] != _EMPTY))
                 yield n, Tiles(reader.scratch_tiles(1, 1), r_in, c_in, written, stored)
                 continue
             tiles = reader.scratch_tiles(nr, nc)
@@ -621,14 +623,9 @@ def _stored_chunks(
     found = reader.shard_window(w, rc0, cc0, nr, nc) if reader.sharded else None
     fd = None if found is None else fetcher.descriptor(found[0])
     if found is not None and (fd is not None or bool((found[1][..., 0] == _EMPTY).all())):
-        index = found[1]
-        empty = index[..., 0] == _EMPTY
-        offsets = np.where(empty, 0, index[..., 0]).astype(np.int64).reshape(-1)
-        lengths = np.where(empty, -1, index[..., 1].astype(np.int64)).reshape(-1)
-        data = reader.byte_buffer(int(lengths.max(initial=0)))
-        return StoredChunks(
-            -1 if fd is None else fd, data, offsets, lengths, (nr, nc), blosc, reader.fill_plane()
-        )
+        # a valid blosc chunk is at most its raw size plus blosc's 16-byte header
+        data = reader.byte_buffer(reader.fill_plane().nbytes + 16)
+        return StoredChunks(-1 if fd is None else fd, data, found[1], blosc, reader.fill_plane())
     return _read_stored(fetcher, reader, reader.tile_keys(w, rc0, cc0, nr, nc), (nr, nc), blosc)
 
 
@@ -642,8 +639,7 @@ def _read_stored(
     """The stored bytes of the chunks at `where`, read into one buffer: byte ranges of one shard that
     touch are read by one call (zarr writes a crop's chunks in a few Morton-order runs)."""
     reqs = [reader.chunk_request(key, inner) for key, inner in where]
-    lengths = np.full(len(reqs), -1, dtype=np.int64)
-    offsets = np.zeros(len(reqs), dtype=np.int64)
+    index = np.full((len(reqs), 2), _EMPTY, dtype=np.uint64)
     runs: list[list] = []  # [key, start, end, [request numbers]]
     whole: list[int] = []
     for k, req in sorted(
@@ -671,15 +667,15 @@ def _read_stored(
             raise ValueError(f"{key}: {end - start} bytes expected at {start}, read {got}")
         at = pos
         for k in members:
-            offsets[k], lengths[k] = at, reqs[k][1][1]  # type: ignore[index]
+            index[k] = at, reqs[k][1][1]  # type: ignore[index]
             at += reqs[k][1][1]  # type: ignore[index]
         pos += end - start
     for k, blob in blobs.items():
         if blob is not None:
             data[pos : pos + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
-            offsets[k], lengths[k] = pos, len(blob)
+            index[k] = pos, len(blob)
             pos += len(blob)
-    return StoredChunks(-1, data, offsets, lengths, grid, blosc, reader.fill_plane())
+    return StoredChunks(-1, data, index.reshape(*grid, 2), blosc, reader.fill_plane())
 
 
 def read_windows(

@@ -73,22 +73,20 @@ def _or_tile(tile, i, j, r_in, c_in, out, rows, cols):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes):  # type: ignore[no-untyped-def]
-    """Chunk k decoded: the fill tile when never written, else read/decoded into `scratch`.
+def _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes):  # type: ignore[no-untyped-def]
+    """Chunk (i, j) decoded: the fill tile when never written, else read/decoded into `scratch`.
     Second value: 0, or -1 when the stored bytes are not one chunk (short read, bad blosc data)."""
-    n = lengths[k]
-    if n < 0:
+    at, n = np.int64(index[i, j, 0]), np.int64(index[i, j, 1])  # never written: 2**64 - 1 -> -1
+    if at < 0:
         return fill, 0
     size = scratch.nbytes
     if not blosc:
         if n != size:
             return scratch, -1
         if fd >= 0:
-            return scratch, (0 if _pread(fd, scratch.ctypes.data, n, offsets[k]) == n else -1)
-        off = offsets[k]
-        scratch_bytes[:] = data[off : off + n]
+            return scratch, (0 if _pread(fd, scratch.ctypes.data, n, at) == n else -1)
+        scratch_bytes[:] = data[at : at + n]
         return scratch, 0
-    at = offsets[k]
     if fd >= 0:
         if n > data.shape[0] or _pread(fd, data.ctypes.data, n, at) != n:
             return scratch, -1
@@ -121,11 +119,9 @@ def _scale_tiles(tiles, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _scale_stored(
+    index,
     fd,
     data,
-    offsets,
-    lengths,
-    nc,
     blosc,
     fill,
     scratch,
@@ -140,11 +136,12 @@ def _scale_stored(
     zero_a,
     zero_b,
 ):  # type: ignore[no-untyped-def]
-    for k in range(offsets.shape[0]):
-        tile, err = _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes)
-        if err:
-            return k
-        _scale_tile(tile, k // nc, k % nc, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b)
+    for i in range(index.shape[0]):
+        for j in range(index.shape[1]):
+            tile, err = _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes)
+            if err:
+                return i * index.shape[1] + j
+            _scale_tile(tile, i, j, r_in, c_in, out, rows, cols, mean, inv_std, zero_a, zero_b)
     return -1
 
 
@@ -156,16 +153,15 @@ def _or_tiles(tiles, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _or_stored(
-    fd, data, offsets, lengths, nc, blosc, fill, scratch, scratch_bytes, r_in, c_in, out, rows, cols
-):  # type: ignore[no-untyped-def]
-    for k in range(offsets.shape[0]):
-        if lengths[k] < 0:
-            continue  # never written: the fill value (callers OR only masks whose fill is 0)
-        tile, err = _chunk(k, fd, data, offsets, lengths, blosc, fill, scratch, scratch_bytes)
-        if err:
-            return k
-        _or_tile(tile, k // nc, k % nc, r_in, c_in, out, rows, cols)
+def _or_stored(index, fd, data, blosc, fill, scratch, scratch_bytes, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-def]
+    for i in range(index.shape[0]):
+        for j in range(index.shape[1]):
+            if np.int64(index[i, j, 0]) < 0:
+                continue  # never written: the fill value (callers OR only masks whose fill is 0)
+            tile, err = _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes)
+            if err:
+                return i * index.shape[1] + j
+            _or_tile(tile, i, j, r_in, c_in, out, rows, cols)
     return -1
 
 
@@ -174,11 +170,9 @@ def _stored_args(tiles: Tiles) -> tuple:
     assert stored is not None
     scratch = tiles.array[0, 0]
     return (
+        stored.index,
         stored.fd,
         stored.data,
-        stored.offsets,
-        stored.lengths,
-        stored.grid[1],
         stored.blosc,
         stored.fill,
         scratch,
