@@ -86,13 +86,14 @@ def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path, damage: s
     more compressed bytes than the chunk holds, which c-blosc 1 would read past): the loader's read
     fails with one line naming the cube, the variable and the window, not a crash or silent garbage."""
     import xarray as xr
-    from factories import make_cube_dataset
     from loader_rows import pair_rows
 
-    from hephaestus.ingest.encoding import encoding
     from hephaestus.ingest.config import ChunkingConfig
+    from hephaestus.ingest.encoding import encoding
     from hephaestus.platform import schema
     from hephaestus.train.data import LoaderConfig, MinicubeDataset
+
+    from factories import make_cube_dataset
 
     ds = make_cube_dataset(height=160, width=160)  # 2 x 2 chunks of 128 px
     chunking = ChunkingConfig(layout="sharded-128-mixed")
