@@ -110,13 +110,11 @@ class Tiles:
         if self.stored is not None:
             raise ValueError("stored (undecoded) tiles have no pieces: read them with undecoded=False")
         th, tw = self.array.shape[2:]
-        rows, cols = w.r1 - w.r0, w.c1 - w.c0
-        for i, j in np.ndindex(*self.array.shape[:2]):
-            r_lo, r_hi = max(i * th, self.r_in), min((i + 1) * th, self.r_in + rows)
-            c_lo, c_hi = max(j * tw, self.c_in), min((j + 1) * tw, self.c_in + cols)
-            src = (slice(r_lo - i * th, r_hi - i * th), slice(c_lo - j * tw, c_hi - j * tw))
-            dst = (slice(r_lo - self.r_in, r_hi - self.r_in), slice(c_lo - self.c_in, c_hi - self.c_in))
-            yield self.array[i, j][src], dst
+        rows = _pieces(self.r_in, self.r_in + w.r1 - w.r0, th)  # tile-grid coordinates: tile 0 first
+        cols = _pieces(self.c_in, self.c_in + w.c1 - w.c0, tw)
+        for i, rsrc, rdst in rows:
+            for j, csrc, cdst in cols:
+                yield self.array[i, j][rsrc, csrc], (rdst, cdst)
 
 
 @dataclass(frozen=True)
@@ -356,7 +354,7 @@ class ArrayReader:
     ) -> list[tuple[str, tuple[int, ...] | None, tuple[slice, slice], tuple[slice, slice]]]:
         """Per touched chunk: (stored key, position in its shard or None, source slices in the
         chunk, destination slices in the window)."""
-        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        lead_chunks = self._lead_chunks(w)
         rows = _pieces(w.r0, w.r1, self.chunks[-2])
         cols = _pieces(w.c0, w.c1, self.chunks[-1])
         locate = self._locate
@@ -365,6 +363,10 @@ class ArrayReader:
             for rc, rsrc, rdst in rows
             for cc, csrc, cdst in cols
         ]
+
+    def _lead_chunks(self, w: Window) -> tuple[int, ...]:
+        """Chunk coordinates of a window's leading (date) indices."""
+        return tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
 
     def _locate(self, coords: tuple[int, ...]) -> tuple[str, tuple[int, ...] | None]:
         """(stored key, position inside the shard) of chunk `coords`, memoised (keys are reused a lot)."""
@@ -429,13 +431,13 @@ class ArrayReader:
         self, w: Window, rc0: int, cc0: int, nr: int, nc: int
     ) -> list[tuple[str, tuple[int, ...] | None]]:
         """(stored key, position in its shard) of each touched chunk, row-major."""
-        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        lead_chunks = self._lead_chunks(w)
         locate = self._locate
         return [locate((*lead_chunks, rc0 + i, cc0 + j)) for i in range(nr) for j in range(nc)]
 
     def shard_keys(self, w: Window, rc0: int, cc0: int, nr: int, nc: int) -> list[str]:
         """The stored keys of the shards a window's chunks lie in (one chunk located per shard)."""
-        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        lead_chunks = self._lead_chunks(w)
         pr, pc = self._per_shard[-2:]
         rows = range(rc0 // pr * pr, rc0 + nr, pr)
         cols = range(cc0 // pc * pc, cc0 + nc, pc)
@@ -452,7 +454,7 @@ class ArrayReader:
     def shard_window(self, w: Window, rc0: int, cc0: int, nr: int, nc: int) -> tuple[str, np.ndarray] | None:
         """(shard key, [nr, nc, 2] offsets and lengths) when every touched chunk lies in one shard whose
         index is cached; None otherwise."""
-        lead_chunks = tuple(i // c for i, c in zip(w.lead, self.chunks[:-2], strict=True))
+        lead_chunks = self._lead_chunks(w)
         key, inner = self._locate((*lead_chunks, rc0, cc0))
         last, _ = self._locate((*lead_chunks, rc0 + nr - 1, cc0 + nc - 1))
         if last != key or inner is None:
