@@ -638,41 +638,17 @@ def _read_stored(
     grid: tuple[int, int],
     blosc: bool,
 ) -> StoredChunks:
-    """The stored bytes of the chunks at `where`, read into one buffer: byte ranges of one shard that
-    touch are read by one call (zarr writes a crop's chunks in a few Morton-order runs)."""
+    """The stored bytes of the chunks at `where`, read one by one into one buffer (the path of whole-file
+    chunks and of windows across shards; windows inside one shard are read by the compiled code)."""
     reqs = [reader.chunk_request(key, inner) for key, inner in where]
+    blobs = [None if req is None else fetcher.read_local(*req) for req in reqs]
     index = np.full((len(reqs), 2), _EMPTY, dtype=np.uint64)
-    runs: list[list] = []  # [key, start, end, [request numbers]]
-    whole: list[int] = []
-    for k, req in sorted(
-        ((k, r) for k, r in enumerate(reqs) if r is not None),
-        key=lambda kr: (kr[1][0], -1 if kr[1][1] is None else kr[1][1][0]),
-    ):
-        key, rng = req
-        if rng is None:
-            whole.append(k)
-        elif runs and runs[-1][0] == key and runs[-1][2] == rng[0]:
-            runs[-1][2] += rng[1]
-            runs[-1][3].append(k)
-        else:
-            runs.append([key, rng[0], rng[0] + rng[1], [k]])
-    blobs = {k: fetcher.read_local(reqs[k][0]) for k in whole}  # type: ignore[index]
-    total = sum(end - start for _, start, end, _ in runs) + sum(
-        len(b) for b in blobs.values() if b is not None
-    )
-    data = reader.byte_buffer(total)
+    data = reader.byte_buffer(sum(len(b) for b in blobs if b is not None))
     pos = 0
-    for key, start, end, members in runs:
-        fd = fetcher.descriptor(key)
-        got = 0 if fd is None else os.preadv(fd, [data[pos : pos + end - start]], start)
-        if got != end - start:
-            raise ValueError(f"{key}: {end - start} bytes expected at {start}, read {got}")
-        at = pos
-        for k in members:
-            index[k] = at, reqs[k][1][1]  # type: ignore[index]
-            at += reqs[k][1][1]  # type: ignore[index]
-        pos += end - start
-    for k, blob in blobs.items():
+    for k, (req, blob) in enumerate(zip(reqs, blobs, strict=True)):
+        if req is not None and req[1] is not None and (blob is None or len(blob) != req[1][1]):
+            got = 0 if blob is None else len(blob)
+            raise ValueError(f"{req[0]}: {req[1][1]} bytes expected at {req[1][0]}, read {got}")
         if blob is not None:
             data[pos : pos + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
             index[k] = pos, len(blob)
