@@ -67,6 +67,27 @@ def test_normalised_windows_match_numpy(tmp_path: Path, name: str) -> None:
             assert not mask[rows:].any() and not mask[:, cols:].any()
 
 
+@pytest.mark.parametrize("name", ["v3-shards-end", "v3-tiles-raw", "v2-slices-blosc"])
+@pytest.mark.parametrize("offset", [0, 1, 5])
+def test_whole_rows_stream_into_any_alignment(tmp_path: Path, name: str, offset: int) -> None:
+    """An output exactly as wide as the window (the crop case: each band goes out as one streamed run)
+    at every alignment of its start (`offset` floats past a 64-byte boundary): the same bits as numpy."""
+    array, data, store = _write(tmp_path, name, LAYOUTS[name])
+    data = _with_specials(array, data)
+    reader, fetcher = ArrayReader(array), Fetcher(store)
+    for undecoded in (True, False):
+        for w in _windows(array.shape, 8, seed=5):
+            rows, cols = w.r1 - w.r0, w.c1 - w.c0
+            raw = np.full(rows * cols + 32, 123.0, dtype=np.float32)
+            start = (-raw.ctypes.data // 4) % 16 + offset  # 64-byte aligned, then `offset` floats on
+            out = raw[start : start + rows * cols].reshape(rows, cols)
+            for _, tiles in read_tiles([(reader, w)], fetcher, undecoded=undecoded):
+                scale_into(out, tiles, SCALE, rows, cols)
+            window = data[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))]
+            np.testing.assert_array_equal(out, _expected(window), err_msg=f"{name} {w} offset {offset}")
+            assert (raw[:start] == 123.0).all() and (raw[start + rows * cols :] == 123.0).all()
+
+
 def test_hand_computed_values() -> None:
     """One 2 x 2 grid of 2 x 2 tiles, window (1, 1)-(3, 3): values worked out by hand."""
     from hephaestus.train.data.chunks import Tiles
