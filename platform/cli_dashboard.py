@@ -38,7 +38,7 @@ def dashboard(
     )
     typer.echo(
         f"dashboard: {report.frames} frames, {report.volcanoes} volcanoes, {report.alerts} alerts; "
-        f"{report.pages} pages, {report.images} images"
+        f"{report.pages} pages, {report.images} images drawn, {report.kept_images} unchanged"
     )
     for alert_id in report.skipped_images:
         typer.echo(f"warning: alert {alert_id}: no interferogram (see its page)", err=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hephaestus.catalog.dashboard import assets, data, figures, pages
+from hephaestus.catalog.dashboard.images import MANIFEST, ImageLedger, digest
 from hephaestus.platform import schema, storage
-from hephaestus.platform.cube import open_cube
+from hephaestus.platform.cube import cube_attrs, dataset_version, descends_from, open_cube
 from hephaestus.platform.errors import HephaestusError
 from hephaestus.platform.layout import safe_name
 
@@ -35,7 +36,10 @@ class DashboardReport:
     alerts: int
     pages: int
     images: int
+    """Images drawn by this build."""
     skipped_images: list[str]
+    kept_images: int = 0
+    """Images of the previous build left as they were (drawn from the same inputs)."""
 
 
 def _polygon(text: str | None, where: str) -> dict | None:
@@ -81,6 +85,23 @@ class _Cubes:
 
     def __init__(self) -> None:
         self._open: dict[str, object] = {}
+        self._attrs: dict[str, dict | None] = {}
+
+    def content_of(self, url: str, scored: str | None) -> str | None:
+        """A token of what the cube at `url` holds for a pair scored from cube version `scored`: that
+        version while the cube is it or grew from it by appends (which never change a published pair),
+        else the cube's own version (rebuilt: redraw). None: the cube's metadata cannot be read."""
+        if url not in self._attrs:
+            try:
+                self._attrs[url] = cube_attrs(url)
+            except (HephaestusError, OSError, ValueError):
+                self._attrs[url] = None
+        attrs = self._attrs[url]
+        if attrs is None:
+            return None
+        if scored and descends_from(attrs, scored):
+            return scored
+        return dataset_version(attrs)
 
     def pair(self, url: str, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if url not in self._open:
@@ -92,6 +113,18 @@ class _Cubes:
         lat = np.asarray(ds[schema.LAT].values)  # type: ignore[index]
         lon = np.asarray(ds[schema.LON].values)  # type: ignore[index]
         return phase, mask, lat, lon
+
+
+def _alert_inputs(a: dict, pair: dict | None, cubes: _Cubes) -> str | None:
+    """The digest of what an alert's image is drawn from (None: unknown, draw it)."""
+    if pair is None or not pair["cube_url"] or pair["primary_index"] is None:
+        return None
+    content = cubes.content_of(pair["cube_url"], a.get("cube_version"))
+    if content is None:
+        return None
+    alert = {k: a.get(k) for k in ("alert_id", "frame_id", "primary_date", "secondary_date", "polygon")}
+    used = ("cube_url", "primary_index", "secondary_index", "label", "positive")
+    return digest("alert", alert, {k: pair.get(k) for k in used}, content)
 
 
 def _alert_image(site: data.SiteData, a: dict, cubes: _Cubes, geom: dict | None) -> tuple[bytes | None, str]:
@@ -121,17 +154,27 @@ def build_dashboard(
     volcano_table: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> DashboardReport:
-    """Write the static site of a store's published catalog and monitor tables to `out_url`."""
+    """Write the static site of a store's published catalog and monitor tables to `out_url`.
+
+    Pages are written every time; an image is drawn only when what it shows changed since the site's
+    previous build (`images.ImageLedger`).
+    """
     site = data.load(store_url, volcano_table)
     out = storage.normalize(out_url)
     written = {"pages": 0, "images": 0}
+    ledger = ImageLedger(out)
 
     def put(rel: str, payload: bytes | str) -> None:
         storage.write_bytes(
             storage.join(out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
         )
-        written["images"] += rel.endswith(".png")
         written["pages"] += rel.endswith(".html")
+
+    def draw(rel: str, png: bytes, key: str | None, caption: str = "") -> None:
+        put(rel, png)
+        written["images"] += 1
+        if key is not None:
+            ledger.record(rel, key, caption)
 
     say = progress or (lambda _msg: None)
     for name, payload in assets.site_assets().items():
@@ -144,8 +187,10 @@ def build_dashboard(
     for v in site.volcanoes:
         mine = [r for r in site.scores if site.volcano_of(r) is v]
         alerts = [r for r in site.alerts if site.volcano_of(r) is v]
-        png = f"{v.key}.png"
-        put(f"volcanoes/{png}", figures.timeline_png(mine, f"{v.name}: deformation score per pair"))
+        png, title = f"{v.key}.png", f"{v.name}: deformation score per pair"
+        key = digest("timeline", title, mine)
+        if ledger.kept(f"volcanoes/{png}", key) is None:
+            draw(f"volcanoes/{png}", figures.timeline_png(mine, title), key)
         put(v.page, pages.volcano_page(site, v, mine, alerts, png))
 
     say(f"{len(site.alerts)} alert pages")
@@ -153,17 +198,22 @@ def build_dashboard(
     skipped: list[str] = []
     for a in site.alerts:
         page = pages.alert_page(a["alert_id"])
-        try:
-            png, caption = _alert_image(site, a, cubes, geoms[a["alert_id"]])
-        except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
-            png, caption = None, f"The interferogram could not be read: {exc}"
-        image = None
-        if png is None:
-            skipped.append(a["alert_id"])
-        else:
-            image = f"{safe_name(a['alert_id'])}.png"
-            put(f"alerts/{image}", png)
         pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
+        image: str | None = f"{safe_name(a['alert_id'])}.png"
+        key = _alert_inputs(a, pair, cubes)
+        before = None if key is None else ledger.kept(f"alerts/{image}", key)
+        if before is not None:
+            caption = before["caption"]
+        else:
+            try:
+                png, caption = _alert_image(site, a, cubes, geoms[a["alert_id"]])
+            except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
+                png, caption = None, f"The interferogram could not be read: {exc}"
+            if png is None:
+                skipped.append(a["alert_id"])
+                image = None
+            else:
+                draw(f"alerts/{image}", png, key, caption)
         put(page, pages.pair_page(site, a, image, caption, pair, site.volcano_of(a)))
 
     put(f"{pages.DATA}/frames.geojson", json.dumps(frames_geojson(site)))
@@ -187,6 +237,7 @@ def build_dashboard(
     for f in site.frames:
         put(f.page, pages.stac_item_page(site, f, by_frame.get(f.frame_id, []), alerted))
 
+    put(MANIFEST, ledger.manifest())  # after the images it describes
     return DashboardReport(
         out=out,
         index=storage.join(out, "index.html"),
@@ -196,4 +247,5 @@ def build_dashboard(
         pages=written["pages"],
         images=written["images"],
         skipped_images=skipped,
+        kept_images=ledger.reused,
     )

@@ -1,0 +1,100 @@
+"""A rebuilt site draws only the images whose inputs changed (the monitor rebuilds it after every cycle).
+
+Expectations come from what the test changes by hand: nothing (no image drawn, every file as before),
+one alert's polygon (that image alone), a cube appended to (nothing: appends never change a published
+pair), a cube rebuilt (its frame's alert images), a damaged ledger (everything, no error).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zarr
+from dashboard_store import MonitoredStore, make_monitored_store
+
+from hephaestus.catalog.dashboard import build_dashboard
+from hephaestus.catalog.dashboard.images import MANIFEST
+from hephaestus.platform.alerts import ALERT_FIELDS
+from hephaestus.platform.cube import HISTORY_ATTR, VERSION_ATTR
+from hephaestus.platform.layout import StoreLayout
+
+
+def _set_version(cube: Path, token: str, history: list[str]) -> None:
+    """Give a cube the version attributes ingest writes (a rebuild: new token, empty history;
+    an append: new token, the old one in the history)."""
+    group = zarr.open_group(str(cube), mode="r+")
+    group.attrs.update({VERSION_ATTR: token, HISTORY_ATTR: history})
+    zarr.consolidate_metadata(str(cube))
+
+
+@pytest.fixture
+def monitored(tmp_path: Path) -> MonitoredStore:
+    """A monitored store of its own (the catalog names its cubes by absolute path) whose cubes carry
+    version "v1", the version the alerts were scored from."""
+    made = make_monitored_store(tmp_path / "made")
+    for cube in (made.store / "cubes").iterdir():
+        _set_version(cube, "v1", [])
+    return made
+
+
+def _files(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def _pngs(site: Path) -> dict[str, bytes]:
+    return {k: v for k, v in _files(site).items() if k.endswith(".png")}
+
+
+def test_a_rebuild_with_nothing_new_draws_no_image(monitored: MonitoredStore, tmp_path: Path) -> None:
+    store, site = monitored.store, tmp_path / "site"
+    first = build_dashboard(store, site)
+    # one timeline per volcano and one image per alert, all drawn the first time
+    every = first.volcanoes + len(monitored.alerts)
+    assert (first.images, first.kept_images) == (every, 0)
+    before = _files(site)
+    second = build_dashboard(store, site)
+    assert (second.images, second.kept_images) == (0, every)
+    assert _files(site) == before  # pages, captions included, as the first build wrote them
+
+
+def test_only_the_changed_alert_is_drawn_again(monitored: MonitoredStore, tmp_path: Path) -> None:
+    store, site = monitored.store, tmp_path / "site"
+    build_dashboard(store, site)
+    before = _pngs(site)
+    moved = dict(monitored.alerts[0])
+    box = json.loads(moved["polygon"])
+    box["coordinates"][0] = [[x + 0.004, y] for x, y in box["coordinates"][0]]
+    moved["polygon"] = json.dumps(box)
+    rows = [moved, *monitored.alerts[1:]]
+    pq.write_table(pa.Table.from_pylist(rows, schema=ALERT_FIELDS), StoreLayout(store).monitor.alerts)
+    report = build_dashboard(store, site)
+    assert report.images == 1 and report.kept_images == report.volcanoes + len(monitored.alerts) - 1
+    after = _pngs(site)
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {f"alerts/{moved['alert_id']}.png"}
+
+
+def test_an_append_keeps_the_images_and_a_rebuild_redraws_its_frame(
+    monitored: MonitoredStore, tmp_path: Path
+) -> None:
+    store, site = monitored.store, tmp_path / "site"
+    build_dashboard(store, site)
+    appended, rebuilt = monitored.frames[0], monitored.frames[1]
+    _set_version(store / "cubes" / f"{appended}.zarr", "v2", ["v1"])
+    assert build_dashboard(store, site).images == 0
+    _set_version(store / "cubes" / f"{rebuilt}.zarr", "v9", [])
+    report = build_dashboard(store, site)
+    assert report.images == sum(a["frame_id"] == rebuilt for a in monitored.alerts) > 0
+
+
+def test_a_damaged_ledger_redraws_everything(monitored: MonitoredStore, tmp_path: Path) -> None:
+    store, site = monitored.store, tmp_path / "site"
+    build_dashboard(store, site)
+    (site / MANIFEST).write_text("{not json")
+    report = build_dashboard(store, site)
+    assert (report.images, report.kept_images) == (report.volcanoes + len(monitored.alerts), 0)
+    assert json.loads((site / MANIFEST).read_text())["images"]  # and written anew
