@@ -272,8 +272,11 @@ def scale_into(out: np.ndarray, tiles: Tiles, scale: ChannelScale, rows: int, co
     """out[r, c] = the normalised pixel (r_in + r, c_in + c) of the tiles (0 for no-data and non-finite)
     for r < rows, c < cols (the part of a crop inside the frame; the rest of out is left as it is).
 
-    `out`: one float32 channel of the model input (C-contiguous, so that the loops vectorise).
+    `out`: one float32 channel of the model input, C-contiguous (so that the loops vectorise and each band
+    goes out as one streamed run).
     """
+    if out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise TypeError(f"out must be a C-contiguous float32 array, got {out.dtype} {out.flags.c_contiguous=}")
     if len(scale.zero_values) > 2:
         raise ValueError(f"at most two no-data values per channel, got {scale.zero_values}")
     # numpy 2 compares a float array with a Python float in the array's dtype, an int array in float64;

@@ -101,6 +101,17 @@ def test_hand_computed_values() -> None:
     np.testing.assert_array_equal(out, [[1.0, 0.0], [4.0, 5.5]])  # (3-1)/2, no-data 6 -> 0, (9-1)/2, (12-1)/2
 
 
+def test_an_output_that_is_not_one_contiguous_float32_block_is_refused() -> None:
+    """A strided view or another dtype fails with a TypeError naming it (not a compile error, not a
+    cube error: read_input turns ValueErrors into errors about the cube)."""
+    from hephaestus.train.data.chunks import Tiles
+
+    tiles = Tiles(np.ones((1, 1, 4, 4), dtype=np.float32), 0, 0, 1)
+    for out in (np.zeros((4, 8), dtype=np.float32)[:, ::2], np.zeros((4, 4), dtype=np.float64)):
+        with pytest.raises(TypeError, match="C-contiguous float32"):
+            scale_into(out, tiles, SCALE, 4, 4)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "header-claims-more"])
 def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path, damage: str) -> None:
     """Damage the stored blosc chunks of a cube's shards (garbage bytes; or a blosc header that claims
