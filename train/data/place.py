@@ -276,7 +276,9 @@ def scale_into(out: np.ndarray, tiles: Tiles, scale: ChannelScale, rows: int, co
     goes out as one streamed run).
     """
     if out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise TypeError(f"out must be a C-contiguous float32 array, got {out.dtype} {out.flags.c_contiguous=}")
+        raise TypeError(
+            f"out must be a C-contiguous float32 array, got {out.dtype} {out.flags.c_contiguous=}"
+        )
     if len(scale.zero_values) > 2:
         raise ValueError(f"at most two no-data values per channel, got {scale.zero_values}")
     # numpy 2 compares a float array with a Python float in the array's dtype, an int array in float64;
