@@ -13,11 +13,12 @@ import hashlib
 import json
 import logging
 
+from hephaestus.catalog.dashboard.pages import DATA
 from hephaestus.platform import storage
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "data/images.json"
+MANIFEST = f"{DATA}/images.json"
 """Where a site keeps its images' digests (relative to the site root)."""
 
 DRAWING_VERSION = 1

@@ -127,9 +127,8 @@ def _alert_inputs(a: dict, pair: dict | None, cubes: _Cubes) -> str | None:
     return digest("alert", alert, {k: pair.get(k) for k in used}, content)
 
 
-def _alert_image(site: data.SiteData, a: dict, cubes: _Cubes, geom: dict | None) -> tuple[bytes | None, str]:
-    """(PNG or None, caption) of one alert's pair."""
-    pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
+def _alert_image(a: dict, pair: dict | None, cubes: _Cubes, geom: dict | None) -> tuple[bytes | None, str]:
+    """(PNG or None, caption) of one alert's pair (`pair`: its catalog row, None when not listed)."""
     if pair is None or not pair["cube_url"] or pair["primary_index"] is None:
         return None, "The catalog lists no cube for this pair: no interferogram to show."
     phase, mask, lat, lon = cubes.pair(pair["cube_url"], pair["primary_index"], pair["secondary_index"])
@@ -206,7 +205,7 @@ def build_dashboard(
             caption = before["caption"]
         else:
             try:
-                png, caption = _alert_image(site, a, cubes, geoms[a["alert_id"]])
+                png, caption = _alert_image(a, pair, cubes, geoms[a["alert_id"]])
             except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
                 png, caption = None, f"The interferogram could not be read: {exc}"
             if png is None:
