@@ -59,7 +59,7 @@ def hmc_command() -> list[str]:
     beside = Path(sys.executable).with_name("hmc")
     if beside.exists():
         return [str(beside)]
-    return [sys.executable, "-m", "hephaestus.platform.cli"]
+    return [sys.executable, "-m", "hephaestus.cli.app"]
 
 
 def run_step(name: str, cmd: list[str], timeout_s: float, log_dir: Path) -> float:

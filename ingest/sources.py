@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hephaestus.platform import storage
+from hephaestus.platform.pairs import pair_name
 
 from .config import IngestConfig
 from .geotiff import ProductError
@@ -187,7 +188,7 @@ def discover_products(cfg: IngestConfig) -> set[str]:
     file present): what a watcher compares with what it has already ingested. Reads listings only."""
     scan = scan_licsar(roots(cfg).licsar)
     return {
-        f"{fid}/{p.astype(object):%Y%m%d}_{s.astype(object):%Y%m%d}"
+        f"{fid}/{pair_name(p.astype(object), s.astype(object))}"
         for fid, fr in scan.frames.items()
         for (p, s), product in fr.products.items()
         if product.phase is not None

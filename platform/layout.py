@@ -16,8 +16,8 @@ A store (`STORE`, any fsspec URL) holds::
     catalog/<VERSION>/items.parquet      stac-geoparquet mirror of the Items
     catalog/<VERSION>/cache/scan.parquet what the build read from each cube (cube version, per-pair
                                          statistics): the next build reuses it for unchanged pairs
-    monitor/scores.parquet               every pair the monitor scored (schema: platform/alerts.py)
-    monitor/alerts.parquet               one row per detection (schema: platform/alerts.py)
+    monitor/scores.parquet               every pair the monitor scored (schema: monitor/tables.py)
+    monitor/alerts.parquet               one row per detection (schema: monitor/tables.py)
     monitor/alerts.geojson               the same alerts as a GeoJSON FeatureCollection
     monitor/state/                       the monitor's cycle journal (restart without loss or repeat)
 
@@ -198,7 +198,7 @@ class StoreLayout(_Root):
 
 @dataclass(frozen=True)
 class MonitorFiles:
-    """The monitor's outputs under one store (tables described in platform/alerts.py)."""
+    """The monitor's outputs under one store (tables described in monitor/tables.py)."""
 
     url: str
 

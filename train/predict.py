@@ -21,11 +21,11 @@ import torch
 import xarray as xr
 
 from hephaestus.platform import schema, storage
-from hephaestus.platform.alerts import pair_name
 from hephaestus.platform.cube import open_cube, spatial_ref_attrs
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.inputs import InputSpec, pad_series
 from hephaestus.platform.layout import CheckpointFiles, StoreLayout
+from hephaestus.platform.pairs import pair_name
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.cubes import OpenCube, default_store
 from hephaestus.train.data.read import read_input

@@ -1,5 +1,5 @@
 """A small monitored store for the dashboard tests: three cubes at real volcanoes, a published catalog,
-and monitor tables written by hand with the exact schemas of platform/alerts.py.
+and monitor tables written by hand with the exact schemas of monitor/tables.py.
 
 The expectations (frames, alerts, their uids and dates) are what this module wrote, not what the
 dashboard reads back: the tests compare the site with them.
@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hephaestus.catalog import CatalogConfig, build_catalog, read_pairs
-from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS, pair_uid
+from hephaestus.monitor.tables import ALERT_FIELDS, SCORE_FIELDS
 from hephaestus.platform.layout import StoreLayout
+from hephaestus.platform.pairs import pair_uid
 
 from factories import write_published_cube
 

@@ -203,7 +203,7 @@ def test_broken_cube_is_named_and_left_out(tmp_path: Path, cube_store: tuple[Pat
 
 
 def _app():  # type: ignore[no-untyped-def]
-    from hephaestus.platform.cli import app
+    from hephaestus.cli.app import app
 
     return app
 

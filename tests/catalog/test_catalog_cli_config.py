@@ -13,7 +13,7 @@ from pathlib import Path
 from catalog_records import annotation, write_annotations
 from typer.testing import CliRunner
 
-from hephaestus.platform.cli import app
+from hephaestus.cli.app import app
 
 from factories import write_published_cube
 

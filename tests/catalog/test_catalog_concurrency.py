@@ -75,7 +75,7 @@ def test_second_build_stops_and_the_pointer_stays_complete(store: Path) -> None:
 
 def test_two_concurrent_cli_builds_leave_a_complete_catalog(store: Path) -> None:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    cmd = [sys.executable, "-m", "hephaestus.platform.cli", "catalog", "build", str(store)]
+    cmd = [sys.executable, "-m", "hephaestus.cli.app", "catalog", "build", str(store)]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)

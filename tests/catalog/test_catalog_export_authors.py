@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from hephaestus.catalog import CatalogConfig, build_catalog
 from hephaestus.catalog.pairs import polygon_stats
+from hephaestus.cli.app import app
 from hephaestus.platform import schema
-from hephaestus.platform.cli import app
 
 from factories import write_published_cube
 

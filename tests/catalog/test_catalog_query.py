@@ -44,7 +44,7 @@ def _records() -> list[dict]:
 
 
 def _app() -> typer.Typer:
-    from hephaestus.platform.cli import app
+    from hephaestus.cli.app import app
 
     return app
 

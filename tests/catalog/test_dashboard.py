@@ -17,11 +17,11 @@ from dashboard_store import MonitoredStore, make_monitored_store
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-from hephaestus.catalog.dashboard import build_dashboard
-from hephaestus.catalog.dashboard.figures import PREDICTED_COLOUR, TRUE_COLOUR
+from hephaestus.cli.app import app
+from hephaestus.monitor.dashboard import build_dashboard
+from hephaestus.monitor.dashboard.figures import PREDICTED_COLOUR, TRUE_COLOUR
+from hephaestus.monitor.tables import ALERT_FIELDS
 from hephaestus.platform import storage
-from hephaestus.platform.alerts import ALERT_FIELDS
-from hephaestus.platform.cli import app
 from hephaestus.platform.layout import StoreLayout
 
 LINK = re.compile(r'(?:href|src)="([^"#]+)"')

@@ -18,7 +18,7 @@ from hephaestus.platform.layout import StoreLayout
 def site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[MonitoredStore, Path]:
     from typer.testing import CliRunner
 
-    from hephaestus.platform.cli import app
+    from hephaestus.cli.app import app
 
     root = tmp_path_factory.mktemp("dashboard")
     monitored = make_monitored_store(root)

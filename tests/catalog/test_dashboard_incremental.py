@@ -16,9 +16,9 @@ import pytest
 import zarr
 from dashboard_store import MonitoredStore, make_monitored_store
 
-from hephaestus.catalog.dashboard import build_dashboard
-from hephaestus.catalog.dashboard.images import MANIFEST
-from hephaestus.platform.alerts import ALERT_FIELDS
+from hephaestus.monitor.dashboard import build_dashboard
+from hephaestus.monitor.dashboard.images import MANIFEST
+from hephaestus.monitor.tables import ALERT_FIELDS
 from hephaestus.platform.cube import HISTORY_ATTR, VERSION_ATTR
 from hephaestus.platform.layout import StoreLayout
 

@@ -61,7 +61,7 @@ def _env_with_canaries() -> tuple[dict[str, str], list[str]]:
 
 def test_cli_logs_and_outputs_hold_no_credentials(tmp_path: Path) -> None:
     env, canaries = _env_with_canaries()
-    hmc = [sys.executable, "-m", "hephaestus.platform.cli"]
+    hmc = [sys.executable, "-m", "hephaestus.cli.app"]
     runs = [
         subprocess.run([*hmc, "--help"], env=env, capture_output=True, text=True, timeout=120),
         subprocess.run(

@@ -19,9 +19,9 @@ from cube_checks import content_hash
 from ingest_sources import SourceFrame, write_sources
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.platform import schema, storage
-from hephaestus.platform.cli import app
 from hephaestus.platform.cube import cube_version, dataset_version, descends_from, open_cube
 
 pytestmark = pytest.mark.usefixtures("ray_local")

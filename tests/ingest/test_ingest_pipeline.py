@@ -18,9 +18,9 @@ from ingest_sources import default_frames, write_era5, write_frame, write_tif
 from remote_case import check_remote_equals_local, tiny_sources
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.ingest import IngestConfig, run_ingest
 from hephaestus.platform import schema
-from hephaestus.platform.cli import app
 from hephaestus.platform.cube import open_cube
 
 from factories import write_published_cube

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hephaestus.platform.alerts import SCORE_FIELDS, read_table
+from hephaestus.monitor.tables import SCORE_FIELDS, read_table
 
 
 def test_absent_table_reads_empty_with_its_schema(tmp_path: Path) -> None:

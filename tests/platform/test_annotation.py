@@ -133,9 +133,9 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_same_verdict_and_message_in_every_stage(case: str, tmp_path: Path) -> None:
+    from hephaestus.cli.app import app
+    from hephaestus.cli.demo import first_positive
     from hephaestus.ingest.plan import Plan, plan_annotations
-    from hephaestus.platform.cli import app
-    from hephaestus.platform.cli_demo import first_positive
 
     folder = tmp_path / "annotations"
     folder.mkdir()

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from hephaestus.platform.cli import app
+from hephaestus.cli.app import app
 
 # command argv (from a temporary folder), YAML text, flag argv, path of the value, YAML value, flag value
 CASES: dict[str, tuple[Any, str, list[str], tuple[str, ...], Any, Any]] = {

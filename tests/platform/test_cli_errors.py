@@ -1,6 +1,6 @@
 """Every `hmc` command reports a bad input as one line on stderr with exit 2; `--debug` adds the traceback.
 
-The CLI catches the platform's error base once (platform/cli.py). Each case below gives a command an input
+The CLI catches the platform's error base once (cli/app.py). Each case below gives a command an input
 that is wrong in a way a user makes (a missing folder, a broken file, a bad value) and expects the line to
 name that input. No case starts Ray: a bad input is refused before any work.
 """
@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from hephaestus.platform.cli import CommandGroup, app, root_options
+from hephaestus.cli.app import CommandGroup, app, root_options
 
 
 def _bad_yaml(root: Path) -> Path:

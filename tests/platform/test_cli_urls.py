@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 import hephaestus.catalog as catalog
 import hephaestus.catalog.export_authors as export_authors
 import hephaestus.train.predict as predict
-from hephaestus.platform.cli import app
-from hephaestus.platform.cli_common import normalise_url
+from hephaestus.cli.app import app
+from hephaestus.cli.common import normalise_url
 
 
 @pytest.fixture

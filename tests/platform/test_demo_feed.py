@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hephaestus.cli.demo import DemoConfig, demo_steps, monitor_steps
 from hephaestus.ingest.synthetic import SynthConfig
 from hephaestus.ingest.synthetic.release import release_dates
-from hephaestus.platform.cli_demo import DemoConfig, demo_steps, monitor_steps
 
 
 def test_demo_trains_on_the_early_feed_and_monitors_the_rest(tmp_path: Path) -> None:

@@ -20,11 +20,11 @@ from monitor_feed import train_tiny_classifier, unrest_feed
 
 from hephaestus.ingest.synthetic.generator import plan
 from hephaestus.ingest.synthetic.release import release, release_dates
+from hephaestus.monitor.config import MonitorConfig, Thresholds
+from hephaestus.monitor.cycle import run_cycle
 from hephaestus.platform import volcanoes
-from hephaestus.platform.alerts import pair_uid
-from hephaestus.platform.cli_monitor import run_cycle
 from hephaestus.platform.layout import StoreLayout
-from hephaestus.train.monitor.config import MonitorConfig, Thresholds
+from hephaestus.platform.pairs import pair_uid
 
 # Measured 2026-11-27 (193 s with other jobs running): the first onset pair scores 0.99999, the
 # highest pair before the onset 0.23, inflating pairs 0.98-1.0 except one 24-day pair on the edge.

@@ -16,15 +16,15 @@ import pytest
 from monitor_feed import random_segmenter, table_rows
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.ingest.synthetic import SynthConfig
 from hephaestus.ingest.synthetic.generator import plan
 from hephaestus.ingest.synthetic.release import release, release_dates
-from hephaestus.platform.cli import app
-from hephaestus.platform.cli_monitor import run_cycle
+from hephaestus.monitor.config import MonitorConfig, Thresholds
+from hephaestus.monitor.cycle import run_cycle
+from hephaestus.monitor.journal import CRASH_ENV
 from hephaestus.platform.cube import cube_version
 from hephaestus.platform.layout import StoreLayout
-from hephaestus.train.monitor.config import MonitorConfig, Thresholds
-from hephaestus.train.monitor.journal import CRASH_ENV
 
 FEED = SynthConfig(frames=1, pairs=8, height=48, width=48, seed=2, positive_fraction=0.3)
 EVERYTHING = Thresholds(score=0.0, min_area_km2=0.0)  # every pair with a predicted region is an alert
@@ -86,7 +86,7 @@ def test_every_keeps_watching(reference: Path) -> None:
 
 
 def _killed_at(point: str, root: Path, store: Path) -> None:
-    argv = [sys.executable, "-m", "hephaestus.platform.cli", "monitor", str(root / "feed"), str(store),
+    argv = [sys.executable, "-m", "hephaestus.cli.app", "monitor", str(root / "feed"), str(store),
             "--checkpoint", str(root / "ckpt"), "--score-threshold", "0", "--min-area-km2", "0", "--workers", "2"]  # fmt: skip
     proc = subprocess.run(
         argv, env={**os.environ, CRASH_ENV: point}, capture_output=True, text=True, timeout=600

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from hephaestus.platform.cli import app
+from hephaestus.cli.app import app
 
 # Paper section 4 / appendix B: 5 classifiers + 3 segmenters, single/series, with/without atmosphere,
 # 3 seeds; AdamW lr 1e-5, weight decay 1e-2, 90 epochs; CE for classifiers except ViT (focal), focal for

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hephaestus.monitor.config import MonitorConfig, parse_duration
+from hephaestus.monitor.detect import deformed_area_km2, describe, fringe_count, mask_polygon
 from hephaestus.platform import volcanoes
-from hephaestus.platform.alerts import pair_uid
-from hephaestus.train.monitor.config import MonitorConfig, parse_duration
-from hephaestus.train.monitor.detect import deformed_area_km2, describe, fringe_count, mask_polygon
+from hephaestus.platform.pairs import pair_uid
 
 R = 6371.0088
 LAT = 40.0 - (np.arange(20) + 0.5) * 0.001  # pixel centres, north up, 0.001 deg

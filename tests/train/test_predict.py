@@ -12,8 +12,8 @@ import torch
 import xarray as xr
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.platform import schema
-from hephaestus.platform.cli import app
 from hephaestus.platform.cube import open_cube
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.config import RunConfig

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from hephaestus import catalog
-from hephaestus.platform.cli import app
+from hephaestus.cli.app import app
 from hephaestus.platform.inputs import InputSpec, step_channels
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data import LoaderConfig, MinicubeDataset

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from hephaestus.platform.cli import app
+from hephaestus.cli.app import app
 from hephaestus.train.config import GridConfig, RunConfig, grid_preset
 from hephaestus.train.loop import input_record
 from hephaestus.train.sources import CatalogSource, DataRequest

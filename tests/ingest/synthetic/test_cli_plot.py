@@ -9,10 +9,10 @@ import rasterio
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.ingest.synthetic import SynthConfig, generate
 from hephaestus.ingest.synthetic.generator import plan
 from hephaestus.ingest.synthetic.plot import Source, SyntheticSources
-from hephaestus.platform.cli import app
 
 
 @pytest.fixture(scope="module")

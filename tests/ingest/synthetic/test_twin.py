@@ -18,11 +18,11 @@ import rasterio
 from table2 import PAPER_TABLE2, table2
 from typer.testing import CliRunner
 
+from hephaestus.cli.app import app
 from hephaestus.ingest.synthetic import SynthConfig, gvp, scene, twin
 from hephaestus.ingest.synthetic.deformation import FRINGE_M
 from hephaestus.ingest.synthetic.generator import render_pair
 from hephaestus.ingest.synthetic.labels import intensity_of_fringes
-from hephaestus.platform.cli import app
 
 FRAMES = ("155D_02484_191814", "012D_07075_080504")  # Fagradalsfjall dykes (54 pairs), Colima (279)
 SCALE = 0.04

@@ -34,7 +34,7 @@ def _package_dir(name: str) -> Path:
 
 def site_assets() -> dict[str, bytes]:
     """Asset file name -> bytes, for SITE/assets/."""
-    static = importlib.resources.files("hephaestus.catalog.dashboard") / "static"
+    static = importlib.resources.files("hephaestus.monitor.dashboard") / "static"
     out = {name: (static / name).read_bytes() for name in OWN_FILES}
     root = _package_dir(BASEMAP_PACKAGE)
     try:

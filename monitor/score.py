@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hephaestus.monitor.config import MonitorConfig
+from hephaestus.monitor.detect import Detection, describe
 from hephaestus.platform import schema, storage, volcanoes
-from hephaestus.platform.alerts import pair_uid
 from hephaestus.platform.cube import dataset_version, open_cube
 from hephaestus.platform.errors import InputError
-from hephaestus.train.monitor.config import MonitorConfig
-from hephaestus.train.monitor.detect import Detection, describe
+from hephaestus.platform.pairs import pair_uid
 from hephaestus.train.predict import (
     LoadedModel,
     load_checkpoint,

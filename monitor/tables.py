@@ -9,7 +9,6 @@ Features (properties = every column but `polygon`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Final
 
 import pyarrow as pa
@@ -21,7 +20,7 @@ SCORE_FIELDS: Final = pa.schema(
     [
         pa.field(
             "uid", pa.string(), nullable=False
-        ),  # the pair uid (pair_uid below): FRAME_PRIMARY_SECONDARY
+        ),  # the pair uid (platform.pairs.pair_uid): FRAME_PRIMARY_SECONDARY
         pa.field("frame_id", pa.string(), nullable=False),
         pa.field("volcano", pa.string()),  # GVP volcano name nearest the frame centre (or the annotation's)
         pa.field("volcano_number", pa.int32()),  # GVP volcano number
@@ -65,14 +64,3 @@ ALERT_FIELDS: Final = pa.schema(
     ]
 )
 """monitor/alerts.parquet (and alerts.geojson): one row per detection, never duplicated by a re-run."""
-
-
-def pair_uid(frame_id: str, primary: dt.date, secondary: dt.date) -> str:
-    """The pair uid of a scored pair and the id of its alert: FRAME_YYYYMMDD_YYYYMMDD (LiCSAR's own name
-    of the pair's folder under the frame), the same whatever cube version or catalog the pair is read from."""
-    return f"{frame_id}_{pair_name(primary, secondary)}"
-
-
-def pair_name(primary: dt.date, secondary: dt.date) -> str:
-    """PRIMARY_SECONDARY as YYYYMMDD_YYYYMMDD: LiCSAR's pair folder name, and what `hmc predict --pair` takes."""
-    return f"{primary:%Y%m%d}_{secondary:%Y%m%d}"

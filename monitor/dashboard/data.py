@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from hephaestus.catalog.read import read_pairs, resolve_version
-from hephaestus.platform import alerts, storage
+from hephaestus.monitor import tables as alerts
 from hephaestus.platform import stac_extension as hx
+from hephaestus.platform import storage
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import StoreLayout, safe_name
 from hephaestus.platform.volcanoes import GvpVolcano, name_index, normalise_name, read_table

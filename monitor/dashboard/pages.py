@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from hephaestus.catalog.dashboard.data import Frame, SiteData, Volcano
-from hephaestus.catalog.dashboard.figures import iso
+from hephaestus.monitor.dashboard.data import Frame, SiteData, Volcano
+from hephaestus.monitor.dashboard.figures import iso
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.layout import safe_name
 

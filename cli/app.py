@@ -1,6 +1,6 @@
 """`hmc`: the command line of the platform, one subcommand per stage.
 
-Each stage's commands live in their own `cli_<stage>` module beside this one; they import the stage
+Each stage's commands live in their own module beside this one (`cli/<stage>.py`); they import the stage
 lazily so that `hmc --help` stays fast and a stage's heavy dependencies load only when used.
 
 Errors are handled here, once, for every command (:class:`CommandGroup`): an error the platform raises on
@@ -20,15 +20,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from hephaestus.platform import (
-    cli_catalog,
-    cli_dashboard,
-    cli_demo,
-    cli_ingest,
-    cli_monitor,
-    cli_synth,
-    cli_train,
-)
+from hephaestus.cli import catalog, dashboard, demo, ingest, monitor, synth, train
 from hephaestus.platform.errors import EXIT_RUNTIME, HephaestusError
 from hephaestus.platform.ray_session import VERBOSE_ENV
 
@@ -85,7 +77,7 @@ def root_options(
     )
 
 
-for _commands in (cli_synth, cli_ingest, cli_catalog, cli_train, cli_monitor, cli_demo, cli_dashboard):
+for _commands in (synth, ingest, catalog, train, monitor, demo, dashboard):
     _commands.register(app)
 
 

@@ -30,8 +30,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hephaestus.monitor.tables import ALERT_FIELDS, SCORE_FIELDS, read_table
 from hephaestus.platform import storage
-from hephaestus.platform.alerts import ALERT_FIELDS, SCORE_FIELDS, read_table
 from hephaestus.platform.layout import MonitorFiles
 
 CRASH_ENV = "HMC_MONITOR_CRASH_AT"

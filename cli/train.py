@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
+from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve, validated
 from hephaestus.platform.errors import InputError
 
@@ -134,7 +134,7 @@ def benchmark(
         raise InputError("--out is required (except with --dry-run)")
     from rich.live import Live
 
-    from hephaestus.platform.cli_progress import RunsBoard
+    from hephaestus.cli.progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
     from hephaestus.train.sources import CatalogSource
 
@@ -221,7 +221,7 @@ def train(
     from rich.console import Console
     from rich.live import Live
 
-    from hephaestus.platform.cli_progress import RunsBoard
+    from hephaestus.cli.progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
     from hephaestus.train.sources import CatalogSource
 

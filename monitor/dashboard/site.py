@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hephaestus.catalog.dashboard import assets, data, figures, pages
-from hephaestus.catalog.dashboard.images import MANIFEST, ImageLedger, digest
+from hephaestus.monitor.dashboard import assets, data, figures, pages
+from hephaestus.monitor.dashboard.images import MANIFEST, ImageLedger, digest
 from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import cube_attrs, dataset_version, descends_from, open_cube
 from hephaestus.platform.errors import HephaestusError

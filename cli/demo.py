@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 from pydantic import Field
 
+from hephaestus.cli.common import config_option, maybe_print, print_config_option
 from hephaestus.platform.annotation import iter_raw, parse_file
-from hephaestus.platform.cli_common import config_option, maybe_print, print_config_option
 from hephaestus.platform.config import Config, resolve
 from hephaestus.platform.schema import NEGATIVE_LABEL
 
@@ -130,8 +130,8 @@ def demo(
     print_config: bool = print_config_option(),
 ) -> None:
     """Synthesize sources, ingest, catalog, train a classifier and a segmenter; tables, baselines, figures."""
-    from hephaestus.platform.cli import app
-    from hephaestus.platform.cli_demo_report import report
+    from hephaestus.cli.app import app
+    from hephaestus.cli.demo_report import report
     from hephaestus.platform.ray_session import ray_session, send_logs_to
 
     cfg = resolve(

@@ -1,4 +1,4 @@
-"""`hmc dashboard STORE --out SITE`: write the static web view of a store (the site: catalog/dashboard/).
+"""`hmc dashboard STORE --out SITE`: write the static web view of a store (the site: monitor/dashboard/).
 
 Thin on purpose: the stage is imported inside the command so that `hmc --help` stays fast.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from hephaestus.platform.cli_common import normalise_url
+from hephaestus.cli.common import normalise_url
 
 
 def dashboard(
@@ -26,7 +26,7 @@ def dashboard(
     ),
 ) -> None:
     """Static site: map of frames and volcanoes, score timelines, alert pages, STAC browser."""
-    from hephaestus.catalog.dashboard import build_dashboard
+    from hephaestus.monitor.dashboard import build_dashboard
     from hephaestus.platform import storage
     from hephaestus.platform.volcanoes import DEFAULT_GVP
 

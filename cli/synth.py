@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
+from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 
 
@@ -78,7 +78,7 @@ def synth(
     )
     maybe_print(cfg, print_config)
     start = time.perf_counter()
-    from hephaestus.platform.cli_progress import progress_bar
+    from hephaestus.cli.progress import progress_bar
 
     with progress_bar(transient=True) as bar:
         task = bar.add_task("synth pairs", total=cfg.total_pairs)

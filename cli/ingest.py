@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
+from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 from hephaestus.platform.errors import InputError
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
-    from hephaestus.platform.cli_progress import progress_bar
+    from hephaestus.cli.progress import progress_bar
 
     return progress_bar(transient=True)
 

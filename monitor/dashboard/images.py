@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 
-from hephaestus.catalog.dashboard.pages import DATA
+from hephaestus.monitor.dashboard.pages import DATA
 from hephaestus.platform import storage
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
+from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform import schema
-from hephaestus.platform.cli_common import config_option, maybe_print, normalise_url, print_config_option
 from hephaestus.platform.config import resolve
 from hephaestus.platform.errors import InputError
 
@@ -89,7 +89,7 @@ def build(
         incremental=incremental,
     )
     maybe_print(cfg, print_config)
-    from hephaestus.platform.cli_progress import progress_bar
+    from hephaestus.cli.progress import progress_bar
 
     with progress_bar(transient=True) as bar:
         task = bar.add_task("scanning cubes", total=None)

@@ -1,0 +1,5 @@
+"""`python -m hephaestus.cli ...` runs `hmc`."""
+
+from hephaestus.cli.app import main
+
+main()

@@ -1,0 +1,113 @@
+"""`hmc monitor`: watch sources for new interferograms and turn each new pair into a score, maybe an alert.
+
+The command repeats one cycle of the monitoring stage (`hephaestus.monitor.cycle.run_cycle`: discover,
+ingest, update the catalog, score, alert) once or every DURATION, and prints what each cycle did.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
+from hephaestus.platform.config import resolve
+from hephaestus.platform.errors import HephaestusError, PlatformRuntimeError
+
+
+def monitor(
+    sources: str = typer.Argument(
+        ...,
+        help="SOURCES folder or bucket prefix to watch (licsar/, era5/, annotations/)",
+        callback=normalise_url,
+    ),
+    store: str = typer.Argument(
+        ..., help="store URL the cubes, catalog and monitor/ tables live in", callback=normalise_url
+    ),
+    checkpoint: list[str] = typer.Option(
+        None,
+        "--checkpoint",
+        help="trained checkpoint or run folder: a classifier (score) and/or a segmenter (mask); repeat for both",
+        callback=normalise_url,
+    ),
+    every: str | None = typer.Option(
+        None, "--every", help="keep watching: a cycle every DURATION (90s, 15m, 6h, 1d)"
+    ),
+    cycles: int | None = typer.Option(None, "--cycles", min=1, help="with --every: stop after N cycles"),
+    score_threshold: float | None = typer.Option(
+        None, "--score-threshold", min=0.0, max=1.0, help="alert at this score or more (default 0.5)"
+    ),
+    min_area: float | None = typer.Option(
+        None,
+        "--min-area-km2",
+        min=0.0,
+        help="alert only for a deformed area of this many km2 or more (default 0.05)",
+    ),
+    volcanoes: str | None = typer.Option(
+        None,
+        "--volcanoes",
+        help="GVP volcano table (CSV; default: the platform's copy)",
+        callback=normalise_url,
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="ingest: local Ray CPUs / tasks in flight"
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="ingest: Ray cluster address (default: local)"
+    ),
+    config: Path | None = config_option("MonitorConfig"),
+    print_config: bool = print_config_option(),
+) -> None:
+    """Discover new products, ingest, update the catalog, score each new pair and raise alerts
+    (STORE/monitor/: scores.parquet, alerts.parquet, alerts.geojson)."""
+    from hephaestus.monitor.config import MonitorConfig
+    from hephaestus.monitor.cycle import MonitorCycleError, run_cycle
+    from hephaestus.platform import storage
+    from hephaestus.platform.layout import StoreLayout
+
+    thresholds = {k: v for k, v in (("score", score_threshold), ("min_area_km2", min_area)) if v is not None}
+    cfg = resolve(
+        MonitorConfig,
+        config,
+        sources=sources,
+        store=store,
+        checkpoints=tuple(checkpoint) if checkpoint else None,
+        thresholds=thresholds or None,
+        every=every,
+        cycles=cycles,
+        volcanoes=volcanoes,
+        workers=workers,
+        address=address,
+    )
+    maybe_print(cfg, print_config)
+    files = StoreLayout(cfg.store).monitor
+    done = 0
+    while True:
+        try:
+            report = run_cycle(cfg)
+        except HephaestusError as exc:
+            if cfg.every is None or not isinstance(exc, PlatformRuntimeError):
+                raise
+            typer.echo(f"error: cycle failed: {exc}; next cycle in {cfg.every:.0f} s", err=True)
+        else:
+            typer.echo(report.line())
+            for frame, why in report.frames_failed.items():
+                typer.echo(f"error: frame {frame} was not ingested: {why}", err=True)
+            for pair, why in report.skipped.items():
+                typer.echo(f"warning: pair {pair} not scored (next cycle retries it): {why}", err=True)
+            if cfg.every is None and report.frames_failed:
+                typer.echo(f"alerts: {storage.redact(files.alerts)}")
+                raise MonitorCycleError(
+                    f"{len(report.frames_failed)} frames failed to ingest; run again to retry them"
+                )
+        done += 1
+        if cfg.every is None or (cfg.cycles is not None and done >= cfg.cycles):
+            break
+        time.sleep(cfg.every)
+    typer.echo(f"scores: {storage.redact(files.scores)}")
+    typer.echo(f"alerts: {storage.redact(files.alerts)} and {storage.redact(files.alerts_geojson)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
