@@ -50,7 +50,7 @@ bench: $(BIN)/.installed
 	for b in tests/benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 # Run every benchmark (BENCH="train loader" for some; PERF_ARGS="--quick" or "--from DIR") and rewrite the
-# README's performance table from their last JSON lines; the lines are kept in bench-results/.
+# performance table in docs/performance.md from their last JSON lines; the lines are kept in bench-results/.
 BENCH ?=
 PERF_ARGS ?= --save bench-results
 perf-table: $(BIN)/.installed

@@ -1,9 +1,9 @@
-"""The README's performance table, regenerated from the benchmarks' last JSON lines.
+"""The performance table of docs/performance.md, regenerated from the benchmarks' last JSON lines.
 
 Every `tests/benchmarks/bench_*.py` prints one JSON object as its last stdout line, and that object
 carries `"table"`: rows `{"figure": str, "value": str, "goal": str | None, "met": bool | None}`. This
-script runs the benchmarks (or reads their saved lines), collects the rows in order and rewrites the
-README between the markers `<!-- perf-table:start -->` and `<!-- perf-table:end -->`, with one line
+script runs the benchmarks (or reads their saved lines), collects the rows in order and rewrites
+docs/performance.md between the markers `<!-- perf-table:start -->` and `<!-- perf-table:end -->`, with one line
 saying on which machine and on which date the figures were measured. Hand-typed figures drift from
 the scripts that made them; a table rebuilt from the scripts' own output cannot.
 
@@ -13,8 +13,9 @@ Usage:
       optionally keeping each last line as DIR/<bench>.json and the machine as DIR/machine.json;
   .venv/bin/python tests/benchmarks/perf_table.py --from DIR [BENCH ...]
       read DIR/<bench>.json (a saved last line, or a whole saved stdout) instead of running anything.
-  --check: print the table, leave the README alone.
-Exit status 1 when a benchmark failed or printed no JSON (the README is then left as it was).
+  --doc FILE: the markdown file to rewrite (default: docs/performance.md).
+  --check: print the table, leave the file alone.
+Exit status 1 when a benchmark failed or printed no JSON (the file is then left as it was).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parents[1] / "README.md"
+DOC = HERE.parents[1] / "docs" / "performance.md"
+"""Where the table lives: the README links it; measurements and their history are kept out of the README."""
 START = "<!-- perf-table:start -->"
 END = "<!-- perf-table:end -->"
 MACHINE_FILE = "machine.json"
@@ -40,7 +42,7 @@ ROW_KEYS = ("figure", "value", "goal", "met")
 
 
 class TableError(ValueError):
-    """A benchmark's output or the README does not have the shape this script needs."""
+    """A benchmark's output or the performance document does not have the shape this script needs."""
 
 
 def table_row(figure: str, value: str, goal: str | None = None, met: bool | None = None) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def render(rows: Iterable[Mapping[str, Any]], note: str) -> str:
 def replace_block(text: str, block: str) -> str:
     """`text` with everything between the perf-table markers replaced by `block` (markers kept)."""
     if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise TableError(f"the README needs exactly one {START} ... {END} pair")
+        raise TableError(f"the document needs exactly one {START} ... {END} pair")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{START}\n{block}\n{END}{tail}"
@@ -205,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="run each benchmark with --quick")
     ap.add_argument("--from", dest="saved", type=Path, help="read DIR/<bench>.json instead of running")
     ap.add_argument("--save", type=Path, help="keep each last line as DIR/<bench>.json")
-    ap.add_argument("--readme", type=Path, default=README)
+    ap.add_argument(
+        "--doc", type=Path, default=DOC, help="markdown file holding the table (default: %(default)s)"
+    )
     ap.add_argument("--machine", help="the machine line (default: this machine, or DIR/machine.json)")
     ap.add_argument("--date", help="the date line (default: today, or DIR/machine.json)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per benchmark")
@@ -248,11 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         block = render(collect_rows(results), note_line(meta["machine"], meta["date"], bool(meta["quick"])))
         print(block)
         if failed:
-            print(f"perf_table: failed: {', '.join(failed)}; README left as it was", file=sys.stderr)
+            print(f"perf_table: failed: {', '.join(failed)}; {args.doc} left as it was", file=sys.stderr)
             return 1
         if not args.check:
-            args.readme.write_text(replace_block(args.readme.read_text(), block))
-            print(f"perf_table: {args.readme} updated", file=sys.stderr)
+            args.doc.write_text(replace_block(args.doc.read_text(), block))
+            print(f"perf_table: {args.doc} updated", file=sys.stderr)
     except TableError as exc:
         print(f"perf_table: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""perf_table.py: the README's performance table rebuilt from saved benchmark lines (a hand-written fixture)."""
+"""perf_table.py: the performance table of docs/performance.md rebuilt from saved benchmark lines (a hand-written fixture)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,36 @@ import shutil
 from pathlib import Path
 
 import pytest
-from perf_table import END, START, TableError, collect_rows, last_json, main, replace_block
+from perf_table import DOC, END, START, TableError, collect_rows, last_json, main, replace_block
 
 FIXTURE = Path(__file__).parent / "fixtures" / "perf_table"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_table_from_saved_lines_matches_hand_written_readme(tmp_path):
-    readme = tmp_path / "README.md"
-    shutil.copy(FIXTURE / "readme_before.md", readme)
-    assert main(["--from", str(FIXTURE), "--readme", str(readme)]) == 0
-    assert readme.read_text() == (FIXTURE / "readme_expected.md").read_text()
+def test_table_from_saved_lines_matches_hand_written_doc(tmp_path):
+    doc = tmp_path / "performance.md"
+    shutil.copy(FIXTURE / "doc_before.md", doc)
+    assert main(["--from", str(FIXTURE), "--doc", str(doc)]) == 0
+    assert doc.read_text() == (FIXTURE / "doc_expected.md").read_text()
     # idempotent: a second run leaves the same text
-    assert main(["--from", str(FIXTURE), "--readme", str(readme)]) == 0
-    assert readme.read_text() == (FIXTURE / "readme_expected.md").read_text()
+    assert main(["--from", str(FIXTURE), "--doc", str(doc)]) == 0
+    assert doc.read_text() == (FIXTURE / "doc_expected.md").read_text()
 
 
-def test_named_benchmarks_only_and_check_leaves_readme(tmp_path, capsys):
-    readme = tmp_path / "README.md"
-    shutil.copy(FIXTURE / "readme_before.md", readme)
-    assert main(["--from", str(FIXTURE), "train", "--readme", str(readme), "--check"]) == 0
+def test_named_benchmarks_only_and_check_leaves_doc(tmp_path, capsys):
+    doc = tmp_path / "performance.md"
+    shutil.copy(FIXTURE / "doc_before.md", doc)
+    assert main(["--from", str(FIXTURE), "train", "--doc", str(doc), "--check"]) == 0
     out = capsys.readouterr().out
     assert "`bench_train.py`" in out and "`bench_loader.py`" not in out
-    assert readme.read_text() == (FIXTURE / "readme_before.md").read_text()
+    assert doc.read_text() == (FIXTURE / "doc_before.md").read_text()
 
 
-def test_missing_saved_result_fails_without_touching_readme(tmp_path):
-    readme = tmp_path / "README.md"
-    shutil.copy(FIXTURE / "readme_before.md", readme)
-    assert main(["--from", str(FIXTURE), "ingest", "--readme", str(readme)]) == 1
-    assert readme.read_text() == (FIXTURE / "readme_before.md").read_text()
+def test_missing_saved_result_fails_without_touching_doc(tmp_path):
+    doc = tmp_path / "performance.md"
+    shutil.copy(FIXTURE / "doc_before.md", doc)
+    assert main(["--from", str(FIXTURE), "ingest", "--doc", str(doc)]) == 1
+    assert doc.read_text() == (FIXTURE / "doc_before.md").read_text()
 
 
 def test_last_line_must_be_a_json_object():
@@ -67,7 +68,16 @@ def test_pipes_in_values_are_escaped(tmp_path):
     (tmp_path / "x.json").write_text(
         json.dumps({"table": [{"figure": "a|b", "value": "1", "goal": None, "met": None}]})
     )
-    readme = tmp_path / "README.md"
-    readme.write_text(f"{START}\n{END}\n")
-    assert main(["--from", str(tmp_path), "--readme", str(readme), "--machine", "m", "--date", "d"]) == 0
-    assert "| `bench_x.py` | a\\|b | 1 |  |  |" in readme.read_text()
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"{START}\n{END}\n")
+    assert main(["--from", str(tmp_path), "--doc", str(doc), "--machine", "m", "--date", "d"]) == 0
+    assert "| `bench_x.py` | a\\|b | 1 |  |  |" in doc.read_text()
+
+
+def test_default_target_is_docs_performance_and_the_readme_only_links_it():
+    """`make perf-table` rewrites docs/performance.md (one marker pair there); the README holds no table."""
+    assert DOC == ROOT / "docs" / "performance.md"
+    assert replace_block(DOC.read_text(), "new").count(START) == 1
+    readme = (ROOT / "README.md").read_text()
+    assert START not in readme and END not in readme
+    assert "(docs/performance.md)" in readme
