@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hephaestus.platform import storage
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import PlatformRuntimeError
 from hephaestus.platform.ray_session import node_ip
@@ -69,12 +70,14 @@ def node_ip_args() -> list[str]:
 
 
 def cluster_env() -> dict[str, str]:
-    """Environment for node processes: no auth token, no usage stats, gcsfs without its gRPC probe."""
+    """Environment for node processes: no auth token, no usage stats, the storage backends' defaults
+    (gcsfs without its gRPC probe)."""
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)  # a node must not attach to some other cluster
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env["RAY_USAGE_STATS_ENABLED"] = "0"
-    env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    for name, value in storage.worker_env_defaults().items():
+        env.setdefault(name, value)
     # The head's Ray client proxy waits this long for a client's server; 30 s is short on a busy host.
     env.setdefault("RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S", "120")
     return env

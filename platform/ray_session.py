@@ -10,24 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hephaestus.platform import storage
+
 log = logging.getLogger(__name__)
 
-# Variables that Ray workers need to reach storage the way the driver does. Only names and
-# non-secret switches: credentials reach workers through their own environment or identity.
-WORKER_ENV_PASSTHROUGH = (
-    "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT",
-    "STORAGE_EMULATOR_HOST",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_DEFAULT_REGION",
-    "AWS_S3_ENDPOINT",
-    "AWS_HTTPS",
-    "AWS_VIRTUAL_HOSTING",
-    "HMC_S3_ANON",
-)
+# What Ray workers need to reach storage the way the driver does (names and non-secret switches) and what
+# must never reach them come from the storage backends: `storage.worker_env_names()`, `secret_env_names()`.
 # Never put into runtime_env: Ray writes runtime_env in plain text to its agent logs. Workers of a
 # local runtime inherit them from the driver's environment; a cluster's workers use their own identity.
-SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+SECRET_ENV = storage.secret_env_names()  # the backends' credentials as this module was imported
 
 LOOPBACK = "127.0.0.1"
 # The address the Ray nodes the platform starts for itself advertise. Loopback unless the operator
@@ -37,8 +28,8 @@ NODE_IP_ENV = "HMC_RAY_NODE_IP"
 
 def worker_env() -> dict[str, str]:
     """Non-secret settings for Ray workers (runtime_env, which Ray logs): endpoints and switches only."""
-    env = {"GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
-    env.update({k: os.environ[k] for k in WORKER_ENV_PASSTHROUGH if k in os.environ})
+    env = storage.worker_env_defaults()
+    env.update({k: os.environ[k] for k in storage.worker_env_names() if k in os.environ})
     return env
 
 
@@ -52,7 +43,7 @@ def no_credentials_in_runtime_env() -> None:
         from ray.tune.execution import class_cache
     except ImportError:  # Tune not installed: nothing copies them
         return
-    class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV)
+    class_cache.ENV_VARS_TO_PROPAGATE.difference_update(storage.secret_env_names())
 
 
 def node_ip() -> str | None:
@@ -156,8 +147,7 @@ def _route_ray_loggers() -> None:
     target = os.environ.get(LOG_FILE_ENV)
     if verbose() or not target:
         return
-    handler = logging.FileHandler(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler: logging.FileHandler | None = None  # opened only when a logger needs it (an unused one leaks)
     for name in RAY_LOGGERS:
         logger = logging.getLogger(name)
         for old in list(logger.handlers):
@@ -165,7 +155,11 @@ def _route_ray_loggers() -> None:
                 logger.removeHandler(old)
             elif isinstance(old, logging.FileHandler) and old.baseFilename != target:
                 logger.removeHandler(old)
+                old.close()  # an earlier log file's handler: close its file
         if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            if handler is None:
+                handler = logging.FileHandler(target, encoding="utf-8")
+                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
             logger.addHandler(handler)
         logger.propagate = False
 
@@ -190,7 +184,8 @@ def _quiet_ray_env() -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
-    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    for name, value in storage.worker_env_defaults().items():
+        os.environ.setdefault(name, value)
 
 
 @contextmanager
