@@ -114,7 +114,8 @@ def table2_counts(pairs: pa.Table, series: pa.Table) -> dict[str, dict[str, int]
 
 def _statistics_entry(stats: Mapping[str, RunningStats]) -> dict[str, dict]:
     out = {}
-    for key, (a_mean, a_std) in schema.AUTHORS_STATISTICS.items():
+    for key in schema.statistics_keys():
+        a_mean, a_std = schema.AUTHORS_STATISTICS.get(key, (None, None))  # a later field has none
         st = stats.get(key, RunningStats())
         entry: dict[str, object] = {"count": st.count, "authors_mean": a_mean, "authors_std": a_std}
         if st.count:

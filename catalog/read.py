@@ -129,14 +129,18 @@ def read_series_length(store_url: str | os.PathLike[str], requested: int | None 
 
 
 def read_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
-    """(mean, std) per statistics key, from the collection; the authors' values where it has none."""
-    out = dict(schema.AUTHORS_STATISTICS)
+    """(mean, std) per statistics key, from the collection; the authors' values where it has none
+    (a key with neither, an optional field no cube holds yet, is left out)."""
+    out = {
+        k: schema.AUTHORS_STATISTICS[k] for k in schema.statistics_keys() if k in schema.AUTHORS_STATISTICS
+    }
     try:
         _, coll = resolve(store_url)
     except FileNotFoundError:
         return out
+    keys = set(schema.statistics_keys())
     for key, entry in (coll.get(STATISTICS_KEY) or {}).items():
-        if key in out and entry.get("count", 0) and entry.get("std", 0) > 0:
+        if key in keys and entry.get("count", 0) and entry.get("std", 0) > 0:
             out[key] = (float(entry["mean"]), float(entry["std"]))
     return out
 
@@ -152,9 +156,12 @@ def read_train_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[
             "or train with statistics 'authors')"
         )
     out = {}
-    for key in schema.AUTHORS_STATISTICS:
+    required = set(schema.statistics_keys(required_only=True))
+    for key in schema.statistics_keys():
         entry = table.get(key) or {}
         if not entry.get("count") or not entry.get("std"):
+            if key not in required:
+                continue  # an optional field the train split's cubes predate: no model input needs it
             raise InputError(f"{where}: the train split has no usable pixels of {key!r} for statistics")
         out[key] = (float(entry["mean"]), float(entry["std"]))
     return out

@@ -166,6 +166,7 @@ def _new_scan(ds: xr.Dataset, text: str, frame_id: str) -> CubeScan:
                 "description": ds[name].attrs.get("long_name", ""),
             }
             for name in schema.VARIABLES
+            if name in ds.variables  # an optional variable the cube predates is absent
         },
         cube_version=dataset_version(ds),
     )

@@ -16,7 +16,7 @@ import zarr.storage
 
 from hephaestus.platform import cube_text, schema, storage
 from hephaestus.platform.errors import InputError
-from hephaestus.platform.storage import is_local, location, normalize, protocol_of, redact, storage_options
+from hephaestus.platform.storage import normalize, redact
 
 FINGERPRINT_ATTR: Final = "hmc_ingest_fingerprint"
 """Root attribute: the fingerprint of the ingest plan a cube was built (or last grown) from."""
@@ -34,31 +34,13 @@ class CubeUnreadableError(InputError):
 
 
 def zarr_store(url: str, s3_client: str | None = None) -> zarr.abc.store.Store:
-    """A read-only zarr store for a directory or `.zip` at any fsspec URL (what open_cube reads through).
+    """A read-only zarr store for a directory or `.zip` at any storage URL (what open_cube reads through).
 
-    s3:// directories go through `storage.s3_client(s3_client)`: zarr's ObjectStore over obstore, or its
-    FsspecStore over s3fs (also in a process forked after obstore ran: obstore is not fork safe).
+    The URL's storage backend picks the store (`Backend.zarr_store`); `s3_client` is the read client where
+    a backend has a choice (s3://: "obstore" or "fsspec", see `storage.s3_client`).
     """
     text = normalize(url)
-    if text.endswith(".zip"):
-        if is_local(text):
-            return zarr.storage.ZipStore(text, mode="r")
-        loc = location(text)
-        import fsspec
-
-        zipfs = fsspec.filesystem("zip", fo=loc.fs.open(loc.path, "rb"))
-        return zarr.storage.FsspecStore(fs=_as_async(zipfs), path="", read_only=True)
-    if is_local(text):
-        return zarr.storage.LocalStore(text, read_only=True)
-    if protocol_of(text) == "s3" and storage.s3_client(s3_client) == "obstore":
-        return zarr.storage.ObjectStore(storage.object_store(text), read_only=True)
-    return zarr.storage.FsspecStore.from_url(text, storage_options=storage_options(text), read_only=True)
-
-
-def _as_async(fs):  # type: ignore[no-untyped-def]
-    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
-
-    return fs if getattr(fs, "async_impl", False) else AsyncFileSystemWrapper(fs)
+    return storage.backend_for(text).zarr_store(text, s3_client)
 
 
 def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: object = None) -> xr.Dataset:
@@ -91,8 +73,12 @@ def open_cube(url: str | os.PathLike[str], *, validate: bool = True, chunks: obj
 
 
 def validate_cube(ds: xr.Dataset, source: str = "<dataset>") -> None:
-    """Raise CubeUnreadableError unless every schema variable is present with its dims and dtype."""
+    """Raise CubeUnreadableError unless the cube fits the schema: its schema version of this major
+    version, every variable it must hold present (required ones, and optional ones its version has),
+    and every schema variable it holds with the schema's dims and dtype. A cube written before an
+    optional variable existed lacks it and is accepted: readers treat the variable as absent."""
     where = redact(source)
+    version = _schema_version(ds, where)
     for dim, kind in schema.COORD_DTYPES.items():
         if dim not in ds.coords:
             raise CubeUnreadableError(f"{where}: missing coordinate {dim!r}")
@@ -102,10 +88,16 @@ def validate_cube(ds: xr.Dataset, source: str = "<dataset>") -> None:
             raise CubeUnreadableError(
                 f"{where}: coordinate {dim!r} has dtype {ds[dim].dtype}, expected {kind}"
             )
-    missing = [name for name in schema.VARIABLES if name not in ds.variables]
+    missing = [
+        name
+        for name, var in schema.VARIABLES.items()
+        if var.expected_in(version) and name not in ds.variables
+    ]
     if missing:
         raise CubeUnreadableError(f"{where}: missing variable(s) {', '.join(missing)}")
     for name, var in schema.VARIABLES.items():
+        if name not in ds.variables:
+            continue  # an optional variable the cube predates
         got = ds[name]
         if tuple(got.dims) != var.dims:
             raise CubeUnreadableError(
@@ -119,6 +111,22 @@ def validate_cube(ds: xr.Dataset, source: str = "<dataset>") -> None:
         raise CubeUnreadableError(f"{where}: latitude must be descending")
     if ds.sizes[schema.LON] > 1 and not bool(ds[schema.LON][0] < ds[schema.LON][-1]):
         raise CubeUnreadableError(f"{where}: longitude must be ascending")
+
+
+def _schema_version(ds: xr.Dataset, where: str) -> str:
+    """The cube's schema version, refused when unreadable or of another major version than this platform's."""
+    version = schema.schema_version(ds.attrs)
+    try:
+        major = schema.version_tuple(version)[0]
+    except ValueError as exc:
+        raise CubeUnreadableError(f"{where}: {exc}") from None
+    ours = schema.version_tuple(schema.SCHEMA_VERSION)[0]
+    if major != ours:
+        raise CubeUnreadableError(
+            f"{where}: written with schema {version}; this platform reads schema {ours}.x "
+            f"(it writes {schema.SCHEMA_VERSION})"
+        )
+    return version
 
 
 def spatial_ref_attrs() -> dict[str, object]:

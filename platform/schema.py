@@ -14,6 +14,43 @@ from types import MappingProxyType
 import numpy as np
 
 # ---------------------------------------------------------------------------------------------
+# Schema versions
+# ---------------------------------------------------------------------------------------------
+FIRST_VERSION = "1.0.0"
+"""The authors' published cubes: they carry no version attribute and read as this version."""
+SCHEMA_VERSION = "1.1.0"
+"""The version this platform writes (root attribute `SCHEMA_VERSION_ATTR` of every cube ingest builds).
+
+Semantic: a minor version only adds optional variables (cubes of an older minor version still open,
+and the model inputs of existing checkpoints never change); a major version breaks, and a cube of
+another major version is refused."""
+SCHEMA_VERSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "1.0.0": "the authors' published minicubes: every variable below, all required",
+        "1.1.0": "cubes record their schema version (`hmc_schema_version`); variables may be optional",
+    }
+)
+"""What each schema version added (a new entry per version; the last one is `SCHEMA_VERSION`)."""
+SCHEMA_VERSION_ATTR = "hmc_schema_version"
+"""Root attribute: the schema version a cube was written with (absent: `FIRST_VERSION`)."""
+
+
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a "X.Y.Z" schema version; ValueError for anything else."""
+    parts = str(version).strip().split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"schema version {version!r} is not MAJOR.MINOR.PATCH")
+    major, minor, patch = (int(p) for p in parts)
+    return major, minor, patch
+
+
+def schema_version(attrs: Mapping[str, object]) -> str:
+    """The schema version of a cube from its root attributes; the authors' cubes (none recorded) are 1.0.0."""
+    found = attrs.get(SCHEMA_VERSION_ATTR)
+    return str(found) if found else FIRST_VERSION
+
+
+# ---------------------------------------------------------------------------------------------
 # Dimensions
 # ---------------------------------------------------------------------------------------------
 PRIMARY = "primary_date"
@@ -119,10 +156,24 @@ class Variable:
     fill_value: object = None
     codes: Codes | None = None
     extra_attrs: Mapping[str, object] = field(default_factory=dict)
+    required: bool = True
+    """Every cube holds it. A variable added after 1.0.0 is optional: cubes written before lack it,
+    `open_cube` accepts them, and readers treat it as absent there."""
+    since: str = FIRST_VERSION
+    """The schema version that added it (a cube of that version or later holds it)."""
 
     @property
     def is_raster(self) -> bool:
         return LAT in self.dims
+
+    @property
+    def has_statistics(self) -> bool:
+        """A float field on the grid: a model input candidate, normalised with (mean, std) statistics."""
+        return self.is_raster and self.dtype == "float32"
+
+    def expected_in(self, version: str) -> bool:
+        """Whether a cube of schema `version` must hold this variable."""
+        return self.required or version_tuple(version) >= version_tuple(self.since)
 
     def attrs(self) -> dict[str, object]:
         out: dict[str, object] = {"long_name": self.long_name}
@@ -145,11 +196,15 @@ class Variable:
         return np.dtype(f"<U{str_len}") if self.dtype == "str" else np.dtype(self.dtype)
 
 
-ERA5_FIELDS: tuple[str, str, str] = (
+ERA5_FIELDS: tuple[str, ...] = (
     "total_column_water_vapour",
     "surface_pressure",
     "vertical_integral_of_temperature",
 )
+"""Every ERA5 field a cube holds (ingest fetches each). A field added later goes after these, with
+optional variables (`era5_variables(..., required=False, since=...)`); the model's atmosphere
+channels are the fields of the required variables only (`required_era5_fields`), so a new field
+never changes the inputs of an existing model."""
 ERA5_UNITS = {
     "total_column_water_vapour": "kg m-2",
     "surface_pressure": "Pa",
@@ -168,7 +223,29 @@ def era5_variable(which: str, field_name: str) -> str:
         raise ValueError(f"which must be 'primary' or 'secondary', not {which!r}")
     if field_name not in ERA5_FIELDS:
         raise ValueError(f"unknown ERA5 field {field_name!r}; known: {ERA5_FIELDS}")
+    return _era5_name(which, field_name)
+
+
+def _era5_name(which: str, field_name: str) -> str:
     return f"{which}_date_{field_name}"
+
+
+def era5_variables(
+    field_name: str, units: str, *, required: bool = True, since: str = FIRST_VERSION
+) -> tuple[Variable, Variable]:
+    """The cube variables of one ERA5 field: at the primary and at the secondary acquisition."""
+    return tuple(  # type: ignore[return-value]
+        Variable(
+            _era5_name(which, field_name),
+            RASTER_DIMS,
+            "float32",
+            units,
+            f"ERA5 {field_name.replace('_', ' ')} at the {which} acquisition",
+            required=required,
+            since=since,
+        )
+        for which in ("primary", "secondary")
+    )
 
 
 def _vars() -> dict[str, Variable]:
@@ -179,17 +256,8 @@ def _vars() -> dict[str, Variable]:
         ),
         Variable("dem", GRID_DIMS, "float32", "m", "elevation above the ellipsoid (LiCSAR hgt)"),
     ]
-    for which in ("primary", "secondary"):
-        for f in ERA5_FIELDS:
-            v.append(
-                Variable(
-                    era5_variable(which, f),
-                    RASTER_DIMS,
-                    "float32",
-                    ERA5_UNITS[f],
-                    f"ERA5 {f.replace('_', ' ')} at the {which} acquisition",
-                )
-            )
+    era5 = [era5_variables(f, ERA5_UNITS[f]) for f in ERA5_FIELDS]
+    v += [p for p, _ in era5] + [s for _, s in era5]  # every primary field first, as published
     v += [
         Variable("deformation_mask", RASTER_DIMS, "int32", None, "deformation class", codes=DEFORMATION),
         Variable(
@@ -227,6 +295,52 @@ VARIABLES: Mapping[str, Variable] = MappingProxyType(_vars())
 RASTER_VARIABLES: tuple[str, ...] = tuple(k for k, x in VARIABLES.items() if x.dims == RASTER_DIMS)
 PAIR_VARIABLES: tuple[str, ...] = tuple(k for k, x in VARIABLES.items() if x.dims == PAIR_DIMS)
 MASK_VARIABLES: tuple[str, ...] = ("deformation_mask", "activity_type_mask", "intensity_level_mask")
+
+
+def required_variables() -> tuple[str, ...]:
+    """The variables every cube holds (`open_cube` refuses a cube lacking one)."""
+    return tuple(k for k, x in VARIABLES.items() if x.required)
+
+
+def required_era5_fields() -> tuple[str, ...]:
+    """The ERA5 fields whose variables every cube holds, in `ERA5_FIELDS` order: the model's
+    atmosphere channels (a model can only take what every cube has)."""
+    return tuple(
+        f
+        for f in ERA5_FIELDS
+        if all(
+            (x := VARIABLES.get(era5_variable(w, f))) is not None and x.required
+            for w in ("primary", "secondary")
+        )
+    )
+
+
+def with_variables(*new: Variable) -> Mapping[str, Variable]:
+    """`VARIABLES` with `new` added: how a later minor version extends the schema (tests stand in for
+    one with it). New variables must be optional, else every cube written before would be refused."""
+    out = dict(VARIABLES)
+    for var in new:
+        if var.name in out:
+            raise ValueError(f"variable {var.name!r} is already in the schema")
+        if var.required:
+            raise ValueError(f"variable {var.name!r}: a variable added to a released schema must be optional")
+        version_tuple(var.since)
+        out[var.name] = var
+    return MappingProxyType(out)
+
+
+def era5_extension(field_name: str, units: str, short_name: str, since: str) -> dict[str, object]:
+    """The ERA5 tables with one more, optional field: {table name: new value} for `VARIABLES`,
+    `ERA5_FIELDS`, `ERA5_UNITS` and `ERA5_SHORT_NAMES` (a test sets them on this module)."""
+    if field_name in ERA5_FIELDS:
+        raise ValueError(f"ERA5 field {field_name!r} is already in the schema")
+    return {
+        "VARIABLES": with_variables(*era5_variables(field_name, units, required=False, since=since)),
+        "ERA5_FIELDS": (*ERA5_FIELDS, field_name),
+        "ERA5_UNITS": {**ERA5_UNITS, field_name: units},
+        "ERA5_SHORT_NAMES": {**ERA5_SHORT_NAMES, field_name: short_name},
+    }
+
 
 STRING_LENGTHS = {"phase": 10, "caption": 572, "unique_id": 10}
 """Fixed-width string sizes of the published cubes (<U10, <U572)."""
@@ -291,7 +405,8 @@ AUTHORS_STATISTICS: Mapping[str, tuple[float, float]] = MappingProxyType(
         "vertical_integral_of_temperature": (2396036.7821715856, 263503.6556952968),
     }
 )
-"""The authors' per-variable (mean, std), from their statistics.json; primary and secondary share."""
+"""The authors' per-variable (mean, std), from their statistics.json; primary and secondary share.
+Values only: the statistics keys are `statistics_keys()` (a later field has no authors' entry)."""
 
 
 def statistics_key(variable: str) -> str:
@@ -300,6 +415,17 @@ def statistics_key(variable: str) -> str:
         if variable.startswith(prefix):
             return variable[len(prefix) :]
     return variable
+
+
+def statistics_keys(*, required_only: bool = False) -> tuple[str, ...]:
+    """Every statistics key, from the schema's float grid variables in their order (each once);
+    `required_only`: only keys of required variables (those every catalog has pixels of)."""
+    keys = (
+        statistics_key(name)
+        for name, var in VARIABLES.items()
+        if var.has_statistics and (var.required or not required_only)
+    )
+    return tuple(dict.fromkeys(keys))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +461,7 @@ def cube_attrs(frame_id: str, description: str = "") -> dict[str, object]:
         "frame_id": frame_id,
         "description": description or "InSAR interferograms, coherence, DEM, ERA5 and expert annotations",
         "Conventions": "CF-1.8",
+        SCHEMA_VERSION_ATTR: SCHEMA_VERSION,
     }
     for var, codes in CODES.items():
         attrs[f"{var}_flag_values"] = codes.flag_values
