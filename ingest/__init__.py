@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from .config import ChunkingConfig, IngestConfig
     from .convert import convert_minicubes
     from .pipeline import run_ingest
-    from .runner import IngestSummary
     from .sources import discover_products
+    from .summary import IngestSummary
 
 __all__ = [
     "ChunkingConfig",
@@ -28,7 +28,7 @@ __all__ = [
 _WHERE = {
     "ChunkingConfig": "config",
     "IngestConfig": "config",
-    "IngestSummary": "runner",
+    "IngestSummary": "summary",
     "convert_minicubes": "convert",
     "discover_products": "sources",
     "run_ingest": "pipeline",

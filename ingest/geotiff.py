@@ -7,13 +7,14 @@ code reads local folders, s3:// and gs:// without GDAL network settings.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
@@ -51,16 +52,24 @@ class Grid:
         )
 
 
+def _open_quietly(opener: Callable[..., rasterio.io.DatasetReader], *args: str) -> rasterio.io.DatasetReader:
+    """`opener(*args)` without rasterio's NotGeoreferencedWarning: `grid_of` refuses a product with no
+    geotransform in its own one-line error, so the warning would only repeat it on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return opener(*args)
+
+
 @contextmanager
 def open_raster(url: str) -> Iterator[rasterio.io.DatasetReader]:
     """Open a GeoTIFF at any storage URL; raises ProductError when it cannot be read."""
     try:
         if storage.is_local(url):
-            with rasterio.open(storage.normalize(url)) as src:
+            with _open_quietly(rasterio.open, storage.normalize(url)) as src:
                 yield src
         else:
             data = storage.read_bytes(url)
-            with rasterio.MemoryFile(data) as mem, mem.open() as src:
+            with rasterio.MemoryFile(data) as mem, _open_quietly(mem.open) as src:
                 yield src
     except (RasterioError, OSError) as exc:
         raise ProductError(f"unreadable GeoTIFF {storage.redact(url)}: {exc}") from exc

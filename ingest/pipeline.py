@@ -12,7 +12,8 @@ from hephaestus.platform.locks import store_lock
 from .config import IngestConfig
 from .plan import Plan, close_plan, survey_sources
 from .quarantine import write as write_quarantine
-from .runner import IngestSummary, Progress, run_survey
+from .runner import run_survey
+from .summary import IngestSummary, Progress
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ class FrameBuild:
     dem_cube: str | None = None
     fingerprint: str = ""
     # what the cube's shape depends on, and per write task what its cells depend on (a changed input
-    # then invalidates only the tasks it feeds; see runner.reuse_published)
+    # then invalidates only the tasks it feeds; see ledger.reuse_published)
     structure: str = ""
     task_fingerprints: dict[str, str] = field(default_factory=dict)
     n_pairs: int = 0  # cells with content to write (products)

@@ -41,14 +41,17 @@ def published_fingerprint(url: str) -> str | None:
     return None
 
 
-def read_plan_fingerprint(staging: str) -> str | None:
+def read_plan(staging: str) -> dict:
+    """The staging folder's plan record (`write_plan`), or {} when there is none or it is unreadable."""
     url = Staging(staging).plan
-    if not storage.exists(url):
-        return None
     try:
-        return json.loads(storage.read_bytes(url)).get("fingerprint")
-    except (ValueError, OSError):
-        return None
+        return json.loads(storage.read_bytes(url)) if storage.exists(url) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def read_plan_fingerprint(staging: str) -> str | None:
+    return read_plan(staging).get("fingerprint")
 
 
 def version_attrs(fingerprint: str, history: list[str] | None = None) -> dict[str, object]:
