@@ -10,9 +10,15 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
+from hephaestus.cli.common import (
+    config_option,
+    maybe_print,
+    normalise_url,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
 from hephaestus.platform import schema
-from hephaestus.platform.config import resolve
 from hephaestus.platform.errors import InputError
 
 catalog_app = typer.Typer(
@@ -71,14 +77,16 @@ def build(
         help="Read only cubes and pairs changed since the published catalog (default) or every cube.",
     ),
     config: Path | None = config_option("CatalogConfig"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
     from hephaestus.catalog import CatalogConfig, build_catalog
 
-    cfg = resolve(
+    cfg = resolve_config(
         CatalogConfig,
         config,
+        sets,
         series_length=series_length,
         seed=seed,
         statistics=statistics,
@@ -159,14 +167,16 @@ def from_annotations(
     ),
     partitioning: str | None = typer.Option(None, help=PARTITIONING_HELP),
     config: Path | None = config_option("CatalogConfig"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Pair index and series table from annotation JSON alone (no cubes: cube_url is null)."""
     from hephaestus.catalog import CatalogConfig, catalog_from_annotations
 
-    cfg = resolve(
+    cfg = resolve_config(
         CatalogConfig,
         config,
+        sets,
         preset={"statistics": False, "strict": True},  # no cubes to stream; a bad file fails by default
         series_length=series_length,
         seed=seed,

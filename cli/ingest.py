@@ -6,8 +6,14 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
-from hephaestus.platform.config import resolve
+from hephaestus.cli.common import (
+    config_option,
+    maybe_print,
+    normalise_url,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
 from hephaestus.platform.errors import InputError
 
 
@@ -80,6 +86,7 @@ def ingest(
         False, "--from-minicubes", help="convert the given published cubes (.zarr, .zarr.zip, .zarr.tar)"
     ),
     config: Path | None = config_option("IngestConfig"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Build one cube per frame at OUT/cubes/<FRAME>.zarr; refused products go to OUT/quarantine/."""
@@ -89,9 +96,10 @@ def ingest(
         raise InputError("--from-minicubes needs one or more cube paths")
     if not from_minicubes and sources and len(sources) > 1:
         raise InputError("give one SOURCES folder (or --from-minicubes for cube paths)")
-    cfg = resolve(
+    cfg = resolve_config(
         IngestConfig,
         config,
+        sets,
         sources=sources[0] if sources else None,
         licsar=licsar,
         era5=era5,

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
-from hephaestus.platform.config import resolve
+from hephaestus.cli.common import (
+    config_option,
+    field_help,
+    maybe_print,
+    normalise_url,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
+from hephaestus.monitor.config import MonitorConfig
 from hephaestus.platform.errors import HephaestusError, PlatformRuntimeError
 
 
@@ -34,7 +42,7 @@ def monitor(
     every: str | None = typer.Option(
         None, "--every", help="keep watching: a cycle every DURATION (90s, 15m, 6h, 1d)"
     ),
-    cycles: int | None = typer.Option(None, "--cycles", min=1, help="with --every: stop after N cycles"),
+    cycles: int | None = typer.Option(None, "--cycles", min=1, help=field_help(MonitorConfig, "cycles")),
     score_threshold: float | None = typer.Option(
         None, "--score-threshold", min=0.0, max=1.0, help="alert at this score or more (default 0.5)"
     ),
@@ -47,29 +55,26 @@ def monitor(
     volcanoes: str | None = typer.Option(
         None,
         "--volcanoes",
-        help="GVP volcano table (CSV; default: the platform's copy)",
+        help=field_help(MonitorConfig, "volcanoes"),
         callback=normalise_url,
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="ingest: local Ray CPUs / tasks in flight"
-    ),
-    address: str | None = typer.Option(
-        None, "--address", help="ingest: Ray cluster address (default: local)"
-    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help=field_help(MonitorConfig, "workers")),
+    address: str | None = typer.Option(None, "--address", help=field_help(MonitorConfig, "address")),
     config: Path | None = config_option("MonitorConfig"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Discover new products, ingest, update the catalog, score each new pair and raise alerts
     (STORE/monitor/: scores.parquet, alerts.parquet, alerts.geojson)."""
-    from hephaestus.monitor.config import MonitorConfig
     from hephaestus.monitor.cycle import MonitorCycleError, run_cycle
     from hephaestus.platform import storage
     from hephaestus.platform.layout import StoreLayout
 
     thresholds = {k: v for k, v in (("score", score_threshold), ("min_area_km2", min_area)) if v is not None}
-    cfg = resolve(
+    cfg = resolve_config(
         MonitorConfig,
         config,
+        sets,
         sources=sources,
         store=store,
         checkpoints=tuple(checkpoint) if checkpoint else None,

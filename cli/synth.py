@@ -8,8 +8,14 @@ from pathlib import Path
 
 import typer
 
-from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
-from hephaestus.platform.config import resolve
+from hephaestus.cli.common import (
+    config_option,
+    maybe_print,
+    normalise_url,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
 
 
 def synth(
@@ -34,6 +40,7 @@ def synth(
         help="share of pairs showing deformation (default 0.09, the real balance; ~0.3 for a smoke run)",
     ),
     config: Path | None = config_option("SynthConfig (every physics knob)"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
     twin: Path | None = typer.Option(
         None,
@@ -66,9 +73,10 @@ def synth(
         raise InputError(f"--frames {frames!r}: a number of frames (frame ids go with --twin)")
 
     height, width = size if size is not None else (None, None)
-    cfg = resolve(
+    cfg = resolve_config(
         SynthConfig,
         config,
+        sets,
         frames=int(frames) if frames is not None else None,
         pairs=pairs,
         seed=seed,

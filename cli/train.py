@@ -8,21 +8,20 @@ from typing import Any
 
 import typer
 
-from hephaestus.cli.common import config_option, maybe_print, normalise_url, print_config_option
-from hephaestus.platform.config import resolve, validated
+from hephaestus.cli.common import (
+    config_option,
+    field_help,
+    maybe_print,
+    normalise_url,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
 from hephaestus.platform.errors import InputError
+from hephaestus.train.config import RunConfig
 
 WORKERS_HELP = "Ray Train workers per run (fixed count)."
-WEIGHTS_HELP = "Initial weights: imagenet (missing files fail before training), random, or a weights file."
-WEIGHTS_DIR_HELP = (
-    "Folder with <architecture>.safetensors/.pth ImageNet weights (else HMC_WEIGHTS_DIR, HF cache)."
-)
-
-
-STATISTICS_HELP = (
-    "Normalisation statistics: train (the catalog's train split only, the default) or authors "
-    "(their statistics.json)."
-)
+EVERY_RUN = "Overrides every run's."
 
 
 def _workers(workers: int | None, min_workers: int | None, max_workers: int | None) -> Any:
@@ -90,12 +89,12 @@ def benchmark(
     models: str | None = typer.Option(
         None, "--models", help="Comma-separated models instead of the grid's (e.g. convnext_base)."
     ),
-    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Overrides every run's."),
+    weights: str | None = typer.Option(None, "--weights", help=field_help(RunConfig, "weights", EVERY_RUN)),
     weights_dir: str | None = typer.Option(
-        None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
+        None, "--weights-dir", help=field_help(RunConfig, "weights_dir", EVERY_RUN), callback=normalise_url
     ),
     statistics: str | None = typer.Option(
-        None, "--statistics", help=STATISTICS_HELP + " Overrides every run's."
+        None, "--statistics", help=field_help(RunConfig, "statistics", EVERY_RUN)
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print every planned run and its settings; train nothing."
@@ -104,6 +103,7 @@ def benchmark(
         "table", "--format", help="--dry-run output: table, or json (one object a line)."
     ),
     config: Path | None = config_option("GridConfig, on top of the --grid preset (e.g. base: {epochs: 3})"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Run the benchmark grid (models x single/series x with/without atmosphere x seeds); skip finished runs."""
@@ -115,15 +115,21 @@ def benchmark(
 
     if grid is not None and grid not in GRIDS:
         raise InputError(f"--grid: unknown grid {grid!r}; known: {sorted(GRIDS)}")
-    preset = resolve(GridConfig, config, preset=grid_preset(grid or "smoke").model_dump())
-    with validated("command line"):  # flags given apply the grid's own rules (a --weights covers every model)
-        preset = preset.with_base(
+    runs_workers = _workers(workers, min_workers, max_workers)
+
+    def apply_flags(grid_config: GridConfig) -> GridConfig:
+        """The flags given, with the grid's own rules (a --weights covers every model)."""
+        return grid_config.with_base(
             epochs=epochs,
-            workers=_workers(workers, min_workers, max_workers),
+            workers=runs_workers,
             weights=weights,
             weights_dir=weights_dir,
             statistics=statistics,
         ).with_models(tuple(m.strip() for m in models.split(",") if m.strip()) if models else None)
+
+    preset = resolve_config(
+        GridConfig, config, sets, preset=grid_preset(grid or "smoke").model_dump(), apply_flags=apply_flags
+    )
     maybe_print(preset, print_config)
     if dry_run:
         if fmt not in ("table", "json"):
@@ -174,36 +180,44 @@ def train(
         ..., "--out", help="Results URL (checkpoints go to OUT/checkpoints/<run id>).", callback=normalise_url
     ),
     config: Path | None = config_option("RunConfig"),
-    model: str | None = typer.Option(None, "--model"),
-    series: bool | None = typer.Option(None, "--series/--single"),
+    sets: list[str] | None = set_option(),
+    model: str | None = typer.Option(None, "--model", help=field_help(RunConfig, "model")),
+    series: bool | None = typer.Option(None, "--series/--single", help=field_help(RunConfig, "series")),
     series_length: int | None = typer.Option(
-        None, "--series-length", "-T", min=1, help="Pairs per series; default: the catalog's (must match)."
+        None, "--series-length", "-T", min=1, help=field_help(RunConfig, "series_length")
     ),
-    atmosphere: bool | None = typer.Option(None, "--atmosphere/--no-atmosphere"),
-    seed: int | None = typer.Option(None, "--seed"),
-    epochs: int | None = typer.Option(None, "--epochs", min=1),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
-    crop_size: int | None = typer.Option(None, "--crop-size", min=16),
+    atmosphere: bool | None = typer.Option(
+        None, "--atmosphere/--no-atmosphere", help=field_help(RunConfig, "atmosphere")
+    ),
+    seed: int | None = typer.Option(None, "--seed", help=field_help(RunConfig, "seed")),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help=field_help(RunConfig, "epochs")),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help=field_help(RunConfig, "batch_size")
+    ),
+    crop_size: int | None = typer.Option(
+        None, "--crop-size", min=16, help=field_help(RunConfig, "crop_size")
+    ),
+    lr: float | None = typer.Option(None, "--lr", help=field_help(RunConfig, "lr")),
     workers: int | None = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
-    min_workers: int | None = typer.Option(None, "--min-workers", min=1),
-    max_workers: int | None = typer.Option(None, "--max-workers", min=1),
-    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    min_workers: int | None = typer.Option(None, "--min-workers", min=1, help="Elastic: fewest workers."),
+    max_workers: int | None = typer.Option(None, "--max-workers", min=1, help="Elastic: most workers."),
+    weights: str | None = typer.Option(None, "--weights", help=field_help(RunConfig, "weights")),
     weights_dir: str | None = typer.Option(
-        None, "--weights-dir", help=WEIGHTS_DIR_HELP, callback=normalise_url
+        None, "--weights-dir", help=field_help(RunConfig, "weights_dir"), callback=normalise_url
     ),
-    statistics: str | None = typer.Option(None, "--statistics", help=STATISTICS_HELP),
-    address: str | None = typer.Option(None, "--address"),
+    statistics: str | None = typer.Option(None, "--statistics", help=field_help(RunConfig, "statistics")),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
     print_config: bool = print_config_option(),
 ) -> None:
     """Train, validate and test one configuration on Ray Train."""
     import json
 
-    from hephaestus.train.config import RunConfig
     from hephaestus.train.trainer import train_run
 
-    run = resolve(
+    run = resolve_config(
         RunConfig,
         config,
+        sets,
         model=model,
         series=series,
         series_length=series_length,
@@ -212,6 +226,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         crop_size=crop_size,
+        lr=lr,
         workers=_workers(workers, min_workers, max_workers),
         weights=weights,
         weights_dir=weights_dir,

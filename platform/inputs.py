@@ -14,6 +14,8 @@ Choices, each as the authors' code (Orion-AI-Lab/Hephaestus-minicubes) does it:
   become 0 after normalisation, i.e. the mean; pixels outside the frame are 0 as well;
 - statistics: "authors" (their statistics.json, `schema.AUTHORS_STATISTICS`) or "train" (the catalog's
   statistics of the train split only, so no val/test pixel leaks into training); default "train";
+- channels: those of every cube (required variables): a schema version that adds an optional variable
+  changes neither a stored spec nor a new one, so checkpoints keep loading and predicting;
 - series: the catalog's series table (same primary date, ordered by secondary date), shorter series
   padded by repeating their last pair, never built anew from dates.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
@@ -30,6 +32,9 @@ from pydantic import Field, ValidationError, model_validator
 from hephaestus.platform import schema
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
+
+if TYPE_CHECKING:  # the spec a model input derives from (dataspec imports this module)
+    from hephaestus.platform.dataspec import DataSpec
 
 StatisticsChoice = Literal["authors", "train"]
 DEFAULT_STATISTICS: StatisticsChoice = "train"
@@ -42,10 +47,23 @@ NODATA_RULE = "nan, inf, _FillValue and phase == 0 -> 0 after z-scoring; outside
 SERIES_RULE = "catalog series table; shorter series padded by repeating the last pair"
 
 BASE_CHANNELS: tuple[str, ...] = ("insar_difference", "insar_coherence", "dem")
-ATMOSPHERE_CHANNELS: tuple[str, ...] = tuple(
-    schema.era5_variable(which, f) for f in schema.ERA5_FIELDS for which in ("primary", "secondary")
-)
-"""Primary and secondary of each ERA5 field side by side, as the authors' dataset stacks them."""
+
+
+def atmosphere_channels() -> tuple[str, ...]:
+    """Primary and secondary of each required ERA5 field side by side, as the authors' dataset stacks them.
+
+    Only the required fields (`schema.required_era5_fields`): an optional field added by a later schema
+    version is absent from older cubes, so it never joins the channels of a spec, old or new.
+    """
+    return tuple(
+        schema.era5_variable(which, f)
+        for f in schema.required_era5_fields()
+        for which in ("primary", "secondary")
+    )
+
+
+ATMOSPHERE_CHANNELS: tuple[str, ...] = atmosphere_channels()
+"""`atmosphere_channels()` of this schema."""
 
 
 class InputSpecError(InputError):
@@ -53,8 +71,8 @@ class InputSpecError(InputError):
 
 
 def step_channels(atmosphere: bool) -> tuple[str, ...]:
-    """Per-step input channels in the authors' order."""
-    return BASE_CHANNELS + (ATMOSPHERE_CHANNELS if atmosphere else ())
+    """Per-step input channels in the authors' order (never a schema's optional variable)."""
+    return BASE_CHANNELS + (atmosphere_channels() if atmosphere else ())
 
 
 def pad_series(pair_ids: Sequence[int], length: int, series_id: object = "") -> list[int]:
@@ -128,28 +146,23 @@ class InputSpec(Config):
 
     @classmethod
     def create(
-        cls,
-        *,
-        atmosphere: bool,
-        series_length: int,
-        crop_size: int,
-        statistics_source: StatisticsChoice,
-        train_statistics: Mapping[str, Sequence[float]] | None = None,
+        cls, data: DataSpec, *, train_statistics: Mapping[str, Sequence[float]] | None = None
     ) -> InputSpec:
-        """A spec with its statistics resolved: the authors', or the given train-split statistics."""
-        if statistics_source == "authors":
+        """The spec of the data specification `data` (a run or a loader configuration is one), with its
+        statistics resolved: the authors', or the given train-split statistics."""
+        if data.statistics == "authors":
             table: Mapping[str, Sequence[float]] = schema.AUTHORS_STATISTICS
         elif train_statistics is None:
             raise InputSpecError("statistics 'train' need the train split's statistics (none given)")
         else:
             table = train_statistics
-        keys = {schema.statistics_key(v) for v in step_channels(atmosphere)}
+        keys = {schema.statistics_key(v) for v in step_channels(data.atmosphere)}
         return cls.from_record(
             dict(
-                atmosphere=atmosphere,
-                series_length=series_length,
-                crop_size=crop_size,
-                statistics_source=statistics_source,
+                atmosphere=data.atmosphere,
+                series_length=data.steps,
+                crop_size=data.crop_size,
+                statistics_source=data.statistics,
                 statistics={k: (float(table[k][0]), float(table[k][1])) for k in sorted(keys) if k in table},
             )
         )
@@ -225,6 +238,7 @@ __all__ = [
     "InputSpec",
     "InputSpecError",
     "StatisticsChoice",
+    "atmosphere_channels",
     "pad_series",
     "step_channels",
     "zero_nonfinite",

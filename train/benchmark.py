@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.tune import Callback
 
-from hephaestus.platform import schema, storage
+from hephaestus.platform import storage
 from hephaestus.platform.inputs import step_channels
 from hephaestus.platform.layout import ResultsLayout
 from hephaestus.platform.ray_session import ray_session
@@ -130,8 +130,7 @@ def write_summary(out: str, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def planned_in_channels(run: RunConfig) -> int:
     """Input channels of a run: 3 (no atmosphere) or 9 per step, times the series length for series."""
-    steps = (run.series_length or schema.SERIES_LENGTH) if run.series else 1
-    return steps * len(step_channels(run.atmosphere))
+    return run.steps * len(step_channels(run.atmosphere))
 
 
 def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from hephaestus.platform.config import Config
-from hephaestus.platform.inputs import DEFAULT_CROP, DEFAULT_MAX_OFFSET, DEFAULT_STATISTICS, StatisticsChoice
+from hephaestus.platform.dataspec import DataSpec
 
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
@@ -62,29 +62,25 @@ def task_of(model: str) -> Task:
     return "classification"
 
 
-class RunConfig(Config):
-    """One training run: model x setup (single/series) x atmosphere x seed, with the paper's optimiser."""
+class RunConfig(DataSpec):
+    """One training run: model x setup (single/series) x atmosphere x seed, with the paper's optimiser.
+
+    The data settings are the `DataSpec` it extends (flat in YAML: `crop_size: 64`, not nested).
+    """
 
     model: str = "resnet50"
+    """Architecture: a timm classifier (resnet50, mobilenetv3_large_100, ...) or an smp segmenter (unet, ...)."""
     encoder: str = "resnet50"
     """Encoder of the segmentation models (the paper: ResNet-50)."""
-    series: bool = False
-    series_length: int | None = Field(None, ge=1)
-    """Pairs per series; None: the catalog's (`hmc catalog build -T`), which a given value must equal."""
-    atmosphere: bool = True
-    seed: int = 0
     epochs: int = Field(90, ge=1)
+    """Training epochs (the paper: 90); the best validation epoch's weights meet the test split."""
     batch_size: int = Field(16, ge=1)
-    crop_size: int = Field(DEFAULT_CROP, ge=16)
-    max_offset: int = Field(DEFAULT_MAX_OFFSET, ge=0)
-    statistics: StatisticsChoice = DEFAULT_STATISTICS
-    """Normalisation statistics: "train" (the catalog's train split only) or "authors" (their statistics.json)."""
-    augment: bool = True
-    undersample: bool = True
+    """Samples per batch and Ray Train worker."""
     workers: int | tuple[int, int] = 1
     """Ray Train workers: a count, or an elastic (min, max)."""
     cpus_per_worker: float = Field(0.9, gt=0)
     lr: float = Field(1e-5, gt=0)
+    """AdamW learning rate (the paper: 1e-5, fine-tuning ImageNet weights)."""
     weight_decay: float = Field(1e-2, ge=0)
     loss: LossName = "auto"
     """auto: cross-entropy for classifiers (focal for ViT), focal for segmentation, as in the paper."""
@@ -96,6 +92,7 @@ class RunConfig(Config):
     """'imagenet' (a file in `weights_dir`/HMC_WEIGHTS_DIR or the hub cache; missing fails the run
     before it starts), 'random' (from scratch, recorded as such) or the path of a weights file."""
     weights_dir: str | None = None
+    """Folder with <architecture>.safetensors/.pth ImageNet weights (else HMC_WEIGHTS_DIR, HF cache)."""
     amp: bool = True
     """bf16 autocast on CUDA workers (no effect on CPU)."""
     max_failures: int = Field(1, ge=-1)

@@ -15,9 +15,10 @@ import torch
 from matplotlib.figure import Figure
 
 from hephaestus.train import history
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.predict import load_checkpoint
-from hephaestus.train.sources import CatalogSource, DataRequest, open_split
+from hephaestus.train.sources import CatalogSource, open_split
 
 
 def training_curves(results_url: str, run_ids: Sequence[str]) -> Figure:
@@ -48,10 +49,10 @@ def test_predictions(checkpoint: str, store_url: str, count: int = 6) -> list[di
     """The first `count` test samples (positives first) with the run's deformation probability.
 
     Classifiers give a score per sample, segmenters a probability map. Sample i is the run's own test
-    crop i (the same DataRequest), so the picture shows what the test metrics measured.
+    crop i (the same LoaderConfig.for_split), so the picture shows what the test metrics measured.
     """
     loaded = load_checkpoint(checkpoint)
-    dataset = open_split(CatalogSource(store_url), DataRequest.for_run(loaded.run, "test"))
+    dataset = open_split(CatalogSource(store_url), LoaderConfig.for_split(loaded.run, "test"))
     labels = np.asarray(getattr(dataset, "labels", [int(dataset[i]["label"]) for i in range(len(dataset))]))
     order = list(np.flatnonzero(labels == 1)[: (count + 1) // 2]) + list(np.flatnonzero(labels != 1))
     out = []

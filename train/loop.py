@@ -25,11 +25,12 @@ from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train import history
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
-from hephaestus.train.sources import DataRequest, DataSource, TrainingData, open_split
+from hephaestus.train.sources import DataSource, TrainingData, open_split
 
 
 def _world() -> tuple[int, int]:
@@ -314,8 +315,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     plan = run_plan(run, device)
     torch.set_num_threads(plan.torch_threads)
 
-    train_ds = open_split(source, DataRequest.for_run(run, "train"))
-    val_ds = open_split(source, DataRequest.for_run(run, "val"))
+    train_ds = open_split(source, LoaderConfig.for_split(run, "train"))
+    val_ds = open_split(source, LoaderConfig.for_split(run, "val"))
     train_loader = make_loader(train_ds, run, device, training=True, plan=plan)
     val_loader = make_loader(val_ds, run, device, training=False, plan=plan)
     spec = train_ds.input_spec
@@ -378,7 +379,7 @@ def _test_and_finish(
 ) -> None:
     """Test evaluation with the weights of the lowest validation loss; the final checkpoint holds them only."""
     _unwrap(model).load_state_dict(best_weights)
-    test = evaluate(model, open_split(source, DataRequest.for_run(run, "test")), run, loss_fn, device)
+    test = evaluate(model, open_split(source, LoaderConfig.for_split(run, "test")), run, loss_fn, device)
     state["done"] = True
     final = {
         "epoch": state["epoch"],

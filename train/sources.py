@@ -1,6 +1,8 @@
 """Where training data comes from: a typed source that gives the dataset of one split of a run.
 
-The training loop sees only the two protocols below. A `DataSource` turns a `DataRequest` into a
+The training loop sees only the two protocols below. A `DataSource` turns a request, the
+`LoaderConfig` of one split of the run (`LoaderConfig.for_split(run, split)`: the run's data
+specification plus the split's rules; its `store_url` left empty for the source to fill), into a
 `TrainingData`: a map-style dataset whose samples are
 `{"image": float32 [C, crop, crop], "mask": int64 [crop, crop], "label": int64, "id": str}`, which
 knows its input specification (saved with every checkpoint, used again by `hmc predict`) and its
@@ -10,53 +12,14 @@ other sources (in-memory fringes, tests/train/fringes.py) without touching the l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from hephaestus.platform.inputs import InputSpec, StatisticsChoice
+from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.config import LoaderConfig
-
-
-@dataclass(frozen=True)
-class DataRequest:
-    """What the loop asks of a source: one split with the run's channels, crop and sampling.
-
-    Training gets the run's augmentation and undersampling and per-epoch crops; val and test get
-    fixed crops (a function of the sample id alone, identical across seeds and runs).
-    """
-
-    split: str
-    series: bool
-    atmosphere: bool
-    crop_size: int
-    max_offset: int
-    augment: bool
-    undersample: bool
-    seed: int
-    series_length: int | None = None
-    statistics: StatisticsChoice = "train"
-    fixed_crops: bool = False
-
-    @classmethod
-    def for_run(cls, run: RunConfig, split: str) -> DataRequest:
-        training = split == "train"
-        return cls(
-            split=split,
-            series=run.series,
-            atmosphere=run.atmosphere,
-            crop_size=run.crop_size,
-            max_offset=run.max_offset,
-            augment=run.augment and training,
-            undersample=run.undersample and training,
-            seed=run.seed,
-            series_length=run.series_length,
-            statistics=run.statistics,
-            fixed_crops=not training,
-        )
 
 
 @runtime_checkable
@@ -80,7 +43,7 @@ class TrainingData(Protocol):
 class DataSource(Protocol):
     """A picklable factory of datasets (it travels to every Ray Train worker)."""
 
-    def __call__(self, request: DataRequest) -> TrainingData: ...
+    def __call__(self, request: LoaderConfig) -> TrainingData: ...
 
     def check(self) -> None:
         """Fail before any worker starts when the data cannot serve a run (no catalog, no pairs)."""
@@ -93,24 +56,11 @@ class CatalogSource:
         # absolute: Ray workers run in their own working directory, where a relative path means nothing
         self.store_url = normalize(store_url)
 
-    def loader_config(self, request: DataRequest) -> LoaderConfig:
-        return LoaderConfig(
-            store_url=self.store_url,
-            split=request.split,
-            series=request.series,
-            atmosphere=request.atmosphere,
-            crop_size=request.crop_size,
-            max_offset=request.max_offset,
-            fixed_crops=request.fixed_crops,
-            augment=request.augment,
-            undersample=request.undersample,
-            shuffle=request.split == "train",
-            seed=request.seed,
-            series_length=request.series_length,
-            statistics=request.statistics,
-        )
+    def loader_config(self, request: LoaderConfig) -> LoaderConfig:
+        """`request` reading this source's store."""
+        return request.model_copy(update={"store_url": self.store_url})
 
-    def __call__(self, request: DataRequest) -> TrainingData:
+    def __call__(self, request: LoaderConfig) -> TrainingData:
         from hephaestus.train.data import MinicubeDataset
 
         return MinicubeDataset.from_catalog(self.loader_config(request))
@@ -136,7 +86,7 @@ class CatalogSource:
         return f"CatalogSource({redact(self.store_url)!r})"
 
 
-def open_split(source: DataSource, request: DataRequest) -> TrainingData:
+def open_split(source: DataSource, request: LoaderConfig) -> TrainingData:
     """The source's dataset for `request`, refused when it does not follow the `TrainingData` protocol."""
     dataset = source(request)
     if not isinstance(dataset, TrainingData):

@@ -52,6 +52,7 @@ from hephaestus.ingest.encoding import encoding, fill_value  # noqa: E402
 from hephaestus.ingest.plan import empty_scalars  # noqa: E402
 from hephaestus.platform import cube_text, schema  # noqa: E402
 from hephaestus.platform.cube import cube_template, grid_coords, version_token  # noqa: E402
+from hephaestus.platform.dataspec import DataSpec  # noqa: E402
 from hephaestus.platform.inputs import InputSpec  # noqa: E402
 from hephaestus.train.data.cubes import OpenCube  # noqa: E402
 from hephaestus.train.data.read import read_input  # noqa: E402
@@ -318,7 +319,7 @@ def run(n_dates: int, size: int, n_crops: int, rounds: int, appends: int) -> dic
         build_s = time.perf_counter() - t
         repo = build_icechunk(str(tmp / "icechunk"), plain)
         primary, secondary = axes(n_dates)
-        spec = InputSpec.create(atmosphere=True, series_length=1, crop_size=CROP, statistics_source="authors")
+        spec = InputSpec.create(DataSpec(crop_size=CROP, statistics="authors"))
         windows = crops(primary, secondary, n_dates, size, n_crops)
         cubes = {
             "plain": OpenCube(plain, zarr.storage.LocalStore(plain, read_only=True)),

@@ -329,7 +329,14 @@ def run(size: int, epochs: int, k: int, rounds: int) -> dict:
         for layout, (url, tile) in layouts.items():
             pairs = pair_rows(xr.open_zarr(url, consolidated=tile is None), url)
             for kind in kinds:
-                cfg = LoaderConfig(store_url=str(tmp), crop_size=k, series=kind == "series", max_offset=128)
+                cfg = LoaderConfig(
+                    store_url=str(tmp),
+                    crop_size=k,
+                    series=kind == "series",
+                    max_offset=128,
+                    augment=False,
+                    undersample=False,
+                )
                 dataset = MinicubeDataset(pairs, series_rows(pairs) if kind == "series" else None, STATS, cfg)
                 crops = windows_of(dataset, epochs)
                 raw, written, decoded = bench_raw(url, tile, dataset, crops, k, (size, size))

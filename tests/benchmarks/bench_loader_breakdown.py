@@ -60,7 +60,9 @@ def main() -> dict:
         ds = build_cube(size)
         url = write_layouts(ds, Path(tmp))[layout][0]
         pairs = pair_rows(xr.open_zarr(url, consolidated=False), url)
-        cfg = LoaderConfig(store_url=tmp, crop_size=512, series=False, max_offset=128)
+        cfg = LoaderConfig(
+            store_url=tmp, crop_size=512, series=False, max_offset=128, augment=False, undersample=False
+        )
         dataset = MinicubeDataset(pairs, None, STATS, cfg)
         crops = windows_of(dataset, epochs)
         spec = dataset.input_spec

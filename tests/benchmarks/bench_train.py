@@ -215,6 +215,7 @@ def dataset_for(store: str, crop: int, series: bool):  # type: ignore[no-untyped
         augment=True,
         shuffle=True,
         seed=0,
+        undersample=False,
     )
     return MinicubeDataset.from_catalog(cfg)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.layout import StoreLayout
 
 TIMESTAMPS = ("scored_at", "detected_at")
@@ -25,7 +26,7 @@ def random_segmenter(folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True)
     run = RunConfig(model="unet", encoder="resnet18", crop_size=32, atmosphere=False, weights="random")
     spec = InputSpec.create(
-        atmosphere=run.atmosphere, series_length=1, crop_size=run.crop_size, statistics_source="authors"
+        DataSpec(atmosphere=run.atmosphere, crop_size=run.crop_size, statistics="authors")
     )
     torch.manual_seed(seed)
     model = build_model(run.model, spec.in_channels, weights="random", encoder=run.encoder).module
@@ -100,7 +101,7 @@ def train_tiny_classifier(root: Path, epochs: int = 40, seed: int = 0) -> Path:
     run_ingest(IngestConfig(sources=str(root / "train-src"), out=str(root / "train-store"), workers=2))
     build_catalog(root / "train-store")
     run = RunConfig(model="mobilenetv3_large_100", crop_size=48, atmosphere=False, weights="random")
-    spec = InputSpec.create(atmosphere=False, series_length=1, crop_size=48, statistics_source="authors")
+    spec = InputSpec.create(DataSpec(atmosphere=False, crop_size=48, statistics="authors"))
     xs, ys = [], []
     for row in read_pairs(root / "train-store").to_pylist():
         if not row["usable"]:

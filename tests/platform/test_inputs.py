@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hephaestus.platform import schema
+from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.inputs import InputSpec, InputSpecError, pad_series, step_channels
 
 from factories import AUTHORS_CHANNELS
@@ -21,7 +22,7 @@ def test_channels_in_the_authors_order() -> None:
 
 
 def test_a_spec_with_another_channel_order_is_refused() -> None:
-    spec = InputSpec.create(atmosphere=True, series_length=1, crop_size=64, statistics_source="authors")
+    spec = InputSpec.create(DataSpec(atmosphere=True, crop_size=64, statistics="authors"))
     stored = json.loads(json.dumps(spec.model_dump(mode="json")))
     assert InputSpec.from_record(stored) == spec  # round trip through the checkpoint's JSON
     old = [*AUTHORS_ORDER[:3], *sorted(AUTHORS_ORDER[3:])]  # the former primaries-then-secondaries order
@@ -31,7 +32,7 @@ def test_a_spec_with_another_channel_order_is_refused() -> None:
 
 def test_authors_statistics_are_their_file(shared_dir) -> None:
     stats = json.loads((shared_dir / "data" / "hephaestus" / "statistics.json").read_text())
-    spec = InputSpec.create(atmosphere=True, series_length=3, crop_size=512, statistics_source="authors")
+    spec = InputSpec.create(DataSpec(series=True, series_length=3, crop_size=512, statistics="authors"))
     assert spec.statistics_source == "authors"
     for key, entry in stats.items():
         assert spec.statistics[key] == (entry["mean"], entry["std"])
@@ -39,13 +40,10 @@ def test_authors_statistics_are_their_file(shared_dir) -> None:
 
 def test_train_statistics_must_be_given() -> None:
     with pytest.raises(InputSpecError, match="train split"):
-        InputSpec.create(atmosphere=False, series_length=1, crop_size=64, statistics_source="train")
+        InputSpec.create(DataSpec(atmosphere=False, crop_size=64, statistics="train"))
     with pytest.raises(InputSpecError, match="lack 'dem'"):
         InputSpec.create(
-            atmosphere=False,
-            series_length=1,
-            crop_size=64,
-            statistics_source="train",
+            DataSpec(atmosphere=False, crop_size=64, statistics="train"),
             train_statistics={"insar_difference": (0, 1), "insar_coherence": (0, 1)},
         )
 
@@ -53,7 +51,8 @@ def test_train_statistics_must_be_given() -> None:
 def test_normalise_by_hand() -> None:
     stats = {"insar_difference": (1.0, 2.0), "insar_coherence": (100.0, 50.0), "dem": (10.0, 4.0)}
     spec = InputSpec.create(
-        atmosphere=False, series_length=2, crop_size=2, statistics_source="train", train_statistics=stats
+        DataSpec(atmosphere=False, series=True, series_length=2, crop_size=16, statistics="train"),
+        train_statistics=stats,
     )
     raw = np.array(
         [

@@ -17,8 +17,9 @@ import torch
 from torch.utils.data import Dataset
 
 from hephaestus.platform import schema
+from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.inputs import ATMOSPHERE_CHANNELS, InputSpec
-from hephaestus.train.sources import DataRequest
+from hephaestus.train.data.config import LoaderConfig
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import test modules
 
@@ -66,7 +67,7 @@ class FringeDataset(Dataset):
         self.epoch = 0
         self.steps = schema.SERIES_LENGTH if series else 1
         self.input_spec = InputSpec.create(
-            atmosphere=atmosphere, series_length=self.steps, crop_size=crop_size, statistics_source="authors"
+            DataSpec(atmosphere=atmosphere, series=series, crop_size=crop_size, statistics="authors")
         )
 
     def __len__(self) -> int:
@@ -136,7 +137,7 @@ class FringeSource:
         self.sizes = dict(sizes or {"train": 96, "val": 32, "test": 64})
         self.seed = seed
 
-    def __call__(self, request: DataRequest) -> Dataset:
+    def __call__(self, request: LoaderConfig) -> Dataset:
         return FringeDataset(
             self.sizes[request.split],
             crop_size=request.crop_size,

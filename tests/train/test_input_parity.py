@@ -17,6 +17,7 @@ import torch
 from hephaestus.catalog import read_series
 from hephaestus.platform.cube import open_cube
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.loop import input_record
 from hephaestus.train.models import build_model
 from hephaestus.train.predict import (
@@ -26,7 +27,7 @@ from hephaestus.train.predict import (
     sliding_prediction,
     window_starts,
 )
-from hephaestus.train.sources import CatalogSource, DataRequest
+from hephaestus.train.sources import CatalogSource
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 
@@ -60,7 +61,7 @@ def test_predict_feeds_the_model_what_training_yields(
 ) -> None:
     size = 48  # the store's frames: one window covers the frame on both sides
     run = RunConfig(model="unet", encoder="resnet18", crop_size=size, series=series, atmosphere=True)
-    dataset = CatalogSource(str(split_store))(DataRequest.for_run(run, "val"))
+    dataset = CatalogSource(str(split_store))(LoaderConfig.for_split(run, "val"))
     assert dataset.input_spec.statistics_source == "train"
     loaded = load_checkpoint(str(_checkpoint(tmp_path / "ckpt", run, dataset)))
     assert loaded.spec == dataset.input_spec
@@ -97,7 +98,7 @@ def _starts_its_series(store: Path, frame: str, uid: int, series_id: str) -> boo
 def test_crops_inside_a_frame_match_the_prediction_input(split_store: Path) -> None:
     """Smaller crops: the training crop at its window equals that window of the prediction input."""
     run = RunConfig(model="unet", encoder="resnet18", crop_size=32, max_offset=8, atmosphere=False)
-    dataset = CatalogSource(str(split_store))(DataRequest.for_run(run, "test"))
+    dataset = CatalogSource(str(split_store))(LoaderConfig.for_split(run, "test"))
     for index in range(len(dataset)):
         r0, c0, _, _ = dataset.window(index)
         uid = int(dataset[index]["id"])

@@ -8,7 +8,7 @@ import pytest
 from fringes import FringeSource
 
 from hephaestus.train.config import RunConfig
-from hephaestus.train.sources import DataRequest
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.trainer import train_run
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def test_classifier_learns_mogi_fringes(ray_local, tmp_path: Path) -> None:  # t
         augment=False,
         undersample=False,
     )
-    test_set = source(DataRequest.for_run(run, "test"))
+    test_set = source(LoaderConfig.for_split(run, "test"))
     p = sum(test_set.is_positive(i) for i in range(len(test_set))) / len(test_set)
     chance_f1 = 2 * p / (1 + p)  # the best constant guess: call everything positive
     result = train_run(run, "unused", str(tmp_path), source=source)

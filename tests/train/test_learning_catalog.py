@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.loop import evaluate, train_epoch
 from hephaestus.train.losses import make_loss
 from hephaestus.train.models import build_model
-from hephaestus.train.sources import CatalogSource, DataRequest, open_split
+from hephaestus.train.sources import CatalogSource, open_split
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,8 @@ def test_classifier_learns_on_catalog_crops(synthetic_store: Path) -> None:
         augment=False,
     )
     source = CatalogSource(str(synthetic_store))
-    train_ds = open_split(source, DataRequest.for_run(run, "train"))
-    test_ds = open_split(source, DataRequest.for_run(run, "test"))
+    train_ds = open_split(source, LoaderConfig.for_split(run, "train"))
+    test_ds = open_split(source, LoaderConfig.for_split(run, "test"))
     labels = test_ds.labels
     assert len(labels) >= 80 and 0 < labels.sum() < len(labels)
     model = build_model(run.model, train_ds.input_spec.in_channels, weights="random").module

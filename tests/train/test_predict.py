@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from hephaestus.cli.app import app
 from hephaestus.platform import schema
 from hephaestus.platform.cube import open_cube
+from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.samples import Step
@@ -27,10 +28,13 @@ from factories import write_published_cube
 
 def _spec(run: RunConfig) -> InputSpec:
     return InputSpec.create(
-        atmosphere=run.atmosphere,
-        series_length=3 if run.series else 1,
-        crop_size=run.crop_size,
-        statistics_source="authors",
+        DataSpec(
+            atmosphere=run.atmosphere,
+            series=run.series,
+            series_length=3,
+            crop_size=run.crop_size,
+            statistics="authors",
+        )
     )
 
 

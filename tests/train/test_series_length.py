@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from hephaestus import catalog
 from hephaestus.cli.app import app
+from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.inputs import InputSpec, step_channels
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
@@ -47,7 +48,15 @@ def test_collection_records_the_length(store_t5: Path) -> None:
 
 def test_loader_reads_series_of_the_catalogs_length(store_t5: Path) -> None:
     assert len(step_channels(True)) == CHANNELS
-    cfg = LoaderConfig(store_url=str(store_t5), split="train", series=True, crop_size=32, max_offset=0)
+    cfg = LoaderConfig(
+        store_url=str(store_t5),
+        split="train",
+        series=True,
+        crop_size=32,
+        max_offset=0,
+        augment=False,
+        undersample=False,
+    )
     ds = MinicubeDataset.from_catalog(cfg)
     assert ds.in_channels == T * CHANNELS
     assert tuple(ds[0]["image"].shape) == (T * CHANNELS, 32, 32)
@@ -82,7 +91,7 @@ def test_predict_uses_the_length_the_run_recorded(store_t5: Path, tmp_path: Path
     model = build_model(run.model, T * CHANNELS, weights="random", encoder=run.encoder).module
     torch.save(model.state_dict(), folder / "best.pt")
     (folder / "run_config.json").write_text(json.dumps(run.model_dump(mode="json")))
-    spec = InputSpec.create(atmosphere=True, series_length=T, crop_size=32, statistics_source="authors")
+    spec = InputSpec.create(DataSpec(series=True, series_length=T, crop_size=32, statistics="authors"))
     (folder / "input.json").write_text(json.dumps(input_record(run, spec, "random")))
     pair = _first_train_pair(store_t5)
     out = tmp_path / "mask.zarr"

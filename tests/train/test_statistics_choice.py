@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from hephaestus.cli.app import app
 from hephaestus.train.config import GridConfig, RunConfig, grid_preset
+from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.loop import input_record
-from hephaestus.train.sources import CatalogSource, DataRequest
+from hephaestus.train.sources import CatalogSource
 
 
 def _plan(args: list[str], tmp_path: Path) -> list[dict]:
@@ -43,7 +44,7 @@ def test_the_checkpoint_records_the_choice_and_its_values(split_store: Path) -> 
 
     for choice in ("train", "authors"):
         run = RunConfig(crop_size=16, statistics=choice)
-        dataset = CatalogSource(str(split_store))(DataRequest.for_run(run, "train"))
+        dataset = CatalogSource(str(split_store))(LoaderConfig.for_split(run, "train"))
         record = json.loads(json.dumps(input_record(run, dataset.input_spec, "random")))
         spec = record["input_spec"]
         assert spec["statistics_source"] == choice

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from hephaestus.platform.config import Config
-from hephaestus.platform.inputs import DEFAULT_CROP, DEFAULT_MAX_OFFSET, DEFAULT_STATISTICS, StatisticsChoice
+from hephaestus.platform.dataspec import DataSpec
 
 
 class AugmentConfig(Config):
@@ -25,33 +25,36 @@ class AugmentConfig(Config):
     """Angles drawn uniformly in [-degrees, degrees]; reflect padding, masks nearest."""
 
 
-class LoaderConfig(Config):
-    """What to load (split, single pairs or series, atmosphere) and how (crop, offset, seed).
+class LoaderConfig(DataSpec):
+    """What to load: a data specification plus where (`store_url`) and which split, and how the split
+    is read (crops fixed or per epoch, shuffled or in order, usable pairs only, augmentation settings).
 
+    Built from a run's data specification by `for_split`, which applies the split rules: training gets
+    the spec's augmentation and undersampling, shuffled per-epoch crops; val and test get fixed crops
+    (a function of the sample id alone, identical across seeds and runs), in order, unaugmented.
+    Built directly, it takes the DataSpec's defaults (the paper's run: augmented, undersampled); a
+    plain loader says `augment=False, undersample=False`.
     `max_offset` is the largest random shift of the crop from its centred position, for frames with
-    and without a mask alike (the paper's "random offset from the frame center"); use 0 for exactly
-    centred crops. `fixed_crops`: each sample's offset is a function of its id only, the same for every
-    seed, epoch and run (evaluation splits); otherwise of (seed, epoch, index) (training).
-    `statistics`: "train" (the catalog's train-split statistics) or "authors" (their statistics.json);
-    see `hephaestus.platform.inputs`.
+    and without a mask alike (the paper's "random offset from the frame center").
+    `statistics`: see `hephaestus.platform.inputs`.
     """
 
     store_url: str = ""
+    """Store with the cubes and the catalog; empty in a request a source completes with its own."""
     split: str | None = "train"
-    series: bool = False
-    atmosphere: bool = True
-    crop_size: int = Field(DEFAULT_CROP, gt=0)
-    max_offset: int = Field(DEFAULT_MAX_OFFSET, ge=0)
     fixed_crops: bool = False
-    augment: bool = False
+    """Each sample's offset is a function of its id only (evaluation); else of (seed, epoch, index)."""
     augmentation: AugmentConfig = AugmentConfig()
-    undersample: bool = False
     shuffle: bool = False
-    seed: int = 0
-    series_length: int | None = Field(None, ge=1)
-    """Pairs per series; None: the catalog's (`from_catalog`), else it must equal the catalog's."""
-    statistics: StatisticsChoice = DEFAULT_STATISTICS
     usable_only: bool = True
+
+    @classmethod
+    def for_split(cls, spec: DataSpec, split: str, store_url: str = "") -> LoaderConfig:
+        """The loader configuration of `split` for the data specification `spec` (a run is one)."""
+        training = split == "train"
+        values = DataSpec.values_of(spec)
+        values.update(augment=spec.augment and training, undersample=spec.undersample and training)
+        return cls(**values, store_url=store_url, split=split, fixed_crops=not training, shuffle=training)
 
     @model_validator(mode="after")
     def _check_split(self) -> LoaderConfig:

@@ -11,7 +11,6 @@ import pyarrow as pa
 import torch
 from torch.utils.data import Dataset
 
-from hephaestus.platform import schema
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.crop import place_window
@@ -34,13 +33,7 @@ def crop_rng(cfg: LoaderConfig, epoch: int, index: int, sample_id: str) -> np.ra
 
 def input_spec(cfg: LoaderConfig, train_statistics: Mapping[str, Sequence[float]] | None) -> InputSpec:
     """The input specification of a loader configuration (statistics resolved as `cfg.statistics` says)."""
-    return InputSpec.create(
-        atmosphere=cfg.atmosphere,
-        series_length=(cfg.series_length or schema.SERIES_LENGTH) if cfg.series else 1,
-        crop_size=cfg.crop_size,
-        statistics_source=cfg.statistics,
-        train_statistics=train_statistics,
-    )
+    return InputSpec.create(cfg, train_statistics=train_statistics)
 
 
 class MinicubeDataset(Dataset):
@@ -66,12 +59,11 @@ class MinicubeDataset(Dataset):
         self.cfg = cfg
         self.epoch = 0
         pairs = select_rows(pairs, None if cfg.series else cfg.split, cfg.usable_only and not cfg.series)
-        series_length = cfg.series_length or schema.SERIES_LENGTH
         if cfg.series:
             if series is None:
                 raise ValueError("series=True needs the series rows")
             series = select_rows(series, cfg.split, usable_only=False)
-            self.samples: list[SampleSpec] = series_samples(series, pairs, series_length)
+            self.samples: list[SampleSpec] = series_samples(series, pairs, cfg.steps)
             self.rows = series
         else:
             self.samples = pair_samples(pairs)

@@ -108,7 +108,7 @@ def test_nothing_drawn_leaves_the_sample_untouched():
 
 
 def test_dataset_augmentation_is_deterministic_per_seed_and_epoch(cubes, rows):
-    cfg = LoaderConfig(store_url="u", crop_size=32, max_offset=8, augment=True, seed=11)
+    cfg = LoaderConfig(store_url="u", crop_size=32, max_offset=8, augment=True, seed=11, undersample=False)
     a = MinicubeDataset(rows["platform"], None, STATS, cfg)
     b = MinicubeDataset(rows["platform"], None, STATS, cfg)
     state = torch.get_rng_state()

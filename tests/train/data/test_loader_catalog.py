@@ -31,7 +31,15 @@ def store(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_pairs_from_catalog_match_hand_rows(store):  # type: ignore[no-untyped-def]
     root, made = store
-    cfg = LoaderConfig(store_url=str(root), split="train", crop_size=32, max_offset=8, statistics="authors")
+    cfg = LoaderConfig(
+        store_url=str(root),
+        split="train",
+        crop_size=32,
+        max_offset=8,
+        statistics="authors",
+        augment=False,
+        undersample=False,
+    )
     from_cat = MinicubeDataset.from_catalog(cfg)
     assert len(from_cat) == 12  # 6 valid pairs per factory cube, all in the train window
     assert from_cat.in_channels == 9
@@ -56,7 +64,9 @@ def test_pairs_from_catalog_match_hand_rows(store):  # type: ignore[no-untyped-d
 
 def test_series_and_statistics_from_catalog(store):  # type: ignore[no-untyped-def]
     root, _ = store
-    cfg = LoaderConfig(store_url=str(root), split="train", crop_size=32, series=True)
+    cfg = LoaderConfig(
+        store_url=str(root), split="train", crop_size=32, series=True, augment=False, undersample=False
+    )
     ds = MinicubeDataset.from_catalog(cfg)
     assert len(ds) == read_series(root, split="train").num_rows > 0
     assert ds.in_channels == 27

@@ -56,7 +56,7 @@ def test_counting_store_sees_only_touched_chunks(tmp_path):
         stores.append(CountingStore(zarr.storage.LocalStore(u, read_only=True)))
         return stores[-1]
 
-    cfg = LoaderConfig(store_url="u", crop_size=24, max_offset=6)
+    cfg = LoaderConfig(store_url="u", crop_size=24, max_offset=6, augment=False, undersample=False)
     dataset = MinicubeDataset(rows, None, STATS, cfg, store_opener=opener)
     for i, row in enumerate(rows.to_pylist()):
         dataset.read(i)  # opens the cube on first use
@@ -92,7 +92,7 @@ def test_sharded_layout_reads_index_once_then_inner_chunk_ranges(tmp_path):
         rows,
         None,
         STATS,
-        LoaderConfig(store_url="u", crop_size=24, max_offset=0),
+        LoaderConfig(store_url="u", crop_size=24, max_offset=0, augment=False, undersample=False),
         store_opener=lambda u: store,
     )
     dataset.read(0)
@@ -123,7 +123,12 @@ def _audit(event: str, args: tuple) -> None:
 def test_local_fast_path_opens_only_touched_chunk_files(tmp_path):
     ds, url = make_cube(tmp_path, "platform", height=64, width=80, tile=TILE)
     rows = pair_rows(ds, url)
-    dataset = MinicubeDataset(rows, None, STATS, LoaderConfig(store_url="u", crop_size=24, max_offset=6))
+    dataset = MinicubeDataset(
+        rows,
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=24, max_offset=6, augment=False, undersample=False),
+    )
     assert dataset._cubes.get(url).fetcher.local_root is not None  # the direct-file path
     sys.addaudithook(_audit)
     root = str(Path(url))
@@ -145,7 +150,11 @@ def test_published_layout_reads_one_whole_slice_per_variable(tmp_path):
     rows = pair_rows(ds, url)
     store = CountingStore(zarr.storage.LocalStore(url, read_only=True))
     dataset = MinicubeDataset(
-        rows, None, STATS, LoaderConfig(store_url="u", crop_size=24), store_opener=lambda u: store
+        rows,
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=24, augment=False, undersample=False),
+        store_opener=lambda u: store,
     )
     dataset.read(0)
     store.gets.clear()
@@ -155,7 +164,11 @@ def test_published_layout_reads_one_whole_slice_per_variable(tmp_path):
     assert {k for k, _ in store.gets} == want  # the whole-frame dem chunk was read once, by the first read
     store.gets.clear()
     fresh = MinicubeDataset(
-        rows, None, STATS, LoaderConfig(store_url="u", crop_size=24), store_opener=lambda u: store
+        rows,
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=24, augment=False, undersample=False),
+        store_opener=lambda u: store,
     )
     fresh.read(0)
     assert sum(1 for k, _ in store.gets if k == "dem/0.0") == 1

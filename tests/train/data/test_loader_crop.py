@@ -54,7 +54,12 @@ def test_edges_clamp_and_big_boxes_centre():
 def test_dataset_crops_keep_the_whole_mask(tmp_path):
     ds, url = make_cube(tmp_path, "platform", height=96, width=112, tile=32)
     rows = pair_rows(ds, url)
-    dataset = MinicubeDataset(rows, None, STATS, LoaderConfig(store_url="u", crop_size=48, max_offset=24))
+    dataset = MinicubeDataset(
+        rows,
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=48, max_offset=24, augment=False, undersample=False),
+    )
     total = {
         i: int((ds["deformation_mask"].values[r["primary_index"], r["secondary_index"]] != 0).sum())
         for i, r in enumerate(rows.to_pylist())

@@ -70,7 +70,9 @@ def _batches(loader) -> list[tuple[list[str], torch.Tensor]]:
 def test_persistent_worker_follows_set_epoch_like_in_process_loading(tmp_path):
     ds, url = make_cube(tmp_path, "platform", n_primary=4, n_secondary=6, height=32, width=32, tile=16)
     rows = pair_rows(ds, url)
-    cfg = LoaderConfig(store_url="u", crop_size=16, max_offset=8, augment=True, shuffle=True, seed=2)
+    cfg = LoaderConfig(
+        store_url="u", crop_size=16, max_offset=8, augment=True, shuffle=True, seed=2, undersample=False
+    )
     plan = plan_loader("auto", cores=2, load=0.0)
     persistent = build_dataloader(MinicubeDataset(rows, None, STATS, cfg), 4, rank=0, world_size=1, plan=plan)
     inline = build_dataloader(MinicubeDataset(rows, None, STATS, cfg), 4, rank=0, world_size=1)

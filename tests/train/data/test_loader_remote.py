@@ -42,7 +42,7 @@ def test_s3_platform_cube_reads_like_local(s3_bucket, tmp_path):  # type: ignore
         consolidated=False,
         storage_options=storage_options(remote),
     )
-    cfg = LoaderConfig(store_url=s3_bucket, crop_size=32, max_offset=8)
+    cfg = LoaderConfig(store_url=s3_bucket, crop_size=32, max_offset=8, augment=False, undersample=False)
     a = MinicubeDataset(pair_rows(ds, local), None, STATS, cfg)
     b = MinicubeDataset(pair_rows(ds, remote), None, STATS, cfg)
     assert b._cubes.get(remote).fetcher.local_root is None  # the concurrent object-store path
@@ -58,7 +58,7 @@ def test_zipped_published_cube_reads_like_the_directory(tmp_path):  # type: igno
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 zf.write(path, path.relative_to(folder).as_posix())
-    cfg = LoaderConfig(store_url="u", crop_size=32, max_offset=4)
+    cfg = LoaderConfig(store_url="u", crop_size=32, max_offset=4, augment=False, undersample=False)
     a = MinicubeDataset(pair_rows(ds, str(folder)), None, STATS, cfg)
     b = MinicubeDataset(pair_rows(ds, str(archive)), None, STATS, cfg)
     _same_items(a, b)

@@ -56,7 +56,7 @@ def test_every_sample_exactly_once_across_ranks_and_workers(tmp_path):
     rows = pair_rows(ds, url)
     n = rows.num_rows
     assert n == 6 + 4 + 2  # hand count: secondary dates after each primary in the factory grid
-    cfg = LoaderConfig(store_url="u", crop_size=16, max_offset=4, undersample=True, seed=5)
+    cfg = LoaderConfig(store_url="u", crop_size=16, max_offset=4, undersample=True, seed=5, augment=False)
     dataset = MinicubeDataset(rows, None, STATS, cfg)
     for epoch in (0, 1):
         expected = Counter(str(rows["unique_id"][int(i)]) for i in dataset.epoch_indices(epoch))
@@ -82,7 +82,12 @@ def test_every_sample_exactly_once_across_ranks_and_workers(tmp_path):
 
 def test_build_dataloader_single_process_defaults(tmp_path):
     ds, url = make_cube(tmp_path, "published", height=32, width=32)
-    dataset = MinicubeDataset(pair_rows(ds, url), None, STATS, LoaderConfig(store_url="u", crop_size=16))
+    dataset = MinicubeDataset(
+        pair_rows(ds, url),
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=16, augment=False, undersample=False),
+    )
     batches = list(build_dataloader(dataset, batch_size=4))
     assert sum(len(b["id"]) for b in batches) == len(dataset)
     assert all(not b["padding"].any() for b in batches)

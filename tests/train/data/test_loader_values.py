@@ -29,7 +29,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificati
 @pytest.mark.parametrize("atmosphere", [True, False])
 def test_channels_match_cube_values(cubes, rows, layout, atmosphere):  # type: ignore[no-untyped-def]
     ds_written, url = cubes[layout]
-    cfg = LoaderConfig(store_url="unused", crop_size=K, max_offset=8, atmosphere=atmosphere)
+    cfg = LoaderConfig(
+        store_url="unused", crop_size=K, max_offset=8, atmosphere=atmosphere, augment=False, undersample=False
+    )
     dataset = MinicubeDataset(rows[layout], None, STATS, cfg)
     assert dataset.channel_names == list(channels_of(atmosphere))
     assert dataset.in_channels == (9 if atmosphere else 3)
@@ -64,7 +66,7 @@ def test_never_nan_and_nodata_is_zero(tmp_path):  # type: ignore[no-untyped-def]
     for layout in ("published", "platform"):
         url = write_cube(ds, tmp_path / f"nan_{layout}.zarr", layout, tile=16)
         rows = pair_rows(ds, url)
-        cfg = LoaderConfig(store_url="unused", crop_size=48, max_offset=0)
+        cfg = LoaderConfig(store_url="unused", crop_size=48, max_offset=0, augment=False, undersample=False)
         dataset = MinicubeDataset(rows, None, STATS, cfg)
         item = dataset[0]
         img = item["image"]
@@ -83,7 +85,7 @@ def test_small_frame_is_padded(tmp_path):  # type: ignore[no-untyped-def]
     for layout in ("published", "platform"):
         ds, url = make_cube(tmp_path, layout, height=40, width=50, tile=16, n_primary=2, n_secondary=2)
         rows = pair_rows(ds, url)
-        cfg = LoaderConfig(store_url="unused", crop_size=64, max_offset=16)
+        cfg = LoaderConfig(store_url="unused", crop_size=64, max_offset=16, augment=False, undersample=False)
         dataset = MinicubeDataset(rows, None, STATS, cfg)
         cube = open_cube(url)
         for i, row in enumerate(rows.to_pylist()):
@@ -103,7 +105,15 @@ def test_series_stacks_steps_and_unites_masks(cubes, rows, layout):  # type: ign
     _, url = cubes[layout]
     pairs = rows[layout]
     series = series_rows(pairs, length=3)
-    cfg = LoaderConfig(store_url="unused", crop_size=K, max_offset=8, series=True, series_length=3)
+    cfg = LoaderConfig(
+        store_url="unused",
+        crop_size=K,
+        max_offset=8,
+        series=True,
+        series_length=3,
+        augment=False,
+        undersample=False,
+    )
     dataset = MinicubeDataset(pairs, series, STATS, cfg)
     assert dataset.in_channels == 27 and len(dataset.channel_names) == 27
     assert dataset.channel_names[9] == "t1/insar_difference"
@@ -151,7 +161,12 @@ def test_sharded_and_other_codecs_read_like_xarray(tmp_path):  # type: ignore[no
         url = str(tmp_path / f"{name}.zarr")
         ds.to_zarr(url, mode="w", zarr_format=3, encoding=enc, consolidated=False)
         rows = pair_rows(ds, url)
-        dataset = MinicubeDataset(rows, None, STATS, LoaderConfig(store_url="u", crop_size=K, max_offset=12))
+        dataset = MinicubeDataset(
+            rows,
+            None,
+            STATS,
+            LoaderConfig(store_url="u", crop_size=K, max_offset=12, augment=False, undersample=False),
+        )
         fast = dataset._cubes.get(url).reader("insar_difference").fast
         assert fast == (name != "crc-fallback"), name
         cube = open_cube(url)
@@ -167,7 +182,7 @@ def test_sharded_and_other_codecs_read_like_xarray(tmp_path):  # type: ignore[no
 
 def test_plot_returns_figure(cubes, rows):  # type: ignore[no-untyped-def]
     for series in (False, True):
-        cfg = LoaderConfig(store_url="u", crop_size=K, series=series)
+        cfg = LoaderConfig(store_url="u", crop_size=K, series=series, augment=False, undersample=False)
         pairs = rows["platform"]
         dataset = MinicubeDataset(pairs, series_rows(pairs) if series else None, STATS, cfg)
         fig = dataset.plot(dataset[0])
@@ -176,7 +191,7 @@ def test_plot_returns_figure(cubes, rows):  # type: ignore[no-untyped-def]
 
 
 def test_bad_rows_and_statistics_are_refused(rows):  # type: ignore[no-untyped-def]
-    cfg = LoaderConfig(store_url="u", crop_size=K)
+    cfg = LoaderConfig(store_url="u", crop_size=K, augment=False, undersample=False)
     with pytest.raises(ValueError, match="surface_pressure"):
         MinicubeDataset(
             rows["platform"], None, {k: v for k, v in STATS.items() if k != "surface_pressure"}, cfg
@@ -184,7 +199,12 @@ def test_bad_rows_and_statistics_are_refused(rows):  # type: ignore[no-untyped-d
     with pytest.raises(ValueError, match="mask_row_min"):
         MinicubeDataset(rows["platform"].drop_columns(["mask_row_min"]), None, STATS, cfg)
     with pytest.raises(ValueError, match="series rows"):
-        MinicubeDataset(rows["platform"], None, STATS, LoaderConfig(store_url="u", series=True))
+        MinicubeDataset(
+            rows["platform"],
+            None,
+            STATS,
+            LoaderConfig(store_url="u", series=True, augment=False, undersample=False),
+        )
 
 
 def test_missing_cube_is_a_clear_error(rows, tmp_path):  # type: ignore[no-untyped-def]
@@ -197,7 +217,9 @@ def test_missing_cube_is_a_clear_error(rows, tmp_path):  # type: ignore[no-untyp
     table = table.set_column(
         table.schema.get_field_index("cube_url"), "cube_url", pa.array([gone] * table.num_rows)
     )
-    dataset = MinicubeDataset(table, None, STATS, LoaderConfig(store_url="u", crop_size=K))
+    dataset = MinicubeDataset(
+        table, None, STATS, LoaderConfig(store_url="u", crop_size=K, augment=False, undersample=False)
+    )
     with pytest.raises(CubeUnreadableError, match="no-such-cube.zarr"):
         dataset[0]
 
@@ -218,7 +240,12 @@ def test_sharded_layout_with_shards_rounded_past_the_frame(tmp_path):  # type: i
     url = str(tmp_path / "odd.zarr")
     ds.to_zarr(url, mode="w", zarr_format=3, encoding=enc, consolidated=False)
     rows = pair_rows(ds, url)
-    dataset = MinicubeDataset(rows, None, STATS, LoaderConfig(store_url="u", crop_size=32, max_offset=8))
+    dataset = MinicubeDataset(
+        rows,
+        None,
+        STATS,
+        LoaderConfig(store_url="u", crop_size=32, max_offset=8, augment=False, undersample=False),
+    )
     assert dataset._cubes.get(url).reader("insar_difference").sharded
     cube = open_cube(url)
     for epoch in (0, 1):

@@ -117,12 +117,11 @@ def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path, damage: s
     """Damage the stored blosc chunks of a cube's shards (garbage bytes; or a blosc header that claims
     more compressed bytes than the chunk holds, which c-blosc 1 would read past): the loader's read
     fails with one line naming the cube, the variable and the window, not a crash or silent garbage."""
-    import xarray as xr
     from loader_rows import pair_rows
 
     from hephaestus.ingest.config import ChunkingConfig
     from hephaestus.ingest.encoding import encoding
-    from hephaestus.platform import schema
+    from hephaestus.platform import cube_text, schema
     from hephaestus.train.data import LoaderConfig, MinicubeDataset
 
     from factories import make_cube_dataset
@@ -132,9 +131,16 @@ def test_corrupt_chunk_is_one_line_naming_the_variable(tmp_path: Path, damage: s
     h, w = ds.sizes[schema.LAT], ds.sizes[schema.LON]
     enc = encoding(3, ds.sizes[schema.PRIMARY], ds.sizes[schema.SECONDARY], h, w, chunking)
     url = str(tmp_path / "cube.zarr")
-    ds.to_zarr(url, mode="w", zarr_format=3, encoding={k: v for k, v in enc.items() if k in ds.variables})
-    pairs = pair_rows(xr.open_zarr(url), url)
-    cfg = LoaderConfig(store_url=str(tmp_path), crop_size=32, max_offset=0)
+    stored = cube_text.encode_dataset(ds)  # pair text as numbers, as ingest stores it in v3
+    stored.to_zarr(
+        url,
+        mode="w",
+        zarr_format=3,
+        consolidated=False,  # v3 cubes carry no consolidated metadata (zarr warns it is off-spec)
+        encoding={k: v for k, v in enc.items() if k in stored.variables},
+    )
+    pairs = pair_rows(ds, url)
+    cfg = LoaderConfig(store_url=str(tmp_path), crop_size=32, max_offset=0, augment=False, undersample=False)
     dataset = MinicubeDataset(pairs, None, dict(schema.AUTHORS_STATISTICS), cfg)
     dataset.read(0)  # reads fine before
     index = 16 * 2 * 2 + 4  # offsets and lengths of a shard's 2 x 2 inner chunks + crc32c, at the end

@@ -13,7 +13,7 @@ from hephaestus.platform import schema
 from hephaestus.platform.errors import InputError
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
-from hephaestus.train.sources import CatalogSource, DataRequest
+from hephaestus.train.sources import CatalogSource
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 
@@ -50,7 +50,9 @@ def test_train_statistics_count_the_train_split_only(split_store: Path) -> None:
     everything = read_statistics(split_store)  # all splits: what training used to normalise with
     assert everything["insar_coherence"] != pytest.approx(got["insar_coherence"], rel=1e-6)
     # the loader's default is these train statistics; "authors" are the authors' file
-    cfg = LoaderConfig(store_url=str(split_store), split="val", crop_size=16)
+    cfg = LoaderConfig(
+        store_url=str(split_store), split="val", crop_size=16, augment=False, undersample=False
+    )
     assert MinicubeDataset.from_catalog(cfg).input_spec.statistics["dem"] == got["dem"]
     authors = MinicubeDataset.from_catalog(cfg.model_copy(update={"statistics": "authors"}))
     assert authors.input_spec.statistics["dem"] == (833.0587512223403, 977.504283216005)
@@ -63,8 +65,14 @@ def test_a_catalog_without_train_statistics_is_refused(split_store: Path, tmp_pa
     shutil.copytree(split_store / "cubes", root / "cubes")
     build_catalog(root, CatalogConfig(statistics=False))
     with pytest.raises(InputError, match="no train-split statistics"):
-        MinicubeDataset.from_catalog(LoaderConfig(store_url=str(root), split="train", crop_size=16))
-    ok = MinicubeDataset.from_catalog(LoaderConfig(store_url=str(root), crop_size=16, statistics="authors"))
+        MinicubeDataset.from_catalog(
+            LoaderConfig(store_url=str(root), split="train", crop_size=16, augment=False, undersample=False)
+        )
+    ok = MinicubeDataset.from_catalog(
+        LoaderConfig(
+            store_url=str(root), crop_size=16, statistics="authors", augment=False, undersample=False
+        )
+    )
     assert ok.input_spec.statistics_source == "authors"
 
 
@@ -73,7 +81,7 @@ def test_evaluation_crops_are_fixed_per_sample_across_seeds_and_epochs(split_sto
     windows = []
     for seed in (0, 1, 7):
         run = RunConfig(crop_size=16, max_offset=8, seed=seed)
-        request = DataRequest.for_run(run, "val")
+        request = LoaderConfig.for_split(run, "val")
         assert request.fixed_crops and not request.augment and not request.undersample
         dataset = source(request)
         for epoch in (0, 3):
@@ -85,9 +93,9 @@ def test_evaluation_crops_are_fixed_per_sample_across_seeds_and_epochs(split_sto
     assert len(starts) > 1 and all(abs(r0 - centre) <= 8 or abs(c0 - centre) <= 8 for r0, c0 in starts)
     # training crops do follow the seed and the epoch
     train = [
-        source(DataRequest.for_run(RunConfig(crop_size=16, max_offset=8, seed=s), "train")) for s in (0, 1)
+        source(LoaderConfig.for_split(RunConfig(crop_size=16, max_offset=8, seed=s), "train")) for s in (0, 1)
     ]
-    assert not DataRequest.for_run(RunConfig(), "train").fixed_crops
+    assert not LoaderConfig.for_split(RunConfig(), "train").fixed_crops
     assert [train[0].window(i) for i in range(len(train[0]))] != [
         train[1].window(i) for i in range(len(train[1]))
     ]
