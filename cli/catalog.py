@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,6 +21,9 @@ from hephaestus.cli.common import (
 )
 from hephaestus.platform import schema
 from hephaestus.platform.errors import InputError
+
+if TYPE_CHECKING:
+    from hephaestus.catalog import CatalogConfig
 
 catalog_app = typer.Typer(
     name="catalog",
@@ -81,7 +85,7 @@ def build(
     print_config: bool = print_config_option(),
 ) -> None:
     """Catalog the cubes under STORE_URL/cubes/ and publish atomically under STORE_URL/catalog/."""
-    from hephaestus.catalog import CatalogConfig, build_catalog
+    from hephaestus.catalog import CatalogConfig
 
     cfg = resolve_config(
         CatalogConfig,
@@ -97,6 +101,13 @@ def build(
         incremental=incremental,
     )
     maybe_print(cfg, print_config)
+    publish_catalog(store_url, cfg, annotations)
+
+
+def publish_catalog(store_url: str, cfg: CatalogConfig, annotations: str | None = None) -> None:
+    """Catalog the store's cubes with a progress bar, then the summary lines and tables: what
+    `hmc catalog build` runs once its configuration is resolved."""
+    from hephaestus.catalog import build_catalog
     from hephaestus.cli.progress import progress_bar
 
     with progress_bar(transient=True) as bar:

@@ -26,6 +26,12 @@ def dashboard(
     ),
 ) -> None:
     """Static site: map of frames and volcanoes, score timelines, alert pages, STAC browser."""
+    write_dashboard(store_url, out, volcanoes)
+
+
+def write_dashboard(store_url: str, out: str, volcanoes: str | None = None) -> None:
+    """Write the site of `store_url` to `out` and say what was drawn: what `hmc dashboard` runs. Without a
+    volcano list, the monitor's default GVP list is used where present."""
     from hephaestus.monitor.dashboard import build_dashboard
     from hephaestus.platform import storage
     from hephaestus.platform.volcanoes import DEFAULT_GVP

@@ -1,19 +1,37 @@
-"""`hmc demo`: the main job end to end on the embedded synthetic default, as the commands a user would type."""
+"""`hmc demo`: the main job end to end on the embedded synthetic default.
+
+The demo is composed from the stage functions the commands run (`write_sources`, `build_cubes`,
+`publish_catalog`, `train_grid`, `watch`, `write_dashboard`), called with typed configurations; each step
+prints the `hmc` command line a user would type for the same step.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import shlex
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import Field
 
-from hephaestus.cli.common import config_option, maybe_print, print_config_option
+from hephaestus.cli.common import (
+    config_option,
+    maybe_print,
+    print_config_option,
+    resolve_config,
+    set_option,
+)
 from hephaestus.platform.annotation import iter_raw, parse_file
-from hephaestus.platform.config import Config, resolve
+from hephaestus.platform.config import Config
+from hephaestus.platform.errors import InputError
 from hephaestus.platform.schema import NEGATIVE_LABEL
+
+if TYPE_CHECKING:
+    from hephaestus.ingest.synthetic import SynthConfig
 
 
 class DemoConfig(Config):
@@ -40,10 +58,38 @@ class DemoConfig(Config):
     )
 
 
-def synth_argv(sources: Path, cfg: DemoConfig) -> list[str]:
-    return ["synth", str(sources), "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
+@dataclass(frozen=True)
+class Step:
+    """One step of the demo: the `hmc` command line a user would type for it (printed, so that the demo
+    teaches the commands), and the stage function that command runs, called directly."""
+
+    argv: list[str]
+    run: Callable[[], None]
+    config: Config | None = None
+    """The configuration `run` uses: the one `hmc <argv> --print-config` prints (tested)."""
+
+
+def synth_config(cfg: DemoConfig) -> SynthConfig:
+    """The generator settings of the demo's sources."""
+    from hephaestus.ingest.synthetic import SynthConfig
+
+    return SynthConfig(
+        frames=cfg.frames, pairs=cfg.pairs, height=cfg.height, width=cfg.width, seed=cfg.seed,
+        positive_fraction=cfg.positive_fraction,
+    )  # fmt: skip
+
+
+def synth_step(sources: Path, cfg: DemoConfig, until: dt.date | None) -> Step:
+    """`hmc synth` of the demo's sources, all dates or released up to `until`."""
+    from hephaestus.cli.synth import write_sources
+
+    argv = ["synth", str(sources), "--frames", str(cfg.frames), "--pairs", str(cfg.pairs),
             "--positive-fraction", str(cfg.positive_fraction),
             "--size", str(cfg.height), str(cfg.width), "--seed", str(cfg.seed)]  # fmt: skip
+    if until is not None:
+        argv += ["--until", until.isoformat()]
+    synth = synth_config(cfg)
+    return Step(argv, lambda: write_sources(synth, sources, until), synth)
 
 
 def feed_dates(cfg: DemoConfig) -> tuple[dt.date, dt.date] | None:
@@ -52,55 +98,96 @@ def feed_dates(cfg: DemoConfig) -> tuple[dt.date, dt.date] | None:
     The demo's sources are a simulated feed (`hmc synth --until`): products acquired after the first
     date arrive later, for the monitoring cycle at the end.
     """
-    from hephaestus.ingest.synthetic import SynthConfig
     from hephaestus.ingest.synthetic.release import release_dates
 
-    synth = SynthConfig(
-        frames=cfg.frames, pairs=cfg.pairs, height=cfg.height, width=cfg.width, seed=cfg.seed,
-        positive_fraction=cfg.positive_fraction,
-    )  # fmt: skip
-    dates = release_dates(synth)
+    dates = release_dates(synth_config(cfg))
     if cfg.monitor_dates == 0 or len(dates) <= cfg.monitor_dates:
         return None
     return dates[-cfg.monitor_dates - 1], dates[-1]
 
 
-def demo_steps(root: Path, cfg: DemoConfig) -> list[list[str]]:
-    """The `hmc` command lines of the demo, in order (the pair figure is added once sources exist)."""
-    sources, store, results = root / "sources", root / "store", root / "results"
-    steps: list[list[str]] = []
+def demo_steps(root: Path, cfg: DemoConfig) -> list[Step]:
+    """The demo's steps up to training, in order (the pair figure is added once sources exist)."""
+    from hephaestus.catalog import CatalogConfig
+    from hephaestus.cli.catalog import publish_catalog
+    from hephaestus.cli.ingest import build_cubes
+    from hephaestus.cli.train import train_grid
+    from hephaestus.ingest import IngestConfig
+    from hephaestus.train.config import GRIDS, grid_preset
+
+    if cfg.grid not in GRIDS:
+        raise InputError(f"grid: unknown grid {cfg.grid!r}; known: {sorted(GRIDS)}")
+    sources, store, results = root / "sources", str(root / "store"), str(root / "results")
+    steps: list[Step] = []
     if not (sources / "annotations").is_dir():
         feed = feed_dates(cfg)
-        steps.append(synth_argv(sources, cfg) + (["--until", feed[0].isoformat()] if feed else []))
+        steps.append(synth_step(sources, cfg, feed[0] if feed else None))
+    ingest, catalog, grid = (
+        IngestConfig(sources=str(sources), out=store),
+        CatalogConfig(),
+        grid_preset(cfg.grid),
+    )
     steps += [
-        ["ingest", str(sources), "--out", str(store)],
-        ["catalog", "build", str(store)],
-        ["benchmark", str(store), "--grid", cfg.grid, "--out", str(results)],
+        Step(["ingest", str(sources), "--out", store], lambda: build_cubes(ingest), ingest),
+        Step(["catalog", "build", store], lambda: publish_catalog(store, catalog), catalog),
+        Step(
+            ["benchmark", store, "--grid", cfg.grid, "--out", results],
+            lambda: train_grid(store, grid, results),
+            grid,
+        ),
     ]
     return steps
 
 
-def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[list[str]]:
-    """The monitoring end of the demo: release the held-back dates, one `hmc monitor` cycle with the
+def pair_figure_step(root: Path) -> Step | None:
+    """`hmc plot-pair` of the first annotated deformation of the demo's sources (None if there is none)."""
+    from hephaestus.cli.synth import draw_pair
+
+    sources, figure = root / "sources", root / "figures" / "pair.png"
+    uid = first_positive(sources / "annotations")
+    if uid is None:
+        return None
+
+    def draw() -> None:
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        draw_pair(sources, uid, figure)
+
+    return Step(["plot-pair", str(sources), str(uid), "--out", str(figure)], draw)
+
+
+def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[Step]:
+    """The monitoring end of the demo: release the held-back dates, one monitoring cycle with the
     demo's best checkpoints, then the dashboard of the store."""
+    from hephaestus.cli.dashboard import write_dashboard
+    from hephaestus.cli.monitor import watch
+    from hephaestus.ingest.synthetic.release import RECORD
+    from hephaestus.monitor.config import MonitorConfig
     from hephaestus.platform.volcanoes import DEFAULT_GVP
 
     feed = feed_dates(cfg)
     if feed is None or not checkpoints:
         return []
-    from hephaestus.ingest.synthetic.release import RECORD
-
-    sources, store = root / "sources", root / "store"
-    gvp = ["--volcanoes", str(DEFAULT_GVP)] if DEFAULT_GVP.exists() else []
+    sources, store, site = root / "sources", str(root / "store"), str(root / "site")
+    gvp = str(DEFAULT_GVP) if DEFAULT_GVP.exists() else None
     # sources an older demo wrote at once (no release record) hold every date already
-    feed_step = [synth_argv(sources, cfg) + ["--until", feed[1].isoformat()]]
+    steps = [synth_step(sources, cfg, feed[1])]
     if (sources / "annotations").is_dir() and not (sources / RECORD).exists():
-        feed_step = []
-    return [
-        *feed_step,
-        ["monitor", str(sources), str(store), *(a for c in checkpoints for a in ("--checkpoint", c))],
-        ["dashboard", str(store), "--out", str(root / "site"), *gvp],
-    ]
+        steps = []
+    watch_cfg = MonitorConfig(sources=str(sources), store=store, checkpoints=tuple(checkpoints))
+    steps.append(
+        Step(
+            ["monitor", str(sources), store, *(a for c in checkpoints for a in ("--checkpoint", c))],
+            lambda: watch(watch_cfg),
+            watch_cfg,
+        )
+    )
+    steps.append(
+        Step(
+            ["dashboard", store, "--out", site, *(["--volcanoes", gvp] if gvp else [])],
+            lambda: write_dashboard(store, site, gvp),
+        )
+    )
+    return steps
 
 
 def first_positive(annotations: Path) -> int | None:
@@ -115,7 +202,6 @@ def first_positive(annotations: Path) -> int | None:
 
 
 def demo(
-    ctx: typer.Context,
     out: Path = typer.Argument(Path("demo"), help="folder for sources/, store/, results/ and figures/"),
     frames: int | None = typer.Option(None, "--frames", min=1, help=f"default {DemoConfig().frames}"),
     pairs: int | None = typer.Option(None, "--pairs", min=4, help=f"default {DemoConfig().pairs}"),
@@ -127,50 +213,35 @@ def demo(
         None, "--size", min=64, help=f"frame side, px (default {DemoConfig().height})"
     ),
     config: Path | None = config_option("DemoConfig"),
+    sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
     """Synthesize sources, ingest, catalog, train a classifier and a segmenter; tables, baselines, figures."""
-    from hephaestus.cli.app import app
     from hephaestus.cli.demo_report import report
     from hephaestus.platform.ray_session import ray_session, send_logs_to
 
-    cfg = resolve(
-        DemoConfig, config, frames=frames, pairs=pairs, seed=seed, grid=grid, height=size, width=size
+    cfg = resolve_config(
+        DemoConfig, config, sets, frames=frames, pairs=pairs, seed=seed, grid=grid, height=size, width=size
     )
     maybe_print(cfg, print_config)
     out = out.resolve()
     t0 = time.perf_counter()
 
-    debug = ["--debug"] if ctx.find_root().params.get("debug") else []
-
-    def step(argv: list[str]) -> None:
-        typer.secho(f"hmc {shlex.join(argv)}", bold=True)
-        code = app([*debug, *argv], standalone_mode=False)  # a failed step printed its own error line
-        if code:
-            raise typer.Exit(code=code)
+    def run(steps: list[Step]) -> None:
+        for i, step in enumerate(steps, 1):
+            typer.secho(f"\n[{i}/{len(steps)}] ", bold=True, nl=False)
+            typer.secho(f"hmc {shlex.join(step.argv)}", bold=True)
+            step.run()
+            if step.argv[0] == "synth" and (figure := pair_figure_step(out)) is not None:
+                typer.echo("      ", nl=False)
+                typer.secho(f"hmc {shlex.join(figure.argv)}", bold=True)
+                figure.run()
 
     log_file = send_logs_to(out)
     if log_file:
         typer.echo(f"Ray's logs go to {log_file}")
     with ray_session():
-        steps = demo_steps(out, cfg)
-        for i, argv in enumerate(steps, 1):
-            typer.secho(f"\n[{i}/{len(steps)}] ", bold=True, nl=False)
-            step(argv)
-            if argv[0] == "synth":
-                uid = first_positive(out / "sources" / "annotations")
-                if uid is not None:
-                    (out / "figures").mkdir(parents=True, exist_ok=True)
-                    typer.echo("      ", nl=False)
-                    step(
-                        [
-                            "plot-pair",
-                            str(out / "sources"),
-                            str(uid),
-                            "--out",
-                            str(out / "figures" / "pair.png"),
-                        ]
-                    )
+        run(demo_steps(out, cfg))
     typer.echo("")
     best = report(out / "store", out / "results", out / "figures")
     checkpoints = [str(run["checkpoint"]) for run in best.values() if run.get("checkpoint")]
@@ -178,9 +249,7 @@ def demo(
     if steps:
         typer.secho("\nmonitoring: the feed's later products arrive", bold=True)
         with ray_session():
-            for i, argv in enumerate(steps, 1):
-                typer.secho(f"\n[{i}/{len(steps)}] ", bold=True, nl=False)
-                step(argv)
+            run(steps)
         typer.secho(f"\ndashboard: {out / 'site' / 'index.html'}", fg="green")
     typer.secho(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; outputs under {out}", fg="green")
     if log_file:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,6 +16,9 @@ from hephaestus.cli.common import (
     set_option,
 )
 from hephaestus.platform.errors import InputError
+
+if TYPE_CHECKING:
+    from hephaestus.ingest import IngestConfig
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
@@ -90,7 +94,7 @@ def ingest(
     print_config: bool = print_config_option(),
 ) -> None:
     """Build one cube per frame at OUT/cubes/<FRAME>.zarr; refused products go to OUT/quarantine/."""
-    from hephaestus.ingest import IngestConfig, convert_minicubes, run_ingest
+    from hephaestus.ingest import IngestConfig
 
     if from_minicubes and not sources:
         raise InputError("--from-minicubes needs one or more cube paths")
@@ -111,6 +115,13 @@ def ingest(
         pairs_per_task=pairs_per_task,
     )
     maybe_print(cfg, print_config)
+    build_cubes(cfg, cube_paths=sources if from_minicubes else None)
+
+
+def build_cubes(cfg: IngestConfig, cube_paths: list[str] | None = None) -> None:
+    """Ingest `cfg`'s sources (or convert the published `cube_paths`) with a progress bar, then the
+    summary table: what `hmc ingest` runs once its configuration is resolved. Exit 1 if a frame failed."""
+    from hephaestus.ingest import convert_minicubes, run_ingest
     from hephaestus.platform.ray_session import send_logs_to
 
     log_file = send_logs_to(cfg.out)
@@ -120,9 +131,9 @@ def ingest(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        if from_minicubes:
+        if cube_paths is not None:
             summary = convert_minicubes(
-                sources,
+                cube_paths,
                 cfg.out,
                 zarr_format=cfg.zarr_format,
                 chunking=cfg.chunking,

@@ -66,10 +66,6 @@ def monitor(
 ) -> None:
     """Discover new products, ingest, update the catalog, score each new pair and raise alerts
     (STORE/monitor/: scores.parquet, alerts.parquet, alerts.geojson)."""
-    from hephaestus.monitor.cycle import MonitorCycleError, run_cycle
-    from hephaestus.platform import storage
-    from hephaestus.platform.layout import StoreLayout
-
     thresholds = {k: v for k, v in (("score", score_threshold), ("min_area_km2", min_area)) if v is not None}
     cfg = resolve_config(
         MonitorConfig,
@@ -86,6 +82,16 @@ def monitor(
         address=address,
     )
     maybe_print(cfg, print_config)
+    watch(cfg)
+
+
+def watch(cfg: MonitorConfig) -> None:
+    """Run monitoring cycles (once, or every `cfg.every`) and print what each did: what `hmc monitor`
+    runs once its configuration is resolved. A failed frame fails a single cycle; a watch goes on."""
+    from hephaestus.monitor.cycle import MonitorCycleError, run_cycle
+    from hephaestus.platform import storage
+    from hephaestus.platform.layout import StoreLayout
+
     files = StoreLayout(cfg.store).monitor
     done = 0
     while True:

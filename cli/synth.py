@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from hephaestus.cli.common import (
     resolve_config,
     set_option,
 )
+
+if TYPE_CHECKING:
+    from hephaestus.ingest.synthetic import SynthConfig
 
 
 def synth(
@@ -61,7 +65,7 @@ def synth(
     ),
 ) -> None:
     """Write LiCSAR interferograms, ERA5 NetCDF and Hephaestus annotations in the real formats."""
-    from hephaestus.ingest.synthetic import SynthConfig, generate
+    from hephaestus.ingest.synthetic import SynthConfig
     from hephaestus.platform.errors import InputError
 
     if twin is not None:
@@ -85,9 +89,16 @@ def synth(
         width=width,
     )
     maybe_print(cfg, print_config)
-    start = time.perf_counter()
-    from hephaestus.cli.progress import progress_bar
+    write_sources(cfg, out, until.date() if until is not None else None)
 
+
+def write_sources(cfg: SynthConfig, out: Path, until: date | None = None) -> None:
+    """Generate `cfg`'s sources into `out` (all dates, or a feed released up to `until`) with a progress bar
+    and a one-line summary: what `hmc synth` runs once its configuration is resolved."""
+    from hephaestus.cli.progress import progress_bar
+    from hephaestus.ingest.synthetic import generate
+
+    start = time.perf_counter()
     with progress_bar(transient=True) as bar:
         task = bar.add_task("synth pairs", total=cfg.total_pairs)
 
@@ -97,13 +108,13 @@ def synth(
         if until is not None:
             from hephaestus.ingest.synthetic.release import release
 
-            manifest = release(cfg, out, until.date(), progress=progress)
+            manifest = release(cfg, out, until, progress=progress)
         else:
             manifest = generate(cfg, out, progress=progress)
     seconds = time.perf_counter() - start
     if until is not None:
         typer.echo(
-            f"released {manifest.pairs} pairs acquired up to {until.date()} ({manifest.positives} positive), "
+            f"released {manifest.pairs} pairs acquired up to {until} ({manifest.positives} positive), "
             f"{len(manifest.paths)} new files in {out} in {seconds:.1f} s"
         )
         return
@@ -142,6 +153,11 @@ def plot_pair(
 ) -> None:
     """Draw a pair's phase, coherence and masks (paper Fig. 2 style), or a twin pair beside its real
     annotation (--real)."""
+    draw_pair(sources, unique_id, out, real)
+
+
+def draw_pair(sources: Path, unique_id: int, out: Path, real: Path | None = None) -> None:
+    """Draw pair `unique_id` of `sources` (beside its real annotation with `real`) into the figure `out`."""
     from hephaestus.ingest.synthetic.plot import SyntheticSources, plot_twin
 
     if real is not None:

@@ -18,7 +18,7 @@ from hephaestus.cli.common import (
     set_option,
 )
 from hephaestus.platform.errors import InputError
-from hephaestus.train.config import RunConfig
+from hephaestus.train.config import GridConfig, RunConfig
 
 WORKERS_HELP = "Ray Train workers per run (fixed count)."
 EVERY_RUN = "Overrides every run's."
@@ -107,11 +107,8 @@ def benchmark(
     print_config: bool = print_config_option(),
 ) -> None:
     """Run the benchmark grid (models x single/series x with/without atmosphere x seeds); skip finished runs."""
-    from rich.console import Console
-
-    from hephaestus.platform.storage import redact
-    from hephaestus.train.benchmark import plan, run_benchmark
-    from hephaestus.train.config import GRIDS, GridConfig, grid_preset
+    from hephaestus.train.benchmark import plan
+    from hephaestus.train.config import GRIDS, grid_preset
 
     if grid is not None and grid not in GRIDS:
         raise InputError(f"--grid: unknown grid {grid!r}; known: {sorted(GRIDS)}")
@@ -138,10 +135,26 @@ def benchmark(
         return
     if out is None:
         raise InputError("--out is required (except with --dry-run)")
+    train_grid(store_url, preset, out, address=address, max_concurrent=max_concurrent)
+
+
+def train_grid(
+    store_url: str,
+    preset: GridConfig,
+    out: str,
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+) -> None:
+    """Train `preset`'s runs with the live runs board, then the result tables and a summary line: what
+    `hmc benchmark` runs once its grid is resolved. Exit 1 if a run failed."""
+    from rich.console import Console
     from rich.live import Live
 
     from hephaestus.cli.progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
+    from hephaestus.platform.storage import redact
+    from hephaestus.train.benchmark import run_benchmark
     from hephaestus.train.sources import CatalogSource
 
     source = CatalogSource(store_url)
