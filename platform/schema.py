@@ -215,6 +215,20 @@ ERA5_SHORT_NAMES = {
     "surface_pressure": "sp",
     "vertical_integral_of_temperature": "vit",
 }
+ERA5_LONG_NAMES = {
+    "total_column_water_vapour": "Total column vertically-integrated water vapour",
+    "surface_pressure": "Surface pressure",
+    "vertical_integral_of_temperature": "Vertical integral of temperature",
+}
+"""The `long_name` of each field in the CDS's NetCDF files (a field without one: its name, capitalised)."""
+
+
+def era5_file_attrs() -> dict[str, tuple[str, str]]:
+    """ERA5 short name -> (long_name, units) of every field, as the CDS writes them in its NetCDF files."""
+    return {
+        ERA5_SHORT_NAMES[f]: (ERA5_LONG_NAMES.get(f, f.replace("_", " ").capitalize()), ERA5_UNITS[f])
+        for f in ERA5_FIELDS
+    }
 
 
 def era5_variable(which: str, field_name: str) -> str:

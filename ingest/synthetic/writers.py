@@ -19,15 +19,9 @@ from numpy.typing import NDArray
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from hephaestus.platform.schema import GRID_SPACING_DEG
+from hephaestus.platform.schema import GRID_SPACING_DEG, era5_file_attrs
 
 CRS_4326 = CRS.from_epsg(4326)
-ERA5_VARIABLES: Mapping[str, tuple[str, str]] = {
-    "tcwv": ("Total column vertically-integrated water vapour", "kg m-2"),
-    "sp": ("Surface pressure", "Pa"),
-    "vit": ("Vertical integral of temperature", "K kg m-2"),
-}
-"""ERA5 short name -> (long_name, units), as the CDS writes them."""
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -88,7 +82,9 @@ def write_era5(
         lo = nc.createVariable("longitude", "f8", ("longitude",))
         lo.setncatts({"long_name": "longitude", "standard_name": "longitude", "units": "degrees_east"})
         lo[:] = longitude
-        for name, (long_name, units) in ERA5_VARIABLES.items():
+        for name, (long_name, units) in era5_file_attrs().items():
+            if name not in fields:  # a field the generator has no physics for yet
+                continue
             v = nc.createVariable(
                 name,
                 "f4",
