@@ -88,7 +88,7 @@ def test_classifier_zarr_has_coordinates_and_spatial_ref(split_store: Path, tmp_
     out = tmp_path / "score.zarr"
     info = predict(str(ckpt), cube, str(out), unique_id=uid)
     assert info["unique_id"] == uid and 0.0 <= info["score"] <= 1.0
-    got = xr.open_zarr(out)
+    got = xr.open_zarr(out, consolidated=False)  # predict writes no consolidated metadata
     np.testing.assert_array_equal(got["latitude"].values, ds["latitude"].values)
     np.testing.assert_array_equal(got["longitude"].values, ds["longitude"].values)
     assert "spatial_ref" in got.coords and "crs_wkt" in got["spatial_ref"].attrs
