@@ -141,7 +141,8 @@ class Backend(ABC):
 
             fs = self.filesystem(url)
             zipfs = fsspec.filesystem("zip", fo=fs.open(self.path_of(url, fs), "rb"))
-            return zarr.storage.FsspecStore(fs=AsyncFileSystemWrapper(zipfs), path="", read_only=True)
+            wrapped = AsyncFileSystemWrapper(zipfs, asynchronous=True)  # as zarr wraps a sync fs itself
+            return zarr.storage.FsspecStore(fs=wrapped, path="", read_only=True)
         return zarr.storage.FsspecStore.from_url(
             url, storage_options=self.storage_options(url), read_only=True
         )
