@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from hephaestus.platform.errors import PlatformRuntimeError
+
 if TYPE_CHECKING:
     from .plan import FrameBuild, Plan
     from .strategy import Strategy
@@ -39,7 +41,7 @@ _NEXT: dict[FrameStatus, frozenset[FrameStatus]] = {
 }
 
 
-class LifecycleError(RuntimeError):
+class LifecycleError(PlatformRuntimeError):
     """A frame asked to move to a state that cannot follow its own (a bug in the driver, not bad input)."""
 
 
