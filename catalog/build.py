@@ -35,7 +35,7 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
-from hephaestus.platform.layout import StoreLayout, is_cube_name
+from hephaestus.platform.layout import StoreLayout, href_between, is_cube_name
 from hephaestus.platform.locks import store_lock
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,11 @@ def _write_version(
     hrefs = []
     for scan in scans:
         item = stac.cube_item(
-            scan, pairs_href=paths.ITEM_TO_PAIRS, pairs_schema=PAIR_SCHEMA, descriptions=PAIR_DESCRIPTIONS
+            scan,
+            pairs_href=paths.ITEM_TO_PAIRS,
+            pairs_schema=PAIR_SCHEMA,
+            descriptions=PAIR_DESCRIPTIONS,
+            cube_href=href_between(paths.item_path(scan.frame_id), scan.cube_ref),
         )
         items.append(item)
         d = stac.item_dict(item, paths.ITEM_TO_COLLECTION)
@@ -200,7 +204,18 @@ def _write_version(
     )
     if cfg.geoparquet and items:
         _write_geoparquet(
-            [stac.item_dict(it, paths.GEOPARQUET_TO_COLLECTION) for it in items], paths.geoparquet
+            [
+                stac.item_dict(
+                    it,
+                    paths.GEOPARQUET_TO_COLLECTION,
+                    {
+                        "zarr": href_between(paths.geoparquet_path, sc.cube_ref),
+                        "pairs": href_between(paths.geoparquet_path, paths.pairs_path),
+                    },
+                )
+                for it, sc in zip(items, scans, strict=True)
+            ],
+            paths.geoparquet,
         )
         asset = pystac.Asset(
             href=paths.href(paths.GEOPARQUET_HREF),
@@ -217,16 +232,20 @@ def _midnight(day: dt.date | None) -> dt.datetime | None:
 
 
 def _write_geoparquet(item_dicts: list[dict], url: str) -> None:
-    import pyarrow.parquet as pq
-    from stac_geoparquet.arrow import parse_stac_items_to_arrow
+    """The Items as stac-geoparquet, written by the library's own writer, all or nothing on any store.
 
-    batches = parse_stac_items_to_arrow(item_dicts)
-    table = pa.Table.from_batches(list(batches)) if not isinstance(batches, pa.Table) else batches
-    loc = storage.location(url)
-    if storage.is_local(url):
-        loc.fs.makedirs(loc.path.rsplit("/", 1)[0], exist_ok=True)
-    with loc.fs.open(loc.path, "wb") as fh:
-        pq.write_table(table, fh)
+    `stac_geoparquet.arrow.to_parquet` adds the GeoParquet `geo` metadata (WKB geometry, WGS 84, bbox
+    covering) and the `stac-geoparquet` key that rustac, geopandas and DuckDB need to see the geometry;
+    a bare `pq.write_table` left only an Arrow extension type they ignore. The file is written to local
+    scratch first and then put with one atomic write (rename locally, one PUT on object stores), so a
+    reader never sees a part (the file holds one row per frame, so it fits in memory).
+    """
+    from stac_geoparquet.arrow import parse_stac_items_to_arrow, to_parquet
+
+    with storage.local_scratch("hmc-items-") as tmp:
+        path = tmp / "mirror.parquet"  # scratch: the name on the store is the caller's `url`
+        to_parquet(parse_stac_items_to_arrow(item_dicts), path)
+        storage.write_bytes_atomic(url, path.read_bytes())
 
 
 def _publish_or_discard(store: str, version: str, write: Callable[[], dict], keep: int) -> None:
@@ -257,11 +276,13 @@ def _scan_cubes(
     records: Mapping[int, dict] | None,
     progress: Callable[[str, int, int], None] | None,
     previous: incremental.Previous | None = None,
+    store: str | None = None,
 ) -> tuple[list[CubeScan], list[str], dict[str, RunningStats], dict[str, RunningStats]]:
     """Scan every cube: (scans, what was left out and why, the merged statistics, those of the train split).
 
     An unreadable cube is left out and named (`cfg.strict`: the error is raised instead); two cubes
-    of one frame are an error, since the catalog would hold the frame's pairs twice.
+    of one frame are an error, since the catalog would hold the frame's pairs twice. Rows record each
+    cube's path relative to `store` (StoreLayout.relative) as their cube_url.
     """
     scans: list[CubeScan] = []
     skipped: list[str] = []
@@ -284,6 +305,7 @@ def _scan_cubes(
                 workers=cfg.workers,
                 on_pair=tick,
                 known=None if previous is None else previous.known,
+                ref=None if store is None else StoreLayout(store).relative(url),
             )
         except CubeUnreadableError as exc:
             if cfg.strict:
@@ -340,7 +362,7 @@ def _build_catalog(
         records = {r["uniqueID"]: r for r in recs}
     sig = incremental.signature(cfg.statistics, recs)
     previous = incremental.load_previous(store, sig, cfg.series_length, cfg.seed) if cfg.incremental else None
-    scans, skipped, totals, train_totals = _scan_cubes(cubes, cfg, records, progress, previous)
+    scans, skipped, totals, train_totals = _scan_cubes(cubes, cfg, records, progress, previous, store)
     if not scans:
         raise CatalogBuildError(f"{storage.redact(store)}: no readable cube; " + "; ".join(skipped))
     pairs = rows_to_table([r for s in scans for r in s.rows])

@@ -24,7 +24,6 @@ import pyarrow as pa
 from hephaestus.catalog.read import read_pairs, read_statistics
 from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError
-from hephaestus.platform.layout import StoreLayout
 
 QUALITY_FILE = "quality_timeseries.json"
 ANNOTATIONS_FILE = "annotations.json"
@@ -100,16 +99,18 @@ def annotation_record(row: dict, polygons: list[list[float]]) -> dict[str, objec
     return {key: values[key] for key in schema.ANNOTATION_FIELDS}
 
 
-def _polygons_by_pair(rows: list[dict], layout: StoreLayout) -> dict[int, list[list[float]]]:
+def _polygons_by_pair(rows: list[dict]) -> dict[int, list[list[float]]]:
+    """Mask outlines per pair, read from each row's cube (`cube_url` as read_pairs resolves it against the
+    store: a copied store reads its own cubes)."""
     from hephaestus.platform.cube import open_cube
 
     out: dict[int, list[list[float]]] = {}
     by_cube: dict[str, list[dict]] = {}
     for r in rows:
         if r["cube_url"] and r["deformation_pixels"]:
-            by_cube.setdefault(r["frame_id"], []).append(r)
-    for frame, members in by_cube.items():
-        ds = open_cube(layout.cube(frame))
+            by_cube.setdefault(r["cube_url"], []).append(r)
+    for url, members in by_cube.items():
+        ds = open_cube(url)
         for r in members:
             mask = ds["deformation_mask"][int(r["primary_index"]), int(r["secondary_index"])].values
             out[int(r["unique_id"])] = mask_polygons(mask)
@@ -126,7 +127,7 @@ def export_authors(store_url: str | os.PathLike[str], out: str | os.PathLike[str
     if len(set(ids)) != len(ids):
         twice = sorted({u for u in ids if ids.count(u) > 1})[:5]
         raise AuthorsExportError(f"{storage.redact(store)}: uniqueID(s) {twice} name more than one pair")
-    polygons = _polygons_by_pair(rows, StoreLayout(store))
+    polygons = _polygons_by_pair(rows)
     merged = {
         str(int(r["unique_id"])): annotation_record(r, polygons.get(int(r["unique_id"]), [])) for r in rows
     }

@@ -1,6 +1,11 @@
 """Read a published catalog: pairs, series, statistics, and DuckDB SQL over views `pairs` and `series`.
 
 Every call resolves the pointer (`STORE/catalog/collection.json`) once and reads that version only.
+
+`cube_url` is stored relative to the store root (`cubes/<FRAME>.zarr`, StoreLayout.relative) so that a
+copied store reads its own cubes; `read_pairs`, `read_series` and the DuckDB views `pairs` and
+`series` give it back resolved against the store URL they were given (StoreLayout.resolve; absolute
+values of catalogs published before stay as they are). `read_version_*` give the stored values.
 """
 
 from __future__ import annotations
@@ -61,6 +66,19 @@ def _read(base_url: str, pattern: str, schema_: pa.Schema, filt: pds.Expression 
     return conform(table, schema_)
 
 
+CUBE_URL = "cube_url"
+
+
+def resolve_cube_urls(table: pa.Table, store: StoreLayout) -> pa.Table:
+    """`table` with its stored cube_url values (relative to the store root) resolved to URLs under `store`."""
+    if CUBE_URL not in table.column_names or table.num_rows == 0:
+        return table
+    refs = table[CUBE_URL].to_pylist()
+    resolved = {r: store.resolve(r) for r in set(refs) if r is not None}
+    column = pa.array([None if r is None else resolved[r] for r in refs], pa.string())
+    return table.set_column(table.schema.get_field_index(CUBE_URL), table.schema.field(CUBE_URL), column)
+
+
 def _split_segment(split: str | None) -> str:
     return "*" if split is None else f"split={storage.safe_component(split, what='split')}"
 
@@ -88,16 +106,17 @@ def read_pairs(
     if "frame_id" in keys:
         pattern += "/*" if frame_id is None else f"/frame_id={frame_id}"
     table = _read(version.pairs_index, f"{pattern}/*.parquet", PAIR_SCHEMA, filt)
-    return sort_pairs(table)
+    return sort_pairs(resolve_cube_urls(table, StoreLayout(store_url)))
 
 
 def read_version_pairs(version: CatalogVersion) -> pa.Table:
-    """Every row of one version's pair index (whatever its layout), in the index's order."""
+    """Every row of one version's pair index (whatever its layout), in the index's order, with cube_url
+    as stored (relative to the store: what a build compares between versions)."""
     return sort_pairs(_read(version.pairs_index, "**/*.parquet", PAIR_SCHEMA, None))
 
 
 def read_version_series(version: CatalogVersion) -> pa.Table:
-    """Every row of one version's series table."""
+    """Every row of one version's series table (cube_url as stored)."""
     return _read(version.series_index, "**/*.parquet", SERIES_SCHEMA, None)
 
 
@@ -105,7 +124,7 @@ def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> 
     """The series table (all rows with `split=None`)."""
     version, _ = resolve_version(store_url)
     table = _read(version.series_index, f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None)
-    return table.sort_by([("series_id", "ascending")])
+    return resolve_cube_urls(table, StoreLayout(store_url)).sort_by([("series_id", "ascending")])
 
 
 class SeriesLengthError(InputError):
@@ -181,16 +200,18 @@ def connect(store_url: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with views `pairs` and `series` on the published version.
 
     Object stores are reached through the fsspec filesystem registered with DuckDB (no httpfs).
+    Both views give `cube_url` resolved against `store_url` (StoreLayout.resolve_sql).
     """
     version, _ = resolve_version(store_url)
     con = duckdb.connect()
     if not storage.is_local(version.url):
         con.register_filesystem(storage.location(version.url).fs)
+    cube_url = StoreLayout(store_url).resolve_sql(CUBE_URL)
     for view, index in (("pairs", version.pairs_index), ("series", version.series_index)):
         glob = _glob_url(index) + "/**/*.parquet"
         con.execute(
-            f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
-            "hive_partitioning = true)"
+            f"CREATE VIEW {view} AS SELECT * REPLACE ({cube_url} AS {CUBE_URL}) "
+            f"FROM read_parquet({_sql_literal(glob)}, hive_partitioning = true)"
         )
     return con
 

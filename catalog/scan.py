@@ -93,6 +93,13 @@ class CubeScan:
     next build reuses them for pairs it need not read again (catalog/incremental.py)."""
     reused: int = 0
     """Pairs taken from a previous scan (`known`) instead of read."""
+    ref: str | None = None
+    """What the rows record as `cube_url`: the cube's path relative to the store root (StoreLayout.relative),
+    so that a copied store reads its own cubes; None: the (redacted) URL it was read from."""
+
+    @property
+    def cube_ref(self) -> str:
+        return self.ref if self.ref is not None else storage.redact(self.url)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -253,7 +260,7 @@ class _PairScanner:
         hit = self.known.pairs.get(key)
         if hit is None:
             return None
-        where = {"cube_url": storage.redact(self.scan.url), "primary_index": i, "secondary_index": j}
+        where = {"cube_url": self.scan.cube_ref, "primary_index": i, "secondary_index": j}
         grid = {"height": self.scan.height, "width": self.scan.width}
         return {**hit.row, **where, **grid}, hit.stats, None
 
@@ -266,6 +273,7 @@ def scan_cube(
     workers: int = 2,
     on_pair: Callable[[], None] | None = None,
     known: Callable[[str, Mapping[str, object]], KnownCube | None] | None = None,
+    ref: str | None = None,
 ) -> CubeScan:
     """Read a cube's pairs and reduce each pair's slices to mask facts and statistics.
 
@@ -274,12 +282,13 @@ def scan_cube(
     `known(frame_id, root attributes of the opened view)` (an incremental build) returns what a previous
     scan read of a cube this view descends from, or None: those pairs' rows and statistics are taken
     instead of read, and merged in the same order as read ones, so the result is the same, to the bit,
-    as a scan that reads everything.
+    as a scan that reads everything. `ref` is what the rows record as `cube_url` (CubeScan.ref).
     """
     text = storage.normalize(url)
     where = storage.redact(text)
     ds, frame_id = _open(text, where)
     scan = _new_scan(ds, text, frame_id)
+    scan.ref = ref
     prior = known(frame_id, dict(ds.attrs)) if known is not None else None
     with _reading(where, "read pair variables"):
         scalars = _pair_scalars(ds)
@@ -358,7 +367,7 @@ def _row(
         "positive": is_positive(labels),
         "usable": is_usable(has_product, corrupted, perr, no_info),
         "has_product": has_product,
-        "cube_url": storage.redact(scan.url),
+        "cube_url": scan.cube_ref,
         "primary_index": i,
         "secondary_index": j,
         "height": scan.height,

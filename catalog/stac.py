@@ -22,7 +22,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.table import Column, TableExtension
 
 from hephaestus.catalog.scan import CubeScan
-from hephaestus.platform import schema, storage
+from hephaestus.platform import schema
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.stac_extension import HephaestusExtension
 
@@ -67,8 +67,13 @@ def cube_item(
     pairs_href: str,
     pairs_schema: pa.Schema,
     descriptions: Mapping[str, str],
+    cube_href: str | None = None,
 ) -> pystac.Item:
-    """The STAC Item of one cube: footprint from its grid, its time range, extensions and assets."""
+    """The STAC Item of one cube: footprint from its grid, its time range, extensions and assets.
+
+    `cube_href`: the zarr asset's href, relative to the Item's own file (StoreLayout paths and
+    layout.href_between make it); None: the cube's stored reference (`scan.cube_ref`) as is.
+    """
     west, south, east, north = scan.bbox
     geometry = {
         "type": "Polygon",
@@ -100,7 +105,7 @@ def cube_item(
     _apply_projection(item, scan)
     _apply_datacube(item, scan)
     _apply_label(item)
-    _add_assets(item, scan, pairs_href, pairs_schema, descriptions)
+    _add_assets(item, scan, pairs_href, pairs_schema, descriptions, cube_href)
     return item
 
 
@@ -191,12 +196,13 @@ def _add_assets(
     pairs_href: str,
     pairs_schema: pa.Schema,
     descriptions: Mapping[str, str],
+    cube_href: str | None = None,
 ) -> None:
     """The zarr cube and the shared pair index, filtered to this cube (table + hephaestus extensions)."""
     item.add_asset(
         "zarr",
         pystac.Asset(
-            href=storage.redact(scan.url),
+            href=scan.cube_ref if cube_href is None else cube_href,
             media_type=ZARR_MEDIA_TYPE,
             title=f"Minicube {scan.frame_id} (zarr)",
             roles=["data"],
@@ -283,10 +289,16 @@ def collection(
     return coll
 
 
-def item_dict(item: pystac.Item, collection_href: str) -> dict:
-    """An Item as JSON with relative links to the collection (no absolute self link)."""
+def item_dict(item: pystac.Item, collection_href: str, asset_hrefs: Mapping[str, str] | None = None) -> dict:
+    """An Item as JSON with relative links to the collection (no absolute self link).
+
+    `asset_hrefs` (asset key -> href) replace the Item's own asset hrefs in the JSON: the same Item
+    written into another document (items.parquet) gets hrefs relative to that document.
+    """
     item.clear_links()
     d = item.to_dict(include_self_link=False, transform_hrefs=False)
+    for key, href in (asset_hrefs or {}).items():
+        d["assets"][key]["href"] = href
     d["links"] = [
         {"rel": "root", "href": collection_href, "type": "application/json"},
         {"rel": "parent", "href": collection_href, "type": "application/json"},

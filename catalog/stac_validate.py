@@ -4,6 +4,10 @@ pystac's own `validate()` downloads extension schemas; here every schema URL is 
 https://schemas.stacspec.org/<ver>/<path> -> <ver>/<path> (1.1.0 is kept flat: <ver>/<basename>),
 https://stac-extensions.github.io/<name>/<ver>/schema.json -> extensions/<name>/<ver>/schema.json,
 https://geojson.org/schema/<X>.json -> geojson/<X>.json. JSON-Schema meta-schemas come bundled.
+
+Users validate with pystac itself: `register_schemas()` installs a pystac validator that resolves our
+extension's URI to the packaged schema (and, given the folder, every official schema to its copy),
+so `pystac.Item.from_file(...).validate()` works offline.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import jsonschema
+import pystac.validation
+from pystac.validation import JsonSchemaSTACValidator
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
@@ -54,13 +60,16 @@ def schema_file(url: str, root: Path) -> Path:
     raise NoSuchResource(ref=url)
 
 
+def local_schema(url: str, root: Path) -> dict:
+    """The schema document of a URL, from files only (PROJJSON's as any object), or NoSuchResource."""
+    if url.startswith(PROJJSON):
+        return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
+    return json.loads(schema_file(url, root).read_text())
+
+
 def registry(root: Path) -> Registry:
     def retrieve(uri: str) -> Resource:
-        if uri.startswith(PROJJSON):
-            return Resource.from_contents({"type": "object"}, default_specification=DRAFT7)
-        return Resource.from_contents(
-            json.loads(schema_file(uri, root).read_text()), default_specification=DRAFT7
-        )
+        return Resource.from_contents(local_schema(uri, root), default_specification=DRAFT7)
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
 
@@ -95,3 +104,34 @@ def validate(obj: dict, schema_root: str | Path, name: str = "<stac>") -> list[s
             where = "/".join(str(p) for p in first.absolute_path) or "(root)"
             raise StacValidationError(f"{name}: invalid against {url} at {where}: {first.message}")
     return urls
+
+
+class OfflineSTACValidator(JsonSchemaSTACValidator):
+    """pystac's JSON-schema validator with schemas taken from files, never fetched, where we have them.
+
+    The cache starts with pystac's bundled core schemas and our extension's packaged schema; any
+    other URL is mapped by `local_schema` into `schema_root` (a folder of official schemas laid out
+    as /work/shared/data/stac-schemas) when one is given, else left to pystac (a download).
+    """
+
+    def __init__(self, schema_root: str | Path | None = None) -> None:
+        super().__init__()
+        self.schema_root = Path(schema_root) if schema_root is not None else None
+        self.schema_cache[hx.SCHEMA_URI] = json.loads(hx.schema_path().read_text())
+
+    def _get_schema(self, schema_uri: str) -> dict:
+        # pystac's hook for a schema not in the cache (pystac pinned: its only lookup path)
+        if schema_uri not in self.schema_cache and self.schema_root is not None:
+            try:
+                self.schema_cache[schema_uri] = local_schema(schema_uri, self.schema_root)
+            except NoSuchResource:
+                pass
+        return super()._get_schema(schema_uri)
+
+
+def register_schemas(schema_root: str | Path | None = None) -> OfflineSTACValidator:
+    """Make pystac's `validate()` resolve our extension (and, with `schema_root`, every official schema)
+    offline, for every later call in this process; returns the validator installed."""
+    validator = OfflineSTACValidator(schema_root)
+    pystac.validation.set_validator(validator)
+    return validator

@@ -295,5 +295,60 @@ def export_authors_cmd(
     )
 
 
+@catalog_app.command("search")
+def search_cmd(
+    store_url: str = typer.Argument(..., help="Store URL with a published catalog.", callback=normalise_url),
+    bbox: str | None = typer.Option(None, help="west,south,east,north (degrees)."),
+    intersects: str | None = typer.Option(None, help="GeoJSON geometry: a file or the JSON itself."),
+    datetime: str | None = typer.Option(None, help="Instant or interval start/end; '..' for an open end."),
+    ids: str | None = typer.Option(None, help="Item ids, comma-separated."),
+    collections: str | None = typer.Option(None, help="Collection ids, comma-separated."),
+    filter: str | None = typer.Option(None, "--filter", help="CQL2 filter (text or JSON)."),
+    filter_lang: str = typer.Option("cql2-text", "--filter-lang", help="cql2-text or cql2-json."),
+    sortby: str | None = typer.Option(None, help="Fields, comma-separated; '-field' sorts descending."),
+    limit: int | None = typer.Option(None, min=1, help="At most this many items."),
+) -> None:
+    """STAC API item search over the catalog's stac-geoparquet mirror; prints a GeoJSON ItemCollection."""
+    from hephaestus.catalog.search import search
+
+    if intersects and Path(intersects).is_file():
+        intersects = Path(intersects).read_text()
+    try:
+        box = None if bbox is None else [float(v) for v in bbox.split(",")]
+    except ValueError as exc:
+        raise InputError(f"--bbox takes four numbers west,south,east,north, not {bbox!r}") from exc
+    result = search(
+        store_url,
+        bbox=box,
+        intersects=intersects,
+        datetime=datetime,
+        ids=ids,
+        collections=collections,
+        filter=filter,
+        filter_lang=filter_lang,
+        sortby=sortby,
+        limit=limit,
+    )
+    typer.echo(json.dumps(result, default=str))
+
+
+@catalog_app.command("serve")
+def serve_cmd(
+    store_url: str = typer.Argument(..., help="Store URL with a published catalog.", callback=normalise_url),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+) -> None:
+    """Read-only STAC API (landing page, collections, items, search) on 127.0.0.1; Ctrl-C stops it (exit 0)."""
+    from hephaestus.catalog.serve import make_server
+
+    server = make_server(store_url, port)
+    typer.echo(f"STAC API at {server.url} (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        server.server_close()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")

@@ -85,7 +85,7 @@ def plan_cube(url: str, zarr_format: int, chunking: ChunkingConfig, pairs_per_ta
     )
     build.fingerprint = fingerprint(
         {
-            "version": "convert-2",  # 2: v3 text as numbers, every v2 chunk written
+            "version": "convert-3",  # 2: v3 text as numbers, every v2 chunk written; 3: mask backgrounds
             "source": storage.redact(url),
             "size": size,
             "zarr_format": zarr_format,

@@ -200,7 +200,7 @@ def _licsar_pair(ctx: FrameContext, job: PairJob, cache: dict, times: StepTimes)
 
 
 def _cube_pair(job: PairJob, cache: dict, times: StepTimes) -> dict[str, np.ndarray]:
-    from .sourcecube import open_published
+    from .sourcecube import open_published, platform_backgrounds
 
     assert job.source_cube and job.source_index
     if job.source_cube not in cache:
@@ -210,7 +210,8 @@ def _cube_pair(job: PairJob, cache: dict, times: StepTimes) -> dict[str, np.ndar
     names = [n for n in schema.RASTER_VARIABLES if n in src.variables]  # an optional one it predates: fill
     with times.step("read_cube"):
         cell = src[names].isel({schema.PRIMARY: i, schema.SECONDARY: j}).load()
-    return {name: np.asarray(cell[name].values).astype(schema.VARIABLES[name].dtype) for name in names}
+    data = {name: np.asarray(cell[name].values).astype(schema.VARIABLES[name].dtype) for name in names}
+    return platform_backgrounds(data)
 
 
 def _fills(ctx: FrameContext) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ A store (`STORE`, any fsspec URL) holds::
 
 A results folder (`RESULTS`) holds `checkpoints/<RUN>/checkpoint_*/` with the files named in
 :class:`CheckpointFiles`, `results.parquet`, `runs/<RUN>.json`, `history/<RUN>.jsonl`, the summary
-tables and figure, and `tune/` (:class:`ResultsLayout`). Ids that come from input files (frame ids, run ids, version names) are
+tables and figure, `tune/` and `mlruns/` (MLflow) (:class:`ResultsLayout`). Ids that come from input files (frame ids, run ids, version names) are
 checked by `storage.safe_component` before they become paths.
 """
 
@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 from hephaestus.platform import storage
 
@@ -48,6 +51,26 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def _frame(frame_id: str) -> str:
     return storage.safe_component(frame_id, what="frame id")
+
+
+_ABSOLUTE_SQL: Final = r"^([A-Za-z][A-Za-z0-9+.-]+:|/)"
+"""`is_absolute_ref` as a regular expression (a scheme of two letters or more, or a leading '/')."""
+
+
+def is_absolute_ref(ref: str) -> bool:
+    """A stored reference that names its target on its own: a URL with a scheme or an absolute path
+    (catalogs published before store-relative references hold these; they resolve to themselves)."""
+    return len(urlsplit(str(ref)).scheme) > 1 or os.path.isabs(ref)
+
+
+def href_between(document: str, target: str) -> str:
+    """The href from a file to another, both given relative to the store root, as STAC wants it:
+    relative to the folder of the document that holds it (a trailing '/' of `target` is kept; an
+    absolute `target` is returned as it is)."""
+    if is_absolute_ref(target):
+        return target
+    rel = posixpath.relpath(target.rstrip("/"), posixpath.dirname(document) or ".")
+    return rel + "/" if target.endswith("/") else rel
 
 
 def is_cube_name(name: str) -> bool:
@@ -93,6 +116,25 @@ class CatalogVersion:
 
     url: str
     version: str
+
+    @property
+    def path(self) -> str:
+        """This version's folder relative to the store root (`catalog/<VERSION>`)."""
+        return f"{StoreLayout.CATALOG_DIR}/{self.version}"
+
+    def item_path(self, frame_id: str) -> str:
+        """An Item's file relative to the store root (the document its asset hrefs are relative to)."""
+        return f"{self.path}/items/{_frame(frame_id)}.json"
+
+    @property
+    def pairs_path(self) -> str:
+        """The pair index folder relative to the store root (with its trailing '/', as an href)."""
+        return f"{self.path}/{self.PAIRS_HREF}"
+
+    @property
+    def geoparquet_path(self) -> str:
+        """items.parquet relative to the store root (its Items' hrefs are relative to it)."""
+        return f"{self.path}/{self.GEOPARQUET_HREF}"
 
     PAIRS_HREF = "index/pairs/"
     SERIES_HREF = "index/series/"
@@ -142,9 +184,45 @@ class _Root:
 
 
 class StoreLayout(_Root):
-    """Every path under one store URL."""
+    """Every path under one store URL.
+
+    References stored inside a store (the pair index's and series table's `cube_url`, STAC hrefs) are
+    relative, so a store copied elsewhere (another folder, a bucket) reads its own files: `relative`
+    makes one (a '/'-separated path from the store root, e.g. `cubes/<FRAME>.zarr`) and `resolve` turns
+    one back into a URL under the store it was read from. An absolute reference (a URL, an absolute
+    path: catalogs published before) resolves to itself.
+    """
 
     CUBES_DIR = "cubes"
+    CATALOG_DIR = "catalog"
+
+    # references -------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        """The URL of a stored reference: relative ones under this store, absolute ones unchanged."""
+        if is_absolute_ref(ref):
+            return storage.normalize(ref)
+        return storage.join(self.url, *[p for p in str(ref).split("/") if p])
+
+    def resolve_sql(self, column: str) -> str:
+        """`resolve` as a SQL expression over a text column (DuckDB views: no Python call per row)."""
+        prefix = (self.url.rstrip("/") + "/").replace("'", "''")
+        return (
+            f"CASE WHEN {column} IS NULL OR regexp_matches({column}, '{_ABSOLUTE_SQL}') THEN {column} "
+            f"ELSE '{prefix}' || {column} END"
+        )
+
+    def relative(self, url: str) -> str:
+        """`url` as a reference relative to this store's root ('/'-separated); a URL outside the store
+        is refused (it cannot travel with a copy of the store)."""
+        target = storage.normalize(url)
+        if storage.is_local(self.url) and storage.is_local(target):
+            try:
+                return Path(target).relative_to(self.url).as_posix()
+            except ValueError:
+                pass
+        elif target.startswith(self.url.rstrip("/") + "/"):
+            return target[len(self.url.rstrip("/")) + 1 :].strip("/")
+        raise ValueError(f"{storage.redact(target)} is not under the store {storage.redact(self.url)}")
 
     # cubes ------------------------------------------------------------------------------------
     @property
@@ -178,7 +256,7 @@ class StoreLayout(_Root):
     # catalog ----------------------------------------------------------------------------------
     @property
     def catalog(self) -> str:
-        return storage.join(self.url, "catalog")
+        return storage.join(self.url, self.CATALOG_DIR)
 
     @property
     def pointer(self) -> str:
@@ -258,6 +336,11 @@ class ResultsLayout(_Root):
     def tune(self) -> str:
         """Ray Tune's experiment folder (trial state for resuming the grid)."""
         return storage.join(self.url, "tune")
+
+    @property
+    def mlruns(self) -> str:
+        """The default MLflow file store of the runs (train/tracking.py), for local results."""
+        return storage.join(self.url, "mlruns")
 
     @property
     def checkpoints(self) -> str:

@@ -3,11 +3,16 @@
 The catalog writes these fields on Items (one per cube), on the pair-index asset and on the
 Collection (which is also the publication pointer); the loader and the trainer read the Collection
 back as plain JSON (series length, statistics). Every key is spelled here, once; the schema
-(`stac/hephaestus-v1.0.0.json` beside this module) declares every key with its type and refuses any
+(`stac/v1.0.0/schema.json` beside this module) declares every key with its type and refuses any
 other `hephaestus:` key, so a field added in one place and not here fails validation.
 
-The schema URI is ours (no public host serves it): offline validation maps it to the package file
-(`schema_path`), as catalog/stac_validate.py maps the official schemas to their local copies.
+The schema URI is the raw URL of that file in the project's repository (`SCHEMA_URI`): an absolute URI
+a STAC `stac_extensions` entry needs, served by the repository host for anyone online. The file name
+carries the version and a released file is never edited (a change is a new `stac/vX.Y.Z/schema.json`
+and a new URI), so the URL stays stable; the `/vX.Y.Z/schema.json` shape is the one pystac expects
+of an extension URI (it matches the extension by the part before the version). Offline, catalog/stac_validate.py maps the URI to the
+package file (`schema_path`), as it maps the official schemas to their local copies, and its
+`register_schemas()` makes pystac's own `validate()` do the same.
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from typing import Any, Final, Generic, TypeVar, cast
 import pystac
 from pystac.extensions.base import ExtensionManagementMixin, PropertiesExtension
 
-SCHEMA_URI: Final = "https://hephaestus-minicubes.github.io/stac-extension/v1.0.0/schema.json"
+SCHEMA_URI: Final = (
+    "https://raw.githubusercontent.com/hephaestus-minicubes/hephaestus-platform/main/"
+    "platform/stac/v1.0.0/schema.json"
+)
+"""Where the extension schema is published: this repository's `platform/stac/v1.0.0/schema.json`."""
+SCHEMA_FILE: Final = "v1.0.0/schema.json"
 PREFIX: Final = "hephaestus:"
 
 # Item properties
@@ -51,7 +61,7 @@ T = TypeVar("T", pystac.Item, pystac.Collection, pystac.Asset)
 
 def schema_path() -> Path:
     """The extension's JSON schema, shipped as package data."""
-    return Path(__file__).with_name("stac") / "hephaestus-v1.0.0.json"
+    return Path(__file__).with_name("stac") / SCHEMA_FILE
 
 
 class HephaestusExtension(

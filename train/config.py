@@ -105,6 +105,17 @@ class RunConfig(DataSpec):
     max_eval_batches: int | None = Field(None, ge=1)
     ray_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     """Ray Train's own console logs (per-report lines at INFO); the run's epoch lines always print."""
+    mlflow_tracking_uri: str | None = None
+    """MLflow tracking (train/tracking.py): None logs to RESULTS/mlruns when the results are local
+    (nothing for object-store results), "off" (or false) logs nothing, any other value is the tracking URI
+    (http://HOST:5000, sqlite:///mlflow.db, ...). Credentials go in MLflow's environment variables
+    (MLFLOW_TRACKING_TOKEN, ...), never in the URI: a run given a URI with user info or a query
+    refuses to start (train/tracking.py), so no record or parameter ever holds them."""
+
+    @field_validator("mlflow_tracking_uri", mode="before")
+    @classmethod
+    def _mlflow_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` (or `false`) as False
 
     @field_validator("workers")
     @classmethod

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
-from hephaestus.train import history
+from hephaestus.train import history, tracking
 from hephaestus.train.config import RunConfig
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
@@ -226,12 +227,13 @@ class _Reporter:
     """Reports metrics to Ray Train each epoch; rank 0 attaches the checkpoint folder.
 
     Rank 0 also appends the metrics to the run's history file (when the trainer names one), which the
-    CLI's live table and the training-curve figure read.
+    CLI's live table and the training-curve figure read, and logs them to MLflow (when tracked).
     """
 
-    def __init__(self, rank: int, history_url: str | None = None) -> None:
+    def __init__(self, rank: int, history_url: str | None = None, mlflow: ModuleType | None = None) -> None:
         self.rank = rank
         self.history_url = history_url
+        self.mlflow = mlflow
 
     def __call__(self, metrics: dict[str, Any], files: dict[str, Any]) -> None:
         import ray.train
@@ -239,6 +241,7 @@ class _Reporter:
 
         if self.rank == 0 and self.history_url:
             history.append(self.history_url, metrics)
+        tracking.log_epoch(self.mlflow, metrics)
 
         with tempfile.TemporaryDirectory(prefix="hmc-ckpt-") as tmp:
             if self.rank == 0:
@@ -304,7 +307,8 @@ def _epoch_metrics(
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DataSource, "history": URL}."""
+    """Ray Train entry point. `config`: {"run": RunConfig dump, "source": DataSource, "history": URL,
+    "mlflow_uri" / "mlflow_experiment": where rank 0 tracks the run (train/tracking.py; None: not)}."""
     import ray.train.torch
 
     run = RunConfig(**config["run"])
@@ -333,7 +337,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights}); "
             f"{plan.describe()}"
         )
-    report = _Reporter(rank, config.get("history"))
+    mlflow = tracking.start(run, config.get("mlflow_uri"), config.get("mlflow_experiment"))
+    report = _Reporter(rank, config.get("history"), mlflow)
     common = {
         CheckpointFiles.RUN: run.model_dump(mode="json"),
         CheckpointFiles.INPUT: input_record(run, spec, built.weights),
@@ -363,6 +368,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             {**files, CheckpointFiles.STATE: state, **common},
         )
     _test_and_finish(model, best_weights, source, run, loss_fn, device, state, start_epoch, report, common)
+    tracking.finish(mlflow)
 
 
 def _test_and_finish(

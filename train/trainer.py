@@ -15,7 +15,7 @@ from typing import Any
 from hephaestus.platform import storage
 from hephaestus.platform.layout import CheckpointFiles, ResultsLayout
 from hephaestus.platform.ray_session import ray_session
-from hephaestus.train import history
+from hephaestus.train import history, tracking
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import train_loop_per_worker
 from hephaestus.train.metrics import metric_names
@@ -99,8 +99,10 @@ def trainer_for(
     run: RunConfig,
     results_url: str,
     source: DataSource,
+    mlflow_uri: str | None = None,
+    mlflow_experiment: str | None = None,
 ) -> Any:
-    """The `TorchTrainer` of one run (Ray must be initialised)."""
+    """The `TorchTrainer` of one run (Ray must be initialised); tracked in MLflow when `mlflow_uri` is set."""
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, ScalingConfig
     from ray.train import RunConfig as RayRunConfig
     from ray.train.torch import TorchTrainer
@@ -116,6 +118,8 @@ def trainer_for(
             "run": run.model_dump(),
             "source": source,
             "history": history.history_url(results_url, run.run_id),
+            "mlflow_uri": mlflow_uri,
+            "mlflow_experiment": mlflow_experiment,
         },
         scaling_config=ScalingConfig(
             num_workers=run.workers, use_gpu=use_gpu, resources_per_worker=resources
@@ -174,15 +178,19 @@ def train_run(
     source.check()
     if isinstance(source, CatalogSource):
         run = source.fit(run)
+    mlflow_uri = tracking.tracking_uri(run, results_url)  # refuses credentials before anything runs
+    experiment = tracking.ensure_experiment(mlflow_uri)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     with ray_session(address=address):
-        result = trainer_for(run, results_url, source).fit()
+        result = trainer_for(run, results_url, source, mlflow_uri, experiment).fit()
     seconds = time.perf_counter() - t0
     metrics = {k: v for k, v in (result.metrics or {}).items() if isinstance(v, int | float | bool)}
     if not metrics.get("done"):
         raise RuntimeError(f"run {run.run_id} ended without its test evaluation (last metrics: {metrics})")
     info = _checkpoint_input(result.checkpoint)
+    checkpoint = storage.redact(_checkpoint_url(results_url, result.checkpoint) or "") or None
+    tracking.tag_checkpoint(mlflow_uri, run.run_id, checkpoint)
     return RunResult(
         run_id=run.run_id,
         config=run.model_dump(mode="json"),
@@ -192,7 +200,7 @@ def train_run(
         best_epoch=int(metrics.get("best_epoch", -1)),
         start_epoch=int(metrics.get("start_epoch", 0)),
         seconds=seconds,
-        checkpoint=storage.redact(_checkpoint_url(results_url, result.checkpoint) or "") or None,
+        checkpoint=checkpoint,
         store=storage.redact(store_url),
         started=started,
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
