@@ -82,14 +82,15 @@ def _best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
 
 
 def rustac_queries(path: str, some_ids: list[str]) -> dict[str, Callable[[], int]]:
-    from hephaestus.catalog.search import client, datetime_filter
+    """The platform's own search path (`search_file`: parameters folded into one CQL2 filter) over rustac."""
+    from hephaestus.catalog.search import client, search_file
 
     c = client()
     return {
-        "bbox": lambda: len(c.search(path, bbox=BBOX)),
-        "datetime": lambda: len(c.search(path, filter=datetime_filter("/".join(DATETIME)))),
-        "cql2_filter": lambda: len(c.search(path, filter=FILTER)),
-        "ids": lambda: len(c.search(path, ids=some_ids)),
+        "bbox": lambda: len(search_file(path, bbox=BBOX, duckdb_client=c)),
+        "datetime": lambda: len(search_file(path, datetime="/".join(DATETIME), duckdb_client=c)),
+        "cql2_filter": lambda: len(search_file(path, filter=FILTER, duckdb_client=c)),
+        "ids": lambda: len(search_file(path, ids=some_ids, duckdb_client=c)),
     }
 
 
