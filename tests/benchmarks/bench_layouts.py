@@ -81,7 +81,10 @@ def _s3_bucket() -> Iterator[str]:
 
 def _loader_crop(arr):  # type: ignore[no-untyped-def]
     """A crop function through the loader's chunk-window reader (how training reads cubes)."""
-    from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
+    from hephaestus.train.data.array_reader import ArrayReader
+    from hephaestus.train.data.chunks import read_windows
+    from hephaestus.train.data.fetch import Fetcher
+    from hephaestus.train.data.window import Window
 
     reader, fetcher = ArrayReader(arr), Fetcher(arr.store_path.store)
 

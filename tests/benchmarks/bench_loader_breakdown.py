@@ -35,8 +35,9 @@ from loader_rows import pair_rows  # noqa: E402
 from perf_table import table_row  # noqa: E402
 
 from hephaestus.train.data import LoaderConfig, MinicubeDataset  # noqa: E402
-from hephaestus.train.data.chunks import Window, read_tiles  # noqa: E402
+from hephaestus.train.data.chunks import read_tiles  # noqa: E402
 from hephaestus.train.data.place import _chunk, _scale_stored, _stored_args  # noqa: E402
+from hephaestus.train.data.window import Window  # noqa: E402
 
 
 def main() -> dict:

@@ -41,7 +41,10 @@ from hephaestus.ingest.config import ChunkingConfig  # noqa: E402
 from hephaestus.ingest.encoding import encoding  # noqa: E402
 from hephaestus.platform import storage  # noqa: E402
 from hephaestus.platform.cube import zarr_store  # noqa: E402
-from hephaestus.train.data.chunks import MAX_RANGES_PER_OBJECT, ArrayReader, Fetcher, Window, read_windows  # noqa: E402
+from hephaestus.train.data.array_reader import ArrayReader  # noqa: E402
+from hephaestus.train.data.chunks import read_windows  # noqa: E402
+from hephaestus.train.data.fetch import MAX_RANGES_PER_OBJECT, Fetcher  # noqa: E402
+from hephaestus.train.data.window import Window  # noqa: E402
 
 VAR = "insar_difference"
 CROP = 512

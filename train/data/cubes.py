@@ -16,7 +16,10 @@ import zarr
 from hephaestus.platform import schema
 from hephaestus.platform.cube import CubeUnreadableError, zarr_store
 from hephaestus.platform.storage import normalize, redact
-from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
+from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.chunks import read_windows
+from hephaestus.train.data.fetch import Fetcher
+from hephaestus.train.data.window import Window
 
 StoreOpener = Callable[[str], "zarr.abc.store.Store"]
 

@@ -13,7 +13,7 @@ reading every output line from memory before writing it. Each row of tiles is no
 band buffer (in cache), then the band's rows, contiguous in the crop, are copied out with non-temporal
 (streaming) stores that write whole lines without reading them first (bench_loader_breakdown.py).
 
-Two inputs (`chunks.Tiles`): decoded tiles [tile rows, tile cols, chunk rows, chunk cols], or the
+Two inputs (`window.Tiles`): decoded tiles [tile rows, tile cols, chunk rows, chunk cols], or the
 stored bytes of blosc chunks (`StoredChunks`); the window starts at (r_in, c_in) inside tile (0, 0).
 The arithmetic is `ChannelScale.apply` + `zero_nonfinite` (platform/inputs.py) in the same float32
 steps, so both give identical bits: tests/train/data/test_place.py compares them.
@@ -32,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from hephaestus.platform.inputs import ChannelScale
-from hephaestus.train.data.chunks import StoredChunks, Tiles
+from hephaestus.train.data.window import StoredChunks, Tiles
 
 __all__ = ["or_nonzero", "scale_into"]
 

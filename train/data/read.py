@@ -13,10 +13,12 @@ import numpy as np
 from hephaestus.platform.cube import CubeUnreadableError
 from hephaestus.platform.inputs import ChannelScale, InputSpec
 from hephaestus.platform.storage import redact
-from hephaestus.train.data.chunks import ArrayReader, Tiles, Window, read_tiles
+from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.chunks import read_tiles
 from hephaestus.train.data.cubes import OpenCube
 from hephaestus.train.data.place import or_nonzero, scale_into
 from hephaestus.train.data.samples import Step
+from hephaestus.train.data.window import Tiles, Window
 
 MASK_VARIABLE = "deformation_mask"
 

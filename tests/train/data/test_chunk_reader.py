@@ -19,7 +19,10 @@ from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, Transp
 from hephaestus.ingest import ChunkingConfig
 from hephaestus.ingest.encoding import LAYOUTS as INGEST_LAYOUTS
 from hephaestus.ingest.encoding import encoding
-from hephaestus.train.data.chunks import ArrayReader, Fetcher, Window, read_windows
+from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.chunks import read_windows
+from hephaestus.train.data.fetch import Fetcher
+from hephaestus.train.data.window import Window
 
 SHAPE = (2, 3, 50, 70)  # 50 x 70: tiles of 16 leave partial chunks at both edges
 
@@ -169,10 +172,10 @@ def test_every_ingest_layout_is_read_fast_and_right(tmp_path: Path, layout: str,
 def test_shard_index_cache_is_bounded_and_reads_stay_right(tmp_path: Path, monkeypatch) -> None:
     """A run over a whole dataset touches hundreds of thousands of shards: the per-array caches keep at most
     the configured number (least recently used out) and a shard read again after eviction is still right."""
-    from hephaestus.train.data import chunks
+    from hephaestus.train.data import array_reader
 
-    monkeypatch.setattr(chunks, "MAX_CACHED_SHARD_INDEXES", 2)
-    monkeypatch.setattr(chunks, "MAX_CACHED_CHUNK_KEYS", 5)
+    monkeypatch.setattr(array_reader, "MAX_CACHED_SHARD_INDEXES", 2)
+    monkeypatch.setattr(array_reader, "MAX_CACHED_CHUNK_KEYS", 5)
     array, data, store = _write(tmp_path, "shards", LAYOUTS["v3-shards-end"])
     reader, fetcher = ArrayReader(array), Fetcher(store)
     n_shards = int(np.prod(array.shape[:2]))  # one shard per (primary, secondary) slice here

@@ -14,7 +14,7 @@ from zarr.abc.store import RangeByteRequest
 
 from hephaestus.platform import schema
 from hephaestus.train.data import LoaderConfig, MinicubeDataset
-from hephaestus.train.data.chunks import MAX_RANGES_PER_OBJECT
+from hephaestus.train.data.fetch import MAX_RANGES_PER_OBJECT
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 

@@ -17,7 +17,9 @@ from test_chunk_reader import LAYOUTS, _windows, _write
 
 from hephaestus.platform.cube import CubeUnreadableError
 from hephaestus.platform.inputs import ChannelScale, zero_nonfinite
-from hephaestus.train.data.chunks import ArrayReader, Fetcher, read_tiles
+from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.chunks import read_tiles
+from hephaestus.train.data.fetch import Fetcher
 from hephaestus.train.data.place import or_nonzero, scale_into
 
 SCALE = ChannelScale(np.float32(3.5), np.float32(1 / 7.25), (0.0, -9999.0))
@@ -90,7 +92,7 @@ def test_whole_rows_stream_into_any_alignment(tmp_path: Path, name: str, offset:
 
 def test_hand_computed_values() -> None:
     """One 2 x 2 grid of 2 x 2 tiles, window (1, 1)-(3, 3): values worked out by hand."""
-    from hephaestus.train.data.chunks import Tiles
+    from hephaestus.train.data.window import Tiles
 
     tiles = np.array(
         [[[[0, 1], [2, 3]], [[4, 5], [6, 7]]], [[[8, 9], [10, 11]], [[12, 13], [14, 15]]]], dtype=np.float32
@@ -104,7 +106,7 @@ def test_hand_computed_values() -> None:
 def test_an_output_that_is_not_one_contiguous_float32_block_is_refused() -> None:
     """A strided view or another dtype fails with a TypeError naming it (not a compile error, not a
     cube error: read_input turns ValueErrors into errors about the cube)."""
-    from hephaestus.train.data.chunks import Tiles
+    from hephaestus.train.data.window import Tiles
 
     tiles = Tiles(np.ones((1, 1, 4, 4), dtype=np.float32), 0, 0, 1)
     for out in (np.zeros((4, 8), dtype=np.float32)[:, ::2], np.zeros((4, 4), dtype=np.float64)):

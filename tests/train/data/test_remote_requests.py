@@ -17,14 +17,10 @@ from zarr.codecs import BloscCodec
 
 from hephaestus.platform import storage
 from hephaestus.platform.cube import zarr_store
-from hephaestus.train.data.chunks import (
-    MAX_RANGES_PER_OBJECT,
-    ArrayReader,
-    Fetcher,
-    Window,
-    coalesce,
-    read_windows,
-)
+from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.chunks import read_windows
+from hephaestus.train.data.fetch import MAX_RANGES_PER_OBJECT, Fetcher, coalesce
+from hephaestus.train.data.window import Window
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 
