@@ -35,7 +35,7 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
-from hephaestus.platform.layout import StoreLayout, href_between, is_cube_name
+from hephaestus.platform.layout import CatalogVersion, StoreLayout, href_between, is_cube_name
 from hephaestus.platform.locks import store_lock
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,111 @@ def _statistics_entry(stats: Mapping[str, RunningStats]) -> dict[str, dict]:
     return out
 
 
+def _write_items(paths: CatalogVersion, scans: list[CubeScan]) -> tuple[list[pystac.Item], list[str]]:
+    """(Items, their hrefs from the collection): one STAC Item JSON per scanned cube, written in the
+    version's folder with links relative to it, so the store can move as a whole."""
+    items = []
+    hrefs = []
+    for scan in scans:
+        item = stac.cube_item(
+            scan,
+            pairs_href=paths.ITEM_TO_PAIRS,
+            pairs_schema=PAIR_SCHEMA,
+            descriptions=PAIR_DESCRIPTIONS,
+            cube_href=href_between(paths.item_path(scan.frame_id), scan.cube_ref),
+        )
+        items.append(item)
+        d = stac.item_dict(item, paths.ITEM_TO_COLLECTION)
+        storage.write_bytes(paths.item(scan.frame_id), json.dumps(d, indent=1).encode())
+        hrefs.append(paths.item_href(scan.frame_id))
+    return items, hrefs
+
+
+def _temporal_extent(pairs: pa.Table) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The collection's time span: midnight UTC of the earliest and latest acquisition date of any
+    pair (None, None without pairs)."""
+    dates = pa.concat_arrays(
+        [pairs["primary_date"].combine_chunks(), pairs["secondary_date"].combine_chunks()]
+    )
+    start = pc.min(dates).as_py() if len(dates) else None
+    end = pc.max(dates).as_py() if len(dates) else None
+    return _midnight(start), _midnight(end)
+
+
+def _index_assets(
+    paths: CatalogVersion, pairs: pa.Table, series: pa.Table, cfg: CatalogConfig, pair_keys: list[str]
+) -> dict[str, tuple[str, pa.Schema, int, str, Mapping[str, str]]]:
+    """The collection's two table assets (pair index, series table): href, schema, rows, description
+    and column descriptions, as stac.collection takes them."""
+    return {
+        "pairs": (
+            paths.href(paths.PAIRS_HREF),
+            PAIR_SCHEMA,
+            pairs.num_rows,
+            f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}; "
+            "rows sorted by frame_id, primary_date, secondary_date, unique_id in every file",
+            PAIR_DESCRIPTIONS,
+        ),
+        "series": (
+            paths.href(paths.SERIES_HREF),
+            SERIES_SCHEMA,
+            series.num_rows,
+            f"Series table: time series of {cfg.series_length} pairs sharing a primary date; "
+            "hive-partitioned by split",
+            SERIES_DESCRIPTIONS,
+        ),
+    }
+
+
+def _collection_extra(
+    pairs: pa.Table,
+    series: pa.Table,
+    cfg: CatalogConfig,
+    pair_keys: list[str],
+    stats: Mapping[str, RunningStats] | None,
+    extra: Mapping[str, object],
+) -> dict[str, object]:
+    """The collection's extension fields: how the tables were built, Table 2, the caller's `extra`,
+    then the statistics when they were computed."""
+    full_extra = {
+        hx.SERIES_LENGTH: cfg.series_length,
+        hx.SEED: cfg.seed,
+        hx.TABLE2: table2_counts(pairs, series),
+        hx.PARTITIONING: {"pairs": pair_keys, "series": ["split"]},
+        **extra,
+    }
+    if stats is not None:
+        full_extra[hx.STATISTICS] = _statistics_entry(stats)
+    return full_extra
+
+
+def _add_geoparquet(
+    coll: pystac.Collection, paths: CatalogVersion, items: list[pystac.Item], scans: list[CubeScan]
+) -> None:
+    """Write the Items' stac-geoparquet mirror (hrefs relative to it) and list it on the collection."""
+    _write_geoparquet(
+        [
+            stac.item_dict(
+                it,
+                paths.GEOPARQUET_TO_COLLECTION,
+                {
+                    "zarr": href_between(paths.geoparquet_path, sc.cube_ref),
+                    "pairs": href_between(paths.geoparquet_path, paths.pairs_path),
+                },
+            )
+            for it, sc in zip(items, scans, strict=True)
+        ],
+        paths.geoparquet,
+    )
+    asset = pystac.Asset(
+        href=paths.href(paths.GEOPARQUET_HREF),
+        media_type=stac.PARQUET_MEDIA_TYPE,
+        title="stac-geoparquet mirror of the Items",
+        roles=["metadata"],
+    )
+    coll.add_asset("items", asset)
+
+
 def _write_version(
     store: str,
     version: str,
@@ -149,81 +254,16 @@ def _write_version(
     pair_keys = cfg.pair_partitioning.split("/")
     publish.write_partitioned(pairs, paths.pairs_index, pair_keys, cfg.workers, sort_by=PAIR_ORDER)
     publish.write_partitioned(series, paths.series_index, ["split"], cfg.workers)
-    items = []
-    hrefs = []
-    for scan in scans:
-        item = stac.cube_item(
-            scan,
-            pairs_href=paths.ITEM_TO_PAIRS,
-            pairs_schema=PAIR_SCHEMA,
-            descriptions=PAIR_DESCRIPTIONS,
-            cube_href=href_between(paths.item_path(scan.frame_id), scan.cube_ref),
-        )
-        items.append(item)
-        d = stac.item_dict(item, paths.ITEM_TO_COLLECTION)
-        storage.write_bytes(paths.item(scan.frame_id), json.dumps(d, indent=1).encode())
-        hrefs.append(paths.item_href(scan.frame_id))
-    dates = pa.concat_arrays(
-        [pairs["primary_date"].combine_chunks(), pairs["secondary_date"].combine_chunks()]
-    )
-    start = pc.min(dates).as_py() if len(dates) else None
-    end = pc.max(dates).as_py() if len(dates) else None
-    assets = {
-        "pairs": (
-            paths.href(paths.PAIRS_HREF),
-            PAIR_SCHEMA,
-            pairs.num_rows,
-            f"Pair index: one row per (frame, primary, secondary) pair; hive-partitioned by {', '.join(pair_keys)}; "
-            "rows sorted by frame_id, primary_date, secondary_date, unique_id in every file",
-            PAIR_DESCRIPTIONS,
-        ),
-        "series": (
-            paths.href(paths.SERIES_HREF),
-            SERIES_SCHEMA,
-            series.num_rows,
-            f"Series table: time series of {cfg.series_length} pairs sharing a primary date; "
-            "hive-partitioned by split",
-            SERIES_DESCRIPTIONS,
-        ),
-    }
-    full_extra = {
-        hx.SERIES_LENGTH: cfg.series_length,
-        hx.SEED: cfg.seed,
-        hx.TABLE2: table2_counts(pairs, series),
-        hx.PARTITIONING: {"pairs": pair_keys, "series": ["split"]},
-        **extra,
-    }
-    if stats is not None:
-        full_extra[hx.STATISTICS] = _statistics_entry(stats)
+    items, hrefs = _write_items(paths, scans)
     coll = stac.collection(
         version=version,
         items=items,
-        temporal=(_midnight(start), _midnight(end)),
-        assets=assets,
-        extra=full_extra,
+        temporal=_temporal_extent(pairs),
+        assets=_index_assets(paths, pairs, series, cfg, pair_keys),
+        extra=_collection_extra(pairs, series, cfg, pair_keys, stats, extra),
     )
     if cfg.geoparquet and items:
-        _write_geoparquet(
-            [
-                stac.item_dict(
-                    it,
-                    paths.GEOPARQUET_TO_COLLECTION,
-                    {
-                        "zarr": href_between(paths.geoparquet_path, sc.cube_ref),
-                        "pairs": href_between(paths.geoparquet_path, paths.pairs_path),
-                    },
-                )
-                for it, sc in zip(items, scans, strict=True)
-            ],
-            paths.geoparquet,
-        )
-        asset = pystac.Asset(
-            href=paths.href(paths.GEOPARQUET_HREF),
-            media_type=stac.PARQUET_MEDIA_TYPE,
-            title="stac-geoparquet mirror of the Items",
-            roles=["metadata"],
-        )
-        coll.add_asset("items", asset)
+        _add_geoparquet(coll, paths, items, scans)
     return stac.collection_dict(coll, hrefs)
 
 

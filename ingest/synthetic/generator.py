@@ -208,50 +208,69 @@ class PairRender:
     glacier: NDArray  # LOS metres of ice flow (zeros unless the frame is glaciated)
 
 
-def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> PairRender:
-    """Draw one pair: the sum of its physical terms, wrapped, plus the labels those terms imply."""
-    rng = scene.rng(config.seed, scene.PAIR, pair.uid)
-    land = frame.land
-    shape = (frame.height, frame.width)
-    cos_inc = frame.look[2]
-    dt_days = (pair.secondary - pair.primary).days
-    directive = pair.directive
+def _unrest_days(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> int:
+    """Days of the scenario's inflation a pair spans (0: none, and always 0 for a twin pair, whose
+    deformation the real annotation prescribes)."""
     unrest = config.unrest
-    days = 0
-    if directive is None and unrest is not None and unrest.frame in (None, frame.index):
-        days = deformation.unrest_days(unrest.start, pair.primary, pair.secondary)
-    pair_factor = _pair_coherence_factor(rng, pair.positive or days > 0)
-    if directive is not None:
-        pair_factor = _directed_coherence_factor(rng, directive)
-    gamma = coherence.true_coherence(
-        dt_days, frame.veg, frame.theta_local, ~land, pair_factor, config.decorrelation_days
+    if pair.directive is None and unrest is not None and unrest.frame in (None, frame.index):
+        return deformation.unrest_days(unrest.start, pair.primary, pair.secondary)
+    return 0
+
+
+def _pair_gamma(
+    config: SynthConfig, frame: scene.Frame, pair: PlannedPair, rng: np.random.Generator, deforming: bool
+) -> NDArray:
+    """The pair's true coherence. The ordinary pair factor is always drawn (a twin pair then draws its
+    directed one too), so the random stream is the same whatever the directive says."""
+    pair_factor = _pair_coherence_factor(rng, deforming)
+    if pair.directive is not None:
+        pair_factor = _directed_coherence_factor(rng, pair.directive)
+    dt_days = (pair.secondary - pair.primary).days
+    return coherence.true_coherence(
+        dt_days, frame.veg, frame.theta_local, ~frame.land, pair_factor, config.decorrelation_days
     )
-    if directive is not None:
-        sources = directive.sources
+
+
+def _pair_sources(
+    config: SynthConfig, frame: scene.Frame, pair: PlannedPair, gamma: NDArray, days: int
+) -> list[labels.DrawnSource]:
+    """The pair's deformation sources: the directive's, or drawn from the episode's own generator (so
+    every pair of an unrest episode draws the same sources), plus the scenario's inflation."""
+    if pair.directive is not None:
+        sources = pair.directive.sources
     elif pair.positive:
         episode = scene.rng(config.seed, scene.EPISODE, frame.index, pair.primary.toordinal())
+        dt_days = (pair.secondary - pair.primary).days
         sources = deformation.draw_sources(config, frame, episode, gamma, dt_days, pair.shortest_days)
     else:
         sources = []
     onset = deformation.unrest_source(config, frame, days)
     if onset is not None:  # the scenario's inflation adds to whatever the pair drew
-        visible = land & (gamma >= labels.VISIBLE_GAMMA)
+        visible = frame.land & (gamma >= labels.VISIBLE_GAMMA)
         sources = labels.assign_masks([*sources, onset], visible, config.mask_fringe_fraction)
-    d_los = sum((s.d_los for s in sources), np.zeros(shape))
-    hour = frame.hour
+    return sources
+
+
+def _stratified_term(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> NDArray:
+    """The stratified phase from the ERA5 weather of both dates (no random draw: the weather was
+    drawn when the run was planned, and the same fields are written beside the pair)."""
     zwd = [
         atmosphere.zenith_wet_delay(
             frame.weather[d],
             frame.lat,
             frame.lon,
-            hour,
+            frame.hour,
             frame.dem,
             config.zwd_per_pwv,
             config.vapour_scale_height_m,
         )
         for d in (pair.primary, pair.secondary)
     ]
-    strat = atmosphere.stratified_phase(zwd[0], zwd[1], cos_inc)
+    return atmosphere.stratified_phase(zwd[0], zwd[1], frame.look[2])
+
+
+def _turbulent_term(config: SynthConfig, frame: scene.Frame, rng: np.random.Generator) -> NDArray:
+    """A turbulent phase screen whose strength is drawn per pair, before the screen itself."""
     # log-normal around the median, its tail capped: a 25-50 km frame rarely sees more than a few fringes
     turb_std = (
         config.turbulence_mm * 1e-3 * min(float(np.exp(rng.normal(0.0, 0.6))), config.turbulence_max_factor)
@@ -259,15 +278,26 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     if rng.random() < 0.07:
         turb_std *= 0.15  # a calm day
     pixel_m = GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
-    turb = atmosphere.turbulent_phase(
-        shape,
+    return atmosphere.turbulent_phase(
+        (frame.height, frame.width),
         turb_std,
         config.turbulence_beta,
-        cos_inc,
+        frame.look[2],
         rng,
         beta_short=config.turbulence_beta_short,
         crossover_px=config.turbulence_crossover_m / pixel_m,
     )
+
+
+def _atmosphere_terms(
+    config: SynthConfig, frame: scene.Frame, pair: PlannedPair, rng: np.random.Generator
+) -> tuple[NDArray, NDArray]:
+    """(stratified, turbulent) phases, each settled on the side of its visibility threshold that the
+    directive's code (or, for turbulence, a draw conditioned on the stratified term) calls for."""
+    land = frame.land
+    directive = pair.directive
+    strat = _stratified_term(config, frame, pair)
+    turb = _turbulent_term(config, frame, rng)
     if directive is not None:
         strat = _settle_stratified(strat, land, bool(directive.atmospheric & 1), rng)
     stratified_visible = land.any() and float(np.ptp(strat[land])) >= atmosphere.STRATIFIED_MIN_RAD
@@ -276,10 +306,18 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         if stratified_visible
         else atmosphere.TURBULENT_GIVEN_NOT_STRATIFIED
     )
-    turbulent_visible = bool(rng.random() < p_turb)
+    turbulent_visible = bool(rng.random() < p_turb)  # drawn for a twin pair too: the same stream
     if directive is not None:
         turbulent_visible = bool(directive.atmospheric & 2)
     turb = atmosphere.settle_turbulence(turb, land, turbulent_visible, rng)
+    return strat, turb
+
+
+def _orbital_ramp(
+    config: SynthConfig, frame: scene.Frame, directive: Directive | None, rng: np.random.Generator
+) -> tuple[int, NDArray]:
+    """(orbital code, ramp phase): a planar ramp along a drawn azimuth, of a few fringes when the pair
+    is labelled orbital and a fraction of one otherwise."""
     orbital = int(rng.random() < config.orbital_fraction)
     if directive is not None:
         orbital = directive.orbital
@@ -287,8 +325,16 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     az = rng.uniform(0.0, 2 * np.pi)
     ramp_axis = frame.east * np.sin(az) + frame.north * np.cos(az)
     ramp = 2 * np.pi * ramp_fringes * (ramp_axis - ramp_axis.min()) / max(float(np.ptp(ramp_axis)), 1.0)
-    noise, coh = coherence.multilook(gamma, config.looks, rng)  # the written coherence drove the noise
-    ice = np.zeros(shape)
+    return orbital, ramp
+
+
+def _glacier_term(
+    config: SynthConfig, frame: scene.Frame, directive: Directive | None, rng: np.random.Generator
+) -> NDArray:
+    """LOS metres of ice flow: zeros unless the pair is drawn (or directed) icy; the draw happens only
+    on glaciated volcanoes, as before."""
+    land = frame.land
+    ice = np.zeros((frame.height, frame.width))
     icy = frame.volcano.glaciated and rng.random() < config.glacier_fraction
     if directive is not None:
         icy = directive.glacier > 0
@@ -300,7 +346,16 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         if span > 0.0:  # 1.2 to 5 fringes of ice motion over the pair (the twin: the code's band)
             n_ice = {None: (1.2, 5.0), 1: (1.2, 2.9), 2: (3.1, 5.0)}[directive and directive.glacier]
             ice = unit * float(rng.uniform(*n_ice)) * deformation.FRINGE_M / span
-    unwrapped = geometry.phase_of_los(d_los + ice) + strat + turb + ramp + noise
+    return ice
+
+
+def _written_phase(
+    pair: PlannedPair, unwrapped: NDArray, coh: NDArray, land: NDArray, rng: np.random.Generator
+) -> tuple[NDArray[np.float32], int, list[str]]:
+    """(wrapped phase as written, processing-error code, caption notes): the processing error
+    applied before wrapping, no data off land, the corruption applied to the written rasters
+    (`coh` is zeroed off land and corrupted in place)."""
+    directive = pair.directive
     proc_code, notes = 0, []
     if pair.processing_error:
         proc_code, note = artifacts.processing_error(
@@ -313,6 +368,22 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
     coh[~land] = 0.0
     if pair.corrupted:
         notes.append(artifacts.corrupt(pha, coh, rng))
+    return pha, proc_code, notes
+
+
+def _pair_record(
+    frame: scene.Frame,
+    pair: PlannedPair,
+    sources: list[labels.DrawnSource],
+    terms: tuple[NDArray, NDArray, NDArray, NDArray],
+    orbital: int,
+    proc_code: int,
+    notes: list[str],
+) -> dict[str, object]:
+    """The annotation the drawn terms imply (`terms`: stratified, turbulent, glacier LOS, true
+    coherence), caption included; a twin pair keeps its real record."""
+    strat, turb, ice, gamma = terms
+    land = frame.land
     atm = atmosphere.atmospheric_code(strat, turb, land)
     ice_code = glacier.glacier_code(ice, land)
     low, no_info = coherence.low_coherence_flags(gamma, land)
@@ -349,8 +420,29 @@ def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> P
         glacier=ice_code,
         caption=caption,
     )
-    if directive is not None:
-        record = directive.record
+    if pair.directive is not None:
+        record = pair.directive.record
+    return record
+
+
+def render_pair(config: SynthConfig, frame: scene.Frame, pair: PlannedPair) -> PairRender:
+    """Draw one pair: the sum of its physical terms, wrapped, plus the labels those terms imply.
+
+    Every step draws from the pair's one generator in this order (coherence factor, turbulence,
+    atmosphere thresholds, orbital ramp, phase noise, glacier, artefacts, older coherence): the files
+    are a pure function of the config only while the order stays as it is."""
+    rng = scene.rng(config.seed, scene.PAIR, pair.uid)
+    days = _unrest_days(config, frame, pair)
+    gamma = _pair_gamma(config, frame, pair, rng, pair.positive or days > 0)
+    sources = _pair_sources(config, frame, pair, gamma, days)
+    d_los = sum((s.d_los for s in sources), np.zeros((frame.height, frame.width)))
+    strat, turb = _atmosphere_terms(config, frame, pair, rng)
+    orbital, ramp = _orbital_ramp(config, frame, pair.directive, rng)
+    noise, coh = coherence.multilook(gamma, config.looks, rng)  # the written coherence drove the noise
+    ice = _glacier_term(config, frame, pair.directive, rng)
+    unwrapped = geometry.phase_of_los(d_los + ice) + strat + turb + ramp + noise
+    pha, proc_code, notes = _written_phase(pair, unwrapped, coh, frame.land, rng)
+    record = _pair_record(frame, pair, sources, (strat, turb, ice, gamma), orbital, proc_code, notes)
     older = bool(rng.random() < config.older_coherence_fraction)
     return PairRender(record, sources, d_los, strat, turb, ramp, noise, gamma, pha, coh, older, ice)
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -254,29 +255,29 @@ def _elevation(edifices: list[terrain.Edifice]) -> Callable[[NDArray, NDArray], 
     return z
 
 
-def build_twin_frame(
-    config: SynthConfig,
-    index: int,
-    fid: str,
-    volcanoes: list[frames.Volcano],
-    shape: tuple[int, int],
-    scale: float,
-    pairs: list[tuple[dt.date, dt.date]],
-) -> scene.Frame:
-    """A real frame in miniature: its box centred on its volcanoes, an edifice per volcano inside it
-    reaching the GVP summit elevation, the calendar of its annotated pairs."""
-    frng = scene.rng(config.seed, scene.FRAME, index)
-    trng = scene.rng(config.seed, scene.TERRAIN, index)
+def _frame_box(volcanoes: list[frames.Volcano], shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(lat_c, lon_c, lat_max, lon_min): the volcanoes' mean position and the frame box centred on it,
+    snapped to the 0.001-degree grid."""
     h, w = shape
     lat_c = float(np.mean([v.lat for v in volcanoes]))
     lon_c = float(np.mean([v.lon for v in volcanoes]))
     lat_max = round(lat_c * 1000 + h / 2) / 1000.0
     lon_min = round(lon_c * 1000 - w / 2) / 1000.0
-    main = volcanoes[0]
-    volcano = frames.Volcano(
-        main.name, main.lat, main.lon, main.summit_m, False, any(v.glaciated for v in volcanoes)
-    )
-    east, north, lat2, lon2 = scene.grid(lat_max, lon_min, h, w, volcano.lat, volcano.lon)
+    return lat_c, lon_c, lat_max, lon_min
+
+
+def _edifices(
+    volcanoes: list[frames.Volcano],
+    reference: frames.Volcano,
+    box: tuple[float, float, float, float],
+    shape: tuple[int, int],
+    scale: float,
+    trng: np.random.Generator,
+) -> list[terrain.Edifice]:
+    """An edifice per volcano inside the miniature frame reaching its GVP summit (a low mound when
+    none falls inside); the crater and radius draws come from `trng` volcano by volcano."""
+    lat_c, lon_c, lat_max, lon_min = box
+    h, w = shape
     extent = min(h, w) * GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
     base = max(0.35 * min(v.summit_m for v in volcanoes), 20.0)
     edifices = []
@@ -288,8 +289,8 @@ def build_twin_frame(
         e, n = geometry.local_metres(
             np.array(lat_max - row * GRID_SPACING_DEG),
             np.array(lon_min + col * GRID_SPACING_DEG),
-            volcano.lat,
-            volcano.lon,
+            reference.lat,
+            reference.lon,
         )
         crater = float(trng.uniform(0.01, 0.04)) * max(v.summit_m - base, 50.0)
         edifices.append(
@@ -307,12 +308,35 @@ def build_twin_frame(
         )
     if not edifices:
         edifices.append(terrain.Edifice(0.0, 0.0, 50.0, 0.2 * extent, base, 0.0, 0.0, 0.03 * extent, 0.0))
-    elevation = _elevation(edifices)
+    return edifices
+
+
+def build_twin_frame(
+    config: SynthConfig,
+    index: int,
+    fid: str,
+    volcanoes: list[frames.Volcano],
+    shape: tuple[int, int],
+    scale: float,
+    pairs: list[tuple[dt.date, dt.date]],
+) -> scene.Frame:
+    """A real frame in miniature: its box centred on its volcanoes, an edifice per volcano inside it
+    reaching the GVP summit elevation, the calendar of its annotated pairs."""
+    frng = scene.rng(config.seed, scene.FRAME, index)
+    trng = scene.rng(config.seed, scene.TERRAIN, index)
+    h, w = shape
+    box = _frame_box(volcanoes, shape)
+    lat_max, lon_min = box[2], box[3]
+    main = volcanoes[0]
+    volcano = frames.Volcano(
+        main.name, main.lat, main.lon, main.summit_m, False, any(v.glaciated for v in volcanoes)
+    )
+    east, north, lat2, lon2 = scene.grid(lat_max, lon_min, h, w, volcano.lat, volcano.lon)
+    elevation = _elevation(_edifices(volcanoes, volcano, box, shape, scale, trng))
     dem = (elevation(east, north) + 20.0 * power_law_field(east.shape, 3.0, trng)).astype(np.float32)
     dem = np.maximum(dem, np.float32(1.0))
     view = frames.viewing(fid, frng)
     fields = scene.frame_fields(config, view, lat_max, lon_min, volcano, east, north, dem, elevation, trng)
-    acq = sorted({d for p in pairs for d in p})
     return scene.Frame(
         index=index,
         fid=fid,
@@ -328,7 +352,7 @@ def build_twin_frame(
         lat=lat2,
         lon=lon2,
         water=np.zeros((h, w), bool),
-        acquisitions=acq,
+        acquisitions=sorted({d for p in pairs for d in p}),
         pairs=sorted(set(pairs)),
         volcanic=[],
         **fields,
@@ -337,6 +361,140 @@ def build_twin_frame(
 
 def _date(value: np.datetime64) -> dt.date:
     return value.astype("datetime64[D]").astype(dt.date)
+
+
+@dataclass
+class _TwinTally:
+    """What the twin has written so far, gathered pair by pair into its manifest."""
+
+    total: int
+    progress: Callable[[int, int], None] | None
+    paths: list[str] = field(default_factory=list)
+    positives: int = 0
+    done: int = 0
+    uids: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    corrupted: list[int] = field(default_factory=list)
+    errors: list[int] = field(default_factory=list)
+
+    def add(self, pair: PlannedPair, paths: list[str]) -> None:
+        """Count one written pair and report progress."""
+        self.paths += paths
+        self.positives += pair.positive
+        self.uids.append(pair.uid)
+        if pair.missing:
+            self.missing.append(pair.uid)
+        if pair.corrupted:
+            self.corrupted.append(pair.uid)
+        if pair.processing_error:
+            self.errors.append(pair.uid)
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def manifest(self, chosen: Sequence[str]) -> SynthManifest:
+        """The run's manifest, in the order the pairs were written."""
+        return SynthManifest(
+            frames=tuple(chosen),
+            pairs=self.total,
+            positives=self.positives,
+            paths=tuple(sorted(self.paths)),
+            unique_ids=tuple(self.uids),
+            missing_products=tuple(self.missing),
+            corrupted=tuple(self.corrupted),
+            processing_errors=tuple(self.errors),
+        )
+
+
+def _listed_volcanoes(
+    annotations: str | Path,
+    frames_wanted: Sequence[str] | None,
+    frame_names: str | Path | None,
+    gvp_table: str | Path | None,
+) -> dict[str, list[frames.Volcano]]:
+    """Frame id -> volcanoes; a wanted frame missing from the frame list is refused here, before the
+    19,919 annotation files are read."""
+    volcano_table = gvp.frame_volcanoes(
+        frame_names or _default(annotations, FRAME_NAMES), gvp_table or _default(annotations, GVP_TABLE)
+    )
+    unlisted = [f for f in frames_wanted or () if f not in volcano_table]
+    if unlisted:  # refused before the 19,919 files are read
+        raise TwinError(
+            f"frame(s) {', '.join(unlisted)} not in the frame list; known: {sorted(volcano_table)}"
+        )
+    return volcano_table
+
+
+def _chosen_frames(
+    annotations: str | Path,
+    records: Sequence[ann_io.Annotation],
+    only_ids: set[int] | None,
+    frames_wanted: Sequence[str] | None,
+    volcano_table: Mapping[str, list[frames.Volcano]],
+) -> tuple[list[str], dict[str, list[ann_io.Annotation]]]:
+    """(frames to write, annotations of each frame): the wanted frames (or every annotated one),
+    refused by name when one has no annotation or is not in the frame list."""
+    by_frame: dict[str, list[ann_io.Annotation]] = {}
+    for a in records:
+        if only_ids is None or a.unique_id in only_ids:
+            by_frame.setdefault(a.frame_id, []).append(a)
+    chosen = sorted(by_frame) if not frames_wanted else list(dict.fromkeys(frames_wanted))
+    unknown = [f for f in chosen if f not in by_frame]
+    if unknown:
+        raise TwinError(f"{annotations}: no annotation of frame(s) {', '.join(unknown)}")
+    missing_volcanoes = [f for f in chosen if f not in volcano_table]
+    if missing_volcanoes:
+        raise TwinError(f"frame(s) {', '.join(missing_volcanoes)} not in the frame list")
+    return chosen, by_frame
+
+
+def _twin_pair(
+    cfg: SynthConfig,
+    frame: scene.Frame,
+    a: ann_io.Annotation,
+    dates: tuple[dt.date, dt.date],
+    scale: float,
+    available: set[int],
+) -> PlannedPair:
+    """The planned pair of one real annotation: its flags as categories, its directive fitted with the
+    pair's own source generator; no product where the authors' index has none and no flag explains it."""
+    rec = a.record
+    flagged = bool(rec["corrupted"]) or int(rec["processing_error"]) != 0 or bool(rec["no_info"])
+    rng = scene.rng(cfg.seed, scene.SOURCE, 1_000_000 + a.unique_id)
+    return PlannedPair(
+        uid=a.unique_id,
+        frame_index=frame.index,
+        primary=dates[0],
+        secondary=dates[1],
+        positive=any(lab != schema.NEGATIVE_LABEL for lab in a.labels),
+        missing=a.unique_id not in available and not flagged,
+        corrupted=bool(rec["corrupted"]),
+        processing_error=int(rec["processing_error"]) != 0,
+        directive=_directive(frame, a, scale, rng, cfg.poisson_ratio),
+    )
+
+
+def _write_twin_frame(
+    cfg: SynthConfig,
+    index: int,
+    fid: str,
+    anns: list[ann_io.Annotation],
+    volcanoes: list[frames.Volcano],
+    scale: float,
+    available: set[int],
+    out: Path,
+    tally: _TwinTally,
+) -> None:
+    """One real frame: its miniature scene and weather, its metadata and ERA5, then each annotated
+    pair rendered and written in the annotations' order."""
+    pairs = [(_date(a.primary), _date(a.secondary)) for a in anns]
+    frame = build_twin_frame(cfg, index, fid, volcanoes, frame_shape(anns, scale), scale, pairs)
+    scene.draw_weather(cfg, frame, index)
+    tally.paths += write_frame(cfg, frame, out)
+    for a, dates in zip(anns, pairs, strict=True):
+        pair = _twin_pair(cfg, frame, a, dates, scale, available)
+        rendered = render_pair(cfg, frame, pair)
+        tally.add(pair, write_pair(frame, pair, rendered, out))
 
 
 def generate_twin(
@@ -364,76 +522,12 @@ def generate_twin(
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: output folder is not empty; choose a new folder")
     cfg = (config or SynthConfig()).model_copy(update={"seed": seed, "swath_footprint": False})
-    volcano_table = gvp.frame_volcanoes(
-        frame_names or _default(annotations, FRAME_NAMES), gvp_table or _default(annotations, GVP_TABLE)
-    )
-    unlisted = [f for f in frames_wanted or () if f not in volcano_table]
-    if unlisted:  # refused before the 19,919 files are read
-        raise TwinError(
-            f"frame(s) {', '.join(unlisted)} not in the frame list; known: {sorted(volcano_table)}"
-        )
+    volcano_table = _listed_volcanoes(annotations, frames_wanted, frame_names, gvp_table)
     available = read_quality_index(quality or _default(annotations, QUALITY_INDEX))
     records = list(records) if records is not None else load_records(annotations)
-    by_frame: dict[str, list[ann_io.Annotation]] = {}
-    for a in records:
-        if only_ids is None or a.unique_id in only_ids:
-            by_frame.setdefault(a.frame_id, []).append(a)
-    chosen = sorted(by_frame) if not frames_wanted else list(dict.fromkeys(frames_wanted))
-    unknown = [f for f in chosen if f not in by_frame]
-    if unknown:
-        raise TwinError(f"{annotations}: no annotation of frame(s) {', '.join(unknown)}")
-    missing_volcanoes = [f for f in chosen if f not in volcano_table]
-    if missing_volcanoes:
-        raise TwinError(f"frame(s) {', '.join(missing_volcanoes)} not in the frame list")
+    chosen, by_frame = _chosen_frames(annotations, records, only_ids, frames_wanted, volcano_table)
     out.mkdir(parents=True, exist_ok=True)
-    total = sum(len(by_frame[f]) for f in chosen)
-    paths: list[str] = []
-    done = positives = 0
-    uids: list[int] = []
-    missing: list[int] = []
-    corrupted: list[int] = []
-    errors: list[int] = []
+    tally = _TwinTally(total=sum(len(by_frame[f]) for f in chosen), progress=progress)
     for index, fid in enumerate(chosen):
-        anns = by_frame[fid]
-        pairs = [(_date(a.primary), _date(a.secondary)) for a in anns]
-        frame = build_twin_frame(cfg, index, fid, volcano_table[fid], frame_shape(anns, scale), scale, pairs)
-        scene.draw_weather(cfg, frame, index)
-        paths += write_frame(cfg, frame, out)
-        for a, (p, s) in zip(anns, pairs, strict=True):
-            rec = a.record
-            flagged = bool(rec["corrupted"]) or int(rec["processing_error"]) != 0 or bool(rec["no_info"])
-            rng = scene.rng(cfg.seed, scene.SOURCE, 1_000_000 + a.unique_id)
-            pair = PlannedPair(
-                uid=a.unique_id,
-                frame_index=index,
-                primary=p,
-                secondary=s,
-                positive=any(lab != schema.NEGATIVE_LABEL for lab in a.labels),
-                missing=a.unique_id not in available and not flagged,
-                corrupted=bool(rec["corrupted"]),
-                processing_error=int(rec["processing_error"]) != 0,
-                directive=_directive(frame, a, scale, rng, cfg.poisson_ratio),
-            )
-            rendered = render_pair(cfg, frame, pair)
-            paths += write_pair(frame, pair, rendered, out)
-            positives += pair.positive
-            uids.append(pair.uid)
-            if pair.missing:
-                missing.append(pair.uid)
-            if pair.corrupted:
-                corrupted.append(pair.uid)
-            if pair.processing_error:
-                errors.append(pair.uid)
-            done += 1
-            if progress is not None:
-                progress(done, total)
-    return SynthManifest(
-        frames=tuple(chosen),
-        pairs=total,
-        positives=positives,
-        paths=tuple(sorted(paths)),
-        unique_ids=tuple(uids),
-        missing_products=tuple(missing),
-        corrupted=tuple(corrupted),
-        processing_errors=tuple(errors),
-    )
+        _write_twin_frame(cfg, index, fid, by_frame[fid], volcano_table[fid], scale, available, out, tally)
+    return tally.manifest(chosen)

@@ -146,6 +146,91 @@ def _alert_image(a: dict, pair: dict | None, cubes: _Cubes, geom: dict | None) -
     return png, caption
 
 
+class _SiteWriter:
+    """Where a build writes: every file goes through `put` (pages counted) and every drawn image
+    through `draw` (counted and recorded in the ledger, so the next build can keep it)."""
+
+    def __init__(self, out: str, ledger: ImageLedger) -> None:
+        self.out = out
+        self.ledger = ledger
+        self.pages = 0
+        self.images = 0
+
+    def put(self, rel: str, payload: bytes | str) -> None:
+        """Write `payload` at `rel` (slash-separated, under the site)."""
+        storage.write_bytes(
+            storage.join(self.out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
+        )
+        self.pages += rel.endswith(".html")
+
+    def draw(self, rel: str, png: bytes, key: str | None, caption: str = "") -> None:
+        """Write a freshly drawn image and record what it was drawn from (`key`) when known."""
+        self.put(rel, png)
+        self.images += 1
+        if key is not None:
+            self.ledger.record(rel, key, caption)
+
+
+def _write_volcano_pages(site: data.SiteData, w: _SiteWriter) -> None:
+    """Each volcano's page and score timeline (redrawn only when its scores or title changed)."""
+    for v in site.volcanoes:
+        mine = [r for r in site.scores if site.volcano_of(r) is v]
+        alerts = [r for r in site.alerts if site.volcano_of(r) is v]
+        png, title = f"{v.key}.png", f"{v.name}: deformation score per pair"
+        key = digest("timeline", title, mine)
+        if w.ledger.kept(f"volcanoes/{png}", key) is None:
+            w.draw(f"volcanoes/{png}", figures.timeline_png(mine, title), key)
+        w.put(v.page, pages.volcano_page(site, v, mine, alerts, png))
+
+
+def _write_alert_page(
+    site: data.SiteData, a: dict, geom: dict | None, cubes: _Cubes, w: _SiteWriter, skipped: list[str]
+) -> None:
+    """One alert's page and its pair image: the previous build's image kept when its inputs are the
+    same, else drawn; an image that cannot be drawn is named in `skipped` and the page says why."""
+    page = pages.alert_page(a["alert_id"])
+    pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
+    image: str | None = f"{safe_name(a['alert_id'])}.png"
+    key = _alert_inputs(a, pair, cubes)
+    before = None if key is None else w.ledger.kept(f"alerts/{image}", key)
+    if before is not None:
+        caption = before["caption"]
+    else:
+        try:
+            png, caption = _alert_image(a, pair, cubes, geom)
+        except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
+            png, caption = None, f"The interferogram could not be read: {exc}"
+        if png is None:
+            skipped.append(a["alert_id"])
+            image = None
+        else:
+            w.draw(f"alerts/{image}", png, key, caption)
+    w.put(page, pages.pair_page(site, a, image, caption, pair, site.volcano_of(a)))
+
+
+_ITEM_PAGE_COLUMNS = (
+    "unique_id",
+    "primary_date",
+    "secondary_date",
+    "split",
+    "positive",
+    "usable",
+    "deformation_pixels",
+)
+"""The pair index columns an item's page lists."""
+
+
+def _write_stac_pages(site: data.SiteData, w: _SiteWriter) -> None:
+    """The STAC view: the collection page and one page per item with its pair index rows."""
+    w.put("stac/index.html", pages.stac_index_page(site))
+    alerted = {(a["frame_id"], a["primary_date"], a["secondary_date"]): a["alert_id"] for a in site.alerts}
+    by_frame: dict[str, list[dict]] = {}
+    for row in site.pairs.select([*_ITEM_PAGE_COLUMNS, "frame_id"]).to_pylist():
+        by_frame.setdefault(row["frame_id"], []).append(row)
+    for f in site.frames:
+        w.put(f.page, pages.stac_item_page(site, f, by_frame.get(f.frame_id, []), alerted))
+
+
 def build_dashboard(
     store_url: str | os.PathLike[str],
     out_url: str | os.PathLike[str],
@@ -160,91 +245,38 @@ def build_dashboard(
     """
     site = data.load(store_url, volcano_table)
     out = storage.normalize(out_url)
-    written = {"pages": 0, "images": 0}
-    ledger = ImageLedger(out)
-
-    def put(rel: str, payload: bytes | str) -> None:
-        storage.write_bytes(
-            storage.join(out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
-        )
-        written["pages"] += rel.endswith(".html")
-
-    def draw(rel: str, png: bytes, key: str | None, caption: str = "") -> None:
-        put(rel, png)
-        written["images"] += 1
-        if key is not None:
-            ledger.record(rel, key, caption)
-
+    w = _SiteWriter(out, ImageLedger(out))
     say = progress or (lambda _msg: None)
     for name, payload in assets.site_assets().items():
-        put(f"{pages.ASSETS}/{name}", payload)
+        w.put(f"{pages.ASSETS}/{name}", payload)
 
     geoms = {a["alert_id"]: _polygon(a["polygon"], f"alert {a['alert_id']}") for a in site.alerts}
-    put("index.html", pages.index_page(site, geoms))
+    w.put("index.html", pages.index_page(site, geoms))
 
     say(f"{len(site.volcanoes)} volcano timelines")
-    for v in site.volcanoes:
-        mine = [r for r in site.scores if site.volcano_of(r) is v]
-        alerts = [r for r in site.alerts if site.volcano_of(r) is v]
-        png, title = f"{v.key}.png", f"{v.name}: deformation score per pair"
-        key = digest("timeline", title, mine)
-        if ledger.kept(f"volcanoes/{png}", key) is None:
-            draw(f"volcanoes/{png}", figures.timeline_png(mine, title), key)
-        put(v.page, pages.volcano_page(site, v, mine, alerts, png))
+    _write_volcano_pages(site, w)
 
     say(f"{len(site.alerts)} alert pages")
     cubes = _Cubes()
     skipped: list[str] = []
     for a in site.alerts:
-        page = pages.alert_page(a["alert_id"])
-        pair = site.pair(a["frame_id"], a["primary_date"], a["secondary_date"])
-        image: str | None = f"{safe_name(a['alert_id'])}.png"
-        key = _alert_inputs(a, pair, cubes)
-        before = None if key is None else ledger.kept(f"alerts/{image}", key)
-        if before is not None:
-            caption = before["caption"]
-        else:
-            try:
-                png, caption = _alert_image(a, pair, cubes, geoms[a["alert_id"]])
-            except (HephaestusError, OSError, KeyError, IndexError, ValueError) as exc:
-                png, caption = None, f"The interferogram could not be read: {exc}"
-            if png is None:
-                skipped.append(a["alert_id"])
-                image = None
-            else:
-                draw(f"alerts/{image}", png, key, caption)
-        put(page, pages.pair_page(site, a, image, caption, pair, site.volcano_of(a)))
+        _write_alert_page(site, a, geoms[a["alert_id"]], cubes, w, skipped)
 
-    put(f"{pages.DATA}/frames.geojson", json.dumps(frames_geojson(site)))
-    put(f"{pages.DATA}/alerts.geojson", json.dumps(alerts_geojson(site.alerts, geoms)))
+    w.put(f"{pages.DATA}/frames.geojson", json.dumps(frames_geojson(site)))
+    w.put(f"{pages.DATA}/alerts.geojson", json.dumps(alerts_geojson(site.alerts, geoms)))
 
     say(f"STAC view of {len(site.frames)} items")
-    put("stac/index.html", pages.stac_index_page(site))
-    alerted = {(a["frame_id"], a["primary_date"], a["secondary_date"]): a["alert_id"] for a in site.alerts}
-    by_frame: dict[str, list[dict]] = {}
-    cols = [
-        "unique_id",
-        "primary_date",
-        "secondary_date",
-        "split",
-        "positive",
-        "usable",
-        "deformation_pixels",
-    ]
-    for row in site.pairs.select([*cols, "frame_id"]).to_pylist():
-        by_frame.setdefault(row["frame_id"], []).append(row)
-    for f in site.frames:
-        put(f.page, pages.stac_item_page(site, f, by_frame.get(f.frame_id, []), alerted))
+    _write_stac_pages(site, w)
 
-    put(MANIFEST, ledger.manifest())  # after the images it describes
+    w.put(MANIFEST, w.ledger.manifest())  # after the images it describes
     return DashboardReport(
         out=out,
         index=storage.join(out, "index.html"),
         frames=len(site.frames),
         volcanoes=len(site.volcanoes),
         alerts=len(site.alerts),
-        pages=written["pages"],
-        images=written["images"],
+        pages=w.pages,
+        images=w.images,
         skipped_images=skipped,
-        kept_images=ledger.reused,
+        kept_images=w.ledger.reused,
     )
