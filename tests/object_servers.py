@@ -234,3 +234,22 @@ class CountingProxy:
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 
         return Handler
+
+
+def race_exclusive_creates(url: str, writers: int) -> list[bool]:
+    """`writers` threads released together, each trying `storage.create_exclusive(url, b"writer K")`: what each got."""
+    from hephaestus.platform import storage
+
+    barrier = threading.Barrier(writers)
+    results: list[bool] = []
+
+    def race(k: int) -> None:
+        barrier.wait()
+        results.append(storage.create_exclusive(url, f"writer {k}".encode()))
+
+    threads = [threading.Thread(target=race, args=(k,)) for k in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

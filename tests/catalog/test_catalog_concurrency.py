@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from object_servers import race_exclusive_creates
 
 from hephaestus.catalog import build_catalog
 from hephaestus.catalog import publish as pub
@@ -45,18 +46,7 @@ def store(tmp_path: Path) -> Path:
 def test_exclusive_create_lets_exactly_one_writer_win(bucket: str, request, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base = str(tmp_path) if bucket == "local" else request.getfixturevalue(bucket)
     url = storage.join(base, ".locks", "x.lock")
-    results: list[bool] = []
-    barrier = threading.Barrier(4)
-
-    def race(k: int) -> None:
-        barrier.wait()
-        results.append(storage.create_exclusive(url, f"writer {k}".encode()))
-
-    threads = [threading.Thread(target=race, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race_exclusive_creates(url, 4)
     assert sorted(results) == [False, False, False, True]
     assert storage.read_bytes(url).decode().startswith("writer ")
 

@@ -4,13 +4,13 @@ worker environment and secret names. Object stores are real servers (moto S3, gc
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
 import pytest
 from fsspec.spec import AbstractFileSystem
+from object_servers import race_exclusive_creates
 
 from hephaestus.platform import storage
 from hephaestus.platform.ray_session import no_credentials_in_runtime_env, worker_env
@@ -98,19 +98,7 @@ def test_each_backend_refuses_a_second_create(
 
 def test_memory_create_is_exclusive_under_a_race() -> None:
     url = f"memory://hmc-{secrets.token_hex(6)}/x.lock"
-    barrier = threading.Barrier(6)
-    results: list[bool] = []
-
-    def race(k: int) -> None:
-        barrier.wait()
-        results.append(storage.create_exclusive(url, f"writer {k}".encode()))
-
-    threads = [threading.Thread(target=race, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False] * 5 + [True]
+    assert sorted(race_exclusive_creates(url, 6)) == [False] * 5 + [True]
 
 
 def test_s3_recognises_the_servers_precondition_failure_by_its_code(s3_server: str, s3_bucket: str) -> None:
