@@ -147,7 +147,7 @@ def local_items(store_url: str | os.PathLike[str]) -> Iterator[Path]:
         yield Path(storage.location(url).path)
         return
     with storage.local_scratch("hmc-search-") as tmp:
-        path = tmp / "items.parquet"
+        path = tmp / "mirror.parquet"  # scratch: the store's name for it is `url`
         path.write_bytes(storage.read_bytes(url))
         yield path
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import posixpath
 import threading
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -34,7 +33,7 @@ from hephaestus.catalog.read import resolve_version
 from hephaestus.catalog.search import client, local_items, search_file
 from hephaestus.platform import storage
 from hephaestus.platform.errors import InputError, InputNotFoundError
-from hephaestus.platform.layout import StoreLayout, is_absolute_ref
+from hephaestus.platform.layout import StoreLayout
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +181,7 @@ class Catalog:
 
     def absolute(self, document: str, href: str) -> str:
         """An href stored relative to a document of the store (a path from the store root) as a URL."""
-        if is_absolute_ref(href):
-            return storage.redact(href)
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(document), href))
-        if target.startswith(".."):
-            return href
-        url = storage.redact(self.layout.resolve(target))
-        return url + "/" if href.endswith("/") and not url.endswith("/") else url
+        return storage.redact(self.layout.resolve_href(document, href))
 
 
 # documents -------------------------------------------------------------------------------------------------

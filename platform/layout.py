@@ -203,6 +203,17 @@ class StoreLayout(_Root):
             return storage.normalize(ref)
         return storage.join(self.url, *[p for p in str(ref).split("/") if p])
 
+    def resolve_href(self, document: str, href: str) -> str:
+        """The URL an href stored in `document` names (`href_between`'s inverse; `document` is a path from
+        the store root). An absolute href, or one that climbs out of the store, is returned as written."""
+        if is_absolute_ref(href):
+            return href
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(document), href))
+        if target.startswith(".."):
+            return href
+        url = self.resolve(target)
+        return url + "/" if href.endswith("/") and not url.endswith("/") else url
+
     def resolve_sql(self, column: str) -> str:
         """`resolve` as a SQL expression over a text column (DuckDB views: no Python call per row)."""
         prefix = (self.url.rstrip("/") + "/").replace("'", "''")
