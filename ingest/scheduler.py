@@ -8,6 +8,7 @@ same bytes). An interrupted run cancels its queued and running tasks (`schedulin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from types import MappingProxyType
 from typing import Any
 
 from .tasks import Shared, Slices, Task
+
+CANCEL_WAIT_S = 60.0
+"""How long a cancelled run waits for its tasks in flight to stop."""
+CANCEL_RETRY_S = 2.0
+"""How often the tasks still running are cancelled again while it waits (Ray's cancel is best effort)."""
 
 
 @dataclass
@@ -106,12 +112,18 @@ class Scheduler:
             return Completion(task, error=f"{type(failure).__name__}: {last_line}")
 
     def cancel(self) -> None:
-        """Cancel every task in flight and give them a minute to stop."""
-        refs = list(self._in_flight)
-        for ref in refs:
-            self._ray.cancel(ref)
-        if refs:
-            self._ray.wait(refs, num_returns=len(refs), timeout=60)
+        """Cancel every task in flight and give them a minute to stop.
+
+        Ray's cancel is best effort: one sent while a task is still being scheduled onto a worker can be
+        lost, and the task then runs to its end (seen on a loaded 2-core machine). So the tasks still
+        running are cancelled again every `CANCEL_RETRY_S` until they stop or the minute is over.
+        """
+        pending = list(self._in_flight)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while pending and (left := deadline - time.monotonic()) > 0:
+            for ref in pending:
+                self._ray.cancel(ref)
+            _, pending = self._ray.wait(pending, num_returns=len(pending), timeout=min(CANCEL_RETRY_S, left))
 
     def _submit(self, task: Task) -> Any:
         fn, args = task.call()
