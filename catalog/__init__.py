@@ -17,6 +17,7 @@ from hephaestus.catalog.pairs import PAIR_SCHEMA
 from hephaestus.catalog.publish import CatalogNotFoundError
 from hephaestus.catalog.read import (
     SeriesLengthError,
+    SplitSchemeError,
     connect,
     query,
     read_pairs,
@@ -32,6 +33,7 @@ from hephaestus.platform.cube import CubeUnreadableError
 __all__ = [
     "PAIR_SCHEMA",
     "SeriesLengthError",
+    "SplitSchemeError",
     "SERIES_SCHEMA",
     "AnnotationError",
     "BuildReport",

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pystac
 from pydantic import Field
 
-from hephaestus.catalog import incremental, publish, stac
+from hephaestus.catalog import incremental, publish, stac, volcano_split
 from hephaestus.catalog.annotations import load_annotations, load_available
 from hephaestus.catalog.pairs import (
     PAIR_DESCRIPTIONS,
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SERIES_DESCRIPTIONS = {
     "series_id": "<frame>_<primary YYYYMMDD>_<k>",
+    "volcano_split": "held-out-volcano split of the series' frame (see the pair index)",
     "pair_ids": "unique_id of each step, ordered by secondary date (duplicates when padded)",
     "positive": "any step positive",
     "n_distinct": "distinct pairs in the series",
@@ -110,6 +111,30 @@ def table2_counts(pairs: pa.Table, series: pa.Table) -> dict[str, dict[str, int]
             "series_negative": s.num_rows - spos,
         }
     return out
+
+
+def with_volcano_split(
+    pairs: pa.Table, series: pa.Table, frames: list[volcano_split.FrameVolcanoes]
+) -> tuple[pa.Table, pa.Table, volcano_split.VolcanoSplit]:
+    """Both tables with `volcano_split` set from the frames' volcanoes (a series takes its frame's)."""
+    split = volcano_split.volcano_split(pairs, frames)
+    return (
+        volcano_split.with_column(pairs, split.splits),
+        volcano_split.with_column(series, split.splits),
+        split,
+    )
+
+
+def _volcano_train_statistics(
+    scans: list[CubeScan], split: volcano_split.VolcanoSplit
+) -> dict[str, RunningStats]:
+    """The statistics of the cubes whose frame is in the volcano scheme's train split (DEM included)."""
+    totals: dict[str, RunningStats] = {}
+    for scan in scans:
+        if split.splits.get(scan.frame_id) == "train":
+            for key, st in scan.stats.items():
+                totals.setdefault(key, RunningStats()).merge(st)
+    return totals
 
 
 def _statistics_entry(stats: Mapping[str, RunningStats]) -> dict[str, dict]:
@@ -408,10 +433,18 @@ def _build_catalog(
     pairs = rows_to_table([r for s in scans for r in s.rows])
     reuse = None if previous is None else previous.series()
     series = build_series(pairs, cfg.series_length, cfg.seed, reuse=reuse)
+    names = stac.frame_names()
+    frames = [volcano_split.frame_volcanoes(s.frame_id, names, s.bbox) for s in scans]
+    pairs, series, held_out = with_volcano_split(pairs, series, frames)
     version = publish.new_version()
-    extra: dict[str, object] = {hx.SOURCE: "cubes", hx.SKIPPED: skipped}
+    extra: dict[str, object] = {
+        hx.SOURCE: "cubes",
+        hx.SKIPPED: skipped,
+        hx.SPLIT_SCHEMES: volcano_split.split_schemes_record(pairs, held_out),
+    }
     if cfg.statistics:
         extra[hx.STATISTICS_TRAIN] = _statistics_entry(train_totals)
+        extra[hx.STATISTICS_TRAIN_VOLCANO] = _statistics_entry(_volcano_train_statistics(scans, held_out))
     _publish_or_discard(
         store,
         version,
@@ -459,9 +492,13 @@ def catalog_from_annotations(
     rows = [annotation_row(r, has_product=(avail is None or r["uniqueID"] in avail)) for r in records]
     pairs = rows_to_table(rows)
     series = build_series(pairs, cfg.series_length, cfg.seed)
+    names = stac.frame_names()
+    frames = [volcano_split.frame_volcanoes(f, names) for f in sorted(set(pairs["frame_id"].to_pylist()))]
+    pairs, series, held_out = with_volcano_split(pairs, series, frames)
     version = publish.new_version()
     skipped = [r.reason for r in rejected]
     extra = {
+        hx.SPLIT_SCHEMES: volcano_split.split_schemes_record(pairs, held_out),
         hx.SOURCE: "annotations",
         hx.ANNOTATIONS: storage.redact(storage.normalize(annotations)),
         hx.AVAILABLE: storage.redact(storage.normalize(available)) if available is not None else None,

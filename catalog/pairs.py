@@ -1,7 +1,7 @@
 """The pair index: one row per (frame, primary date, secondary date), its Arrow schema and its rules.
 
 The rules that decide a row's benchmark role live here and only here: `split` by primary date
-(schema.SPLITS), `positive` when the label holds anything but Non_Deformation, `usable` when the
+(schema.SPLITS; `volcano_split`, by frame and volcano, is set over the whole index by volcano_split.py), `positive` when the label holds anything but Non_Deformation, `usable` when the
 pair has a product and is neither corrupted, nor a processing error, nor without information.
 """
 
@@ -23,6 +23,7 @@ PAIR_FIELDS: tuple[pa.Field, ...] = (
     pa.field("primary_date", pa.date32(), nullable=False),
     pa.field("secondary_date", pa.date32(), nullable=False),
     pa.field("split", pa.string()),
+    pa.field("volcano_split", pa.string()),
     pa.field("positive", pa.bool_(), nullable=False),
     pa.field("usable", pa.bool_(), nullable=False),
     pa.field("has_product", pa.bool_(), nullable=False),
@@ -61,6 +62,8 @@ PAIR_DESCRIPTIONS: dict[str, str] = {
     "primary_date": "primary (reference) acquisition date",
     "secondary_date": "secondary acquisition date",
     "split": "benchmark split by primary date (train / val / test), null outside the windows",
+    "volcano_split": "held-out-volcano split (train / val / test): whole frames and volcanoes, see "
+    "catalog/volcano_split.py; null in catalogs built before it",
     "positive": "label holds anything but Non_Deformation",
     "usable": "has a product and is not corrupted, not a processing error, not no_info",
     "has_product": "an InSAR product exists for the pair",

@@ -83,22 +83,57 @@ def _split_segment(split: str | None) -> str:
     return "*" if split is None else f"split={storage.safe_component(split, what='split')}"
 
 
+class SplitSchemeError(InputError):
+    """A read asks for a split scheme the catalog does not hold (built before it, or unknown)."""
+
+
+def _scheme_column(store_url: str | os.PathLike[str], coll: dict, scheme: str) -> str:
+    """The column of `scheme` in this catalog; refuses an unknown scheme and a catalog built before it."""
+    where = storage.redact(storage.normalize(store_url))
+    try:
+        column = schema.split_column(scheme)
+    except ValueError as exc:
+        raise SplitSchemeError(f"{where}: {exc}") from None
+    if column != "split" and scheme not in (coll.get(hx.SPLIT_SCHEMES) or {}):
+        raise SplitSchemeError(
+            f"{where}: the catalog has no {scheme!r} split (built before split schemes); "
+            "rebuild it with `hmc catalog build`"
+        )
+    return column
+
+
+def _split_filter(column: str, split: str | None) -> tuple[pds.Expression | None, str]:
+    """(row filter, partition pattern) selecting `split` of `column`: the paper's split by partition, any
+    other scheme's by its column over every partition."""
+    if split is None:
+        return None, "*"
+    if column == "split":
+        return None, _split_segment(split)
+    storage.safe_component(split, what="split")
+    return pds.field(column) == split, "*"
+
+
 def read_pairs(
     store_url: str | os.PathLike[str],
     split: str | None = None,
     frame_id: str | None = None,
     usable_only: bool = False,
+    split_scheme: str = schema.DEFAULT_SPLIT_SCHEME,
 ) -> pa.Table:
     """The pair index (all rows with `split=None`); only the partitions (or row groups) asked for are read.
 
     Default layout (`split`): a split's file, of which only the row groups whose frame_id statistics can
     hold `frame_id` are read. Catalogs built with `split/frame_id` (recorded in the collection; older
-    ones that record nothing) read the frame's file by path.
+    ones that record nothing) read the frame's file by path. `split_scheme` (schema.SPLIT_SCHEMES) says
+    which column `split` selects by: "paper" (`split`, by primary date) or "volcano" (`volcano_split`,
+    whole volcanoes held out; a catalog built before it is refused with one line).
     """
     version, coll = resolve_version(store_url)
     keys = (coll.get(PARTITIONING_KEY) or {}).get("pairs", LEGACY_PAIR_KEYS)
-    filt = pds.field("usable") if usable_only else None
-    pattern = _split_segment(split)
+    column = _scheme_column(store_url, coll, split_scheme)
+    filt, pattern = _split_filter(column, split)
+    if usable_only:
+        filt = pds.field("usable") if filt is None else filt & pds.field("usable")
     if frame_id is not None:
         storage.safe_component(frame_id, what="frame_id")
         expr = pds.field("frame_id") == frame_id
@@ -120,10 +155,16 @@ def read_version_series(version: CatalogVersion) -> pa.Table:
     return _read(version.series_index, "**/*.parquet", SERIES_SCHEMA, None)
 
 
-def read_series(store_url: str | os.PathLike[str], split: str | None = None) -> pa.Table:
-    """The series table (all rows with `split=None`)."""
-    version, _ = resolve_version(store_url)
-    table = _read(version.series_index, f"{_split_segment(split)}/*.parquet", SERIES_SCHEMA, None)
+def read_series(
+    store_url: str | os.PathLike[str],
+    split: str | None = None,
+    split_scheme: str = schema.DEFAULT_SPLIT_SCHEME,
+) -> pa.Table:
+    """The series table (all rows with `split=None`); `split_scheme` as in `read_pairs` (a series is
+    in its frame's volcano split)."""
+    version, coll = resolve_version(store_url)
+    filt, pattern = _split_filter(_scheme_column(store_url, coll, split_scheme), split)
+    table = _read(version.series_index, f"{pattern}/*.parquet", SERIES_SCHEMA, filt)
     return resolve_cube_urls(table, StoreLayout(store_url)).sort_by([("series_id", "ascending")])
 
 
@@ -164,10 +205,14 @@ def read_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float,
     return out
 
 
-def read_train_statistics(store_url: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
-    """(mean, std) per statistics key over the train split only; refuses a catalog without them."""
+def read_train_statistics(
+    store_url: str | os.PathLike[str], split_scheme: str = schema.DEFAULT_SPLIT_SCHEME
+) -> dict[str, tuple[float, float]]:
+    """(mean, std) per statistics key over the train split only (of `split_scheme`: the paper's by
+    default, or the volcano scheme's train frames); refuses a catalog without them."""
     _, coll = resolve(store_url)
-    table = coll.get(TRAIN_STATISTICS_KEY)
+    _scheme_column(store_url, coll, split_scheme)
+    table = coll.get(hx.STATISTICS_TRAIN_BY_SCHEME[split_scheme])
     where = storage.redact(str(store_url))
     if not table:
         raise InputError(

@@ -35,6 +35,7 @@ SERIES_SCHEMA = pa.schema(
         pa.field("frame_id", pa.string(), nullable=False),
         pa.field("primary_date", pa.date32(), nullable=False),
         pa.field("split", pa.string()),
+        pa.field("volcano_split", pa.string()),
         pa.field("positive", pa.bool_(), nullable=False),
         pa.field("pair_ids", pa.list_(pa.int64()), nullable=False),
         pa.field("secondary_dates", pa.list_(pa.date32())),

@@ -21,7 +21,7 @@ from hephaestus.cli.common import (
     set_option,
 )
 from hephaestus.monitor.config import MonitorConfig
-from hephaestus.platform.errors import HephaestusError, PlatformRuntimeError
+from hephaestus.platform.errors import HephaestusError, PlatformRuntimeError, one_line
 
 
 def monitor(
@@ -44,7 +44,14 @@ def monitor(
     ),
     cycles: int | None = typer.Option(None, "--cycles", min=1, help=field_help(MonitorConfig, "cycles")),
     score_threshold: float | None = typer.Option(
-        None, "--score-threshold", min=0.0, max=1.0, help="alert at this score or more (default 0.5)"
+        None,
+        "--score-threshold",
+        min=0.0,
+        max=1.0,
+        help="alert at this score or more (default: the checkpoint's calibrated threshold, else 0.5)",
+    ),
+    persistence: int | None = typer.Option(
+        None, "--persistence", min=1, help=field_help(MonitorConfig, "persistence")
     ),
     min_area: float | None = typer.Option(
         None,
@@ -75,12 +82,18 @@ def monitor(
         store=store,
         checkpoints=tuple(checkpoint) if checkpoint else None,
         thresholds=thresholds or None,
+        threshold_from="config" if score_threshold is not None else None,
+        persistence=persistence,
         every=every,
         cycles=cycles,
         volcanoes=volcanoes,
         workers=workers,
         address=address,
     )
+    if any(s.replace(" ", "").startswith("thresholds.score=") for s in sets or ()) and not any(
+        s.lstrip().startswith("threshold_from") for s in sets or ()
+    ):  # a score stated with --set means that score, as in a YAML file
+        cfg = cfg.model_copy(update={"threshold_from": "config"})
     maybe_print(cfg, print_config)
     watch(cfg)
 
@@ -93,6 +106,11 @@ def watch(cfg: MonitorConfig) -> None:
     from hephaestus.platform.layout import StoreLayout
 
     files = StoreLayout(cfg.store).monitor
+    storage.check_url(cfg.store, "output")  # a store in a bucket that does not exist: refused, never created
+    if cfg.checkpoints:
+        from hephaestus.monitor.score import Scorer
+
+        Scorer(cfg)  # every checkpoint loads (and is one of each task) before a cycle ingests anything
     done = 0
     while True:
         try:
@@ -100,7 +118,7 @@ def watch(cfg: MonitorConfig) -> None:
         except HephaestusError as exc:
             if cfg.every is None or not isinstance(exc, PlatformRuntimeError):
                 raise
-            typer.echo(f"error: cycle failed: {exc}; next cycle in {cfg.every:.0f} s", err=True)
+            typer.echo(f"error: cycle failed: {one_line(exc)}; next cycle in {cfg.every:.0f} s", err=True)
         else:
             typer.echo(report.line())
             for frame, why in report.frames_failed.items():

@@ -18,6 +18,7 @@ from hephaestus.cli.common import (
     set_option,
 )
 from hephaestus.platform.errors import InputError
+from hephaestus.platform.storage import check_url
 from hephaestus.train.config import GridConfig, RunConfig
 
 WORKERS_HELP = "Ray Train workers per run (fixed count)."
@@ -154,7 +155,7 @@ def train_grid(
     from hephaestus.cli.progress import RunsBoard
     from hephaestus.platform.ray_session import send_logs_to
     from hephaestus.platform.storage import redact
-    from hephaestus.train.benchmark import run_benchmark
+    from hephaestus.train.benchmark import partial_summary, run_benchmark
     from hephaestus.train.sources import CatalogSource
 
     source = CatalogSource(store_url)
@@ -171,14 +172,22 @@ def train_grid(
             )
         board.event(kind, info)
 
-    with Live(board, console=console, refresh_per_second=1):
-        summary = run_benchmark(
-            store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
-        )
+    try:
+        with Live(board, console=console, refresh_per_second=1):
+            summary = run_benchmark(
+                store_url, preset, out, address=address, max_concurrent=max_concurrent, on_event=on_event
+            )
+    except KeyboardInterrupt as stop:  # SIGINT / SIGTERM: what was recorded by then; a re-run resumes
+        done = partial_summary(stop)
+        if done is not None:
+            console.print(
+                f"{done.counts()} in {done.seconds:.0f} s; results in {redact(out)}; "
+                "run the same command again to train the rest"
+            )
+        raise
     _print_tables(summary.tables)
     console.print(
-        f"trained {len(summary.trained)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
-        f"in {summary.seconds:.0f} s; results in {redact(out)}"
+        f"{summary.counts()} in {summary.seconds:.0f} s; results in {redact(out)}"
         + (f"; Ray's logs in {log_file}" if log_file else "")
     )
     for run_id, error in summary.failed.items():
@@ -219,6 +228,9 @@ def train(
         None, "--weights-dir", help=field_help(RunConfig, "weights_dir"), callback=normalise_url
     ),
     statistics: str | None = typer.Option(None, "--statistics", help=field_help(RunConfig, "statistics")),
+    split_scheme: str | None = typer.Option(
+        None, "--split-scheme", help=field_help(RunConfig, "split_scheme")
+    ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
     print_config: bool = print_config_option(),
 ) -> None:
@@ -244,6 +256,7 @@ def train(
         weights=weights,
         weights_dir=weights_dir,
         statistics=statistics,
+        split_scheme=split_scheme,
     )
     maybe_print(run, print_config)
     from rich.console import Console
@@ -256,6 +269,7 @@ def train(
     source = CatalogSource(store_url)
     source.check()  # a missing catalog is one error line, before any display
     run = source.fit(run)  # the catalog's series length (a mismatch is one line), before any display
+    check_url(out, "output")  # an output bucket that does not exist is refused, never created
     log_file = send_logs_to(out)
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # stdout: the JSON row
     if log_file:
@@ -292,6 +306,7 @@ def predict(
 
     if (pair is None) == (unique_id is None):
         raise InputError("give exactly one of --pair and --unique-id")
+    check_url(out, "output")  # an output bucket that does not exist is refused, never created
     info = run_predict(checkpoint, cube_url, out, pair=pair, unique_id=unique_id, store_url=store)
     typer.echo(json.dumps(info, default=str))
 

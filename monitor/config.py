@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from hephaestus.platform.config import Config
+from hephaestus.train.frame_score import DEFAULT_SCORE_THRESHOLD
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -29,7 +31,13 @@ def parse_duration(text: str | float | int) -> float:
 class Thresholds(Config):
     """When a scored pair becomes an alert: its score and its deformed area both pass."""
 
-    score: float = Field(0.5, ge=0.0, le=1.0, description="classifier probability of deformation")
+    score: float = Field(
+        DEFAULT_SCORE_THRESHOLD,
+        ge=0.0,
+        le=1.0,
+        description="classifier probability of deformation (used with threshold_from: config, or when "
+        "the checkpoint records no calibrated threshold)",
+    )
     min_area_km2: float = Field(0.05, ge=0.0, description="area of the predicted deformation mask")
     mask_probability: float = Field(
         0.5, gt=0.0, lt=1.0, description="segmenter probability at which a pixel is deformed"
@@ -48,6 +56,17 @@ class MonitorConfig(Config):
         description="a classifier and/or a segmenter checkpoint (or run folder)",
     )
     thresholds: Thresholds = Thresholds()
+    threshold_from: Literal["checkpoint", "config"] = Field(
+        "checkpoint",
+        description="score threshold: the checkpoint's calibrated one (else thresholds.score), or "
+        "thresholds.score; giving thresholds.score without this field means config",
+    )
+    persistence: int = Field(
+        1,
+        ge=1,
+        description="alert only when this many overlapping pairs of the frame up to the pair's secondary "
+        "date (the pair included) score over the threshold (monitor/persistence.py); 1: the pair alone",
+    )
     every: float | None = Field(
         None, description="seconds between cycles (DURATION: 90s, 15m, 6h); None: once"
     )
@@ -58,6 +77,17 @@ class MonitorConfig(Config):
     address: str | None = Field(None, description="ingest: Ray cluster address")
     batch_size: int = Field(8, ge=1, le=256, description="prediction windows per forward pass")
     fold_every: int = Field(16, ge=1, description="scored pairs between two updates of the tables")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_threshold(cls, data: Any) -> Any:
+        """A configuration that states thresholds.score (and not threshold_from) means that score."""
+        if isinstance(data, dict) and "threshold_from" not in data:
+            given = data.get("thresholds")
+            stated = given.model_fields_set if isinstance(given, Thresholds) else (given or {})
+            if "score" in stated:
+                return {**data, "threshold_from": "config"}
+        return data
 
     @field_validator("every", mode="before")
     @classmethod

@@ -11,11 +11,14 @@ without losing or repeating a row (monitor/journal.py says how).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hephaestus import catalog, ingest
 from hephaestus.monitor.config import MonitorConfig
 from hephaestus.monitor.journal import Journal
+from hephaestus.monitor.persistence import ScoredPair, support
 from hephaestus.monitor.score import Scorer, new_pairs
 from hephaestus.platform import storage
 from hephaestus.platform.cube import CubeUnreadableError
@@ -40,6 +43,9 @@ class CycleReport:
     alerts: int = 0
     frames_failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # pair -> why it could not be scored
+    threshold: float | None = None  # the score threshold the cycle alerted at (None: nothing scored)
+    threshold_source: str | None = None  # "checkpoint" (calibrated), "config" or "default" (0.5)
+    persistence: int = 1
 
     def line(self) -> str:
         steps = []
@@ -48,6 +54,9 @@ class CycleReport:
         else:
             steps.append(f"no new products ({self.products} known)")
         steps.append(f"{self.scored} pairs scored, {self.alerts} new alerts")
+        if self.threshold is not None:
+            rule = f", {self.persistence} overlapping pairs" if self.persistence > 1 else ""
+            steps.append(f"score threshold {self.threshold:.4g} ({self.threshold_source}{rule})")
         return f"cycle {self.cycle}: " + "; ".join(steps)
 
 
@@ -79,24 +88,77 @@ def run_cycle(cfg: MonitorConfig) -> CycleReport:
                 journal.mark_ingested(products)
             journal.phase(report.cycle, "catalogued")
         todo = new_pairs(catalog.read_pairs(cfg.store).to_pylist(), journal.done()) if has_catalog else []
-        journal.phase(report.cycle, "scoring", to_score=len(todo))
-        if todo:
-            scorer = Scorer(cfg)
+        scorer = Scorer(cfg) if todo else None
+        if scorer is not None:
+            report.threshold, report.threshold_source = scorer.threshold, scorer.threshold_source
+            report.persistence = cfg.persistence
+        rule = {} if scorer is None else {
+            "threshold": scorer.threshold, "threshold_source": scorer.threshold_source,
+            "persistence": cfg.persistence,
+        }  # fmt: skip
+        journal.phase(report.cycle, "scoring", to_score=len(todo), **rule)
+        if scorer is not None:
+            known = _known(journal, scorer.threshold) if cfg.persistence > 1 else []
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-            for k, pair in enumerate(todo, start=1):
-                try:
-                    journal.record(*scorer.assess(pair, now))
-                except (
-                    PredictError,
-                    CubeUnreadableError,
-                ) as exc:  # this pair only; the next cycle retries it
-                    report.skipped[f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"] = (
-                        str(exc)
-                    )
-                    continue
-                report.scored += 1
+            for k, group in enumerate(_acquisitions(todo, cfg.persistence), start=1):
+                assessed = []
+                for pair in group:
+                    try:
+                        assessed.append(scorer.assess(pair, now))
+                    except (
+                        PredictError,
+                        CubeUnreadableError,
+                    ) as exc:  # this pair only; the next cycle retries it
+                        name = f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"
+                        report.skipped[name] = str(exc)
+                for row, alert in _persist(assessed, known, scorer.threshold, cfg.persistence):
+                    journal.record(row, alert)
+                    report.scored += 1
                 if k % cfg.fold_every == 0:
                     report.alerts += journal.fold()[1]
         report.alerts += journal.fold()[1]
         journal.phase(report.cycle, "done", scored=report.scored, alerts=report.alerts)
     return report
+
+
+def _acquisitions(todo: list[Mapping[str, Any]], k: int) -> list[list[Mapping[str, Any]]]:
+    """`todo` (oldest first) in groups of one frame and secondary date: the persistence rule decides a
+    group's alerts together, since its pairs count for each other (k = 1: one pair a group)."""
+    if k == 1:
+        return [[pair] for pair in todo]
+    groups: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
+    for pair in todo:
+        groups.setdefault((str(pair["frame_id"]), pair["secondary_date"]), []).append(pair)
+    return list(groups.values())
+
+
+def _known(journal: Journal, threshold: float) -> list[ScoredPair]:
+    """The pairs earlier cycles scored, as the persistence rule sees them at this threshold."""
+    rows = journal.scores().select(["frame_id", "primary_date", "secondary_date", "score"]).to_pylist()
+    return [
+        ScoredPair(r["frame_id"], r["primary_date"], r["secondary_date"], float(r["score"]) >= threshold)
+        for r in rows
+    ]
+
+
+def _persist(
+    assessed: list[tuple[dict[str, Any], dict[str, Any] | None]],
+    known: list[ScoredPair],
+    threshold: float,
+    k: int,
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """One acquisition's scored pairs with the persistence rule applied (k = 1: as scored); `known`
+    grows by them."""
+    if k == 1:
+        return assessed
+    mine = [
+        ScoredPair(r["frame_id"], r["primary_date"], r["secondary_date"], r["score"] >= threshold)
+        for r, _ in assessed
+    ]
+    known.extend(mine)
+    out = []
+    for (row, alert), pair in zip(assessed, mine, strict=True):
+        if alert is not None and support(pair, known) < k:
+            row, alert = {**row, "alert": False}, None
+        out.append((row, alert))
+    return out

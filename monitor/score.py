@@ -1,17 +1,17 @@
 """Score one new pair with the monitor's checkpoints and decide whether it is an alert.
 
-A classifier gives the pair's score (the highest window probability over the frame, as `hmc predict`);
-a segmenter gives the deformation mask (pixel probability >= thresholds.mask_probability). With only
-a classifier the mask is its window-score map at the score threshold (coarse: windows, not outlines);
-with only a segmenter the score is the highest pixel probability. Pixels without data never count.
-Both models read the pair exactly as training read it (`train.predict.prediction_input`).
+The score and mask come from whole-frame scoring (`train.frame_score.FrameModels`, shared with
+`hmc evaluate` and the trainer's threshold calibration): a classifier gives the pair's score (the highest
+window probability over the frame, as `hmc predict`); a segmenter gives the deformation mask (pixel
+probability >= thresholds.mask_probability). A pair is an alert when its score passes the threshold
+(calibrated in the checkpoint unless configured) and its deformed area passes thresholds.min_area_km2;
+`monitor.persistence` may further ask overlapping pairs to agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,77 +19,65 @@ import xarray as xr
 
 from hephaestus.monitor.config import MonitorConfig
 from hephaestus.monitor.detect import Detection, describe
-from hephaestus.platform import schema, storage, volcanoes
+from hephaestus.platform import schema, volcanoes
 from hephaestus.platform.cube import dataset_version, open_cube
-from hephaestus.platform.errors import InputError
 from hephaestus.platform.pairs import pair_uid
-from hephaestus.train.predict import (
-    LoadedModel,
-    load_checkpoint,
-    pair_indices,
-    prediction_input,
-    sliding_prediction,
+from hephaestus.train.frame_score import (
+    DEFAULT_SCORE_THRESHOLD,
+    FrameCheckpointError,
+    FrameModels,
+    FramePrediction,
+    ThresholdSource,
+    pair_phase,
 )
+from hephaestus.train.predict import pair_indices
 
+MonitorCheckpointError = FrameCheckpointError
+"""The checkpoints given to the monitor are not one classifier and/or one segmenter."""
 
-class MonitorCheckpointError(InputError):
-    """The checkpoints given to the monitor are not one classifier and/or one segmenter."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    score: float
-    mask: np.ndarray  # bool [lat, lon]
+Prediction = FramePrediction
 
 
 class Scorer:
-    """The monitor's models, loaded once per cycle, and the rules that make a scored pair an alert."""
+    """The monitor's models, loaded once per cycle, and the rules that make a scored pair an alert.
 
-    def __init__(self, cfg: MonitorConfig) -> None:
+    The score threshold is the classifier checkpoint's calibrated one (`threshold_from: checkpoint`, the
+    default) or `thresholds.score` (`threshold_from: config`, or a checkpoint that records none):
+    `threshold` and `threshold_source` say which.
+    """
+
+    def __init__(self, cfg: MonitorConfig, models: FrameModels | None = None) -> None:
         self.cfg = cfg
-        models = [load_checkpoint(c) for c in cfg.checkpoints]
-        by_task: dict[str, LoadedModel] = {}
-        for url, m in zip(cfg.checkpoints, models, strict=True):
-            if m.run.task in by_task:
-                raise MonitorCheckpointError(
-                    f"{storage.redact(url)}: a second {m.run.task} checkpoint; give one classifier and/or "
-                    "one segmenter"
-                )
-            by_task[m.run.task] = m
-        self.classifier = by_task.get("classification")
-        self.segmenter = by_task.get("segmentation")
-        self.name = "+".join(m.run.run_id for m in models)
+        self.models = models or FrameModels.load(cfg.checkpoints, cfg.store, cfg.batch_size)
+        self.classifier = self.models.classifier
+        self.segmenter = self.models.segmenter
+        self.name = self.models.name
+        self.threshold, self.threshold_source = self.resolve_threshold(cfg, self.models)
         self._cubes: dict[str, xr.Dataset] = {}
+
+    @staticmethod
+    def resolve_threshold(cfg: MonitorConfig, models: FrameModels) -> tuple[float, ThresholdSource]:
+        """(score threshold, "checkpoint" / "config" / "default") of this configuration and these models."""
+        if cfg.threshold_from == "config":
+            return cfg.thresholds.score, "config"
+        recorded = models.calibrated_threshold()
+        if recorded is not None:
+            return recorded, "checkpoint"
+        return (
+            cfg.thresholds.score,
+            "default" if cfg.thresholds.score == DEFAULT_SCORE_THRESHOLD else "config",
+        )
 
     def _cube(self, url: str) -> xr.Dataset:
         if url not in self._cubes:
             self._cubes[url] = open_cube(url)
         return self._cubes[url]
 
-    def _probability(self, model: LoadedModel, ds: xr.Dataset, cube_url: str, i: int, j: int) -> np.ndarray:
-        image = prediction_input(model.spec, ds, cube_url, i, j, self.cfg.store)
-        window = min(model.spec.crop_size, max(image.shape[1:]))
-        return sliding_prediction(model.module, image, model.run.task, window, self.cfg.batch_size)
-
     def predict(self, ds: xr.Dataset, cube_url: str, i: int, j: int, valid: np.ndarray) -> Prediction:
         """The pair's score and deformation mask (pixels with data only)."""
-        t = self.cfg.thresholds
-        score_map = prob = None
-        if self.classifier is not None:
-            score_map = self._probability(self.classifier, ds, cube_url, i, j)
-        if self.segmenter is not None:
-            prob = self._probability(self.segmenter, ds, cube_url, i, j)
-        if prob is not None:
-            mask = (prob >= t.mask_probability) & valid
-        else:
-            assert score_map is not None
-            mask = (score_map >= t.score) & valid
-        if score_map is not None:
-            score = float(np.max(np.where(valid, score_map, 0.0)))
-        else:
-            assert prob is not None
-            score = float(np.max(np.where(valid, prob, 0.0)))
-        return Prediction(score, mask)
+        return self.models.predict(
+            ds, cube_url, i, j, valid, self.threshold, self.cfg.thresholds.mask_probability
+        )
 
     def assess(
         self, pair: Mapping[str, Any], now: dt.datetime
@@ -99,13 +87,12 @@ class Scorer:
         ds = self._cube(cube_url)
         primary, secondary = pair["primary_date"], pair["secondary_date"]
         i, j = pair_indices(ds, primary, secondary)
-        phase = np.asarray(ds["insar_difference"].isel({schema.PRIMARY: i, schema.SECONDARY: j}).values)
-        valid = np.isfinite(phase) & (phase != 0)
+        phase, valid = pair_phase(ds, i, j)
         lat, lon = ds[schema.LAT].values, ds[schema.LON].values
         pred = self.predict(ds, cube_url, i, j, valid)
         found: Detection = describe(pred.mask, phase, lat, lon)
         t = self.cfg.thresholds
-        alert = pred.score >= t.score and found.area_km2 >= t.min_area_km2 and found.area_km2 > 0
+        alert = pred.score >= self.threshold and found.area_km2 >= t.min_area_km2 and found.area_km2 > 0
         where = found.centroid or (float(lat.mean()), float(lon.mean()))
         volcano = self._volcano(*where)
         uid = pair_uid(str(pair["frame_id"]), primary, secondary)

@@ -8,7 +8,7 @@ it, so its YAML stays flat), the crop loader's configuration is one plus where a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -39,6 +39,12 @@ class DataSpec(Config):
     """Augment the training split (the authors' pipeline)."""
     undersample: bool = True
     """Undersample the negatives of the training split each epoch."""
+    windows: Literal["centred", "frame"] = "centred"
+    """Where training crops go: "centred" on the deformation, else the frame centre (the paper's); "frame":
+    anywhere in the frame, or over the deformation, labelled by the mask they hold (as monitoring scores)."""
+    split_scheme: schema.SplitScheme = schema.DEFAULT_SPLIT_SCHEME
+    """Which train/val/test split: "paper" (by primary date, every volcano in every split) or "volcano"
+    (whole volcanoes held out: val and test volcanoes never seen in training)."""
     seed: int = 0
     """Seed of the crops, augmentations, sampling and model initialisation."""
 

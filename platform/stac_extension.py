@@ -3,7 +3,7 @@
 The catalog writes these fields on Items (one per cube), on the pair-index asset and on the
 Collection (which is also the publication pointer); the loader and the trainer read the Collection
 back as plain JSON (series length, statistics). Every key is spelled here, once; the schema
-(`stac/v1.0.0/schema.json` beside this module) declares every key with its type and refuses any
+(`stac/v1.1.0/schema.json` beside this module) declares every key with its type and refuses any
 other `hephaestus:` key, so a field added in one place and not here fails validation.
 
 The schema URI is the raw URL of that file in the project's repository (`SCHEMA_URI`): an absolute URI
@@ -25,10 +25,10 @@ from pystac.extensions.base import ExtensionManagementMixin, PropertiesExtension
 
 SCHEMA_URI: Final = (
     "https://raw.githubusercontent.com/hephaestus-minicubes/hephaestus-platform/main/"
-    "platform/stac/v1.0.0/schema.json"
+    "platform/stac/v1.1.0/schema.json"
 )
-"""Where the extension schema is published: this repository's `platform/stac/v1.0.0/schema.json`."""
-SCHEMA_FILE: Final = "v1.0.0/schema.json"
+"""Where the extension schema is published: this repository's `platform/stac/v1.1.0/schema.json` (1.1.0: the split schemes; v1.0.0 stays as released)."""
+SCHEMA_FILE: Final = "v1.1.0/schema.json"
 PREFIX: Final = "hephaestus:"
 
 # Item properties
@@ -51,6 +51,12 @@ PARTITIONING: Final = "hephaestus:partitioning"
 STATISTICS: Final = "hephaestus:statistics"
 STATISTICS_TRAIN: Final = "hephaestus:statistics_train"
 """The same statistics over the train split only: what training normalises with (no val/test leakage)."""
+STATISTICS_TRAIN_VOLCANO: Final = "hephaestus:statistics_train_volcano"
+"""The same statistics over the frames of the volcano scheme's train split (no held-out volcano's pixels)."""
+STATISTICS_TRAIN_BY_SCHEME: Final = {"paper": STATISTICS_TRAIN, "volcano": STATISTICS_TRAIN_VOLCANO}
+"""Split scheme (schema.SPLIT_SCHEMES) -> the collection key of its train split's statistics."""
+SPLIT_SCHEMES: Final = "hephaestus:split_schemes"
+"""Per split scheme: its pair-index column and, per split, the frames, volcanoes and pair counts in it."""
 SOURCE: Final = "hephaestus:source"
 SKIPPED: Final = "hephaestus:skipped"
 ANNOTATIONS: Final = "hephaestus:annotations"
@@ -188,6 +194,8 @@ COLLECTION_KEYS: Final = (
     PARTITIONING,
     STATISTICS,
     STATISTICS_TRAIN,
+    STATISTICS_TRAIN_VOLCANO,
+    SPLIT_SCHEMES,
     SOURCE,
     SKIPPED,
     ANNOTATIONS,

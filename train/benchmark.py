@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ray.tune import Callback
 
-from hephaestus.platform import storage
+from hephaestus.platform import errors, signals, storage
+from hephaestus.platform.errors import one_line, root_cause
 from hephaestus.platform.inputs import step_channels
 from hephaestus.platform.layout import ResultsLayout
 from hephaestus.platform.ray_session import ray_session
@@ -53,6 +55,25 @@ class BenchmarkSummary:
     results: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     seconds: float = 0.0
+    not_run: list[str] = field(default_factory=list)
+    """Planned runs that neither finished nor failed (an interrupt stopped the grid first)."""
+
+    def counts(self) -> str:
+        """What the grid did, counted from the recorded results only: "trained 2, skipped 2, failed 0"
+        (and ", not run 4 (interrupted)" when some runs never ran)."""
+        text = f"trained {len(self.trained)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+        return text + (f", not run {len(self.not_run)} (interrupted)" if self.not_run else "")
+
+
+SUMMARY_ATTR = "hmc_benchmark_summary"
+"""The attribute of the KeyboardInterrupt that stopped a grid holding its `BenchmarkSummary` (what was
+recorded by then; a re-run resumes from it): `partial_summary(exc)` reads it."""
+
+
+def partial_summary(exc: BaseException) -> BenchmarkSummary | None:
+    """The summary an interrupted `run_benchmark` left on its KeyboardInterrupt, if any."""
+    summary = getattr(exc, SUMMARY_ATTR, None)
+    return summary if isinstance(summary, BenchmarkSummary) else None
 
 
 def finished_runs(out: str) -> set[str]:
@@ -181,7 +202,8 @@ def plan(grid: GridConfig, out: str | None = None) -> list[dict[str, Any]]:
                 "undersample": run.undersample,
                 "batch_size": run.batch_size,
                 "optimizer": "AdamW",
-                "lr": run.lr,
+                "lr": run.learning_rate,
+                "recipe": run.recorded()["recipe"],
                 "weight_decay": run.weight_decay,
                 "epochs": run.epochs,
                 "precision": "bf16 autocast on CUDA, fp32 on CPU" if run.amp else "fp32",
@@ -276,7 +298,7 @@ def run_benchmark(
         for run_id in skipped:
             on_event("skip", {"run_id": run_id})
     failed: dict[str, str] = {}
-    trained: list[str] = []
+    interrupted: KeyboardInterrupt | None = None
     if pending:
         from hephaestus.train.models import require_weights
 
@@ -285,38 +307,49 @@ def run_benchmark(
             store_url = storage.check_url(store_url, "source")
             source = CatalogSource(store_url)
         source.check()
-        with ray_session(address=address):
-            from hephaestus.train.trainer import ray_storage
+        try:
+            with ray_session(address=address):
+                from hephaestus.train.trainer import ray_storage
 
-            concurrency = max_concurrent or _default_concurrency(pending)
-            path, fs = ray_storage(ResultsLayout(out).tune)
-            trainable = tune.with_resources(_trial_fn(store_url, out, source), {"CPU": 0.01})
-            tuner = tune.Tuner(
-                trainable,
-                param_space={
-                    "trial": tune.grid_search(
-                        [{"run_id": r.run_id, "run": r.model_dump(mode="json")} for r in pending]
-                    )
-                },
-                tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
-                run_config=tune.RunConfig(
-                    name=f"grid-{grid.name}-{int(time.time())}",
-                    storage_path=path,
-                    storage_filesystem=fs,
-                    callbacks=[_Progress(on_event, len(pending))],
-                    verbose=0,
-                ),
-            )
-            grid_result = tuner.fit()
-            for result in grid_result:
-                run_id = result.config["trial"]["run_id"]
-                if result.error is not None:
-                    failed[run_id] = f"{type(result.error).__name__}: {result.error}"
-                else:
-                    trained.append(run_id)
+                signals.reinstall()  # ray.init replaced the CLI's SIGTERM handler
+                # Tune's own SIGINT handler would end the grid as if it had finished: let it arrive as one
+                os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+                concurrency = max_concurrent or _default_concurrency(pending)
+                path, fs = ray_storage(ResultsLayout(out).tune)
+                trainable = tune.with_resources(_trial_fn(store_url, out, source), {"CPU": 0.01})
+                tuner = tune.Tuner(
+                    trainable,
+                    param_space={
+                        "trial": tune.grid_search(
+                            [{"run_id": r.run_id, "run": r.model_dump(mode="json")} for r in pending]
+                        )
+                    },
+                    tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
+                    run_config=tune.RunConfig(
+                        name=f"grid-{grid.name}-{int(time.time())}",
+                        storage_path=path,
+                        storage_filesystem=fs,
+                        callbacks=[_Progress(on_event, len(pending))],
+                        verbose=0,
+                    ),
+                )
+                for result in tuner.fit():
+                    if result.error is not None:
+                        failed[result.config["trial"]["run_id"]] = _error_line(result.error)
+        except KeyboardInterrupt as exc:  # SIGINT / SIGTERM: Ray is shut down; count what was recorded
+            interrupted = exc
+    # counted from the recorded results, never from what Tune says it ran: a run is trained only when
+    # its record exists (a stopped trial reports no error and leaves none)
+    recorded = finished_runs(out) if pending else set()
+    trained = [r.run_id for r in pending if r.run_id in recorded]
+    not_run = [r.run_id for r in pending if r.run_id not in recorded and r.run_id not in failed]
+    if interrupted is None:
+        for run_id in not_run:  # ended without an error and without a record: not a success either
+            failed[run_id] = "ended without recording its result"
+        not_run = []
     results = write_results(out)
     tables = write_summary(out, results)
-    return BenchmarkSummary(
+    summary = BenchmarkSummary(
         out=storage.redact(out),
         planned=planned,
         skipped=skipped,
@@ -325,4 +358,16 @@ def run_benchmark(
         results=results,
         tables=tables,
         seconds=time.perf_counter() - t0,
+        not_run=not_run,
     )
+    if interrupted is not None:  # the interrupt goes on (its signal kept), carrying what was recorded
+        stop = errors.interrupted(errors.signal_of(interrupted), f"grid interrupted: {summary.counts()}")
+        setattr(stop, SUMMARY_ATTR, summary)
+        raise stop from interrupted
+    return summary
+
+
+def _error_line(error: BaseException) -> str:
+    """A failed run's error as one line: the root cause inside Ray's wrappers, URLs redacted."""
+    cause = root_cause(error)
+    return f"{type(cause).__name__}: {one_line(cause)}"

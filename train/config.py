@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,6 +11,12 @@ from hephaestus.platform.dataspec import DataSpec
 
 Task = Literal["classification", "segmentation"]
 LossName = Literal["auto", "ce", "focal"]
+RecipeName = Literal["auto", "paper", "from-scratch"]
+
+RECIPE_LR: dict[str, float] = {"paper": 1e-5, "from-scratch": 2e-3}
+"""AdamW learning rate of each recipe. The paper's 1e-5 fine-tunes ImageNet weights; from random weights it
+leaves MobileNetV3 at chance after 15 epochs (train loss 0.693, issue 23), while 2e-3 learns within a few
+hundred steps (the demo's classifier and segmenter)."""
 
 # In the row order of the paper's Tables 3 and 4.
 CLASSIFICATION_MODELS: tuple[str, ...] = (
@@ -79,8 +85,11 @@ class RunConfig(DataSpec):
     workers: int | tuple[int, int] = 1
     """Ray Train workers: a count, or an elastic (min, max)."""
     cpus_per_worker: float = Field(0.9, gt=0)
-    lr: float = Field(1e-5, gt=0)
-    """AdamW learning rate (the paper: 1e-5, fine-tuning ImageNet weights)."""
+    lr: float | None = Field(None, gt=0)
+    """AdamW learning rate; unset: the recipe's (1e-5 the paper's fine-tuning, 2e-3 from scratch)."""
+    recipe: RecipeName = "auto"
+    """Defaults for settings left unset: "paper" (lr 1e-5, fine-tuning ImageNet weights), "from-scratch"
+    (lr 2e-3: the paper's rate leaves random weights at chance), "auto": from-scratch for random weights."""
     weight_decay: float = Field(1e-2, ge=0)
     loss: LossName = "auto"
     """auto: cross-entropy for classifiers (focal for ViT), focal for segmentation, as in the paper."""
@@ -103,6 +112,10 @@ class RunConfig(DataSpec):
     max_train_batches: int | None = Field(None, ge=1)
     """Cap on training batches per epoch and worker (smoke runs); None trains on the whole epoch."""
     max_eval_batches: int | None = Field(None, ge=1)
+    alert_rate: float | None = Field(0.5, ge=0)
+    """Classifiers: after training, the score threshold is calibrated on the validation pairs scored
+    whole-frame (as the monitor scores) for this many false alerts per volcano-year, and stored in the
+    checkpoint (`input.json`: threshold, threshold_false_alerts_per_volcano_year); None: not calibrated."""
     ray_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     """Ray Train's own console logs (per-report lines at INFO); the run's epoch lines always print."""
     mlflow_tracking_uri: str | None = None
@@ -151,6 +164,26 @@ class RunConfig(DataSpec):
         return task_of(self.model)
 
     @property
+    def resolved_recipe(self) -> Literal["paper", "from-scratch"]:
+        """The recipe the run follows: "auto" is from-scratch for random weights, else the paper's."""
+        if self.recipe != "auto":
+            return self.recipe
+        return "from-scratch" if self.weights == "random" else "paper"
+
+    @property
+    def learning_rate(self) -> float:
+        """The AdamW learning rate the run uses: the one given, else its recipe's."""
+        return self.lr if self.lr is not None else RECIPE_LR[self.resolved_recipe]
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings as the run uses them (JSON values), for results, MLflow and plans: the learning
+        rate and recipe resolved, so a record never says "auto" or leaves the rate out."""
+        values = self.model_dump(mode="json")
+        values["lr"] = self.learning_rate
+        values["recipe"] = self.resolved_recipe
+        return values
+
+    @property
     def loss_name(self) -> Literal["ce", "focal"]:
         if self.loss != "auto":
             return self.loss
@@ -166,12 +199,16 @@ class RunConfig(DataSpec):
     def run_id(self) -> str:
         """Stable id, e.g. resnet50-single-atm-s0 (the grid's skip key).
 
-        Runs that do not start from ImageNet weights say so (`-random`, `-file`), so a grid re-run with
-        other weights never takes their results for its own.
+        Runs that do not start from ImageNet weights say so (`-random`, `-file`), and so do runs trained on
+        frame windows (`-frame`) or split by volcano (`-volcano`), so a grid re-run with other settings
+        never takes their results for its own.
         """
         atm = "atm" if self.atmosphere else "noatm"
         kind = "" if self.weights == "imagenet" else ("-random" if self.weights == "random" else "-file")
-        return f"{self.model}-{self.setup}-{atm}-s{self.seed}{kind}"
+        # runs that differ from the paper's protocol in what they train on or are split by say so too
+        scheme = "" if self.split_scheme == "paper" else f"-{self.split_scheme}"
+        windows = "" if self.windows == "centred" else f"-{self.windows}"
+        return f"{self.model}-{self.setup}-{atm}-s{self.seed}{kind}{windows}{scheme}"
 
 
 class GridConfig(Config):
@@ -226,7 +263,9 @@ def paper_grid() -> GridConfig:
     """
     return GridConfig(
         name="paper",
-        base=RunConfig(epochs=90, crop_size=512, max_offset=128, batch_size=16, weights="imagenet"),
+        base=RunConfig(
+            epochs=90, crop_size=512, max_offset=128, batch_size=16, weights="imagenet", recipe="paper"
+        ),
         weights_by_model={m: "random" for m in AUTHORS_SCRATCH_MODELS},
     )
 

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hephaestus.train.config import PAPER_NAMES, weights_kind
-from hephaestus.train.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS
+from hephaestus.train.metrics import CLASSIFICATION_METRICS, SEGMENTATION_METRICS, trivial_baseline
 
 METRIC_LABELS = {"precision": "Prec", "recall": "Rec", "f1": "F1", "auroc": "AUROC", "iou": "IoU"}
 SETUP_LABELS = {"single": "Single-Timestep", "series": "Time-Series"}
@@ -24,6 +24,9 @@ WEIGHTS_LABELS = {"imagenet": "ImageNet", "random": "random", "file": "file", "u
 KEYS = ["setup", "model", "atmosphere", "weights"]
 STD_DDOF = 1
 STD_NOTE = "std: sample standard deviation over seeds (n − 1 denominator)"
+TRIVIAL_MODEL = "Trivial (all deformation)"
+"""The row every table prints under a setup's models: what calling everything deformation scores on the
+same test split (`metrics.trivial_baseline`), so a score is read against chance, not against zero."""
 
 
 def aggregate(results: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -42,6 +45,8 @@ def aggregate(results: pd.DataFrame, task: str) -> pd.DataFrame:
     for m in names:
         out[f"{m}_mean"] = mean[f"test_{m}"]
         out[f"{m}_std"] = std[f"test_{m}"]
+    if "test_prevalence" in rows:
+        out["prevalence"] = rows.groupby(KEYS, sort=False)["test_prevalence"].mean()
     out = out.reset_index()
     model_rank = {m: i for i, m in enumerate(PAPER_NAMES)}
     out["_setup"] = out["setup"].map({"single": 0, "series": 1})
@@ -88,7 +93,27 @@ def paper_table(agg: pd.DataFrame, task: str, markdown: bool = False) -> pd.Data
             _cell(a, b, marks.get(r, "{}"))
             for a, b, r in zip(agg[f"{m}_mean"], agg[f"{m}_std"], ranks, strict=True)
         ]
-    return table
+    return _with_trivial_rows(table, agg, task)
+
+
+def _with_trivial_rows(table: pd.DataFrame, agg: pd.DataFrame, task: str) -> pd.DataFrame:
+    """`table` with, after each setup's models, the trivial detector's row on that setup's test split
+    (mean prevalence over its runs); unchanged when the results carry no prevalence (older results)."""
+    if "prevalence" not in agg or agg["prevalence"].isna().all():
+        return table
+    names = CLASSIFICATION_METRICS if task == "classification" else SEGMENTATION_METRICS
+    parts = []
+    for setup, rows in table.groupby(agg["setup"], sort=False):
+        parts.append(rows)
+        prevalence = agg.loc[agg["setup"] == setup, "prevalence"].mean()
+        if pd.isna(prevalence):
+            continue
+        base = trivial_baseline(task, float(prevalence))  # type: ignore[arg-type]
+        row = {"Setup": SETUP_LABELS.get(setup, setup), "Model": TRIVIAL_MODEL, "Atm.": "–", "Weights": "–"}
+        row["Seeds"] = "–"
+        row.update({METRIC_LABELS[m]: f"{100 * base[m]:.2f}" for m in names})
+        parts.append(pd.DataFrame([row]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def to_markdown(table: pd.DataFrame, title: str, note: str = STD_NOTE) -> str:

@@ -58,10 +58,11 @@ def _open_store(uri: str) -> None:
 
 
 def params(run: RunConfig) -> dict[str, Any]:
-    """The RunConfig as MLflow params (URL-like values redacted: no credentials)."""
+    """The RunConfig as MLflow params, as the run uses them (`RunConfig.recorded`: learning rate and recipe
+    resolved; URL-like values redacted: no credentials)."""
     return {
         key: storage.redact(value) if isinstance(value, str) else value
-        for key, value in run.model_dump(mode="json").items()
+        for key, value in run.recorded().items()
     }
 
 

@@ -46,7 +46,7 @@ def registered(shared_dir: Path) -> Iterator[None]:
 def test_schema_uri_is_the_repository_file() -> None:
     # the published URI is the raw URL of the packaged file's path in the repository
     relative = hx.schema_path().resolve().relative_to(REPO).as_posix()
-    assert relative == "platform/stac/v1.0.0/schema.json"
+    assert relative == "platform/stac/v1.1.0/schema.json"
     assert hx.SCHEMA_URI.startswith("https://") and hx.SCHEMA_URI.endswith("/main/" + relative)
     assert json.loads(hx.schema_path().read_text())["$id"] == hx.SCHEMA_URI
 

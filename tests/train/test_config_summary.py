@@ -15,7 +15,8 @@ def test_paper_grid_is_96_runs_with_unique_ids() -> None:
     assert len(runs) == 8 * 2 * 2 * 3
     assert len({r.run_id for r in runs}) == 96
     assert all(
-        r.epochs == 90 and r.lr == 1e-5 and r.weight_decay == 1e-2 and r.crop_size == 512 for r in runs
+        r.epochs == 90 and r.learning_rate == 1e-5 and r.weight_decay == 1e-2 and r.crop_size == 512
+        for r in runs
     )
     assert (
         RunConfig(model="resnet50", series=False, atmosphere=True, seed=0).run_id == "resnet50-single-atm-s0"

@@ -37,6 +37,8 @@ class LoaderConfig(DataSpec):
     `max_offset` is the largest random shift of the crop from its centred position, for frames with
     and without a mask alike (the paper's "random offset from the frame center").
     `statistics`: see `hephaestus.platform.inputs`.
+    `windows`: "frame" draws training crops over the whole frame (`MinicubeDataset.window`); val and
+    test crops stay centred and fixed, so their metrics stay the paper's.
     """
 
     store_url: str = ""
@@ -54,10 +56,13 @@ class LoaderConfig(DataSpec):
         training = split == "train"
         values = DataSpec.values_of(spec)
         values.update(augment=spec.augment and training, undersample=spec.undersample and training)
+        values.update(windows=spec.windows if training else "centred")  # evaluation crops stay fixed
         return cls(**values, store_url=store_url, split=split, fixed_crops=not training, shuffle=training)
 
     @model_validator(mode="after")
     def _check_split(self) -> LoaderConfig:
         if self.split is not None and self.split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val, test or None, not {self.split!r}")
+        if self.fixed_crops and self.windows != "centred":
+            raise ValueError("fixed (evaluation) crops are centred: windows='frame' is for training crops")
         return self

@@ -1,4 +1,5 @@
-"""Where a crop goes: around the deformation with a bounded random offset, inside the image."""
+"""Where a crop goes: around the deformation with a bounded random offset, inside the image, or (frame
+windows) anywhere in the frame; and what a frame window's label is."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import numpy as np
 
 BBox = tuple[int, int, int, int]
 """Inclusive pixel box (row_min, row_max, col_min, col_max)."""
+
+MIN_DEFORMED_FRACTION = 0.01
+"""A frame window is positive when at least this fraction of its pixels is deformation (1 %: 41 px of a
+64 px window, 2,622 of a 512 px one), or when it holds the whole mask box and some of the mask (a
+deformation smaller than that must still count where it is wholly seen)."""
 
 
 def _axis_start(n: int, k: int, lo: int | None, hi: int | None, offset: int) -> int:
@@ -63,3 +69,34 @@ def union_bbox(boxes: list[BBox | None]) -> BBox | None:
         min(b[2] for b in real),
         max(b[3] for b in real),
     )
+
+
+def uniform_window(height: int, width: int, crop: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left (row, col) of a `crop` x `crop` window uniform over every position inside the frame.
+
+    Each start is uniform on 0..size - crop (0 where the frame is no larger than the crop: padded);
+    the monitor's sliding windows cover the same positions, so any of them can be a training sample.
+    """
+    r0 = int(rng.integers(0, height - crop + 1)) if height > crop else 0
+    c0 = int(rng.integers(0, width - crop + 1)) if width > crop else 0
+    return r0, c0
+
+
+def window_label(mask: np.ndarray, r0: int, c0: int, bbox: BBox | None) -> int:
+    """1 when the window at (r0, c0) whose mask is `mask` [k, k] holds deformation, else 0.
+
+    Holds deformation: at least `MIN_DEFORMED_FRACTION` of its pixels are mask pixels, or it holds some
+    mask and the whole mask box `bbox` (frame coordinates) lies inside it. A pair's label says the frame
+    shows deformation somewhere; a window's says whether this window shows it.
+    """
+    deformed = int(np.count_nonzero(mask))
+    if deformed == 0:
+        return 0
+    k_rows, k_cols = mask.shape
+    if deformed >= MIN_DEFORMED_FRACTION * k_rows * k_cols:
+        return 1
+    if bbox is None:
+        return 0
+    r_lo, r_hi, c_lo, c_hi = bbox
+    inside = r0 <= r_lo and r_hi < r0 + k_rows and c0 <= c_lo and c_hi < c0 + k_cols
+    return int(inside)

@@ -13,11 +13,11 @@ from torch.utils.data import Dataset
 
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.data.config import LoaderConfig
-from hephaestus.train.data.crop import place_window
+from hephaestus.train.data.crop import place_window, uniform_window, window_label
 from hephaestus.train.data.cubes import CubeCache, StoreOpener
 from hephaestus.train.data.read import read_input
 from hephaestus.train.data.samples import SampleSpec, pair_samples, select_rows, series_samples
-from hephaestus.train.data.sampling import epoch_indices
+from hephaestus.train.data.sampling import covering_windows, epoch_indices
 
 EVAL_CROP_SEED = 0xE7A1
 """Seed of the fixed evaluation crops: with the sample id, it alone decides their offsets."""
@@ -44,6 +44,10 @@ class MinicubeDataset(Dataset):
     (`hephaestus.platform.inputs`); reading is `read_input`, shared with `hmc predict`. The mask is
     deformation_mask != 0 (deformation or earthquake), united over the steps. The crop (and
     augmentation) of index i is a function of (seed, epoch, i), or of the sample id for fixed crops.
+    With `cfg.windows == "frame"` (training): a window covering the deformation or one anywhere in the
+    frame (`window`), and the label says whether the window holds deformation (`crop.window_label`),
+    which is what the monitor's highest-window score asks of a model; undersampling balances the
+    epoch's covering windows (its expected positives) against the others.
     `statistics`: the train split's (mean, std) table, used when `cfg.statistics` is "train".
     """
 
@@ -58,11 +62,16 @@ class MinicubeDataset(Dataset):
     ) -> None:
         self.cfg = cfg
         self.epoch = 0
-        pairs = select_rows(pairs, None if cfg.series else cfg.split, cfg.usable_only and not cfg.series)
+        pairs = select_rows(
+            pairs,
+            None if cfg.series else cfg.split,
+            cfg.usable_only and not cfg.series,
+            scheme=cfg.split_scheme,
+        )
         if cfg.series:
             if series is None:
                 raise ValueError("series=True needs the series rows")
-            series = select_rows(series, cfg.split, usable_only=False)
+            series = select_rows(series, cfg.split, usable_only=False, scheme=cfg.split_scheme)
             self.samples: list[SampleSpec] = series_samples(series, pairs, cfg.steps)
             self.rows = series
         else:
@@ -72,6 +81,8 @@ class MinicubeDataset(Dataset):
         self.steps = self.input_spec.series_length
         self.step_channels = self.input_spec.channels
         self.labels = np.array([s.label for s in self.samples], dtype=np.int64)
+        self.has_mask = np.array([s.bbox is not None for s in self.samples], dtype=bool)
+        self._covering: tuple[int, np.ndarray] | None = None  # (epoch, covering_windows of it)
         self._cubes = CubeCache(store_opener)
 
     @classmethod
@@ -86,13 +97,15 @@ class MinicubeDataset(Dataset):
             cfg.store_url,
             split=None if cfg.series else cfg.split,
             usable_only=cfg.usable_only and not cfg.series,
+            split_scheme=cfg.split_scheme,
         )
         series = None
         if cfg.series:
             length = catalog.read_series_length(cfg.store_url, cfg.series_length)
             cfg = cfg.model_copy(update={"series_length": length})
-            series = catalog.read_series(cfg.store_url, split=cfg.split)
-        stats = catalog.read_train_statistics(cfg.store_url) if cfg.statistics == "train" else None
+            series = catalog.read_series(cfg.store_url, split=cfg.split, split_scheme=cfg.split_scheme)
+        train = cfg.statistics == "train"
+        stats = catalog.read_train_statistics(cfg.store_url, cfg.split_scheme) if train else None
         return cls(pairs, series, stats, cfg, **kwargs)
 
     # -- size and channels ------------------------------------------------------------------
@@ -114,18 +127,48 @@ class MinicubeDataset(Dataset):
     def epoch_indices(self, epoch: int | None = None) -> np.ndarray:
         """The sample indices of an epoch (undersampled / shuffled as configured)."""
         e = self.epoch if epoch is None else epoch
-        return epoch_indices(self.labels, e, self.cfg.seed, self.cfg.undersample, self.cfg.shuffle)
+        labels = self.covering(e).astype(np.int64) if self.frame_windows else self.labels
+        return epoch_indices(labels, e, self.cfg.seed, self.cfg.undersample, self.cfg.shuffle)
+
+    @property
+    def frame_windows(self) -> bool:
+        """Crops drawn over the whole frame and labelled by their content (`cfg.windows == "frame"`)."""
+        return self.cfg.windows == "frame"
+
+    def covering(self, epoch: int | None = None) -> np.ndarray:
+        """Frame windows: which samples' windows cover their deformation in the epoch (bool per sample)."""
+        e = self.epoch if epoch is None else epoch
+        if self._covering is None or self._covering[0] != e:
+            self._covering = (e, covering_windows(self.has_mask, e, self.cfg.seed))
+        return self._covering[1]
 
     # -- reading ----------------------------------------------------------------------------
     def window(self, index: int) -> tuple[int, int, int, int]:
-        """(row0, col0, height, width): the crop's top-left corner and the frame size."""
+        """(row0, col0, height, width): the crop's top-left corner and the frame size.
+
+        Centred windows: around the mask box, or the frame centre without one, shifted by up to
+        `max_offset`. Frame windows: that same placement when the sample covers this epoch
+        (`covering`), else uniform over the frame, for positive pairs too (away from the deformation
+        it is a negative). One window for all steps of a series (their union mask box).
+        """
         spec = self.samples[index]
         cube = self._cubes.get(spec.steps[0].cube_url)
         rng = crop_rng(self.cfg, self.epoch, index, spec.id)
-        r0, c0 = place_window(
-            cube.height, cube.width, self.cfg.crop_size, spec.bbox, self.cfg.max_offset, rng
-        )
+        k = self.cfg.crop_size
+        if self.frame_windows and not self.covering()[index]:
+            r0, c0 = uniform_window(cube.height, cube.width, k, rng)
+        else:
+            r0, c0 = place_window(cube.height, cube.width, k, spec.bbox, self.cfg.max_offset, rng)
         return r0, c0, cube.height, cube.width
+
+    def label(self, index: int, mask: np.ndarray) -> int:
+        """The sample's label: the pair's (or series'), or with frame windows whether the window whose
+        (unaugmented) mask is `mask` holds deformation."""
+        spec = self.samples[index]
+        if not self.frame_windows:
+            return spec.label
+        r0, c0, _, _ = self.window(index)
+        return window_label(mask, r0, c0, spec.bbox)
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Normalised image [T*C, k, k] float32 and mask [k, k] int64 of sample `index`, not augmented."""
@@ -139,6 +182,7 @@ class MinicubeDataset(Dataset):
         if not 0 <= index < len(self.samples):
             raise IndexError(f"sample {index} outside 0..{len(self.samples) - 1}")
         image_np, mask_np = self.read(index)
+        label = self.label(index, mask_np)
         image = torch.from_numpy(image_np)
         mask = torch.from_numpy(mask_np)
         if self.cfg.augment:  # torchvision loads in seconds: only when augmenting
@@ -152,7 +196,7 @@ class MinicubeDataset(Dataset):
         return {
             "image": image,
             "mask": mask,
-            "label": torch.tensor(spec.label, dtype=torch.int64),
+            "label": torch.tensor(label, dtype=torch.int64),
             "id": spec.id,
         }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hephaestus.platform import schema
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.inputs import InputSpecError, pad_series
 from hephaestus.train.data.crop import BBox, union_bbox
@@ -55,8 +56,12 @@ def _require(table: pa.Table, columns: tuple[str, ...], what: str) -> None:
         raise IndexRowsError(f"{what} rows lack column(s) {', '.join(missing)}")
 
 
-def select_rows(table: pa.Table, split: str | None, usable_only: bool, need_cube: bool = True) -> pa.Table:
-    """Rows of the requested split (and usable, with a cube, when asked)."""
+def select_rows(
+    table: pa.Table, split: str | None, usable_only: bool, need_cube: bool = True, scheme: str = "paper"
+) -> pa.Table:
+    """Rows of the requested split of split scheme `scheme` (schema.SPLIT_SCHEMES: its column) (and
+    usable, with a cube, when asked)."""
+    column = schema.split_column(scheme)
     mask = None
 
     def _and(cond: pa.ChunkedArray) -> None:
@@ -64,8 +69,8 @@ def select_rows(table: pa.Table, split: str | None, usable_only: bool, need_cube
         cond = pc.fill_null(cond, False)
         mask = cond if mask is None else pc.and_(mask, cond)
 
-    if split is not None and "split" in table.column_names:
-        _and(pc.equal(table["split"], split))
+    if split is not None and column in table.column_names:
+        _and(pc.equal(table[column], split))
     if usable_only and "usable" in table.column_names:
         _and(table["usable"])
     if need_cube and "cube_url" in table.column_names:

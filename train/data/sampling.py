@@ -11,6 +11,24 @@ from torch.utils.data import Dataset, Sampler
 
 Policy = Literal["pad", "drop"]
 
+COVER_PROBABILITY = 0.5
+"""Frame windows: the chance that a sample with a deformation mask gets a window covering it in an
+epoch (the rest, and every sample without a mask, get a window anywhere in the frame). One half keeps
+a positive pair's frame a source of both labels: its deformation, and its atmosphere elsewhere."""
+_COVER_STREAM = 0xC0BE
+
+
+def covering_windows(has_mask: np.ndarray, epoch: int, seed: int) -> np.ndarray:
+    """Frame windows: which samples get a window covering their deformation in `epoch` (bool per sample).
+
+    Sample i covers with probability `COVER_PROBABILITY` when `has_mask[i]`, never otherwise; drawn
+    from (seed, epoch) in one vector so the dataset (placing the window) and the undersampling (counting
+    the expected positives) agree. They are the expected positive windows of the epoch.
+    """
+    has_mask = np.asarray(has_mask, dtype=bool)
+    draw = np.random.default_rng([seed, epoch, _COVER_STREAM]).random(has_mask.size)
+    return has_mask & (draw < COVER_PROBABILITY)
+
 
 def epoch_indices(
     labels: np.ndarray, epoch: int, seed: int, undersample: bool = False, shuffle: bool = False
