@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hephaestus.platform import storage
 from hephaestus.platform.annotation import (
+    MAX_REFUSED_RECORDS,
     AnnotationError,
     AnnotationsNotFoundError,
     RawAnnotation,
@@ -60,6 +61,11 @@ def load_annotations(
         for a in anns:
             seen[a.unique_id] = a.origin
             records.append(dict(a.record))
+    if len(rejected) > MAX_REFUSED_RECORDS:  # one entry listing them, not thousands
+        where = storage.redact(storage.normalize(url))
+        listed = ", ".join(r.source for r in rejected)
+        reason = f"{len(rejected)} annotation files refused; first: {rejected[0].reason}; files: {listed}"
+        rejected = [Rejected(where, reason)]
     if not records and not rejected:
         raise AnnotationError(f"{storage.redact(storage.normalize(url))}: no annotation JSON found")
     return records, rejected

@@ -36,6 +36,7 @@ def write_dashboard(store_url: str, out: str, volcanoes: str | None = None) -> N
     from hephaestus.platform import storage
     from hephaestus.platform.volcanoes import DEFAULT_GVP
 
+    storage.check_url(out, "output")  # a site in a bucket that does not exist: refused, never created
     if volcanoes is None and DEFAULT_GVP.is_file():
         volcanoes = str(DEFAULT_GVP)
 

@@ -8,6 +8,7 @@ other users' clusters.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ from pathlib import Path
 from hephaestus.platform import storage
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import PlatformRuntimeError
-from hephaestus.platform.ray_session import node_ip
+from hephaestus.platform.ray_session import loopback_env, node_ip
 
 READY_MARK = "Ray runtime started."
 
@@ -51,9 +52,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# `ray start` with Ray's loopback rewrite turned off (see ray_session.keep_loopback), run by this interpreter.
+# `ray start` with Ray's loopback rewrite turned off (see ray_session.keep_loopback), joining a head
+# allowed under `loopback_env` (ray_session.allow_node_join) and Ray client servers started without
+# gRPC's fork handlers (ray_session.client_servers_without_grpc_fork_handlers), run by this interpreter.
 RAY_START = (
-    "import sys; from hephaestus.platform.ray_session import keep_loopback; keep_loopback(); "
+    "import sys; from hephaestus.platform import ray_session as s; "
+    "s.keep_loopback(); s.allow_node_join(); s.client_servers_without_grpc_fork_handlers(); "
     "from ray.scripts.scripts import main; sys.exit(main())"
 )
 
@@ -88,9 +92,10 @@ def node_env(address: str) -> dict[str, str]:
 
     Ray's helpers inside workers (e.g. Ray Train's placement-group cleaner) look the cluster up by
     RAY_ADDRESS and otherwise scan the host for GCS processes, which finds every cluster on a shared
-    machine. `ray start` itself only takes `--address` from its flags.
+    machine. `ray start` itself only takes `--address` from its flags. `loopback_env`: the processes
+    Ray spawns itself (the Ray client's per-driver servers above all) find the GCS on 127.0.0.1 too.
     """
-    return {**cluster_env(), "RAY_ADDRESS": address}
+    return {**cluster_env(), **loopback_env(), "RAY_ADDRESS": address}
 
 
 @dataclass
@@ -214,6 +219,71 @@ def alive_processes(node: Node) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == node.process.pid:
             pids.append(int(entry.name))
     return pids
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A TCP socket listening in one of a node's processes (from /proc: no root, no psutil)."""
+
+    pid: int
+    process: str
+    host: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        ip = ipaddress.ip_address(self.host)
+        mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1, a dual-stack socket
+        return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def proc_net_ip(text: str) -> str:
+    """An address of /proc/net/tcp{,6}: 32-bit words in host (little-endian) byte order."""
+    raw = bytes.fromhex(text)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _listening_sockets() -> dict[str, tuple[str, int]]:
+    """Socket inode -> (host, port) of every TCP socket in LISTEN state (0A) on this host."""
+    found: dict[str, tuple[str, int]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:  # no IPv6
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A":
+                host, port = fields[1].split(":")
+                found[fields[9]] = (proc_net_ip(host), int(port, 16))
+    return found
+
+
+def listeners(node: Node) -> list[Listener]:
+    """Every TCP listener of the node's processes (GCS, raylet, agents, client servers, workers)."""
+    sockets = _listening_sockets()
+    out = []
+    for pid in alive_processes(node):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue  # exited meanwhile
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:  # closed meanwhile
+                continue
+            inode = link.removeprefix("socket:[").removesuffix("]")
+            if link.startswith("socket:[") and inode in sockets:
+                out.append(Listener(pid, name, *sockets[inode]))
+    return out
+
+
+def exposed_listeners(cluster: LocalCluster) -> list[Listener]:
+    """Listeners of the cluster's processes reachable from other hosts (none when nodes use loopback)."""
+    return [x for node in cluster.nodes for x in listeners(node) if not x.loopback]
 
 
 @contextmanager

@@ -4,7 +4,8 @@ Starts a head (no CPUs, so every task must go to a worker) and two worker nodes 
 `ray start` processes. Probes it as a driver with `--address` and as a Ray client found through
 RAY_ADDRESS, then drives the platform through its public CLI against it, exactly as a user on a
 real cluster would: synth -> ingest -> catalog build -> benchmark (smoke grid), with `--address`.
-Checks what each step left behind, then stops only the nodes it started. Each step's full output
+Checks what each step left behind and that every process Ray started listens on loopback only (the Ray
+client's per-driver servers included), then stops only the nodes it started. Each step's full output
 is kept in WORK/logs/; the work dir is kept when a step fails. The last stdout line is a JSON summary.
 """
 
@@ -25,10 +26,12 @@ from hephaestus.infra.local_cluster import (
     LocalCluster,
     LocalClusterConfig,
     cluster_env,
+    exposed_listeners,
     local_cluster,
 )
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import PlatformRuntimeError
+from hephaestus.platform.ray_session import LOOPBACK, node_ip
 
 # probe: a driver with --address; client: a Ray client driver (ray://) found through RAY_ADDRESS.
 # (`ray job submit`, the RayJob path, needs ray[default]'s dashboard: in Ray's images, not in this venv.)
@@ -103,6 +106,16 @@ def check_probe(report: dict[str, Any], cluster: LocalCluster) -> None:
         raise RehearsalError(
             f"probe: tasks pinned to the {len(cluster.workers)} workers ran on {report['task_nodes']} of them"
         )
+
+
+def check_loopback(cluster: LocalCluster, step: str) -> None:
+    """Nodes bound to loopback keep every process Ray started on it (the client's servers included)."""
+    if node_ip() != LOOPBACK:
+        return  # the operator chose another node address (HMC_RAY_NODE_IP)
+    exposed = exposed_listeners(cluster)
+    if exposed:
+        named = ", ".join(f"{x.process} (pid {x.pid}) on {x.host}:{x.port}" for x in exposed)
+        raise RehearsalError(f"{step}: Ray processes listen beyond loopback: {named}")
 
 
 def check_outputs(step: str, work: Path, cfg: RehearsalConfig) -> dict[str, Any]:
@@ -206,14 +219,19 @@ def rehearse(cfg: RehearsalConfig, work: Path) -> dict[str, Any]:
                 if step == "client":
                     env["RAY_ADDRESS"] = cluster.client_address
                 print(f"[cluster-test] {step}: {' '.join(cmd)}", flush=True)
-                done = subprocess.run(
-                    cmd, env=env, capture_output=True, text=True, timeout=cfg.step_timeout_s
-                )
+                start = time.monotonic()
+                try:
+                    done = subprocess.run(
+                        cmd, env=env, capture_output=True, text=True, timeout=cfg.step_timeout_s
+                    )
+                except subprocess.TimeoutExpired as exc:
+                    raise RehearsalError(f"step {step!r} timed out after {cfg.step_timeout_s:.0f} s") from exc
                 if done.returncode != 0:
                     raise RehearsalError(f"{step} failed:\n{(done.stdout + done.stderr)[-3000:]}")
                 report = probe_report(done.stdout, step)
                 check_probe(report, cluster)
-                summary["steps"][step] = report
+                check_loopback(cluster, step)
+                summary["steps"][step] = {"seconds": round(time.monotonic() - start, 1), **report}
                 continue
             elapsed = run_step(step, cmd, cfg.step_timeout_s, work / "logs")
             try:

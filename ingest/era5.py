@@ -22,6 +22,13 @@ TIME_NAMES = ("valid_time", "time")
 LAT_NAMES = ("latitude", "lat")
 LON_NAMES = ("longitude", "lon")
 
+MAX_TIME_STEPS = 24 * 366
+"""The most time steps an ERA5 file may declare: one leap year of hours (the platform's files hold a day, 24).
+A header claiming more is refused before its time axis is read into memory."""
+MAX_GRID_POINTS = (1801, 3601)
+"""The most (latitudes, longitudes) an ERA5 file may declare: the whole globe at 0.1 deg (ERA5-Land; ERA5 is
+0.25 deg, 721 x 1440)."""
+
 
 class Era5Error(ProductError):
     """No usable ERA5 hour for an acquisition (missing, too far, box too small, file cannot serve)."""
@@ -211,12 +218,43 @@ def _field_problem(ds: xr.Dataset, url: str, tname: str, lat: str, lon: str) -> 
     return ""
 
 
+def _limit(dim: str) -> int:
+    if dim in LAT_NAMES:
+        return MAX_GRID_POINTS[0]
+    if dim in LON_NAMES:
+        return MAX_GRID_POINTS[1]
+    return MAX_TIME_STEPS  # time, and any other axis a field may carry
+
+
+def check_dimensions(url: str) -> None:
+    """Refuse a file whose header declares a dimension past the documented limits, reading the header only
+    (xarray's open decodes the time axis: 10 M declared steps cost gigabytes before any check could run)."""
+    import netCDF4
+
+    try:
+        if storage.is_local(url):
+            nc = netCDF4.Dataset(storage.normalize(url))
+        else:
+            nc = netCDF4.Dataset("era5.nc", memory=storage.read_bytes(url))
+        with nc:
+            sizes = {name: len(dim) for name, dim in nc.dimensions.items()}
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise Era5Error(f"unreadable NetCDF {storage.redact(url)}: {exc}") from exc
+    for name, size in sizes.items():
+        if size > _limit(name):
+            raise Era5Error(
+                f"{storage.redact(url)}: dimension {name!r} declares {size} steps, more than the limit "
+                f"{_limit(name)}; nothing read"
+            )
+
+
 def index_file(url: str) -> Era5File:
     """Index one file by its coordinates and check that its fields can serve (values are not read).
 
     A file whose coordinates read but whose fields cannot serve is returned with `problem` set, so that
     a pair needing one of its hours says so instead of "missing hour".
     """
+    check_dimensions(url)
     ds = open_dataset(url, load=False)
     tname = _pick_name(ds, TIME_NAMES, "time", url)
     lat = _pick_name(ds, LAT_NAMES, "latitude", url)
@@ -346,9 +384,11 @@ def nearest_hour(
     if best is None:
         raise Era5Error(f"no ERA5 file covers the frame box {grid.bounds} for {when}")
     if best.offset_minutes > max_offset_minutes:
+        # name the file holding the nearest hour: the one to fix when its time axis is wrong
         raise Era5Error(
-            f"missing ERA5 hour for {str(when)[:19]}: nearest is {best.time[:19]} "
-            f"({best.offset_minutes:.0f} min away, limit {max_offset_minutes:.0f})"
+            f"missing ERA5 hour for {str(when)[:19]}: nearest is {best.time[:19]} in "
+            f"{storage.redact(best.url)} ({best.offset_minutes:.0f} min away, limit {max_offset_minutes:.0f})",
+            files=(best.url,),
         )
     return best
 

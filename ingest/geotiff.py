@@ -21,6 +21,13 @@ from hephaestus.platform.errors import InputError
 
 _TOL = 1e-9  # degrees: grids agree when origin and spacing agree to well below a pixel
 
+MAX_SIDE_PIXELS = 20_000
+"""The largest raster side a product may declare: 20 degrees at the format's 0.001 deg spacing, eight times
+a LiCSAR frame's ~250 km. A header claiming more is refused before anything is allocated from it (a
+200000 x 200000 float32 band would be 149 GiB)."""
+BANDS = 1
+"""LiCSAR products (phase, coherence, DEM) hold one band; another count is not the format."""
+
 
 class ProductError(InputError):
     """A source product that cannot go into a cube (unreadable, off-grid, values out of range)."""
@@ -86,12 +93,21 @@ def grid_of(src: rasterio.io.DatasetReader, url: str) -> Grid:
         raise ProductError(f"{where}: not a north-up grid (transform {tuple(t)[:6]})")
     if abs(t.a - step) > _TOL or abs(-t.e - step) > _TOL:
         raise ProductError(f"{where}: pixel size {t.a:g} x {-t.e:g} deg, expected {step:g}")
-    if src.count < 1:
-        raise ProductError(f"{where}: no raster band")
+    if src.count != BANDS:
+        raise ProductError(f"{where}: {src.count} raster bands, expected {BANDS}")
+    if not all(0 < n <= MAX_SIDE_PIXELS for n in (src.height, src.width)):
+        raise ProductError(
+            f"{where}: header size {src.width}x{src.height} pixels exceeds the limit "
+            f"{MAX_SIDE_PIXELS}x{MAX_SIDE_PIXELS} (or is empty); nothing read"
+        )
+    kind = np.dtype(src.dtypes[0]).kind
+    if kind not in "uif":
+        raise ProductError(f"{where}: data type {src.dtypes[0]} is not a real number type (int, uint, float)")
     return Grid(lat_max=float(t.f), lon_min=float(t.c), height=int(src.height), width=int(src.width))
 
 
 def check_same_grid(got: Grid, frame: Grid, url: str) -> None:
+    """Refuse a product off the frame grid, naming both sizes and origins (the difference)."""
     if (
         got.height != frame.height
         or got.width != frame.width
@@ -104,10 +120,15 @@ def check_same_grid(got: Grid, frame: Grid, url: str) -> None:
         )
 
 
-def header_grid(url: str) -> Grid:
-    """Grid of a GeoTIFF from its header only (the planner reads no pixels)."""
+def header_grid(url: str, *, phase: bool = False) -> Grid:
+    """Grid of a GeoTIFF from its header only (the planner reads no pixels). `phase`: also refuse a no-data
+    value other than the format's 0 (or none), which would pass as a phase value."""
     with open_raster(url) as src:
-        return grid_of(src, url)
+        grid = grid_of(src, url)
+        nodata = src.nodata
+    if phase and nodata is not None and not math.isnan(nodata) and nodata != 0:
+        raise ProductError(f"{storage.redact(url)}: phase no-data value {nodata:g}, expected 0 (or none)")
+    return grid
 
 
 def read_band(url: str, frame: Grid) -> tuple[np.ndarray, np.dtype]:

@@ -98,9 +98,23 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def bounded_records(records: list[QuarantineRecord], source: str) -> list[QuarantineRecord]:
+    """`records` as they are up to `annotation.MAX_REFUSED_RECORDS`, else one record listing every refused file."""
+    limit = ann_mod.MAX_REFUSED_RECORDS
+    if len(records) <= limit:
+        return records
+    files = tuple(f for r in records for f in r.files)
+    reason = (
+        f"{storage.redact(source)}: {len(records)} annotation files refused (more than {limit}: "
+        f"one record lists them); first: {records[0].reason}"
+    )
+    return [QuarantineRecord("unknown", "annotation-files", files, reason[:1000], "annotation", kind="file")]
+
+
 def plan_annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
     """Parse every annotation; quarantine malformed ones, duplicate uniqueIDs and doubly annotated pairs."""
     parsed: list[ann_mod.Annotation] = []
+    refused: list[QuarantineRecord] = []
     for raw in ann_mod.iter_raw(url):
         plan.inputs.add(raw.origin)
         try:
@@ -108,10 +122,11 @@ def plan_annotations(url: str, plan: Plan) -> list[ann_mod.Annotation]:
         except ann_mod.AnnotationError as exc:
             frame = exc.frame_id or "unknown"
             product = str(exc.unique_id) if exc.unique_id is not None else raw.name
-            plan.quarantine.append(QuarantineRecord(frame, product, (raw.origin,), str(exc), "annotation"))
+            refused.append(QuarantineRecord(frame, product, (raw.origin,), str(exc), "annotation"))
         except Exception as exc:  # any other failure of one file is still that file's record
             reason = f"{storage.redact(raw.origin)}: {failure(exc)}"
-            plan.quarantine.append(QuarantineRecord("unknown", raw.name, (raw.origin,), reason, "annotation"))
+            refused.append(QuarantineRecord("unknown", raw.name, (raw.origin,), reason, "annotation"))
+    plan.quarantine.extend(bounded_records(refused, url))
     by_uid: dict[int, list[ann_mod.Annotation]] = defaultdict(list)
     for a in parsed:
         by_uid[a.unique_id].append(a)
@@ -303,18 +318,48 @@ def _quarantine_all(
 
 def _frame_grid(
     fr: sources.FrameSource, anns: list[ann_mod.Annotation], plan: Plan
-) -> tuple[sources.FrameMetadata, Grid] | None:
-    """The frame's metadata and grid (from its hgt), or None with every annotation quarantined."""
+) -> tuple[sources.FrameMetadata, Grid, str | None] | None:
+    """The frame's metadata, grid (from its hgt) and usable hgt, or None with every annotation quarantined.
+
+    An hgt whose header cannot serve (a size past `geotiff.MAX_SIDE_PIXELS`, bands, CRS, pixel size) is
+    quarantined by name and the frame takes the grid its products agree on (`_product_grid`): the frame's
+    good products are kept, and its DEM is written as no data."""
     if fr.hgt is None or fr.metadata_url is None:
         missing = "hgt GeoTIFF" if fr.hgt is None else "metadata.txt"
         why = f"frame {fr.frame_id}: no {missing} under metadata/"
         _quarantine_all(plan, anns, (fr.folder,), why, "scan")
         return None
     try:
-        return sources.read_metadata(fr.metadata_url), header_grid(fr.hgt)
+        meta = sources.read_metadata(fr.metadata_url)
     except ProductError as exc:
         _quarantine_all(plan, anns, (fr.hgt, fr.metadata_url), f"frame {fr.frame_id}: {exc}", "scan")
         return None
+    try:
+        return meta, header_grid(fr.hgt), fr.hgt
+    except ProductError as exc:
+        hgt_problem = f"frame {fr.frame_id}: {exc}"
+    grid = _product_grid(fr, anns)
+    if grid is None:
+        _quarantine_all(plan, anns, (fr.hgt, fr.metadata_url), hgt_problem, "scan")
+        return None
+    name = fr.hgt.rsplit("/", 1)[-1]
+    plan.quarantine.append(QuarantineRecord(fr.frame_id, name, (fr.hgt,), hgt_problem, "grid", kind="file"))
+    return meta, grid, None
+
+
+def _product_grid(fr: sources.FrameSource, anns: list[ann_mod.Annotation]) -> Grid | None:
+    """The grid most of the annotated products' phase headers share (None: no readable header), for a
+    frame whose hgt cannot serve; products off it are refused pair by pair as always."""
+    counts: dict[Grid, int] = defaultdict(int)
+    for a in anns:
+        product = fr.products.get((a.primary, a.secondary))
+        if product is None or product.phase is None:
+            continue
+        try:
+            counts[header_grid(product.phase)] += 1
+        except ProductError:
+            continue
+    return max(counts, key=lambda g: counts[g]) if counts else None
 
 
 def _inside_image(anns: list[ann_mod.Annotation], grid: Grid, plan: Plan) -> list[ann_mod.Annotation]:
@@ -357,7 +402,7 @@ def _pair_job(
     files = (a.origin, product.phase, product.coherence)
     try:
         for url in (product.phase, product.coherence):
-            check_same_grid(header_grid(url), grid, url)
+            check_same_grid(header_grid(url, phase=url == product.phase), grid, url)
         picks = [
             era5_mod.nearest_hour(era5_files, grid, _acquisition(d, meta), cfg.max_era5_offset_minutes)
             for d in (a.primary, a.secondary)
@@ -466,10 +511,11 @@ def _plan_frame(
     plan: Plan,
 ) -> FrameBuild | None:
     """One frame's cube: its grid, its dates, the pair scalars and the write jobs of its products."""
-    frame = _frame_grid(fr, anns, plan)
-    if frame is None:
+    found = _frame_grid(fr, anns, plan)
+    if found is None:
         return None
-    grid = frame[1]
+    meta, grid, dem_hgt = found
+    frame = (meta, grid)
     kept = _inside_image(anns, grid, plan)
     if not kept:
         return None
@@ -513,7 +559,7 @@ def _plan_frame(
         secondary=secondary,
         blocks=blocks_of(jobs, cfg.pairs_per_task),
         scalars=scalars,
-        dem_hgt=fr.hgt,
+        dem_hgt=dem_hgt,
         n_pairs=len(filled),
     )
     build.fingerprint = _frame_fingerprint(cfg, fr, build, jobs)

@@ -41,9 +41,11 @@ def scheduling(address: str | None, *, workers: int | None, retries: int) -> Ite
     cube and removed that folder."""
     import ray
 
+    from hephaestus.platform import signals
     from hephaestus.platform.ray_session import ray_session
 
     with ray_session(address, num_cpus=workers):
+        signals.reinstall()  # ray.init replaced the CLI's SIGTERM handler (exit 143, not 15)
         scheduler = Scheduler(ray, workers=workers, retries=retries)
         try:
             yield scheduler

@@ -321,8 +321,9 @@ def write_dem(
 
         with times.step("read_cube"):
             dem = np.asarray(open_published(source_cube)["dem"].values, dtype="float32")
+    elif hgt_url is None:  # the hgt was quarantined by the planner: the DEM is no data
+        dem = np.full((ctx.grid.height, ctx.grid.width), np.nan, dtype="float32")
     else:
-        assert hgt_url
         with times.step("read_geotiff"):
             dem, _ = read_band(hgt_url, ctx.grid)
     arrays = _Arrays(ctx.cube_url, ctx.zarr_format)

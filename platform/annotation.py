@@ -27,6 +27,14 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform.errors import InputError, InputNotFoundError
 
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # a real annotation is a few kB; refuse anything absurd
+MAX_MEMBERS = 200_000
+"""The most members an annotation tarball may hold: ten times the published set's 19,919 files (tarfile keeps
+every member's header in memory as it reads)."""
+MAX_REFUSED_RECORDS = 100
+"""The most refused annotation files one run records one by one; past it, one record lists them all (a tarball
+of 20,000 empty members is one record, not 20,000): ingest's quarantine and the catalog's skipped list."""
+MAX_TOTAL_BYTES = 2 * 1024**3
+"""The most annotation bytes one source may hold in all (the published set is about 100 MB)."""
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 REQUIRED: tuple[str, ...] = schema.ANNOTATION_FIELDS
@@ -164,7 +172,15 @@ def iter_raw(url: str) -> Iterator[RawAnnotation]:
         except tarfile.TarError as exc:
             raise AnnotationError(f"{where}: not a readable tar archive ({exc})", source=where) from exc
         with tar:
-            for member in tar:
+            total = 0
+            for count, member in enumerate(tar, 1):
+                total += member.size
+                if count > MAX_MEMBERS or total > MAX_TOTAL_BYTES:
+                    raise AnnotationError(
+                        f"{where}: more than {MAX_MEMBERS} members or {MAX_TOTAL_BYTES} bytes "
+                        "(the limit of an annotation tarball); nothing more read",
+                        source=where,
+                    )
                 if not member.isfile():  # links, devices and folders are never followed
                     continue
                 name = posixpath.basename(member.name)
@@ -208,7 +224,29 @@ def parse_file(raw: RawAnnotation) -> list[Annotation]:
             raise AnnotationError(f"{raw.origin}: empty list of records", source=raw.origin)
     else:
         entries = [(raw.origin, obj)]
-    return [validate(rec, origin, raw.name) for origin, rec in entries]
+    records = [validate(rec, origin, raw.name) for origin, rec in entries]
+    _check_named_id(raw, obj, records)
+    return records
+
+
+def _check_named_id(raw: RawAnnotation, obj: object, records: list[Annotation]) -> None:
+    """A lone record in `<number>.json` must carry that uniqueID: the published files are named so.
+
+    A flipped or edited uniqueID would otherwise relabel the pair silently (another id in the cube
+    and the catalog than the file the user holds); a file of any other name is not checked.
+    """
+    stem = raw.name.removesuffix(".json")
+    lone = isinstance(obj, dict) and not _is_mapping_of_records(obj)
+    if not (lone and stem.isdigit() and len(stem) < 20):
+        return
+    (record,) = records
+    if record.unique_id != int(stem):
+        raise AnnotationError(
+            f"{raw.origin}: uniqueID {record.unique_id} does not match the file name {raw.name}",
+            source=raw.origin,
+            frame_id=record.frame_id,
+            unique_id=record.unique_id,
+        )
 
 
 def _is_mapping_of_records(obj: object) -> bool:

@@ -83,9 +83,10 @@ def validated(source: str) -> Iterator[None]:
 
 
 class Config(BaseModel):
-    """Base of every stage's configuration: unknown keys are errors, values are validated."""
+    """Base of every stage's configuration: unknown keys are errors, values are validated, and no float
+    setting is NaN or infinite (`lr: .inf` would train on NaN losses and exit 0)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @classmethod
     def from_yaml(cls: type[T], url: str | os.PathLike[str], **overrides: Any) -> T:

@@ -91,6 +91,25 @@ class ChannelScale:
     mean: np.float32
     inv_std: np.float32
     zero_values: tuple[float, ...]
+    valid_range: tuple[float, float] | None = None
+    """The variable's physical range of raw values (`schema.Variable.valid_range`), or None."""
+
+    def normalised_bounds(self) -> tuple[np.float32, np.float32] | None:
+        """The normalised values of the raw range widened by `schema.VALID_RANGE_SLACK`, in the float32
+        steps of `apply` (monotone: a normalised value beyond them comes from a raw value beyond the
+        range), widened to hold 0 (what no-data becomes); None when the variable has no range."""
+        if self.valid_range is None:
+            return None
+        slack = schema.VALID_RANGE_SLACK
+        lo, hi = (
+            (np.float32(v) - self.mean) * self.inv_std
+            for v in (self.valid_range[0] - slack, self.valid_range[1] + slack)
+        )
+        return min(lo, np.float32(0.0)), max(hi, np.float32(0.0))
+
+    def raw(self, value: float) -> float:
+        """The raw value a normalised one came from (for messages)."""
+        return float(value) / float(self.inv_std) + float(self.mean)
 
     def apply(self, out: np.ndarray, raw: np.ndarray) -> None:
         """out = the normalised `raw` (same shape; `out` may be `raw`). NaN/inf stay: `zero_nonfinite`
@@ -219,7 +238,10 @@ class InputSpec(Config):
         mean, std = self.statistics[schema.statistics_key(variable)]
         zeros = (0.0,) if variable == PHASE else ()
         return ChannelScale(
-            np.float32(mean), np.float32(1.0 / np.float64(std)), zeros + (() if fill is None else (fill,))
+            np.float32(mean),
+            np.float32(1.0 / np.float64(std)),
+            zeros + (() if fill is None else (fill,)),
+            schema.VARIABLES[variable].valid_range if variable in schema.VARIABLES else None,
         )
 
     def copy_dem(self, image: np.ndarray) -> None:

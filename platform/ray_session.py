@@ -72,6 +72,67 @@ def keep_loopback() -> None:
     services.resolve_ip_for_localhost = resolve
 
 
+# Ray's own switch for where a process that has not joined a node yet thinks this host is: with it
+# off, `services.get_node_ip_address()` answers 127.0.0.1 instead of the host's network address. On
+# Linux it is read only there and by `ray start`'s refusal to join a head (see `allow_node_join`).
+RAY_CLUSTER_SWITCH_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def loopback_env() -> dict[str, str]:
+    """Environment for the Ray nodes the platform starts, so every process Ray spawns stays on loopback.
+
+    `keep_loopback` patches only the process it runs in. Ray also starts fresh interpreters itself, and
+    those that reach the cluster before they belong to a node resolve a loopback GCS address to the
+    host's network address (`services.canonicalize_bootstrap_address` -> `resolve_ip_for_localhost` ->
+    `get_node_ip_address` -> `node_ip_address_from_perspective`). The one that matters: the Ray client
+    proxier starts a "specific server" per `ray://` driver (`proxier.py`, `start_ray_client_server` with
+    `--address=127.0.0.1:PORT`); it dialled HOST_IP:PORT, where no GCS listens, and the driver waited
+    until its timeout. They inherit the node's environment, where this switch makes Ray answer
+    127.0.0.1. Empty when the operator chose another node address (HMC_RAY_NODE_IP).
+    """
+    return {RAY_CLUSTER_SWITCH_ENV: "0"} if node_ip() == LOOPBACK else {}
+
+
+def allow_node_join() -> None:
+    """Let `ray start --address` (a worker node) run under `loopback_env`.
+
+    The switch also makes `ray start` refuse to join a head (meant for Windows/macOS); the platform's
+    `ray start` wrapper turns that refusal off in its own process only, its children keep the switch.
+    """
+    import ray._private.ray_constants as ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = True
+
+
+GRPC_FORK_ENV = "GRPC_ENABLE_FORK_SUPPORT"
+
+
+def client_servers_without_grpc_fork_handlers() -> None:
+    """Start the head's Ray client proxy with gRPC's fork handlers off (ray-project/ray#63202).
+
+    The proxy forks one server per `ray://` driver while its own gRPC threads run. gRPC's fork handlers
+    then restart event-engine threads in the child before it execs, and now and then these crash
+    (SIGSEGV in cygrpc: "SpecificServer startup failed", both of its logs empty, the driver refused).
+    Without the handlers the child only execs. Only the client server processes get the switch (the
+    per-driver servers inherit it from the proxy): workers keep Ray's fork support for code that forks.
+    Call it in the `ray start` process of a head; idempotent.
+    """
+    from ray._private import ray_constants, services
+
+    if getattr(services.start_ray_process, "without_grpc_fork", False):
+        return
+    original = services.start_ray_process
+
+    def start(command: list[str], process_type: str, *args: object, **kwargs: object) -> object:
+        if process_type == ray_constants.PROCESS_TYPE_RAY_CLIENT_SERVER:
+            updates = dict(kwargs.get("env_updates") or {})  # type: ignore[call-overload]
+            kwargs["env_updates"] = {**updates, GRPC_FORK_ENV: "0"}
+        return original(command, process_type, *args, **kwargs)  # type: ignore[arg-type]
+
+    start.without_grpc_fork = True  # type: ignore[attr-defined]
+    services.start_ray_process = start
+
+
 def _is_loopback_address(address: str) -> bool:
     """A GCS address (HOST:PORT) on this host's loopback; Ray client addresses (ray://) are not."""
     host = address.rsplit(":", 1)[0].strip("[]")

@@ -7,9 +7,11 @@ share these names, dims, dtypes and codes, so that one loader serves both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 
@@ -161,6 +163,9 @@ class Variable:
     `open_cube` accepts them, and readers treat it as absent there."""
     since: str = FIRST_VERSION
     """The schema version that added it (a cube of that version or later holds it)."""
+    valid_range: tuple[float, float] | None = None
+    """The physical range of its finite values (phase [-pi, pi], coherence 0..255): a stored value
+    beyond it, by more than `VALID_RANGE_SLACK`, is damage, refused at read (the loader and predict)."""
 
     @property
     def is_raster(self) -> bool:
@@ -194,6 +199,11 @@ class Variable:
 
     def numpy_dtype(self, str_len: int = 1) -> np.dtype:
         return np.dtype(f"<U{str_len}") if self.dtype == "str" else np.dtype(self.dtype)
+
+
+VALID_RANGE_SLACK = 1e-3
+"""Absolute slack on a `valid_range` at read: float rounding of sources that sit on the bound (ingest
+accepts |phase| up to pi + its `phase_tolerance`, 1e-4 by default)."""
 
 
 ERA5_FIELDS: tuple[str, ...] = (
@@ -264,9 +274,21 @@ def era5_variables(
 
 def _vars() -> dict[str, Variable]:
     v: list[Variable] = [
-        Variable("insar_difference", RASTER_DIMS, "float32", "rad", "wrapped interferometric phase"),
         Variable(
-            "insar_coherence", RASTER_DIMS, "float32", "1", "interferometric coherence scaled to 0..255"
+            "insar_difference",
+            RASTER_DIMS,
+            "float32",
+            "rad",
+            "wrapped interferometric phase",
+            valid_range=(-math.pi, math.pi),
+        ),
+        Variable(
+            "insar_coherence",
+            RASTER_DIMS,
+            "float32",
+            "1",
+            "interferometric coherence scaled to 0..255",
+            valid_range=(0.0, 255.0),
         ),
         Variable("dem", GRID_DIMS, "float32", "m", "elevation above the ellipsoid (LiCSAR hgt)"),
     ]
@@ -466,6 +488,23 @@ def split_of(primary_date: np.datetime64 | str) -> str | None:
         if np.datetime64(start, "D") <= day <= np.datetime64(end, "D"):
             return name
     return None
+
+
+SplitScheme = Literal["paper", "volcano"]
+SPLIT_SCHEMES: Mapping[str, str] = MappingProxyType({"paper": "split", "volcano": "volcano_split"})
+"""Split scheme -> the pair-index (and series-table) column holding it. `paper`: by primary date (SPLITS;
+every frame in every split). `volcano`: whole volcanoes held out (every pair of a frame, and every frame
+of a volcano, in one split; catalog/volcano_split.py). Catalogs built before the volcano scheme lack its
+column (readers refuse to select by it)."""
+DEFAULT_SPLIT_SCHEME: SplitScheme = "paper"
+
+
+def split_column(scheme: str) -> str:
+    """The column of a split scheme; ValueError naming the known schemes for any other."""
+    try:
+        return SPLIT_SCHEMES[scheme]
+    except KeyError:
+        raise ValueError(f"unknown split scheme {scheme!r}; known: {', '.join(SPLIT_SCHEMES)}") from None
 
 
 def cube_attrs(frame_id: str, description: str = "") -> dict[str, object]:

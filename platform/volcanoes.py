@@ -58,23 +58,33 @@ def read_table(path: str | os.PathLike[str]) -> list[GvpVolcano]:
     except (OSError, UnicodeDecodeError) as exc:
         raise VolcanoTableError(f"{where}: cannot read the GVP table ({exc})") from exc
     out: list[GvpVolcano] = []
-    for row in csv.DictReader(text.splitlines()):
+    for line, row in enumerate(csv.DictReader(text.splitlines()), 2):  # line 1 is the header
         try:
             number = row.get("volcano_number")
-            out.append(
-                GvpVolcano(
-                    row["volcano_name"],
-                    float(row["latitude"]),
-                    float(row["longitude"]),
-                    float(row["elevation_m"] or 0.0),
-                    int(number) if number else None,
-                )
+            v = GvpVolcano(
+                row["volcano_name"],
+                float(row["latitude"]),
+                float(row["longitude"]),
+                float(row["elevation_m"] or 0.0),
+                int(number) if number else None,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise VolcanoTableError(
                 f"{where}: row {row.get('volcano_number')!r} is malformed ({exc})"
             ) from exc
+        _check_position(v, where, line)
+        out.append(v)
     return out
+
+
+def _check_position(v: GvpVolcano, where: str, line: int) -> None:
+    """Coordinates and elevation must be finite numbers on the globe (float() accepts 'nan' and 'inf')."""
+    values = (v.lat, v.lon, v.elevation_m)
+    if not all(math.isfinite(x) for x in values) or abs(v.lat) > 90 or abs(v.lon) > 360:
+        raise VolcanoTableError(
+            f"{where}: line {line} ({v.name!r}): latitude {v.lat}, longitude {v.lon}, elevation "
+            f"{v.elevation_m} must be finite, latitude within +-90, longitude within +-360"
+        )
 
 
 def name_index(volcanoes: Iterable[GvpVolcano]) -> dict[str, list[GvpVolcano]]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from hephaestus.platform.figure_text import plain
 from hephaestus.train import history
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.metrics import deformation_probability
@@ -34,7 +35,7 @@ def training_curves(results_url: str, run_ids: Sequence[str]) -> Figure:
         ax.plot(epochs, [r.get("train_loss") for r in records], "o-", label="train loss")
         ax.plot(epochs, [r.get("val_loss") for r in records], "s-", label="val loss")
         ax.set_xlabel("epoch")
-        ax.set_title(run_id, fontsize=8)
+        ax.set_title(plain(run_id), fontsize=8)
         twin = ax.twinx()
         twin.plot(epochs, [r.get("val_f1") for r in records], "^--", color="tab:green", label="val F1")
         twin.set_ylim(0, 1)
@@ -83,7 +84,7 @@ def predictions_figure(panels: Mapping[str, list[dict[str, Any]]]) -> Figure:
         base = samples[row]
         ax = fig.add_subplot(n, cols, row * cols + 1)
         ax.imshow(base["phase"], cmap="twilight")
-        ax.set_title(f"pair {base['id']} phase", fontsize=8)
+        ax.set_title(plain(f"pair {base['id']} phase"), fontsize=8)
         ax = fig.add_subplot(n, cols, row * cols + 2)
         ax.imshow(base["mask"], cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"true mask (label {base['label']})", fontsize=8)
@@ -93,14 +94,14 @@ def predictions_figure(panels: Mapping[str, list[dict[str, Any]]]) -> Figure:
             prob = np.asarray(item["probability"])
             if prob.ndim == 2:
                 ax.imshow(prob > 0.5, cmap="gray", vmin=0, vmax=1)
-                ax.set_title(f"{name}: predicted mask", fontsize=8)
+                ax.set_title(plain(f"{name}: predicted mask"), fontsize=8)
             else:
                 score = float(prob)
                 ax.imshow(base["phase"], cmap="twilight", alpha=0.35)
                 verdict = "deformation" if score > 0.5 else "none"
                 ax.text(0.5, 0.5, f"{score:.2f}\n{verdict}", ha="center", va="center", fontsize=12,
                         transform=ax.transAxes)  # fmt: skip
-                ax.set_title(f"{name}: score", fontsize=8)
+                ax.set_title(plain(f"{name}: score"), fontsize=8)
     for ax in fig.axes:
         ax.set_xticks([])
         ax.set_yticks([])

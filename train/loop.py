@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from hephaestus.platform.errors import DivergenceError, HephaestusError
 from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train import history, tracking
@@ -32,6 +33,7 @@ from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
 from hephaestus.train.sources import DataSource, TrainingData, open_split
+from hephaestus.train.weights import DIGESTS_KEY, file_digest, require_finite
 
 
 def _world() -> tuple[int, int]:
@@ -72,10 +74,29 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def _batches(loader: DataLoader, limit: int | None) -> Iterator[dict[str, Any]]:
-    for i, batch in enumerate(loader):
-        if limit is not None and i >= limit:
-            return
-        yield batch
+    try:
+        for i, batch in enumerate(loader):
+            if limit is not None and i >= limit:
+                return
+            yield batch
+    except HephaestusError as exc:
+        raise _from_loader_worker(exc) from None
+
+
+def _from_loader_worker(exc: HephaestusError) -> HephaestusError:
+    """A platform error raised in a DataLoader worker process, with its own message again: torch re-raises
+    it in the training process with "Caught ... Original Traceback ..." prepended (the traceback is in
+    the worker's log); its last line is the original `Type: message`."""
+    text = str(exc)
+    if not text.startswith("Caught "):
+        return exc
+    last = text.rstrip().splitlines()[-1]
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    message = last[len(prefix) :] if last.startswith(prefix) else last.split(": ", 1)[-1]
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return exc
 
 
 def _forward(
@@ -169,8 +190,13 @@ def train_epoch(
     loader = _epoch_loader(data, run, device, epoch, training=True)
     model.train()
     total, count = 0.0, 0
-    for batch in _batches(loader, run.max_train_batches):
+    for step, batch in enumerate(_batches(loader, run.max_train_batches), start=1):
         loss_sum, n = train_step(model, batch, run, optimizer, loss_fn, device)
+        if not math.isfinite(loss_sum):
+            raise DivergenceError(
+                f"run {run.run_id}: training diverged: loss {loss_sum / max(n, 1)} at epoch {epoch + 1}, "
+                f"step {step}; no checkpoint of it is written (lower lr, check the inputs)"
+            )
         total += loss_sum
         count += n
     loss_sum, n = _all_reduce_sum([total, float(count)], device)
@@ -231,30 +257,49 @@ class _Reporter:
     CLI's live table and the training-curve figure read, and logs them to MLflow (when tracked).
     """
 
-    def __init__(self, rank: int, history_url: str | None = None, mlflow: ModuleType | None = None) -> None:
+    def __init__(
+        self, rank: int, history_url: str | None = None, mlflow: ModuleType | None = None, run_id: str = ""
+    ) -> None:
         self.rank = rank
         self.history_url = history_url
         self.mlflow = mlflow
+        self.run_id = run_id
 
     def __call__(self, metrics: dict[str, Any], files: dict[str, Any]) -> None:
         import ray.train
         from ray.train import Checkpoint
 
+        for name in WEIGHT_FILES:  # every rank holds the same weights: all refuse together
+            if name in files:
+                require_finite(files[name], f"run {self.run_id}: epoch {int(metrics['epoch']) + 1} {name}")
         if self.rank == 0 and self.history_url:
             history.append(self.history_url, metrics)
         tracking.log_epoch(self.mlflow, metrics)
 
         with tempfile.TemporaryDirectory(prefix="hmc-ckpt-") as tmp:
             if self.rank == 0:
-                folder = Path(tmp)
-                for name, obj in files.items():
-                    if name.endswith(".json"):
-                        (folder / name).write_text(json.dumps(obj))
-                    else:
-                        _save(folder / name, obj)
+                write_checkpoint(Path(tmp), files)
                 ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
             else:
                 ray.train.report(metrics)
+
+
+WEIGHT_FILES = (CheckpointFiles.MODEL, CheckpointFiles.BEST)
+"""The model weights of a checkpoint: checked finite before saving, their digests recorded."""
+
+
+def write_checkpoint(folder: Path, files: dict[str, Any]) -> None:
+    """Write a checkpoint's files into `folder`: tensors first, then the JSON records, the input record
+    with the SHA-256 of each weights file added (`weights.DIGESTS_KEY`), which `hmc predict` verifies."""
+    for name, obj in files.items():
+        if not name.endswith(".json"):
+            _save(folder / name, obj)
+    digests = {name: file_digest(folder / name) for name in WEIGHT_FILES if name in files}
+    for name, obj in files.items():
+        if name.endswith(".json"):
+            if name == CheckpointFiles.INPUT:
+                obj = {**obj, DIGESTS_KEY: digests}
+            (folder / name).write_text(json.dumps(obj))
 
 
 def _restore(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict]:
@@ -329,7 +374,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         run.model, spec.in_channels, weights=run.weights, weights_dir=run.weights_dir, encoder=run.encoder
     )
     model = ray.train.torch.prepare_model(built.module)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=run.learning_rate, weight_decay=run.weight_decay)
     loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
     state, best_weights = _restore(model, optimizer)
     start_epoch = int(state["epoch"]) + 1
@@ -339,7 +384,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             f"{plan.describe()}"
         )
     mlflow = tracking.start(run, config.get("mlflow_uri"), config.get("mlflow_experiment"))
-    report = _Reporter(rank, config.get("history"), mlflow)
+    report = _Reporter(rank, config.get("history"), mlflow, run.run_id)
     common = {
         CheckpointFiles.RUN: run.model_dump(mode="json"),
         CheckpointFiles.INPUT: input_record(run, spec, built.weights),
@@ -348,6 +393,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         started = time.perf_counter()
         train_loss, seen = train_epoch(model, train_loader, run, optimizer, loss_fn, epoch, device)
         val = evaluate(model, val_loader, run, loss_fn, device)
+        if val["samples"] and not math.isfinite(val["loss"]):
+            # weights driven to huge but finite values give a finite last training loss and NaN after it
+            steps = math.ceil(seen / max(run.batch_size, 1))
+            raise DivergenceError(
+                f"run {run.run_id}: training diverged: validation loss {val['loss']} at epoch {epoch + 1}, "
+                f"step {steps} (the epoch's last); no checkpoint of it is written (lower lr, check the inputs)"
+            )
         if val["loss"] < state["best_val_loss"] or state["best_epoch"] < 0:
             state.update(best_val_loss=val["loss"], best_epoch=epoch)
             best_weights = _cpu_state(model)

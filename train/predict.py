@@ -32,6 +32,12 @@ from hephaestus.train.data.read import read_input
 from hephaestus.train.data.samples import Step
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.models import build_model
+from hephaestus.train.weights import DIGESTS_KEY, load_weights
+
+THRESHOLD_KEY = "threshold"
+"""Key of the calibrated score threshold in a checkpoint's `input.json` (beside
+`threshold_false_alerts_per_volcano_year`, the false-alert rate it was chosen for)."""
+RATE_KEY = "threshold_false_alerts_per_volcano_year"
 
 
 class PredictError(InputError):
@@ -43,6 +49,8 @@ class LoadedModel:
     module: torch.nn.Module
     run: RunConfig
     spec: InputSpec
+    threshold: float | None = None
+    """The score threshold calibrated on validation pairs at training's end (`input.json`); None: none."""
 
 
 def resolve_checkpoint(url: str) -> str:
@@ -87,11 +95,27 @@ def load_checkpoint(checkpoint: str) -> LoadedModel:
                 "it was recorded); train it again"
             )
         spec = InputSpec.from_record(info["input_spec"], storage.redact(checkpoint))
-        weights = files.get(CheckpointFiles.BEST, files.get(CheckpointFiles.MODEL))
+        name = CheckpointFiles.BEST if CheckpointFiles.BEST in files else CheckpointFiles.MODEL
+        where = storage.redact(storage.join(checkpoint, name))
+        digests = info.get(DIGESTS_KEY) or {}
+        state = load_weights(files[name], where, digests.get(name))
         built = build_model(run.model, spec.in_channels, weights="random", encoder=run.encoder)
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        built.module.load_state_dict(state)
-    return LoadedModel(built.module.eval(), run, spec)
+        try:
+            built.module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise PredictError(
+                f"{where}: the weights do not fit the recorded input ({spec.in_channels} channels, model "
+                f"{run.model}): {_first_mismatch(exc)}"
+            ) from None
+    threshold = info.get(THRESHOLD_KEY)
+    return LoadedModel(built.module.eval(), run, spec, None if threshold is None else float(threshold))
+
+
+def _first_mismatch(exc: BaseException) -> str:
+    """The first specific line of torch's multi-line `load_state_dict` error (a size mismatch, a missing or
+    an unexpected key)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:300]
 
 
 def find_pair(ds: xr.Dataset, pair: str | None = None, unique_id: str | None = None) -> tuple[int, int]:

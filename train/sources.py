@@ -75,12 +75,16 @@ class CatalogSource:
         return run.model_copy(update={"series_length": read_series_length(self.store_url, run.series_length)})
 
     def check(self) -> None:
-        """Fail before any worker starts when the store has no catalog or no training pairs."""
+        """Fail before any worker starts when the store has no catalog, no training pairs or a listed cube
+        that cannot be opened."""
         from hephaestus import catalog
 
         pairs = catalog.read_pairs(self.store_url, split="train")
         if pairs.num_rows == 0:
             raise ValueError(f"{redact(self.store_url)}: the catalog has no pairs in the train split")
+        from hephaestus.train.cubes_preflight import check_cubes
+
+        check_cubes(self.store_url)  # a deleted cube is refused here, not after an epoch inside Ray
 
     def __repr__(self) -> str:
         return f"CatalogSource({redact(self.store_url)!r})"

@@ -7,18 +7,19 @@ filesystem for object stores). A run started again with the same id resumes wher
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hephaestus.platform import storage
+from hephaestus.platform import signals, storage
 from hephaestus.platform.layout import CheckpointFiles, ResultsLayout
 from hephaestus.platform.ray_session import ray_session
 from hephaestus.train import history, tracking
 from hephaestus.train.config import RunConfig
 from hephaestus.train.loop import train_loop_per_worker
-from hephaestus.train.metrics import metric_names
+from hephaestus.train.metrics import metric_names, trivial_baseline
 from hephaestus.train.sources import CatalogSource, DataSource
 
 
@@ -64,6 +65,11 @@ class RunResult:
         for name in metric_names(self.task):  # type: ignore[arg-type]
             row[f"test_{name}"] = self.metrics.get(f"test_{name}")
         row["test_loss"] = self.metrics.get("test_loss")
+        prevalence = self.metrics.get("test_prevalence")
+        row["test_prevalence"] = prevalence
+        if prevalence is not None and math.isfinite(prevalence):  # the trivial detector on the same split
+            for name, value in trivial_baseline(self.task, prevalence).items():  # type: ignore[arg-type]
+                row[f"trivial_{name}"] = value
         row["best_val_loss"] = self.metrics.get("val_loss")
         for key, value in cfg.items():  # every run setting, flat (tuples as text for a stable column type)
             structured = key == "workers" or isinstance(value, list | tuple | dict)  # int or (min, max)
@@ -172,17 +178,20 @@ def train_run(
     `source` defaults to the catalog of `store_url`; a run interrupted earlier resumes from its checkpoint.
     """
     from hephaestus.train.models import require_weights
+    from hephaestus.train.preflight import check_run
 
     require_weights([run])  # before Ray: missing ImageNet weights fail here, never fall back to random
     source = source or CatalogSource(store_url)
     source.check()
     if isinstance(source, CatalogSource):
         run = source.fit(run)
+    check_run(run, source.store_url if isinstance(source, CatalogSource) else None)  # before Ray
     mlflow_uri = tracking.tracking_uri(run, results_url)  # refuses credentials before anything runs
     experiment = tracking.ensure_experiment(mlflow_uri)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     with ray_session(address=address):
+        signals.reinstall()  # ray.init replaced the CLI's SIGTERM handler (exit 143, not 15)
         result = trainer_for(run, results_url, source, mlflow_uri, experiment).fit()
     seconds = time.perf_counter() - t0
     metrics = {k: v for k, v in (result.metrics or {}).items() if isinstance(v, int | float | bool)}
@@ -191,9 +200,10 @@ def train_run(
     info = _checkpoint_input(result.checkpoint)
     checkpoint = storage.redact(_checkpoint_url(results_url, result.checkpoint) or "") or None
     tracking.tag_checkpoint(mlflow_uri, run.run_id, checkpoint)
+    calibration = calibrate(run, source, _checkpoint_url(results_url, result.checkpoint))
     return RunResult(
         run_id=run.run_id,
-        config=run.model_dump(mode="json"),
+        config=run.recorded(),
         metrics={k: float(v) for k, v in metrics.items()},
         weights=str(info.get("weights", "unknown")),
         epochs=int(metrics.get("epoch", -1)) + 1,
@@ -205,4 +215,32 @@ def train_run(
         started=started,
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         task=run.task,
+        extra={"threshold_calibration": calibration} if calibration else {},
     )
+
+
+def calibrate(run: RunConfig, source: DataSource, checkpoint_url: str | None) -> dict[str, Any] | None:
+    """A finished classifier's operating threshold, chosen on its store's validation pairs scored
+    whole-frame for `run.alert_rate` false alerts per volcano-year and recorded in the checkpoint's
+    input.json (`train.frame_score.calibrate_checkpoint`); None where nothing was calibrated."""
+    if run.task != "classification" or run.alert_rate is None or checkpoint_url is None:
+        return None
+    if not isinstance(source, CatalogSource):  # only a store's catalog knows the validation pairs' frames
+        return None
+    from hephaestus.train.frame_score import calibrate_checkpoint
+
+    cal = calibrate_checkpoint(
+        checkpoint_url,
+        source.store_url,
+        run.alert_rate,
+        batch_size=run.batch_size,
+        split_scheme=run.split_scheme,
+    )
+    if cal is None:
+        print(f"[{run.run_id}] no threshold calibrated: the val split has no pair without deformation")
+        return None
+    print(
+        f"[{run.run_id}] threshold {cal.threshold:.4g} for {cal.false_alerts_per_volcano_year} false alerts "
+        f"per volcano-year ({cal.pairs} val pairs scored whole-frame, {cal.achieved_rate:.3g} there)"
+    )
+    return cal.record()

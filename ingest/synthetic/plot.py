@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from hephaestus.platform.errors import InputError, InputNotFoundError
+from hephaestus.platform.figure_text import plain
 from hephaestus.platform.storage import safe_component
 
 ACTIVITY_COLOURS = {
@@ -110,7 +111,7 @@ class SyntheticSources:
             f"{ann['frameID']}  {ann['primary_date']}-{ann['secondary_date']}  id {ann['uniqueID']}  "
             f"{'/'.join(ann['label'])}"
         )  # type: ignore[arg-type]
-        fig.suptitle(title)
+        fig.suptitle(plain(title))
         if pair.phase is None:
             for ax in axes:
                 ax.text(0.5, 0.5, "no InSAR product", ha="center", va="center", transform=ax.transAxes)
@@ -128,10 +129,10 @@ class SyntheticSources:
         for i, flat in enumerate(ann["segmentation_mask"]):  # type: ignore[arg-type]
             xs, ys = list(flat[0::2]) + [flat[0]], list(flat[1::2]) + [flat[1]]
             kind = types[i] if i < len(types) else "Unidentified"  # type: ignore[index]
-            axes[2].plot(xs, ys, color=ACTIVITY_COLOURS.get(kind, "k"), lw=1.5, label=kind)
+            axes[2].plot(xs, ys, color=ACTIVITY_COLOURS.get(kind, "k"), lw=1.5, label=plain(kind))
         if ann["segmentation_mask"]:
             axes[2].legend(loc="lower right", fontsize=8)
-        axes[2].set_title(f"mask: {', '.join(ann['activity_type']) or 'none'}")  # type: ignore[arg-type]
+        axes[2].set_title(plain(f"mask: {', '.join(ann['activity_type']) or 'none'}"))  # type: ignore[arg-type]
         for ax in axes:
             ax.set_xlabel("column")
             ax.set_ylabel("row")
@@ -144,7 +145,7 @@ Source = SyntheticSources
 
 def _outline(ax, flat: list[float], colour: str, label: str | None = None) -> None:  # type: ignore[no-untyped-def]
     xs, ys = list(flat[0::2]) + [flat[0]], list(flat[1::2]) + [flat[1]]
-    ax.plot(xs, ys, color=colour, lw=1.5, label=label)
+    ax.plot(xs, ys, color=colour, lw=1.5, label=None if label is None else plain(label))
 
 
 def plot_twin(sources: str | Path, unique_id: int, real_record: dict[str, object]) -> Figure:
@@ -156,9 +157,11 @@ def plot_twin(sources: str | Path, unique_id: int, real_record: dict[str, object
     fig = Figure(figsize=(15, 4.6), layout="constrained")
     axes = fig.subplots(1, 3)
     fig.suptitle(
-        f"{real_record['frameID']}  {real_record['primary_date']}-{real_record['secondary_date']}  "
-        f"id {real_record['uniqueID']}  {'/'.join(real_record['label'])}  "  # type: ignore[arg-type]
-        f"phase {real_record['phase']}  intensity {', '.join(real_record['intensity_level'])}"  # type: ignore[arg-type]
+        plain(
+            f"{real_record['frameID']}  {real_record['primary_date']}-{real_record['secondary_date']}  "
+            f"id {real_record['uniqueID']}  {'/'.join(real_record['label'])}  "  # type: ignore[arg-type]
+            f"phase {real_record['phase']}  intensity {', '.join(real_record['intensity_level'])}"  # type: ignore[arg-type]
+        )
     )
     types = list(real_record["activity_type"])  # type: ignore[call-overload]
     axes[0].set_xlim(0, 1409)

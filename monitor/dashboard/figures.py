@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 
+from hephaestus.platform.figure_text import plain
+
 MAX_IMAGE_PIXELS = 800
 """Interferograms are decimated to at most this many pixels a side (a real frame is ~1400 wide)."""
 PREDICTED_COLOUR = "#e4002b"
@@ -38,7 +40,7 @@ def timeline_png(rows: list[dict], title: str) -> bytes:
             ms=5,
             alpha=0.8,
             color=f"C{k % 10}",
-            label=frame,
+            label=plain(frame),
         )
     alerted = [r for r in rows if r["alert"]]
     if alerted:
@@ -56,7 +58,7 @@ def timeline_png(rows: list[dict], title: str) -> bytes:
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("deformation score")
     ax.set_xlabel("secondary date")
-    ax.set_title(title)
+    ax.set_title(plain(title))
     ax.grid(alpha=0.3)
     if rows:
         ax.legend(loc="upper left", fontsize=7, ncols=min(4, len(frames) + 1))
@@ -117,7 +119,7 @@ def pair_png(
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain(title), fontsize=10)
     return _png(fig)
 
 

@@ -157,8 +157,9 @@ class _SiteWriter:
         self.images = 0
 
     def put(self, rel: str, payload: bytes | str) -> None:
-        """Write `payload` at `rel` (slash-separated, under the site)."""
-        storage.write_bytes(
+        """Write `payload` at `rel` (slash-separated, under the site), whole or not at all: a reader (or a
+        build that fails) sees the previous file or this one, never a part."""
+        storage.write_bytes_atomic(
             storage.join(self.out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
         )
         self.pages += rel.endswith(".html")
@@ -241,7 +242,10 @@ def build_dashboard(
     """Write the static site of a store's published catalog and monitor tables to `out_url`.
 
     Pages are written every time; an image is drawn only when what it shows changed since the site's
-    previous build (`images.ImageLedger`).
+    previous build (`images.ImageLedger`). Publishing is ordered so that the site is whole at every moment,
+    on a folder or an object store alike: each file is replaced whole (atomic write), pages are never
+    removed, and `index.html`, the entry point, is written last, so a build that fails part way leaves the
+    previous index linking only pages that exist.
     """
     site = data.load(store_url, volcano_table)
     out = storage.normalize(out_url)
@@ -251,7 +255,8 @@ def build_dashboard(
         w.put(f"{pages.ASSETS}/{name}", payload)
 
     geoms = {a["alert_id"]: _polygon(a["polygon"], f"alert {a['alert_id']}") for a in site.alerts}
-    w.put("index.html", pages.index_page(site, geoms))
+    index = pages.index_page(site, geoms)  # rendered first (a page that cannot render fails the build
+    # before anything is written), published last
 
     say(f"{len(site.volcanoes)} volcano timelines")
     _write_volcano_pages(site, w)
@@ -269,6 +274,8 @@ def build_dashboard(
     _write_stac_pages(site, w)
 
     w.put(MANIFEST, w.ledger.manifest())  # after the images it describes
+    w.put("index.html", index)  # last: it links only pages that are now written (a build that fails
+    # before here leaves the previous index, whose pages all still exist, each whole)
     return DashboardReport(
         out=out,
         index=storage.join(out, "index.html"),

@@ -20,6 +20,7 @@ from hephaestus.platform.storage.backend import (
     RETRIES_ENV,
     TIMEOUT_ENV,
     Backend,
+    StorageAccessDeniedError,
     StorageUnreachableError,
     StorageURLError,
     probe_limits,
@@ -39,7 +40,7 @@ from hephaestus.platform.storage.registry import (
     worker_env_defaults,
     worker_env_names,
 )
-from hephaestus.platform.storage.urls import UnsafePathComponentError, redact, safe_component
+from hephaestus.platform.storage.urls import UnsafePathComponentError, redact, redact_text, safe_component
 
 load_backends()  # before anything imports a client library (gs sets gcsfs's switches)
 
@@ -64,6 +65,7 @@ __all__ = [
     "InputError",
     "Location",
     "PlatformRuntimeError",
+    "StorageAccessDeniedError",
     "StorageURLError",
     "StorageUnreachableError",
     "UnsafePathComponentError",
@@ -84,6 +86,7 @@ __all__ = [
     "protocol_of",
     "read_bytes",
     "redact",
+    "redact_text",
     "register",
     "remove",
     "s3_client",

@@ -9,6 +9,7 @@ that subclasses `Backend` and registers it (see `registry.register`), plus a tes
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from hephaestus.platform.errors import InputError, PlatformRuntimeError
-from hephaestus.platform.storage.urls import redact
+from hephaestus.platform.storage.urls import redact, redact_text
 
 if TYPE_CHECKING:
     import zarr.abc.store
@@ -33,6 +34,26 @@ class StorageURLError(InputError):
 
 class StorageUnreachableError(PlatformRuntimeError):
     """The storage endpoint of a URL refused, failed or did not answer in time."""
+
+
+class StorageAccessDeniedError(InputError):
+    """The store answered but refused the credentials (wrong keys, no permission): never retried."""
+
+
+class StorageFullError(PlatformRuntimeError):
+    """No space left on the device (or over the file size limit) while writing a named path."""
+
+
+_SPACE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large (a size limit)"}
+"""ENOSPC, and EFBIG (RLIMIT_FSIZE, a filesystem's file size limit): a write that ran out of room."""
+
+
+def raise_if_full(exc: OSError, url: str | os.PathLike[str]) -> None:
+    """Raise a one-line StorageFullError naming `url` (redacted) when `exc` is a write that ran out of
+    room (the OS's own error often names no path); return otherwise, for the caller to re-raise `exc`."""
+    what = _SPACE_ERRNOS.get(exc.errno or 0)
+    if what is not None:
+        raise StorageFullError(f"{what} writing {redact(os.fspath(url))}") from exc
 
 
 def probe_limits() -> tuple[float, int]:
@@ -89,7 +110,21 @@ class Backend(ABC):
 
     def endpoint(self, url: str) -> str:
         """Where requests for the URL go, for messages (an endpoint URL, else `label`)."""
-        return str(self.storage_options(url).get("endpoint_url") or self.label or self.protocol)
+        return redact(str(self.storage_options(url).get("endpoint_url") or self.label or self.protocol))
+
+    def access_denied(self, exc: BaseException) -> bool:
+        """Whether `exc` is the store refusing the credentials (no retry helps): PermissionError by default
+        (s3fs maps AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch and HTTP 403 to it; gcsfs 403)."""
+        seen: BaseException | None = exc
+        for _ in range(8):
+            if seen is None:
+                return False
+            if isinstance(seen, PermissionError):
+                return True
+            if getattr(seen, "code", None) in (401, 403):  # gcsfs HttpError
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
 
     def create_exclusive(self, url: str, data: bytes) -> bool:
         """Create the object only if it does not exist yet; False when it already does.
@@ -117,8 +152,12 @@ class Backend(ABC):
     def write(self, url: str, data: bytes, *, atomic: bool = False) -> None:
         """Write an object. An object store publishes a PUT atomically, so `atomic` needs nothing more here."""
         fs = self.filesystem(url)
-        with fs.open(self.path_of(url, fs), "wb") as fh:
-            fh.write(data)
+        try:
+            with fs.open(self.path_of(url, fs), "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise_if_full(exc, url)
+            raise
 
     def version(self, url: str) -> str:
         """What changes when the object is replaced: size, ETag or generation, modification time."""
@@ -190,7 +229,12 @@ class ObjectStoreBackend(Backend):
                 last = f"no answer within {timeout:g} s"
             elif "error" in box:
                 exc = box["error"]
-                last = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                if isinstance(exc, BaseException) and self.access_denied(exc):
+                    raise StorageAccessDeniedError(
+                        f"{redact(url)}: access denied by {self.endpoint(url)} (check the credentials and "
+                        f"the permissions on bucket {bucket})"
+                    ) from None
+                last = f"{type(exc).__name__}: {redact_text(' '.join(str(exc).split())[:200])}"
             else:
                 if not box.get("found"):
                     kind = "bucket" if role == "output" else "location"

@@ -39,3 +39,8 @@ class GCSBackend(ObjectStoreBackend):
 
     def probe_options(self, url: str, timeout: float) -> dict[str, object]:
         return {**super().probe_options(url, timeout), "timeout": timeout}
+
+    def access_denied(self, exc: BaseException) -> bool:
+        """gcsfs answers HTTP 403 with a plain OSError("Forbidden: PATH ...") and 401 with an HttpError
+        whose `code` is 401 (the base class reads the code)."""
+        return super().access_denied(exc) or (type(exc) is OSError and str(exc).startswith("Forbidden"))

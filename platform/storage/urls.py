@@ -35,10 +35,26 @@ def scheme_of(url: str) -> str:
 
 def redact(url: str) -> str:
     """A URL fit for logs: user info and query strings (signatures, tokens) removed."""
-    parts = urlsplit(str(url))
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:  # an unparsable netloc (say, a bad IPv6 literal): keep no part of it
+        return _USERINFO.sub("", str(url)).split("?", 1)[0]
     if not parts.scheme or len(parts.scheme) <= 1:
         return str(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # host[:port] as written, without user info
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{},;]+")
+_USERINFO = re.compile(r"(?<=://)[^/@\s'\"]*@")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted (see `redact`): what error messages and logs may show."""
+
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        bare = url.rstrip(".:!?")  # sentence punctuation after a URL is not part of it
+        return redact(bare) + url[len(bare) :]
+
+    return _URL_IN_TEXT.sub(one, str(text))

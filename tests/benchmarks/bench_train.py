@@ -136,7 +136,9 @@ class Trainer:
         torch.manual_seed(0)
         self.run, self.device = run, device
         self.model = build_model(run.model, channels, weights="random").module.to(device).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=run.learning_rate, weight_decay=run.weight_decay
+        )
         self.loss_fn = torch.nn.CrossEntropyLoss()
 
     def _sync(self) -> None:

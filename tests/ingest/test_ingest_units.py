@@ -33,8 +33,10 @@ def test_nearest_hour_and_missing_hour() -> None:
     f = Era5File("a.nc", times, 18.0, 21.0, -157.0, -154.0, (), "valid_time", "latitude", "longitude")
     pick = nearest_hour([f], grid, np.datetime64("2020-01-01T04:20"), 30)
     assert pick.time_index == 1 and pick.offset_minutes == pytest.approx(20)
-    with pytest.raises(Era5Error, match="missing ERA5 hour"):
+    with pytest.raises(Era5Error, match="missing ERA5 hour") as missing:
         nearest_hour([f], grid, np.datetime64("2020-01-01T06:31"), 30)
+    # the file holding the nearest hour is named (a shifted time axis is that file's fault)
+    assert "nearest is 2020-01-01T09:00:00 in a.nc" in str(missing.value) and missing.value.files == ("a.nc",)
     far = Era5File("b.nc", times, 0.0, 1.0, 0.0, 1.0, (), "valid_time", "latitude", "longitude")
     with pytest.raises(Era5Error, match="covers the frame"):
         nearest_hour([far], grid, np.datetime64("2020-01-01T04:00"), 30)
@@ -51,8 +53,10 @@ def test_layout_names_say_edge_and_codec() -> None:
         edge = int(layout.split("-")[1])
         assert phase["chunks"] == coherence["chunks"] == (1, 1, edge, edge)
         assert ("shards" in phase) == layout.startswith("sharded-")
-        assert len(coherence["compressors"]) == 1
-        assert len(phase["compressors"]) == (0 if layout.endswith("-mixed") else 1)
+        # every chain ends in the CRC-32C checksum (issue 27); before it the compressor, none for mixed phase
+        assert all(type(c["compressors"][-1]).__name__ == "Crc32cCodec" for c in (phase, coherence))
+        assert len(coherence["compressors"]) == 1 + 1
+        assert len(phase["compressors"]) == (0 if layout.endswith("-mixed") else 1) + 1
     tiled = encoding(3, 2, 3, 500, 500, ChunkingConfig(layout="sharded-256-lz4", tile=64))["insar_difference"]
     assert tiled["chunks"] == (1, 1, 64, 64)  # an explicit tile overrides the layout's own edge
 

@@ -157,3 +157,16 @@ def test_same_verdict_and_message_in_every_stage(case: str, tmp_path: Path) -> N
     assert ingest_message == demo_message
     assert ingest_message.startswith(f"{folder / '5.json'}: ")
     assert f"error: {ingest_message}" in res.output.replace("\n", "") or ingest_message in res.output
+
+
+def test_a_record_whose_unique_id_differs_from_its_file_name_is_refused_naming_the_file() -> None:
+    """The published files are `<uniqueID>.json`: a renumbered or flipped uniqueID must not relabel a pair."""
+    renumbered = RawAnnotation("12.json", "mem://ann/12.json", json.dumps({**GOOD, "uniqueID": 0}).encode())
+    with pytest.raises(AnnotationError, match=r"mem://ann/12\.json: uniqueID 0 does not match the file name"):
+        parse_file(renumbered)
+    same = RawAnnotation("12.json", "mem://ann/12.json", json.dumps({**GOOD, "uniqueID": 12}).encode())
+    assert [a.unique_id for a in parse_file(same)] == [12]
+    other_name = RawAnnotation(
+        "pair.json", "mem://ann/pair.json", json.dumps({**GOOD, "uniqueID": 0}).encode()
+    )
+    assert [a.unique_id for a in parse_file(other_name)] == [0]

@@ -2,8 +2,10 @@
 
 `ArrayReader(array)` decides from the array's metadata whether the reader's fast path applies (`fast`):
   v2: one numcodecs compressor (or none), C order, no filters (the published layout);
-  v3: `bytes` + at most one of blosc / zstd / gzip, optionally inside a `sharding_indexed` codec
-      (the platform layout: 256 x 256 inner chunks in whole-slice shards).
+  v3: `bytes` + at most one of blosc / zstd / gzip + optionally `crc32c`, optionally inside a
+      `sharding_indexed` codec (the platform layout: 128 x 128 inner chunks in whole-slice shards).
+Checksums are verified as zarr verifies them: a chunk (or shard index) whose stored CRC-32C does not
+match its bytes raises `ChunkChecksumError` (`checksum.verify`; the compiled path checks in place.py).
 Anything else is left to zarr's own reader (`fast` False). For a fast array it owns the per-array state
 the reader keeps between batches: the memo of chunk keys (zarr's own `encode_chunk_key`, capped at
 `MAX_CACHED_CHUNK_KEYS`), the shard indexes read once per shard (least recently used out beyond
@@ -21,6 +23,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 
+from hephaestus.train.data.checksum import CRC_BYTES, verify
 from hephaestus.train.data.fetch import Range
 from hephaestus.train.data.window import EMPTY, Window, axis_pieces
 
@@ -38,16 +41,19 @@ MAX_CACHED_CHUNK_KEYS = 65536
 """Memoised chunk-key lookups per array before the memo is cleared (same reason)."""
 
 
-def _numcodecs_decoder(codecs: Sequence[object]) -> tuple[bool, object | None, str]:
-    """(supported, decoder, byte order) for a v3 codec chain `bytes` [+ one compressor]."""
+def _numcodecs_decoder(codecs: Sequence[object]) -> tuple[bool, object | None, str, bool]:
+    """(supported, decoder, byte order, checksummed) for a v3 codec chain `bytes` [+ one compressor]
+    [+ `crc32c`]."""
+    crc = bool(codecs) and isinstance(codecs[-1], Crc32cCodec)
+    codecs = list(codecs[:-1]) if crc else list(codecs)
     if not codecs or not isinstance(codecs[0], BytesCodec) or len(codecs) > 2:
-        return False, None, "<"
+        return False, None, "<", crc
     endian = getattr(codecs[0], "endian", None)
     order = "<" if endian is None or getattr(endian, "value", endian) == "little" else ">"
     if len(codecs) == 1:
-        return True, None, order
+        return True, None, order, crc
     factory = _V3_COMPRESSORS.get(type(codecs[1]))
-    return (factory is not None), (factory() if factory else None), order
+    return (factory is not None), (factory() if factory else None), order, crc
 
 
 class ArrayReader:
@@ -61,6 +67,9 @@ class ArrayReader:
         self.sharded = False
         self._index_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()  # None: no shard stored
         self._keys: dict[tuple[int, ...], tuple[str, tuple[int, ...] | None]] = {}
+        self.crc = False
+        """Every stored chunk ends in the CRC-32C of its bytes (zarr's `crc32c` codec, last in the chain)."""
+        self._index_crc = False
         meta = array.metadata
         prefix = array.path.strip("/")
         self._prefix = f"{prefix}/" if prefix else ""
@@ -77,21 +86,19 @@ class ArrayReader:
                 codecs = list(meta.codecs)
                 if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec):
                     shard = codecs[0]
-                    ok, self._decoder, order = _numcodecs_decoder(list(shard.codecs))
-                    ok_index, index_decoder, index_order = _numcodecs_decoder(
-                        [c for c in shard.index_codecs if not isinstance(c, Crc32cCodec)]
-                    )
+                    ok, self._decoder, order, self.crc = _numcodecs_decoder(list(shard.codecs))
+                    ok_index, index_decoder, index_order, crc = _numcodecs_decoder(list(shard.index_codecs))
                     if not ok or not ok_index or index_decoder is not None or index_order != "<":
                         return
                     self.chunks = tuple(int(c) for c in shard.chunk_shape)
                     self.sharded = True
                     per_shard = tuple(s // c for s, c in zip(self.store_chunks, self.chunks, strict=True))
                     self._per_shard = per_shard
-                    crc = any(isinstance(c, Crc32cCodec) for c in shard.index_codecs)
-                    self._index_nbytes = 16 * int(np.prod(per_shard)) + (4 if crc else 0)
+                    self._index_crc = crc
+                    self._index_nbytes = 16 * int(np.prod(per_shard)) + (CRC_BYTES if crc else 0)
                     self._index_at_end = getattr(shard.index_location, "value", shard.index_location) == "end"
                 else:
-                    ok, self._decoder, order = _numcodecs_decoder(codecs)
+                    ok, self._decoder, order, self.crc = _numcodecs_decoder(codecs)
                     if not ok:
                         return
                     self.chunks = self.store_chunks
@@ -159,6 +166,8 @@ class ArrayReader:
         if data is None:  # no shard stored: every chunk empty
             index = None
         else:
+            if self._index_crc:
+                data = verify(data, f"{shard_key} (shard index)")
             index = (
                 np.frombuffer(data[: 16 * int(np.prod(self._per_shard))], dtype="<u8").reshape(shape).copy()
             )
@@ -260,8 +269,9 @@ class ArrayReader:
         )
 
     def reads_into(self) -> bool:
-        """Whether a stored chunk's bytes are its 2-D slice as is (a local read can land in the tile)."""
-        return self._plane is not None and self._decompress is None and self._native
+        """Whether a stored chunk's bytes are its 2-D slice as is (a local read can land in the tile):
+        not when they end in a checksum, which must be checked before the bytes are used."""
+        return self._plane is not None and self._decompress is None and self._native and not self.crc
 
     def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
@@ -273,6 +283,8 @@ class ArrayReader:
         """
         if data is None:
             return self._fill[lead_in_chunk]
+        if self.crc:
+            data = verify(data, "chunk")
         if self._decompress is not None:
             data = self._decompress(data)
         if self._plane is not None:  # one 2-D slice per chunk (every cube raster): no lead to index

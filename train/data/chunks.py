@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from hephaestus.train.data.array_reader import ArrayReader
+from hephaestus.train.data.checksum import CRC_BYTES
 from hephaestus.train.data.fetch import Fetcher, Range
 from hephaestus.train.data.window import EMPTY, StoredChunks, Tiles, Window
 
@@ -128,9 +129,10 @@ def _stored_chunks(
     found = reader.shard_window(w, rc0, cc0, nr, nc) if reader.sharded else None
     fd = None if found is None else fetcher.descriptor(found[0])
     if found is not None and (fd is not None or bool((found[1][..., 0] == EMPTY).all())):
-        # a valid blosc chunk is at most its raw size plus blosc's 16-byte header
-        data = reader.byte_buffer(reader.fill_plane().nbytes + 16)
-        return StoredChunks(-1 if fd is None else fd, data, found[1], blosc, reader.fill_plane())
+        # a valid blosc chunk is at most its raw size plus blosc's 16-byte header (+ its checksum)
+        data = reader.byte_buffer(reader.fill_plane().nbytes + 16 + (CRC_BYTES if reader.crc else 0))
+        fd_or_none = -1 if fd is None else fd
+        return StoredChunks(fd_or_none, data, found[1], blosc, reader.fill_plane(), reader.crc)
     return _read_stored(fetcher, reader, reader.tile_keys(w, rc0, cc0, nr, nc), (nr, nc), blosc)
 
 
@@ -156,7 +158,7 @@ def _read_stored(
             data[pos : pos + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
             index[k] = pos, len(blob)
             pos += len(blob)
-    return StoredChunks(-1, data, index.reshape(*grid, 2), blosc, reader.fill_plane())
+    return StoredChunks(-1, data, index.reshape(*grid, 2), blosc, reader.fill_plane(), reader.crc)
 
 
 def read_windows(

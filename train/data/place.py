@@ -31,7 +31,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from hephaestus.platform.errors import IntegrityError
 from hephaestus.platform.inputs import ChannelScale
+from hephaestus.train.data.checksum import crc32c_value
 from hephaestus.train.data.window import StoredChunks, Tiles
 
 __all__ = ["or_nonzero", "scale_into"]
@@ -141,14 +143,15 @@ def _or_tile(tile, i, j, r_in, c_in, out, rows, cols):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes):  # type: ignore[no-untyped-def]
+def _chunk(index, i, j, fd, data, blosc, crc, fill, scratch, scratch_bytes):  # type: ignore[no-untyped-def]
     """Chunk (i, j) decoded: the fill tile when never written, else read/decoded into `scratch`.
-    Second value: 0, or -1 when the stored bytes are not one chunk (short read, bad blosc data)."""
+    Second value: 0, -1 when the stored bytes are not one chunk (short read, bad blosc data), or -2 when
+    they do not match their CRC-32C (`crc`: the last 4 stored bytes, as zarr's crc32c codec writes it)."""
     at, n = np.int64(index[i, j, 0]), np.int64(index[i, j, 1])  # never written: 2**64 - 1 -> -1
     if at < 0:
         return fill, 0
     size = scratch.nbytes
-    if not blosc:
+    if not blosc and not crc:
         if n != size:
             return scratch, -1
         if fd >= 0:
@@ -159,6 +162,17 @@ def _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes):  # type:
         if n > data.shape[0] or _pread(fd, data.ctypes.data, n, at) != n:
             return scratch, -1
         at = 0
+    if crc:
+        if n < 4:
+            return scratch, -1
+        n -= 4
+        if np.int64(crc32c_value(data.ctypes.data + at, n)) != _u32(data, at + n):
+            return scratch, -2
+        if not blosc:
+            if n != size:
+                return scratch, -1
+            scratch_bytes[:] = data[at : at + n]
+            return scratch, 0
     # blosc's header says how many bytes it holds and decodes to; c-blosc 1 trusts it, so check it
     # against the stored length first (a corrupt header must not make it read past the buffer)
     if n < 16 or _u32(data, at + 4) != size or _u32(data, at + 12) != n:
@@ -198,6 +212,7 @@ def _scale_stored(
     fd,
     data,
     blosc,
+    crc,
     fill,
     scratch,
     scratch_bytes,
@@ -217,14 +232,14 @@ def _scale_stored(
     for i in range(index.shape[0]):
         lo, hi = max(i * th, r_in), min((i + 1) * th, r_in + rows)
         for j in range(index.shape[1]):
-            tile, err = _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes)
+            tile, err = _chunk(index, i, j, fd, data, blosc, crc, fill, scratch, scratch_bytes)
             if err:
                 _store_fence()
-                return i * index.shape[1] + j
+                return i * index.shape[1] + j, err
             _scale_tile(tile, i, j, lo, c_in, band, hi - lo, cols, mean, inv_std, zero_a, zero_b)
         _flush_band(band, out, lo - r_in, hi - lo, cols)
     _store_fence()
-    return -1
+    return -1, 0
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -235,16 +250,16 @@ def _or_tiles(tiles, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _or_stored(index, fd, data, blosc, fill, scratch, scratch_bytes, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-def]
+def _or_stored(index, fd, data, blosc, crc, fill, scratch, scratch_bytes, r_in, c_in, out, rows, cols):  # type: ignore[no-untyped-def]
     for i in range(index.shape[0]):
         for j in range(index.shape[1]):
             if np.int64(index[i, j, 0]) < 0:
                 continue  # never written: the fill value (callers OR only masks whose fill is 0)
-            tile, err = _chunk(index, i, j, fd, data, blosc, fill, scratch, scratch_bytes)
+            tile, err = _chunk(index, i, j, fd, data, blosc, crc, fill, scratch, scratch_bytes)
             if err:
-                return i * index.shape[1] + j
+                return i * index.shape[1] + j, err
             _or_tile(tile, i, j, r_in, c_in, out, rows, cols)
-    return -1
+    return -1, 0
 
 
 def _stored_args(tiles: Tiles) -> tuple:
@@ -256,16 +271,22 @@ def _stored_args(tiles: Tiles) -> tuple:
         stored.fd,
         stored.data,
         stored.blosc,
+        stored.crc,
         stored.fill,
         scratch,
         scratch.reshape(-1).view(np.uint8),
     )
 
 
-def _check(failed: int, stored: StoredChunks) -> None:
-    if failed >= 0:
-        what = "blosc data that does not decode to" if stored.blosc else "a stored length that is not"
-        raise ValueError(f"chunk {divmod(failed, stored.grid[1])} of the window: {what} one chunk")
+def _check(result: tuple[int, int], stored: StoredChunks) -> None:
+    failed, err = result
+    if failed < 0:
+        return
+    where = f"chunk {divmod(failed, stored.grid[1])} of the window"
+    if err == -2:
+        raise IntegrityError(f"{where}: checksum mismatch (the stored bytes are damaged)")
+    what = "blosc data that does not decode to" if stored.blosc else "a stored length that is not"
+    raise ValueError(f"{where}: {what} one chunk")
 
 
 def scale_into(out: np.ndarray, tiles: Tiles, scale: ChannelScale, rows: int, cols: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hephaestus.platform.cube import CubeUnreadableError
+from hephaestus.platform.errors import IntegrityError
 from hephaestus.platform.inputs import ChannelScale, InputSpec
 from hephaestus.platform.storage import redact
 from hephaestus.train.data.array_reader import ArrayReader
@@ -64,17 +65,49 @@ def read_input(
     # while they are still in cache (place.py); a mask whose chunks were never written adds nothing
     masks = cube.reader(MASK_VARIABLE)
     mask_fill_zero = masks.fast and masks.fill_is_zero
-    for n, tiles in read_tiles(requests, cube.fetcher, undecoded=True):
-        out, scale = targets[n]
-        try:
+    placed, current = -1, None
+    try:
+        for n, tiles in read_tiles(requests, cube.fetcher, undecoded=True):
+            current = n
+            out, scale = targets[n]
             if scale is not None:
                 scale_into(out, tiles, scale, rows_in, cols_in)
+                check_range(out[:rows_in, :cols_in], scale)
             elif tiles.written or not mask_fill_zero:
                 or_nonzero(out, tiles, rows_in, cols_in)
-        except ValueError as exc:
-            name, w = requests[n][0].array.path, requests[n][1]
-            raise CubeUnreadableError(
-                f"{redact(cube.url)}: {name} at {w.lead} rows {w.r0}:{w.r1} cols {w.c0}:{w.c1}: {exc}"
-            ) from exc
+            placed, current = n, None
+    except ValueError as exc:  # IntegrityError, zarr's checksum mismatch, undecodable bytes
+        # a failure inside `read_tiles` is the next window's: windows are decoded in order, just before
+        # they are handed over (a shard index's failure names its shard key itself)
+        failed = current if current is not None else min(placed + 1, len(requests) - 1)
+        raise _unreadable(cube, requests, failed, exc) from exc
     spec.copy_dem(image)
     return image, mask
+
+
+def _unreadable(
+    cube: OpenCube, requests: Sequence[tuple[ArrayReader, Window]], n: int, exc: BaseException
+) -> CubeUnreadableError:
+    """One line naming the cube, variable and window (pair indices, rows, columns) and what failed."""
+    reason = " ".join(str(exc).split())
+    name, w = requests[n][0].array.path, requests[n][1]
+    return CubeUnreadableError(
+        f"{redact(cube.url)}: {name} at {w.lead} rows {w.r0}:{w.r1} cols {w.c0}:{w.c1}: {reason}"
+    )
+
+
+def check_range(channel: np.ndarray, scale: ChannelScale) -> None:
+    """IntegrityError when a normalised channel holds a value whose raw value lies outside the variable's
+    physical range (`ChannelScale.normalised_bounds`): damaged bytes are refused, never trained on.
+    One min and one max over the placed channel (no-data is 0 there, inside the bounds)."""
+    bounds = scale.normalised_bounds()
+    if bounds is None or channel.size == 0:
+        return
+    low, high = channel.min(), channel.max()
+    if low >= bounds[0] and high <= bounds[1]:
+        return
+    lo, hi = scale.valid_range  # type: ignore[misc]
+    raise IntegrityError(
+        f"values outside the physical range [{lo:.6g}, {hi:.6g}] (read {scale.raw(low):.6g} .. "
+        f"{scale.raw(high):.6g}): the stored pair is damaged"
+    )

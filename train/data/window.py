@@ -67,7 +67,8 @@ class StoredChunks:
     `index[i, j]` = (offset, length) of the chunk at tile (i, j) in the open file `fd` (a shard), or in
     `data` when fd is -1 (bytes already read); offset 2**64 - 1: never written (fill value), as in a
     zarr shard index. With a file, `data` is a scratch buffer for one chunk's stored bytes.
-    `blosc`: blosc-compressed, else the chunk's raw native bytes.
+    `blosc`: blosc-compressed, else the chunk's raw native bytes. `crc`: each chunk's stored bytes end in
+    their CRC-32C (zarr's `crc32c` codec; the length in `index` includes its 4 bytes).
     """
 
     fd: int
@@ -75,6 +76,7 @@ class StoredChunks:
     index: np.ndarray  # uint64 [tile rows, tile cols, 2]
     blosc: bool
     fill: np.ndarray  # one 2-D chunk of the fill value
+    crc: bool = False
 
     @property
     def grid(self) -> tuple[int, int]:
