@@ -83,9 +83,11 @@ def _print_table(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     onset = summary["onset_delay"]
+    trivial = summary.get("trivial") or {}
     table = Table(title=f"whole-frame evaluation ({summary['checkpoint']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("trivial: alert on every pair", justify="right")
     rows = [
         ("split", f"{summary['split'] or 'all'} ({summary['split_scheme']})"),
         ("pairs (positive)", f"{summary['pairs']} ({summary['positives']})"),
@@ -104,8 +106,11 @@ def _print_table(summary: dict[str, Any]) -> None:
             f"missed {onset['missed']} of {onset['episodes']}",
         ),
     ]
+    baseline = {"frame AUROC": "frame_auroc", "precision": "precision", "recall": "recall", "F1": "f1"}
+    baseline["false alerts / volcano-year"] = "false_alerts_per_volcano_year"
     for name, value in rows:
-        table.add_row(name, value)
+        key = baseline.get(name)
+        table.add_row(name, value, _fmt(trivial.get(key)) if key else "")
     Console().print(table)
 
 

@@ -24,6 +24,7 @@ from hephaestus.platform import storage
 from hephaestus.platform.cube import CubeUnreadableError
 from hephaestus.platform.errors import InputError
 from hephaestus.train.frame_metrics import as_date, frame_metrics
+from hephaestus.train.metrics import trivial_baseline
 from hephaestus.train.predict import PredictError
 
 PAPER_SCHEME = "paper"
@@ -127,8 +128,18 @@ def summarise(rows: Sequence[Mapping[str, Any]], threshold: float, persistence: 
     labels = np.array([bool(r["positive"]) for r in rows], dtype=bool)
     candidates = np.array([bool(r["alert"]) for r in rows], dtype=bool)
     alerts = persistent(frame_ids, primary, secondary, scores >= threshold, candidates, persistence)
-    return {
-        **frame_metrics(scores, labels, alerts, frame_ids, primary, secondary),
-        "threshold": float(threshold),
-        "persistence": persistence,
-    }
+    got = frame_metrics(scores, labels, alerts, frame_ids, primary, secondary)
+    return {**got, "threshold": float(threshold), "persistence": persistence, "trivial": trivial_row(got)}
+
+
+def trivial_row(got: Mapping[str, Any]) -> dict[str, float | None]:
+    """What the trivial monitor that alerts on every pair scores on the same pairs: its precision is the
+    share of pairs with deformation, its recall 1, its AUROC 0.5, and every pair without deformation is
+    a false alert. The line every frame-level score is read against."""
+    pairs, positives, years = got["pairs"], got["positives"], got["volcano_years"]
+    if not pairs:
+        return {}
+    base = trivial_baseline("classification", positives / pairs)
+    base["frame_auroc"] = base.pop("auroc")
+    base["false_alerts_per_volcano_year"] = (pairs - positives) / years if years else None
+    return base

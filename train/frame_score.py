@@ -26,7 +26,7 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import CheckpointFiles
-from hephaestus.train.frame_metrics import Calibration, calibrate_threshold
+from hephaestus.train.frame_metrics import Calibration, as_date, calibrate_threshold, frame_metrics
 from hephaestus.train.predict import (
     RATE_KEY,
     THRESHOLD_KEY,
@@ -186,3 +186,43 @@ def calibrate_checkpoint(
     info.update({THRESHOLD_KEY: cal.threshold, RATE_KEY: rate, "threshold_calibration": cal.record()})
     storage.write_text_atomic(url, json.dumps(info))
     return cal
+
+
+FRAME_METRICS: tuple[str, ...] = ("frame_auroc", "precision", "recall", "f1", "false_alerts_per_volcano_year")
+"""The whole-frame test metrics a benchmark run records beside the paper's crop metrics (`frame_test_*`)."""
+
+
+def frame_test_metrics(
+    checkpoint: str, store: str, split_scheme: str = "paper", batch_size: int = 8
+) -> dict[str, float]:
+    """A classifier's whole-frame metrics on the test pairs of its split scheme, at its recorded threshold
+    (else 0.5): what the monitor would alert on those pairs (a classifier alone alerts when the frame's
+    score reaches the threshold: its window-map mask is then at least one window, above any area gate).
+    Keys `frame_test_<name>` for `FRAME_METRICS` and `frame_test_onset_delay_median`; empty when the
+    test split has no pair with a cube."""
+    from hephaestus import catalog
+
+    models = FrameModels.load([checkpoint], store, batch_size)
+    rows = [
+        p
+        for p in catalog.read_pairs(store, split="test", split_scheme=split_scheme).to_pylist()
+        if p.get("has_product") and p.get("cube_url")
+    ]
+    rows, scores = score_pairs(models, rows)
+    if not rows:
+        return {}
+    threshold = models.calibrated_threshold()
+    threshold = DEFAULT_SCORE_THRESHOLD if threshold is None else threshold
+    got = frame_metrics(
+        scores,
+        [bool(r["positive"]) for r in rows],
+        [s >= threshold for s in scores],
+        [str(r["frame_id"]) for r in rows],
+        [as_date(r["primary_date"]) for r in rows],
+        [as_date(r["secondary_date"]) for r in rows],
+    )
+    out = {f"frame_test_{k}": float("nan") if got[k] is None else float(got[k]) for k in FRAME_METRICS}
+    median = got["onset_delay"].get("median")
+    out["frame_test_onset_delay_median"] = float("nan") if median is None else float(median)
+    out["frame_test_threshold"] = float(threshold)
+    return out

@@ -24,6 +24,13 @@ WEIGHTS_LABELS = {"imagenet": "ImageNet", "random": "random", "file": "file", "u
 KEYS = ["setup", "model", "atmosphere", "weights"]
 STD_DDOF = 1
 STD_NOTE = "std: sample standard deviation over seeds (n − 1 denominator)"
+FRAME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("frame_auroc", "Frame AUROC"),
+    ("f1", "Frame F1"),
+    ("false_alerts_per_volcano_year", "False alerts/volcano-yr"),
+)
+"""Columns added beside the paper's (ours, not the paper's): the whole-frame test metrics of a classifier
+at its calibrated threshold, as the monitor scores pairs (`train.frame_score.frame_test_metrics`)."""
 TRIVIAL_MODEL = "Trivial (all deformation)"
 """The row every table prints under a setup's models: what calling everything deformation scores on the
 same test split (`metrics.trivial_baseline`), so a score is read against chance, not against zero."""
@@ -45,6 +52,12 @@ def aggregate(results: pd.DataFrame, task: str) -> pd.DataFrame:
     for m in names:
         out[f"{m}_mean"] = mean[f"test_{m}"]
         out[f"{m}_std"] = std[f"test_{m}"]
+    for m, _ in FRAME_COLUMNS:  # whole-frame test metrics, where the runs recorded them (classifiers)
+        if f"frame_test_{m}" in rows and rows[f"frame_test_{m}"].notna().any():
+            scale = 1 if m == "false_alerts_per_volcano_year" else 100
+            frame = rows.groupby(KEYS, sort=False)[f"frame_test_{m}"]
+            out[f"frame_{m}_mean"] = frame.mean() * scale
+            out[f"frame_{m}_std"] = frame.std(ddof=STD_DDOF) * scale
     if "test_prevalence" in rows:
         out["prevalence"] = rows.groupby(KEYS, sort=False)["test_prevalence"].mean()
     out = out.reset_index()
@@ -93,6 +106,11 @@ def paper_table(agg: pd.DataFrame, task: str, markdown: bool = False) -> pd.Data
             _cell(a, b, marks.get(r, "{}"))
             for a, b, r in zip(agg[f"{m}_mean"], agg[f"{m}_std"], ranks, strict=True)
         ]
+    for m, label in FRAME_COLUMNS:
+        if f"frame_{m}_mean" in agg:
+            table[label] = [
+                _cell(a, b) for a, b in zip(agg[f"frame_{m}_mean"], agg[f"frame_{m}_std"], strict=True)
+            ]
     return _with_trivial_rows(table, agg, task)
 
 
@@ -112,6 +130,7 @@ def _with_trivial_rows(table: pd.DataFrame, agg: pd.DataFrame, task: str) -> pd.
         row = {"Setup": SETUP_LABELS.get(setup, setup), "Model": TRIVIAL_MODEL, "Atm.": "–", "Weights": "–"}
         row["Seeds"] = "–"
         row.update({METRIC_LABELS[m]: f"{100 * base[m]:.2f}" for m in names})
+        row.update({label: "–" for _, label in FRAME_COLUMNS if label in table})
         parts.append(pd.DataFrame([row]))
     return pd.concat(parts, ignore_index=True)
 

@@ -65,6 +65,12 @@ class RunResult:
         for name in metric_names(self.task):  # type: ignore[arg-type]
             row[f"test_{name}"] = self.metrics.get(f"test_{name}")
         row["test_loss"] = self.metrics.get("test_loss")
+        for (
+            key,
+            value,
+        ) in self.metrics.items():  # whole-frame test metrics (classifiers), beside the crop ones
+            if key.startswith("frame_test_"):
+                row[key] = value
         prevalence = self.metrics.get("test_prevalence")
         row["test_prevalence"] = prevalence
         if prevalence is not None and math.isfinite(prevalence):  # the trivial detector on the same split
@@ -201,6 +207,7 @@ def train_run(
     checkpoint = storage.redact(_checkpoint_url(results_url, result.checkpoint) or "") or None
     tracking.tag_checkpoint(mlflow_uri, run.run_id, checkpoint)
     calibration = calibrate(run, source, _checkpoint_url(results_url, result.checkpoint))
+    metrics.update(frame_test(run, source, _checkpoint_url(results_url, result.checkpoint)))
     return RunResult(
         run_id=run.run_id,
         config=run.recorded(),
@@ -217,6 +224,23 @@ def train_run(
         task=run.task,
         extra={"threshold_calibration": calibration} if calibration else {},
     )
+
+
+def frame_test(run: RunConfig, source: DataSource, checkpoint_url: str | None) -> dict[str, float]:
+    """A finished classifier's whole-frame test metrics (`train.frame_score.frame_test_metrics`), recorded
+    beside the paper's crop metrics: monitoring scores whole frames, the benchmark crops around the
+    deformation, and a model good at one can be poor at the other."""
+    if run.task != "classification" or checkpoint_url is None or not isinstance(source, CatalogSource):
+        return {}
+    from hephaestus.train.frame_score import frame_test_metrics
+
+    got = frame_test_metrics(checkpoint_url, source.store_url, run.split_scheme, batch_size=run.batch_size)
+    if got:
+        print(
+            f"[{run.run_id}] whole-frame test: AUROC {got['frame_test_frame_auroc']:.3f}, "
+            f"F1 {got['frame_test_f1']:.3f} at threshold {got['frame_test_threshold']:.3g}"
+        )
+    return got
 
 
 def calibrate(run: RunConfig, source: DataSource, checkpoint_url: str | None) -> dict[str, Any] | None:

@@ -57,3 +57,29 @@ def test_tables_print_the_trivial_row_under_each_setup() -> None:
     trivial = table.iloc[1]
     # mean prevalence 0.25 -> F1 40.00 %, AUROC 50.00 %
     assert trivial["F1"] == "40.00" and trivial["AUROC"] == "50.00" and trivial["Prec"] == "25.00"
+
+
+def test_whole_frame_columns_sit_beside_the_papers() -> None:
+    rows = [
+        {
+            "run_id": f"m-{s}",
+            "model": "mobilenetv3_large_100",
+            "task": "classification",
+            "setup": "single",
+            "atmosphere": True,
+            "seed": s,
+            "weights": "random",
+            "test_precision": 0.9,
+            "test_recall": 0.8,
+            "test_f1": 0.85,
+            "test_auroc": 0.95,
+            "frame_test_frame_auroc": auroc,
+            "frame_test_f1": 0.5,
+            "frame_test_false_alerts_per_volcano_year": fa,
+        }
+        for s, auroc, fa in ((0, 0.7, 2.0), (1, 0.9, 4.0))
+    ]
+    table = paper_table(aggregate(pd.DataFrame(rows), "classification"), "classification")
+    assert table.iloc[0]["AUROC"].startswith("95.00")  # the paper's crop metric unchanged
+    assert table.iloc[0]["Frame AUROC"].startswith("80.00")  # mean of 0.7 and 0.9, in %
+    assert table.iloc[0]["False alerts/volcano-yr"].startswith("3.00")  # a rate, not a percentage
