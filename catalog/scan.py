@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
-from hephaestus.platform import inputs, schema, storage
+from hephaestus.platform import inputs, schema, storage, volcanoes
 from hephaestus.platform.cube import CubeUnreadableError, dataset_version, open_cube
 
 STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *inputs.ATMOSPHERE_CHANNELS)
@@ -104,10 +104,7 @@ class CubeScan:
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) of the pixel edges (coords are pixel centres)."""
-        half = schema.GRID_SPACING_DEG / 2
-        west, east = min(self.lon) - half, max(self.lon) + half
-        south, north = min(self.lat) - half, max(self.lat) + half
-        return (round(west, 9), round(south, 9), round(east, 9), round(north, 9))
+        return volcanoes.footprint(self.lat, self.lon)
 
 
 def _names(values: np.ndarray, codes: schema.Codes, skip: set[int]) -> list[str]:

@@ -1,6 +1,7 @@
 """STAC: one Item per cube and the Collection that is also the catalog's publication pointer.
 
-Items carry the projection, datacube, label, table and hephaestus extensions; the Collection carries
+Items carry the projection, datacube, label, table and hephaestus extensions (their volcanoes:
+`frame_volcanoes`); the Collection carries
 the table extension (pair and series indexes as assets) and the hephaestus one (version, build
 parameters, normalisation statistics; platform/stac_extension.py).
 """
@@ -22,7 +23,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.table import Column, TableExtension
 
 from hephaestus.catalog.scan import CubeScan
-from hephaestus.platform import schema
+from hephaestus.platform import schema, volcanoes
 from hephaestus.platform import stac_extension as hx
 from hephaestus.platform.stac_extension import HephaestusExtension
 
@@ -37,6 +38,20 @@ def frame_names() -> dict[str, list[str]]:
     """Volcanoes each LiCSAR frame covers (the authors' frame_names.json, CC-BY 4.0)."""
     raw = json.loads(files("hephaestus.catalog").joinpath("frame_names.json").read_text())
     return {frame: [v.strip() for v in names.split(",") if v.strip()] for frame, names in raw.items()}
+
+
+def frame_volcanoes(frame_id: str, bbox: tuple[float, float, float, float]) -> list[str]:
+    """The Item's `hephaestus:volcanoes`: the authors' list for a frame of frame_names.json, else the GVP
+    volcanoes inside the frame's footprint (nearest its centre first), in the form people write them
+    ("Sierra Negra", platform.volcanoes.display_name); empty when none lies inside (or no GVP table is
+    beside this checkout): a frame never names a volcano outside it."""
+    listed = frame_names().get(frame_id)
+    if listed:
+        return [volcanoes.display_name(n) for n in listed]
+    try:
+        return [v.display for v in volcanoes.in_footprint(bbox)]
+    except volcanoes.VolcanoTableError:
+        return []
 
 
 def _iso(day: np.datetime64 | dt.date) -> str:
@@ -81,7 +96,6 @@ def cube_item(
     }
     dates = scan.primary_dates + scan.secondary_dates
     start, end = min(dates), max(dates)
-    volcanoes = frame_names().get(scan.frame_id, [])
     rows = scan.rows
     n_pos = sum(1 for r in rows if r["positive"])
     item = pystac.Item(
@@ -96,7 +110,7 @@ def cube_item(
     )
     HephaestusExtension.ext(item, add_if_missing=True).apply(
         frame_id=scan.frame_id,
-        volcanoes=volcanoes,
+        volcanoes=frame_volcanoes(scan.frame_id, scan.bbox),
         pairs=len(rows),
         usable_pairs=sum(1 for r in rows if r["usable"]),
         positive_pairs=n_pos,

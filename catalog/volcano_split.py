@@ -73,14 +73,6 @@ class FrameVolcanoes:
         return (south + north) / 2, (west + east) / 2
 
 
-def _uninvert(name: str) -> str:
-    """GVP spells "Negra, Sierra"; frame_names.json "Sierra Negra"."""
-    if "," not in name:
-        return name
-    last, first = name.split(",", 1)
-    return f"{first.strip()} {last.strip()}"
-
-
 def frame_volcanoes(
     frame_id: str, listed: Mapping[str, Sequence[str]], bbox: tuple[float, float, float, float] | None = None
 ) -> FrameVolcanoes:
@@ -93,7 +85,8 @@ def frame_volcanoes(
         found = volcanoes.nearest(*frame.centre, max_km=NEAREST_KM)
     except volcanoes.VolcanoTableError:  # no GVP table here: the frame stands alone
         found = None
-    return frame if found is None else FrameVolcanoes(frame_id, (_uninvert(found.name),), bbox)
+    # GVP's "Negra, Sierra" as people write it, "Sierra Negra" (as frame_names.json does)
+    return frame if found is None else FrameVolcanoes(frame_id, (found.display,), bbox)
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

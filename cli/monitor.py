@@ -53,6 +53,9 @@ def monitor(
     persistence: int | None = typer.Option(
         None, "--persistence", min=1, help=field_help(MonitorConfig, "persistence")
     ),
+    since: str | None = typer.Option(
+        None, "--since", metavar="DATE", help=field_help(MonitorConfig, "since")
+    ),
     min_area: float | None = typer.Option(
         None,
         "--min-area-km2",
@@ -71,8 +74,9 @@ def monitor(
     sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
-    """Discover new products, ingest, update the catalog, score each new pair and raise alerts
-    (STORE/monitor/: scores.parquet, alerts.parquet, alerts.geojson)."""
+    """Discover new products, ingest, update the catalog, score each new pair, raise alerts on pairs
+    acquired from the start date on, and update the unrest episodes (STORE/monitor/: scores.parquet,
+    alerts.parquet, alerts.geojson, episodes.parquet, episodes.geojson; docs/monitoring.md)."""
     thresholds = {k: v for k, v in (("score", score_threshold), ("min_area_km2", min_area)) if v is not None}
     cfg = resolve_config(
         MonitorConfig,
@@ -84,6 +88,7 @@ def monitor(
         thresholds=thresholds or None,
         threshold_from="config" if score_threshold is not None else None,
         persistence=persistence,
+        since=since,
         every=every,
         cycles=cycles,
         volcanoes=volcanoes,
@@ -108,9 +113,11 @@ def watch(cfg: MonitorConfig) -> None:
     files = StoreLayout(cfg.store).monitor
     storage.check_url(cfg.store, "output")  # a store in a bucket that does not exist: refused, never created
     if cfg.checkpoints:
+        from hephaestus.monitor.baseline import Baseline
         from hephaestus.monitor.score import Scorer
 
         Scorer(cfg)  # every checkpoint loads (and is one of each task) before a cycle ingests anything
+        Baseline.of_checkpoints(cfg.since, cfg.checkpoints)  # and its training record reads
     done = 0
     while True:
         try:
@@ -136,6 +143,7 @@ def watch(cfg: MonitorConfig) -> None:
         time.sleep(cfg.every)
     typer.echo(f"scores: {storage.redact(files.scores)}")
     typer.echo(f"alerts: {storage.redact(files.alerts)} and {storage.redact(files.alerts_geojson)}")
+    typer.echo(f"episodes: {storage.redact(files.episodes)} and {storage.redact(files.episodes_geojson)}")
 
 
 def register(app: typer.Typer) -> None:

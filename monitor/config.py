@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, Literal
 
@@ -67,12 +68,23 @@ class MonitorConfig(Config):
         description="alert only when this many overlapping pairs of the frame up to the pair's secondary "
         "date (the pair included) score over the threshold (monitor/persistence.py); 1: the pair alone",
     )
+    since: dt.date | None = Field(
+        None,
+        description="alert only on pairs whose secondary date is on or after this date (YYYY-MM-DD); "
+        "None: the day after the checkpoints' training data (monitor/baseline.py); earlier pairs are "
+        "scored, never alerted",
+    )
     every: float | None = Field(
         None, description="seconds between cycles (DURATION: 90s, 15m, 6h); None: once"
     )
     cycles: int | None = Field(None, ge=1, description="with `every`: stop after this many cycles")
     volcanoes: str | None = Field(None, description="GVP table (CSV); None: the platform's copy")
-    max_volcano_km: float = Field(100.0, gt=0, description="farther than this, an alert names no volcano")
+    max_volcano_km: float = Field(
+        100.0,
+        gt=0,
+        description="a detection names the listed volcano inside its frame nearest it within this "
+        "distance; none inside the frame or none this close: no volcano, and a note says why",
+    )
     workers: int | None = Field(None, ge=1, description="ingest: local Ray CPUs / tasks in flight")
     address: str | None = Field(None, description="ingest: Ray cluster address")
     batch_size: int = Field(8, ge=1, le=256, description="prediction windows per forward pass")

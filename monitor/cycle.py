@@ -1,22 +1,34 @@
 """One monitoring cycle: new products in, scores and alerts out, restartable at any point.
 
-A cycle discovers the products under the sources (ingest's discovery), ingests them into the store (the
+A cycle discovers the products under the sources (ingest's discovery), ingests those the store lacks (the
 ingest stage, which grows the cubes), updates the catalog (the catalog stage), then scores every pair no
-earlier cycle scored with the checkpoints and raises alerts (`Scorer`, `Journal`). This module is the
-one place the stages are tied together for monitoring; `hmc monitor` only repeats it. The tables and
-the journal are under STORE/monitor/ (platform/layout.py); a killed cycle is finished by the next run
-without losing or repeating a row (monitor/journal.py says how).
+earlier cycle scored with the checkpoints and raises alerts (`Scorer`, `Journal`), and recomputes the
+unrest episodes (monitor/episodes.py). This module is the one place the stages are tied together for
+monitoring; `hmc monitor` only repeats it. The tables and the journal are under STORE/monitor/
+(platform/layout.py); a killed cycle is finished by the next run without losing or repeating a row
+(monitor/journal.py says how).
+
+The first cycle over a store scores its whole history, for the timelines, and alerts on none of it: only
+pairs acquired on or after the start date (`--since`, by default the day after the checkpoints' training
+data), outside the checkpoints' training pairs and usable may alert (monitor/baseline.py). The report
+counts what is new in this cycle: products the store did not hold, pairs first scored and alerts first
+raised in this cycle (a resumed cycle counts what its killed run did too).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.compute as pc
+
 from hephaestus import catalog, ingest
+from hephaestus.monitor.baseline import BLOCK_REASONS, Baseline
 from hephaestus.monitor.config import MonitorConfig
+from hephaestus.monitor.episodes import episodes
 from hephaestus.monitor.journal import Journal
 from hephaestus.monitor.persistence import ScoredPair, support
 from hephaestus.monitor.score import Scorer, new_pairs
@@ -25,6 +37,7 @@ from hephaestus.platform.cube import CubeUnreadableError
 from hephaestus.platform.errors import PlatformRuntimeError
 from hephaestus.platform.layout import StoreLayout
 from hephaestus.platform.locks import store_lock
+from hephaestus.platform.pairs import pair_name
 from hephaestus.train.predict import PredictError
 
 
@@ -35,12 +48,15 @@ class MonitorCycleError(PlatformRuntimeError):
 @dataclass
 class CycleReport:
     cycle: int
-    products: int = 0
-    new_products: int = 0
+    products: int = 0  # products under the sources
+    new_products: int = 0  # of which the store held none before this cycle
     ingested: bool = False
     catalogued: bool = False
-    scored: int = 0
-    alerts: int = 0
+    scored: int = 0  # pairs first scored in this cycle
+    alerts: int = 0  # alerts first raised in this cycle
+    blocked: dict[str, int] = field(default_factory=dict)  # alert_blocked -> pairs scored this cycle
+    since: str | None = None  # the start date's phrase (Baseline.describe; None: nothing scored)
+    episodes: dict[str, int] = field(default_factory=dict)  # status -> episodes after this cycle
     frames_failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # pair -> why it could not be scored
     threshold: float | None = None  # the score threshold the cycle alerted at (None: nothing scored)
@@ -53,11 +69,28 @@ class CycleReport:
             steps.append(f"{self.new_products} new products ingested, catalog updated")
         else:
             steps.append(f"no new products ({self.products} known)")
-        steps.append(f"{self.scored} pairs scored, {self.alerts} new alerts")
+        held = ", ".join(f"{n} {BLOCKED_WORDS[k]}" for k, n in self.blocked.items() if n)
+        steps.append(
+            f"{self.scored} pairs scored"
+            + (f" ({held}: never alerted)" if held else "")
+            + f", {self.alerts} new alerts"
+        )
+        if self.since is not None:
+            steps.append(self.since)
+        if self.episodes:
+            steps.append("episodes: " + ", ".join(f"{n} {k}" for k, n in self.episodes.items()))
         if self.threshold is not None:
             rule = f", {self.persistence} overlapping pairs" if self.persistence > 1 else ""
             steps.append(f"score threshold {self.threshold:.4g} ({self.threshold_source}{rule})")
         return f"cycle {self.cycle}: " + "; ".join(steps)
+
+
+BLOCKED_WORDS: Mapping[str, str] = {
+    "before_since": "before the start date",
+    "training_pair": "training pairs",
+    "unusable": "unusable",
+}
+"""How the summary line names each `alert_blocked` value (monitor/baseline.py)."""
 
 
 def run_cycle(cfg: MonitorConfig) -> CycleReport:
@@ -72,9 +105,10 @@ def run_cycle(cfg: MonitorConfig) -> CycleReport:
             sources=cfg.sources, out=cfg.store, workers=cfg.workers, address=cfg.address
         )
         products = ingest.discover_products(icfg)
-        fresh = products - journal.ingested()
-        report.products, report.new_products = len(products), len(fresh)
         has_catalog = storage.exists(layout.pointer)
+        held = _catalog_products(catalog.read_pairs(cfg.store).to_pylist()) if has_catalog else set()
+        fresh = products - journal.ingested() - held  # a store ingested before it was monitored holds them
+        report.products, report.new_products = len(products), len(fresh)
         if products and (fresh or not has_catalog):
             summary = ingest.run_ingest(icfg)
             report.ingested, report.frames_failed = True, dict(summary.frames_failed)
@@ -89,36 +123,77 @@ def run_cycle(cfg: MonitorConfig) -> CycleReport:
             journal.phase(report.cycle, "catalogued")
         todo = new_pairs(catalog.read_pairs(cfg.store).to_pylist(), journal.done()) if has_catalog else []
         scorer = Scorer(cfg) if todo else None
+        rule: dict[str, Any] = {}
         if scorer is not None:
+            baseline = Baseline.of_checkpoints(cfg.since, cfg.checkpoints)
             report.threshold, report.threshold_source = scorer.threshold, scorer.threshold_source
-            report.persistence = cfg.persistence
-        rule = {} if scorer is None else {
-            "threshold": scorer.threshold, "threshold_source": scorer.threshold_source,
-            "persistence": cfg.persistence,
-        }  # fmt: skip
+            report.persistence, report.since = cfg.persistence, baseline.describe()
+            rule = {
+                "threshold": scorer.threshold, "threshold_source": scorer.threshold_source,
+                "persistence": cfg.persistence, "since": baseline.since, "since_source": baseline.since_source,
+            }  # fmt: skip
         journal.phase(report.cycle, "scoring", to_score=len(todo), **rule)
         if scorer is not None:
             known = _known(journal, scorer.threshold) if cfg.persistence > 1 else []
-            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            # rows are stamped no earlier than the cycle's start (what "opened in this cycle" compares)
+            now = max(dt.datetime.now(dt.UTC).replace(microsecond=0), journal.started())
             for k, group in enumerate(_acquisitions(todo, cfg.persistence), start=1):
                 assessed = []
                 for pair in group:
                     try:
-                        assessed.append(scorer.assess(pair, now))
+                        scored = scorer.assess(pair, now)
                     except (
                         PredictError,
                         CubeUnreadableError,
                     ) as exc:  # this pair only; the next cycle retries it
                         name = f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"
                         report.skipped[name] = str(exc)
+                    else:
+                        assessed.append(_gate(scored, baseline.blocked(pair), report.cycle))
                 for row, alert in _persist(assessed, known, scorer.threshold, cfg.persistence):
                     journal.record(row, alert)
-                    report.scored += 1
                 if k % cfg.fold_every == 0:
-                    report.alerts += journal.fold()[1]
-        report.alerts += journal.fold()[1]
-        journal.phase(report.cycle, "done", scored=report.scored, alerts=report.alerts)
+                    journal.fold()
+        journal.fold()
+        _count(journal, report)
+        journal.phase(report.cycle, "episodes", scored=report.scored, alerts=report.alerts)
+        table = episodes(journal.alerts(), journal.scores(), latest_cycle=journal.started())
+        journal.write_episodes(table)
+        report.episodes = dict(sorted(Counter(table.column("status").to_pylist()).items()))
+        journal.phase(
+            report.cycle, "done", scored=report.scored, alerts=report.alerts, episodes=report.episodes
+        )
     return report
+
+
+def _catalog_products(pairs: list[Mapping[str, Any]]) -> set[str]:
+    """The catalog's pairs with a product, named as discovery names products (FRAME/PRIMARY_SECONDARY)."""
+    return {
+        f"{p['frame_id']}/{pair_name(p['primary_date'], p['secondary_date'])}"
+        for p in pairs
+        if p.get("has_product")
+    }
+
+
+def _gate(
+    scored: tuple[dict[str, Any], dict[str, Any] | None], blocked: str | None, cycle: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A scored pair with the baseline applied (a blocked pair keeps its row, loses its alert) and the
+    cycle recorded on both rows."""
+    row, alert = scored
+    row = {**row, "alert_blocked": blocked, "cycle": cycle}
+    if blocked is not None or alert is None:
+        return {**row, "alert": False}, None
+    return row, {**alert, "cycle": cycle}
+
+
+def _count(journal: Journal, report: CycleReport) -> None:
+    """The report's counts from the tables: rows of this cycle (a resumed cycle's killed run included)."""
+    scores = journal.scores().filter(pc.equal(pc.field("cycle"), report.cycle))
+    report.scored = scores.num_rows
+    report.alerts = journal.alerts().filter(pc.equal(pc.field("cycle"), report.cycle)).num_rows
+    reasons = Counter(r for r in scores.column("alert_blocked").to_pylist() if r is not None)
+    report.blocked = {k: reasons[k] for k in BLOCK_REASONS if reasons[k]}
 
 
 def _acquisitions(todo: list[Mapping[str, Any]], k: int) -> list[list[Mapping[str, Any]]]:

@@ -14,6 +14,9 @@ Status of an episode, after a cycle:
 The key of a volcano is its GVP number when the monitor named one, else the frame (a frame whose nearest
 listed volcano is too far names none). Pure functions over the scores and alerts tables (monitor/tables.py):
 the cycle recomputes the whole table each time, so a re-run never duplicates or loses an episode.
+`hmc monitor` writes it at the end of every cycle (monitor/cycle.py: STORE/monitor/episodes.parquet and
+episodes.geojson, `layout.MonitorFiles`) with `latest_cycle` = that cycle's start (`started_at` of
+`tables.latest_cycle`), so "opened" means first raised in the latest cycle. Columns: docs/monitoring.md.
 """
 
 from __future__ import annotations

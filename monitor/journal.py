@@ -10,7 +10,12 @@ whole file atomically and keeps the rows it already has (rows are keyed by the p
   a table stay as they are (nothing repeated);
 - pairs to score are those of the catalog in neither scores.parquet nor state/results/.
 
-state/cycle.json records the cycle in progress (number, phase, counts) for people and for `--every`;
+state/cycle.json records the cycle in progress (number, phase, counts, `started_at`) for people, for
+`--every` and for the dashboard (`tables.latest_cycle`): a resumed cycle keeps its number and start, and a
+new cycle starts later than every row an earlier cycle wrote, so "new in the latest cycle" (rows whose
+`cycle` is its number, episodes first raised at or after its start) never takes in an earlier cycle's rows.
+The episodes (episodes.parquet, then episodes.geojson) are recomputed from the tables at each cycle's end,
+before the cycle is marked done; a run killed before that recomputes them.
 state/ingested.json lists the source products the last completed ingest + catalog update covered, so
 a cycle with nothing new skips both. HMC_MONITOR_CRASH_AT=<point>[:<n>] kills the process (SIGKILL)
 at a named point (the n-th time it is passed), for the restart tests.
@@ -30,7 +35,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hephaestus.monitor.tables import ALERT_FIELDS, SCORE_FIELDS, read_table
+from hephaestus.monitor.episodes import episodes_geojson
+from hephaestus.monitor.tables import ALERT_FIELDS, SCORE_FIELDS, latest_cycle, read_table
 from hephaestus.platform import storage
 from hephaestus.platform.layout import MonitorFiles
 
@@ -69,6 +75,11 @@ def _arrow_value(value: Any, typ: pa.DataType) -> Any:
     return value
 
 
+def _utc(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def _from_json(row: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
     return {f.name: _arrow_value(row.get(f.name), f.type) for f in schema}
 
@@ -79,7 +90,7 @@ class Journal:
     def __init__(self, files: MonitorFiles) -> None:
         self.files = files
         self.results = storage.join(files.state, "results")
-        self.cycle_file = storage.join(files.state, "cycle.json")
+        self.cycle_file = files.cycle
         self.ingested_file = storage.join(files.state, "ingested.json")
 
     # tables ---------------------------------------------------------------------------------
@@ -149,19 +160,37 @@ class Journal:
         body = {"type": "FeatureCollection", "features": features}
         storage.write_text_atomic(self.files.alerts_geojson, json.dumps(body, indent=1))
 
+    def write_episodes(self, table: pa.Table) -> None:
+        """episodes.parquet and episodes.geojson (monitor/episodes.py), each replaced atomically."""
+        self._write(self.files.episodes, table)
+        crash_point("episodes-written")
+        body = json.dumps(episodes_geojson(table), indent=1)
+        storage.write_text_atomic(self.files.episodes_geojson, body)
+
     # cycle state ----------------------------------------------------------------------------
     def cycle(self) -> dict[str, Any]:
         """The last cycle's record ({} before the first)."""
-        if not storage.exists(self.cycle_file):
-            return {}
-        return json.loads(storage.read_bytes(self.cycle_file))
+        return latest_cycle(self.files)
 
     def begin(self) -> int:
-        """Start a cycle: a new number unless the last one did not finish (then it resumes)."""
+        """Start a cycle: a new number unless the last one did not finish (then it resumes, with its
+        number and start time). A new cycle's start is later than the last record of the one before."""
         last = self.cycle()
-        number = int(last.get("cycle", 0)) + (0 if last and last.get("phase") != "done" else 1)
-        self.phase(number, "started")
+        resume = bool(last) and last.get("phase") != "done"
+        number = int(last.get("cycle", 0)) + (0 if resume else 1)
+        info: dict[str, Any] = {}
+        if not (resume and last.get("started_at")):
+            start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            if last.get("updated"):
+                start = max(start, _utc(last["updated"]) + dt.timedelta(seconds=1))
+            info["started_at"] = start.isoformat()
+        self.phase(number, "started", **info)
         return number
+
+    def started(self) -> dt.datetime:
+        """When the cycle in progress started (resumed cycles: the first run's start)."""
+        value = self.cycle().get("started_at")
+        return _utc(value) if value else dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def phase(self, number: int, phase: str, **info: Any) -> None:
         record = self.cycle() if self.cycle().get("cycle") == number else {"cycle": number}

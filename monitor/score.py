@@ -5,7 +5,11 @@ The score and mask come from whole-frame scoring (`train.frame_score.FrameModels
 window probability over the frame, as `hmc predict`); a segmenter gives the deformation mask (pixel
 probability >= thresholds.mask_probability). A pair is an alert when its score passes the threshold
 (calibrated in the checkpoint unless configured) and its deformed area passes thresholds.min_area_km2;
-`monitor.persistence` may further ask overlapping pairs to agree.
+`monitor.persistence` may further ask overlapping pairs to agree, and `monitor.baseline` keeps the backlog,
+training pairs and unusable pairs from alerting (the cycle applies both: `hmc evaluate` scores through
+`assess` too, and judges the gates alone).
+A row names the volcano inside the pair's frame nearest its detection (or the frame's centre), as people
+write it; none, with `volcano_note` saying why, when the nearest listed volcano lies outside the frame.
 """
 
 from __future__ import annotations
@@ -94,13 +98,14 @@ class Scorer:
         t = self.cfg.thresholds
         alert = pred.score >= self.threshold and found.area_km2 >= t.min_area_km2 and found.area_km2 > 0
         where = found.centroid or (float(lat.mean()), float(lon.mean()))
-        volcano = self._volcano(*where)
+        place = self._volcano(*where, volcanoes.footprint(lat, lon))
         uid = pair_uid(str(pair["frame_id"]), primary, secondary)
         row = {
             "uid": uid,
             "frame_id": str(pair["frame_id"]),
-            "volcano": volcano.name if volcano else None,
-            "volcano_number": volcano.number if volcano else None,
+            "volcano": place.name,
+            "volcano_number": place.number,
+            "volcano_note": place.note,
             "primary_date": primary,
             "secondary_date": secondary,
             "score": pred.score,
@@ -112,7 +117,8 @@ class Scorer:
         }
         if not alert:
             return row, None
-        keep = ("uid", "frame_id", "volcano", "volcano_number", "primary_date", "secondary_date", "score")
+        keep = ("uid", "frame_id", "volcano", "volcano_number", "volcano_note", "primary_date")
+        keep += ("secondary_date", "score")
         alert_row = {
             "alert_id": uid,
             **{k: row[k] for k in keep},
@@ -126,14 +132,17 @@ class Scorer:
         }
         return row, alert_row
 
-    def _volcano(self, lat: float, lon: float) -> volcanoes.GvpVolcano | None:
+    def _volcano(self, lat: float, lon: float, frame: volcanoes.Bbox) -> volcanoes.Placement:
+        """The volcano of a detection at (lat, lon) in a frame of footprint `frame`: the listed one inside
+        the frame nearest it (platform.volcanoes.place), named as people write it; none with a note when
+        the nearest listed volcano lies outside the frame."""
         table = self.cfg.volcanoes or volcanoes.DEFAULT_GVP
         try:
-            return volcanoes.nearest(lat, lon, table, self.cfg.max_volcano_km)
+            return volcanoes.place(lat, lon, frame, table, self.cfg.max_volcano_km)
         except volcanoes.VolcanoTableError:
             if self.cfg.volcanoes:  # a table the user named must be readable
                 raise
-            return None  # no GVP table beside this checkout: alerts name no volcano
+            return volcanoes.Placement(None, "no volcano list")  # no GVP table beside this checkout
 
 
 def new_pairs(pairs: Sequence[Mapping[str, Any]], done: set[str]) -> list[Mapping[str, Any]]:

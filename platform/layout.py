@@ -19,7 +19,10 @@ A store (`STORE`, any fsspec URL) holds::
     monitor/scores.parquet               every pair the monitor scored (schema: monitor/tables.py)
     monitor/alerts.parquet               one row per detection (schema: monitor/tables.py)
     monitor/alerts.geojson               the same alerts as a GeoJSON FeatureCollection
+    monitor/episodes.parquet             unrest episodes, recomputed every cycle (schema: monitor/episodes.py)
+    monitor/episodes.geojson             the same episodes as a GeoJSON FeatureCollection
     monitor/state/                       the monitor's cycle journal (restart without loss or repeat)
+    monitor/state/cycle.json             the latest cycle: number, phase, start time (monitor/journal.py)
 
 A results folder (`RESULTS`) holds `checkpoints/<RUN>/checkpoint_*/` with the files named in
 :class:`CheckpointFiles`, `results.parquet`, `runs/<RUN>.json`, `history/<RUN>.jsonl`, the summary
@@ -287,7 +290,8 @@ class StoreLayout(_Root):
 
 @dataclass(frozen=True)
 class MonitorFiles:
-    """The monitor's outputs under one store (tables described in monitor/tables.py)."""
+    """The monitor's outputs under one store (tables described in monitor/tables.py, monitor/episodes.py
+    and docs/monitoring.md)."""
 
     url: str
 
@@ -304,8 +308,21 @@ class MonitorFiles:
         return storage.join(self.url, "alerts.geojson")
 
     @property
+    def episodes(self) -> str:
+        return storage.join(self.url, "episodes.parquet")
+
+    @property
+    def episodes_geojson(self) -> str:
+        return storage.join(self.url, "episodes.geojson")
+
+    @property
     def state(self) -> str:
         return storage.join(self.url, "state")
+
+    @property
+    def cycle(self) -> str:
+        """The latest cycle's record (number, phase, start time; monitor/journal.py)."""
+        return storage.join(self.state, "cycle.json")
 
 
 class CheckpointFiles:

@@ -9,6 +9,7 @@ from the latest checkpoint. At the end the best weights (lowest validation loss)
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import math
 import tempfile
@@ -18,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -320,14 +323,45 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[s
     return state, best_weights
 
 
-def input_record(run: RunConfig, spec: InputSpec, weights: str) -> dict[str, Any]:
-    """The checkpoint's `input.json`: the input specification `hmc predict` rebuilds the input from."""
-    return {
+TRAINED_UNTIL_KEY = "trained_until"
+"""Key in a checkpoint's `input.json`: the latest secondary date (YYYY-MM-DD) of the train and validation
+pairs the run used; the monitor alerts only on pairs acquired after it by default (monitor/baseline.py)."""
+
+
+def input_record(
+    run: RunConfig, spec: InputSpec, weights: str, trained_until: dt.date | None = None
+) -> dict[str, Any]:
+    """The checkpoint's `input.json`: the input specification `hmc predict` rebuilds the input from, and
+    (when the data says) the last acquisition the run trained or validated on."""
+    record: dict[str, Any] = {
         "in_channels": spec.in_channels,
         "task": run.task,
         "weights": weights,
         "input_spec": spec.model_dump(mode="json"),
     }
+    if trained_until is not None:
+        record[TRAINED_UNTIL_KEY] = trained_until.isoformat()
+    return record
+
+
+def latest_secondary_date(*datasets: object) -> dt.date | None:
+    """The latest secondary date of the pairs behind `datasets` (their `rows`: the catalog's pair rows, or
+    series rows with `secondary_dates`); None when no dataset says (a source without catalog rows)."""
+    latest: dt.date | None = None
+    for ds in datasets:
+        rows = getattr(ds, "rows", None)
+        if not isinstance(rows, pa.Table) or rows.num_rows == 0:
+            continue
+        if "secondary_date" in rows.column_names:
+            column = rows.column("secondary_date")
+        elif "secondary_dates" in rows.column_names:
+            column = pc.list_flatten(rows.column("secondary_dates"))
+        else:
+            continue
+        value = pc.max(column).as_py()
+        if value is not None and (latest is None or value > latest):
+            latest = value
+    return latest
 
 
 def _epoch_metrics(
@@ -387,7 +421,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     report = _Reporter(rank, config.get("history"), mlflow, run.run_id)
     common = {
         CheckpointFiles.RUN: run.model_dump(mode="json"),
-        CheckpointFiles.INPUT: input_record(run, spec, built.weights),
+        CheckpointFiles.INPUT: input_record(
+            run, spec, built.weights, latest_secondary_date(train_ds, val_ds)
+        ),
     }
     for epoch in range(start_epoch, run.epochs):
         started = time.perf_counter()

@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 from hephaestus.platform.dataspec import DataSpec
 from hephaestus.platform.layout import StoreLayout
 
-TIMESTAMPS = ("scored_at", "detected_at")
+TIMESTAMPS = ("scored_at", "detected_at", "cycle")
+"""Columns that say when (at what time, in which cycle) a row was written, not what it says."""
 
 
 def random_segmenter(folder: Path, seed: int = 0) -> Path:
@@ -37,7 +38,7 @@ def random_segmenter(folder: Path, seed: int = 0) -> Path:
 
 
 def table_rows(store: Path, leave_out: tuple[str, ...] = ()) -> dict[str, list[dict[str, Any]]]:
-    """The monitor tables' rows, timestamps left out (they say when a row was written, not what it says)."""
+    """The monitor tables' rows, TIMESTAMPS left out (they say when a row was written, not what it says)."""
     files = StoreLayout(str(store)).monitor
     out = {}
     for name, url in (("scores", files.scores), ("alerts", files.alerts)):
