@@ -24,12 +24,22 @@ def dashboard(
         "monitor's, ../shared/data/volcanoes/, when present; without one, volcanoes are listed, not drawn).",
         callback=normalise_url,
     ),
+    pair_image_cycles: int | None = typer.Option(
+        None,
+        "--pair-image-cycles",
+        min=0,
+        help="Draw pairs' images only for alerted pairs and the pairs of the latest N monitoring cycles "
+        "(a large store's first build); every pair keeps its page. Default: every pair's image.",
+    ),
 ) -> None:
-    """Static site: map of frames and volcanoes, score timelines, alert pages, STAC browser."""
-    write_dashboard(store_url, out, volcanoes)
+    """Static site: status board (volcanoes by status, map, episodes, alerts), volcano timelines, every
+    scored pair, alert pages with GeoTIFFs, STAC browser."""
+    write_dashboard(store_url, out, volcanoes, pair_image_cycles)
 
 
-def write_dashboard(store_url: str, out: str, volcanoes: str | None = None) -> None:
+def write_dashboard(
+    store_url: str, out: str, volcanoes: str | None = None, pair_image_cycles: int | None = None
+) -> None:
     """Write the site of `store_url` to `out` and say what was drawn: what `hmc dashboard` runs. Without a
     volcano list, the monitor's default GVP list is used where present."""
     from hephaestus.monitor.dashboard import build_dashboard
@@ -41,11 +51,17 @@ def write_dashboard(store_url: str, out: str, volcanoes: str | None = None) -> N
         volcanoes = str(DEFAULT_GVP)
 
     report = build_dashboard(
-        store_url, out, volcano_table=volcanoes, progress=lambda m: typer.echo(m, err=True)
+        store_url,
+        out,
+        volcano_table=volcanoes,
+        progress=lambda m: typer.echo(m, err=True),
+        pair_image_cycles=pair_image_cycles,
     )
     typer.echo(
         f"dashboard: {report.frames} frames, {report.volcanoes} volcanoes, {report.alerts} alerts; "
-        f"{report.pages} pages, {report.images} images drawn, {report.kept_images} unchanged"
+        f"{report.pages} pages, {report.images} images drawn, {report.kept_images} unchanged; "
+        f"{report.pair_images} pair images drawn, {report.kept_pair_images} unchanged; "
+        f"{report.geotiffs} GeoTIFFs written, {report.kept_geotiffs} unchanged"
     )
     for alert_id in report.skipped_images:
         typer.echo(f"warning: alert {alert_id}: no interferogram (see its page)", err=True)

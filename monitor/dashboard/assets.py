@@ -18,7 +18,7 @@ from hephaestus.platform.errors import PlatformRuntimeError
 BASEMAP_PACKAGE = "cartopy"
 BASEMAP_PATH = ("data", "raster", "natural_earth", "50-natural-earth-1-downsampled.png")
 BASEMAP_LICENCE = ("data", "LICENSE")
-OWN_FILES = ("site.css", "map.js")
+OWN_FILES = ("site.css", "map.js", "board.js")
 
 
 class AssetMissingError(PlatformRuntimeError):
@@ -55,6 +55,6 @@ def site_assets() -> dict[str, bytes]:
         "Made with Natural Earth. Free vector and raster map data @ naturalearthdata.com (public domain).\n\n"
         f"Cartopy's note on its data files:\n{data_licence}\n\n"
         f"Cartopy {dist.version} licence:\n{licence}\n\n"
-        "site.css, map.js: part of the Hephaestus Minicubes platform (MIT).\n"
+        "site.css, map.js, board.js: part of the Hephaestus Minicubes platform (MIT).\n"
     ).encode()
     return out

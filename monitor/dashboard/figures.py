@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 
@@ -25,22 +28,26 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def timeline_png(rows: list[dict], title: str) -> bytes:
-    """Scores against the secondary date, one colour per frame; alerts as red triangles. Points, no
-    lines: pairs of one secondary date may have several primaries, so a line would zigzag."""
-    fig = Figure(figsize=(8.0, 2.8))
-    ax = fig.add_subplot()
+EPISODE_COLOURS = {"opened": "#e4002b", "ongoing": "#f08c00", "ended": "#8a96a3"}
+"""Shading of an episode on a timeline, by its status (monitor/episodes.py)."""
+
+
+def timeline_png(rows: list[dict], title: str, episodes: list[dict] | None = None) -> bytes:
+    """Score (top) and deformed area (bottom) against the secondary date, one colour per frame; alerts as
+    red triangles; episodes shaded from their start to their end date. Points, no lines: pairs of one
+    secondary date may have several primaries, so a line would zigzag."""
+    fig = Figure(figsize=(8.0, 4.2))
+    ax, area_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     frames = sorted({r["frame_id"] for r in rows})
     for k, frame in enumerate(frames):
         mine = [r for r in rows if r["frame_id"] == frame]
+        style = {"ms": 5, "alpha": 0.8, "color": f"C{k % 10}"}
         ax.plot(
-            [r["secondary_date"] for r in mine],
-            [r["score"] for r in mine],
-            "o",
-            ms=5,
-            alpha=0.8,
-            color=f"C{k % 10}",
-            label=plain(frame),
+            [r["secondary_date"] for r in mine], [r["score"] for r in mine], "o", label=plain(frame), **style
+        )
+        sized = [r for r in mine if r.get("deformed_area_km2") is not None]
+        area_ax.plot(
+            [r["secondary_date"] for r in sized], [r["deformed_area_km2"] for r in sized], "o", **style
         )
     alerted = [r for r in rows if r["alert"]]
     if alerted:
@@ -53,15 +60,31 @@ def timeline_png(rows: list[dict], title: str) -> bytes:
             label="alert",
             zorder=5,
         )
+    shaded = set()
+    for ep in episodes or []:
+        colour = EPISODE_COLOURS.get(str(ep.get("status")), EPISODE_COLOURS["ended"])
+        label = None if ep.get("status") in shaded else f"episode ({plain(str(ep.get('status')))})"
+        shaded.add(ep.get("status"))
+        for axis in (ax, area_ax):
+            axis.axvspan(ep["start_date"], ep["end_date"], color=colour, alpha=0.15, lw=0, label=label)
+            label = None
     if not rows:
         ax.text(0.5, 0.5, "no scores yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("deformation score")
-    ax.set_xlabel("secondary date")
-    ax.set_title(plain(title))
-    ax.grid(alpha=0.3)
+    area_ax.set_ylabel("deformed area (km²)")
+    area_ax.set_xlabel("secondary date")
+    fig.suptitle(plain(title))
+    for axis in (ax, area_ax):
+        axis.grid(alpha=0.3)
     if rows:
-        ax.legend(loc="upper left", fontsize=7, ncols=min(4, len(frames) + 1))
+        ax.legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.01),
+            fontsize=7,
+            ncols=min(4, len(frames) + 1 + len(shaded)),
+            frameon=False,
+        )
     fig.autofmt_xdate()
     return _png(fig)
 
@@ -121,6 +144,82 @@ def pair_png(
     ax.set_ylabel("latitude")
     ax.set_title(plain(title), fontsize=10)
     return _png(fig)
+
+
+STRIP_PANEL_PIXELS = 240
+"""A pair's compact image: each panel decimated to at most this many pixels a side."""
+STRIP_GAP = 4
+"""White pixels between two panels of a pair's compact image."""
+STRIP_PANELS = ("wrapped phase", "coherence", "annotated mask")
+
+
+@dataclass(frozen=True)
+class StripGrid:
+    """Where a pair's compact image puts the frame: panel size (pixels), decimation step, and the
+    lon/lat of its top-left pixel edge and pixel size (degrees, before decimation), so that a page can
+    draw a polygon over a panel."""
+
+    panel_width: int
+    panel_height: int
+    step: int
+    west: float
+    north: float
+    dlon: float
+    dlat: float
+
+    @property
+    def width(self) -> int:
+        return len(STRIP_PANELS) * self.panel_width + (len(STRIP_PANELS) - 1) * STRIP_GAP
+
+    def pixel(self, lon: float, lat: float, panel: int) -> tuple[float, float]:
+        """(x, y) in the image's pixels of a lon/lat point drawn over `panel`."""
+        x = (lon - self.west) / self.dlon / self.step + panel * (self.panel_width + STRIP_GAP)
+        return x, (self.north - lat) / self.dlat / self.step
+
+
+def strip_grid(lat: np.ndarray, lon: np.ndarray) -> StripGrid:
+    """The compact image's grid of a cube grid (pixel-centre coordinates, any latitude order)."""
+    step = max(1, math.ceil(max(lat.size, lon.size) / STRIP_PANEL_PIXELS))
+    dlon = abs(float(lon[1] - lon[0])) if lon.size > 1 else 0.001
+    dlat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.001
+    return StripGrid(
+        math.ceil(lon.size / step),
+        math.ceil(lat.size / step),
+        step,
+        float(lon.min()) - dlon / 2,
+        float(lat.max()) + dlat / 2,
+        dlon,
+        dlat,
+    )
+
+
+def pair_strip_png(
+    phase: np.ndarray, coherence: np.ndarray, annotated: np.ndarray | None, lat: np.ndarray
+) -> bytes:
+    """A pair's compact image, north up: wrapped phase | coherence | annotated mask (cyan) over a grey
+    phase. No figure layout (an image per pair of a whole store must be cheap): the panels' titles and the
+    predicted mask are drawn by the page (`StripGrid`), so this image does not change when an alert does."""
+    if lat.size > 1 and lat[0] < lat[-1]:  # south up in the cube: flip to north up
+        phase, coherence = phase[::-1], coherence[::-1]
+        annotated = None if annotated is None else annotated[::-1]
+    step = max(1, math.ceil(max(phase.shape) / STRIP_PANEL_PIXELS))
+    phase, coherence = phase[::step, ::step], coherence[::step, ::step]
+    nodata = ~np.isfinite(phase) | (phase == 0)  # 0 is LiCSAR's no-data
+    cyclic = colormaps["twilight"]((np.nan_to_num(phase) + np.pi) / (2 * np.pi))
+    cyclic[nodata] = (1.0, 1.0, 1.0, 1.0)
+    coh = np.clip(np.nan_to_num(coherence) / 255.0, 0.0, 1.0)
+    grey = colormaps["gray"](coh)
+    grey[nodata] = (1.0, 1.0, 1.0, 1.0)
+    masked = np.repeat(0.55 + 0.35 * (cyclic[..., :3].mean(axis=-1, keepdims=True)), 3, axis=-1)
+    masked = np.concatenate([masked, np.ones(masked.shape[:2] + (1,))], axis=-1)
+    if annotated is not None:
+        hit = annotated[::step, ::step] > 0
+        masked[hit] = [*(int(TRUE_COLOUR[i : i + 2], 16) / 255 for i in (1, 3, 5)), 1.0]
+    gap = np.ones((phase.shape[0], STRIP_GAP, 4))
+    strip = np.concatenate([cyclic, gap, grey, gap, masked], axis=1)[..., :3]  # RGB: a third smaller
+    buf = io.BytesIO()
+    imsave(buf, (strip * 255).round().astype(np.uint8), format="png")
+    return buf.getvalue()
 
 
 def iso(day: dt.date | None) -> str:

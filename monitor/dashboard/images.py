@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MANIFEST = f"{DATA}/images.json"
 """Where a site keeps its images' digests (relative to the site root)."""
 
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 """Part of every digest: raise it when figures.py draws differently, so that every image is redrawn."""
 
 
@@ -39,6 +39,8 @@ class ImageLedger:
         self.previous: dict[str, dict[str, str]] = {}
         self.current: dict[str, dict[str, str]] = {}
         self.reused = 0
+        self.kept_paths: list[str] = []
+        """The files kept by this build (site-relative), in the order asked."""
         try:
             doc = json.loads(storage.read_bytes(storage.join(site, *MANIFEST.split("/"))))
             images = doc.get("images") if isinstance(doc, dict) else None
@@ -72,6 +74,7 @@ class ImageLedger:
             return None
         self.current[rel] = before
         self.reused += 1
+        self.kept_paths.append(rel)
         return before
 
     def record(self, rel: str, key: str, caption: str = "") -> None:
