@@ -1,11 +1,13 @@
 """One zarr array as the chunk reader sees it: its layout, chunk keys, shard indexes and chunk decoding.
 
 `ArrayReader(array)` decides from the array's metadata whether the reader's fast path applies (`fast`):
-  v2: one numcodecs compressor (or none), C order, no filters (the published layout);
+  v2: one numcodecs compressor (or none), C order, no filters (the published layout), or the platform's
+      checksummed v2 chain: one of blosc / zstd / gzip as the filter, numcodecs' `crc32` as compressor;
   v3: `bytes` + at most one of blosc / zstd / gzip + optionally `crc32c`, optionally inside a
       `sharding_indexed` codec (the platform layout: 128 x 128 inner chunks in whole-slice shards).
-Checksums are verified as zarr verifies them: a chunk (or shard index) whose stored CRC-32C does not
-match its bytes raises `ChunkChecksumError` (`checksum.verify`; the compiled path checks in place.py).
+Checksums are verified as zarr verifies them: a chunk (or shard index) whose stored CRC-32C (v2: CRC-32)
+does not match its bytes raises `IntegrityError` (`checksum.verify`, `checksum.verify_crc32_first`; the
+compiled path checks CRC-32C in place.py, v2 checksummed chunks are decoded here, one per window).
 Anything else is left to zarr's own reader (`fast` False). For a fast array it owns the per-array state
 the reader keeps between batches: the memo of chunk keys (zarr's own `encode_chunk_key`, capped at
 `MAX_CACHED_CHUNK_KEYS`), the shard indexes read once per shard (least recently used out beyond
@@ -23,7 +25,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 
-from hephaestus.train.data.checksum import CRC_BYTES, verify
+from hephaestus.train.data.checksum import CRC_BYTES, verify, verify_crc32_first
 from hephaestus.train.data.fetch import Range
 from hephaestus.train.data.window import EMPTY, Window, axis_pieces
 
@@ -33,12 +35,30 @@ _V3_COMPRESSORS = {BloscCodec: numcodecs.Blosc, ZstdCodec: numcodecs.Zstd, GzipC
 _DECOMPRESS = {numcodecs.Blosc: numcodecs.blosc.decompress, numcodecs.Zstd: numcodecs.zstd.decompress}
 """numcodecs' C decompressors, called directly: the codec objects' `decode` wraps them in buffer checks
 that cost about as much as decoding a 128 x 128 chunk."""
+_V2_FILTER_COMPRESSORS = (numcodecs.Blosc, numcodecs.Zstd, numcodecs.GZip)
+"""Compressors the reader decodes in a checksummed v2 chain's filter slot."""
 MAX_CACHED_SHARD_INDEXES = 1024
 """Shard indexes kept per array (least recently used dropped first): a long run over a whole dataset
 (hundreds of thousands of shards) must not grow a worker's memory without bound; one index of a
 1500 px slice in 128 px chunks is 2.3 kB, so the cap holds an array's cache under ~2.5 MB."""
 MAX_CACHED_CHUNK_KEYS = 65536
 """Memoised chunk-key lookups per array before the memo is cleared (same reason)."""
+
+
+def _v2_decoder(filters: Sequence[object] | None, compressor: object) -> tuple[bool, object | None, bool]:
+    """(supported, decoder, checksummed) for a v2 chain: a compressor (or none) and no filters, or the
+    platform's checksummed chain (`ingest.encoding.v2_checksummed`): one compressor as the only filter and
+    numcodecs' `crc32` (checksum first, its default) as the compressor."""
+    if not filters:
+        return True, compressor, False
+    if (
+        len(filters) == 1
+        and type(compressor) is numcodecs.CRC32
+        and getattr(compressor, "location", "start") == "start"
+        and type(filters[0]) in _V2_FILTER_COMPRESSORS
+    ):
+        return True, filters[0], True
+    return False, None, False
 
 
 def _numcodecs_decoder(codecs: Sequence[object]) -> tuple[bool, object | None, str, bool]:
@@ -70,6 +90,8 @@ class ArrayReader:
         self.crc = False
         """Every stored chunk ends in the CRC-32C of its bytes (zarr's `crc32c` codec, last in the chain)."""
         self._index_crc = False
+        self.crc32_first = False
+        """v2: every stored chunk starts with the CRC-32 of its bytes (numcodecs' `crc32` as compressor)."""
         meta = array.metadata
         prefix = array.path.strip("/")
         self._prefix = f"{prefix}/" if prefix else ""
@@ -78,9 +100,10 @@ class ArrayReader:
             if meta.zarr_format == 2:
                 self.chunks = tuple(int(c) for c in meta.chunks)
                 self.store_chunks = self.chunks
-                if meta.filters or meta.order != "C" or self.dtype.kind in "OUSV":
+                ok, self._decoder, self.crc32_first = _v2_decoder(meta.filters, meta.compressor)
+                if not ok or meta.order != "C" or self.dtype.kind in "OUSV":
                     return
-                self._decoder, self._chunk_dtype = meta.compressor, self.dtype
+                self._chunk_dtype = self.dtype
             else:
                 self.store_chunks = tuple(int(c) for c in meta.chunk_grid.chunk_shape)
                 codecs = list(meta.codecs)
@@ -265,13 +288,20 @@ class ArrayReader:
         return (
             self._plane is not None
             and self._native
+            and not self.crc32_first  # place.py checks CRC-32C only: v2 chunks are checked in `decode`
             and (self._decoder is None or type(self._decoder) is numcodecs.Blosc)
         )
 
     def reads_into(self) -> bool:
         """Whether a stored chunk's bytes are its 2-D slice as is (a local read can land in the tile):
         not when they end in a checksum, which must be checked before the bytes are used."""
-        return self._plane is not None and self._decompress is None and self._native and not self.crc
+        return (
+            self._plane is not None
+            and self._decompress is None
+            and self._native
+            and not self.crc
+            and not self.crc32_first
+        )
 
     def lead_in_chunk(self, lead: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(i % c for i, c in zip(lead, self.chunks[:-2], strict=True))
@@ -285,6 +315,8 @@ class ArrayReader:
             return self._fill[lead_in_chunk]
         if self.crc:
             data = verify(data, "chunk")
+        elif self.crc32_first:
+            data = verify_crc32_first(data, "chunk")
         if self._decompress is not None:
             data = self._decompress(data)
         if self._plane is not None:  # one 2-D slice per chunk (every cube raster): no lead to index

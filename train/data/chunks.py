@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from hephaestus.platform.errors import IntegrityError
 from hephaestus.train.data.array_reader import ArrayReader
 from hephaestus.train.data.checksum import CRC_BYTES
 from hephaestus.train.data.fetch import Fetcher, Range
@@ -53,8 +54,7 @@ def read_tiles(
             shards = reader.shard_keys(w, rc0, cc0, nr, nc) if reader.sharded else ()
             plans.append((n, reader, w, (rc0, cc0, nr, nc, r_in, c_in), shards))
         else:
-            piece = np.asarray(reader.array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
-            yield n, Tiles(piece[None, None], 0, 0, 1)
+            yield n, Tiles(_read_with_zarr(reader, w)[None, None], 0, 0, 1)
     index_needs: dict[tuple[int, str], tuple[ArrayReader, tuple[str, Range]]] = {}
     for _, reader, _, _, shards in plans:
         for key in shards:
@@ -92,6 +92,18 @@ def read_tiles(
             written += data is not None
             reader.decode_into(data, lead, slot)
         yield n, Tiles(tiles, r_in, c_in, written)
+
+
+def _read_with_zarr(reader: ArrayReader, w: Window) -> np.ndarray:
+    """A window read by zarr's own reader. numcodecs' checksum codecs (`crc32`, `adler32`, ...) raise a
+    bare RuntimeError on a mismatch: it becomes the IntegrityError the fast path raises."""
+    try:
+        return np.asarray(reader.array[(*w.lead, slice(w.r0, w.r1), slice(w.c0, w.c1))])
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())
+        if "checksum" not in reason.lower():
+            raise
+        raise IntegrityError(f"chunk: checksum mismatch ({reason})") from exc
 
 
 def _read_local_tiles(

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from hephaestus.platform.figure_text import plain
+
 
 def plot_sample(sample: Mapping[str, Any], channel_names: Sequence[str], steps: int, per_step: int) -> Figure:
     """Returns a Figure (no pyplot state): rows phase / coherence / mask, one column per step."""
@@ -28,5 +30,5 @@ def plot_sample(sample: Mapping[str, Any], channel_names: Sequence[str], steps: 
         axes[2, t].set_title(f"step {t}: mask (union)" if steps > 1 else "mask", fontsize=8)
         axes[2, t].set_axis_off()
     label = int(np.asarray(sample.get("label", -1)))
-    fig.suptitle(f"sample {sample.get('id', '?')} label {label}")
+    fig.suptitle(plain(f"sample {sample.get('id', '?')} label {label}"))  # an id is data: never markup
     return fig
