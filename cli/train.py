@@ -276,10 +276,32 @@ def train(
         console.print(f"Ray's logs go to {log_file}")
     board = RunsBoard(out, [(run.run_id, run.epochs, run.task)], title="run")
     board.event("start", {"run_id": run.run_id})
-    with Live(board, console=console, refresh_per_second=1):
-        result = train_run(run, store_url, out, address=address)
-        board.event("done", {"run_id": run.run_id})
+    try:
+        with Live(board, console=console, refresh_per_second=1):
+            result = train_run(run, store_url, out, address=address)
+            board.event("done", {"run_id": run.run_id})
+    except KeyboardInterrupt:  # SIGINT / SIGTERM: what was saved by then; a re-run resumes from it
+        if not console.is_terminal:
+            console.line()  # Live leaves a pipe's last board line unended
+        # one line however long (no wrap at the console's width), the path printed as it is
+        console.print(_interrupted_line(run, out), soft_wrap=True, markup=False, highlight=False)
+        raise
     typer.echo(json.dumps(result.row(), default=str, indent=1))
+
+
+def _interrupted_line(run: RunConfig, out: str) -> str:
+    """What an interrupted `hmc train` leaves: the epochs its history recorded and where its checkpoints
+    are, which the same command resumes from."""
+    from hephaestus.platform.layout import ResultsLayout
+    from hephaestus.platform.storage import redact
+    from hephaestus.train import history
+
+    done = sum(1 for r in history.read(history.history_url(out, run.run_id)) if not r.get("done"))
+    where = redact(ResultsLayout(out).run_checkpoints(run.run_id))
+    return (
+        f"run {run.run_id} interrupted with {done} of {run.epochs} epochs trained; checkpoints in {where}; "
+        "the same command resumes from the last one saved"
+    )
 
 
 def predict(

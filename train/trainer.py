@@ -198,7 +198,8 @@ def train_run(
     t0 = time.perf_counter()
     with ray_session(address=address):
         signals.reinstall()  # ray.init replaced the CLI's SIGTERM handler (exit 143, not 15)
-        result = trainer_for(run, results_url, source, mlflow_uri, experiment).fit()
+        with signals.noticed():  # fit's own SIGINT handler aborts the run and exits 0 (or 1), unsaid
+            result = trainer_for(run, results_url, source, mlflow_uri, experiment).fit()
     seconds = time.perf_counter() - t0
     metrics = {k: v for k, v in (result.metrics or {}).items() if isinstance(v, int | float | bool)}
     if not metrics.get("done"):

@@ -12,12 +12,16 @@ import json
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from harness import HMC, Outcome, environment, run_hmc
+
+from hephaestus.platform import signals
+from hephaestus.platform.errors import signal_of
 
 TESTS = Path(__file__).resolve().parents[1]
 GRID = [
@@ -106,3 +110,135 @@ def test_sigterm_exits_143_with_ray_shut_down(store: Path, tmp_path: Path) -> No
     counts = _counts(outcome.stdout)
     assert counts["trained"] == len(_records(results)) and counts["not_run"] >= 1
     assert "SIGTERM" in outcome.error_lines[-1] and "Traceback" not in outcome.stdout
+
+
+TRAIN = ["--model", "mobilenetv3_large_100", "--weights", "random", "--crop-size", "32", "--batch-size", "4"]
+"""One small classifier run of `hmc train` (a few seconds an epoch once Ray is up)."""
+RUN_ID = "mobilenetv3_large_100-single-atm-s0-random"
+
+
+def _ray_processes(results: Path) -> dict[int, float]:
+    """The processes of the Ray session this run's command started (its GCS, raylet, agents and every
+    worker below them), by pid with their start time; the session is the one the run's log names."""
+    import psutil
+
+    found = re.search(
+        r"Ray session logs \(workers, raylet, GCS\): (\S+)", _text(results / "logs" / "ray.log")
+    )
+    if not found:
+        return {}
+    session = Path(found.group(1)).parent.name
+    procs = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(session in part for part in proc.info["cmdline"] or ()):
+            procs.add(proc)
+            procs.update(_descendants(proc))
+    return {p.pid: p.create_time() for p in procs if _alive(p)}
+
+
+def _descendants(proc: object) -> list:
+    import psutil
+
+    try:
+        return proc.children(recursive=True)  # type: ignore[attr-defined]
+    except psutil.Error:
+        return []
+
+
+def _alive(proc: object) -> bool:
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE  # type: ignore[attr-defined]
+    except psutil.Error:
+        return False
+
+
+def _left(processes: dict[int, float], wait: float = 15) -> list[int]:
+    """Those of `processes` (pid and start time) still running after at most `wait` seconds."""
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        left = []
+        for pid, started in processes.items():
+            try:
+                proc = psutil.Process(pid)
+                if proc.create_time() == started and _alive(proc):
+                    left.append(pid)
+            except psutil.Error:
+                pass
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _history(results: Path) -> list[dict]:
+    """Every epoch record of the run's history file, in the order written (a resumed run appends)."""
+    lines = _text(results / "history" / f"{RUN_ID}.jsonl").splitlines()
+    return [r for r in map(json.loads, lines) if not r.get("done")]
+
+
+def test_sigint_during_train_exits_130_says_where_the_checkpoints_are_and_resumes(
+    store: Path, tmp_path: Path
+) -> None:
+    """Ray Train's `fit` puts its own SIGINT handler in place (it aborts the run, then exits 0 or 1 with
+    nothing said); the command still exits 130 with one line naming the run and its checkpoints, Ray's
+    processes gone, and the same command picks the run up after the checkpoint it had saved."""
+    results = tmp_path / "results"
+    checkpoints = results / "checkpoints" / RUN_ID
+    argv = ["train", str(store), "--out", str(results), *TRAIN]
+    ray: dict[int, float] = {}
+
+    def trained_an_epoch() -> bool:  # Ray Train recorded a checkpoint: note Ray's processes, then signal
+        if not (checkpoints / "checkpoint_manager_snapshot.json").exists():
+            return False
+        ray.update(_ray_processes(results))
+        return True
+
+    outcome = signal_when([*argv, "--epochs", "50"], trained_an_epoch, signal.SIGINT, tmp_path)
+    assert outcome.rc == 130, outcome.stdout[-3000:]
+    lines = outcome.error_lines
+    assert "SIGINT" in lines[-1] and "Traceback" not in outcome.stdout, outcome.stdout[-3000:]
+    said = next((line for line in lines if "interrupted with" in line), "")
+    assert RUN_ID in said and str(checkpoints) in said and " of 50 epochs" in said, lines[-3:]
+    assert ray, "no Ray process of the run was seen"
+    assert not _left(ray), f"Ray processes left running: {_left(ray)}"
+    trained = len(_history(results))
+    assert trained >= 1 and any(checkpoints.glob("checkpoint_*"))
+    # the same command, one epoch further than the history reached: it resumes after a saved epoch
+    again = run_hmc([*argv, "--epochs", str(trained + 1)])
+    assert again.rc == 0, again.stderr[-2000:]
+    resumed = _history(results)[trained:]
+    assert resumed and 1 <= resumed[0]["start_epoch"] <= trained, resumed
+    assert resumed[0]["epoch"] == resumed[0]["start_epoch"] and resumed[-1]["epoch"] == trained
+
+
+def test_a_signal_that_another_handler_swallows_still_ends_the_block_as_an_interrupt() -> None:
+    """`signals.noticed` (what `train_run` wraps Ray Train's `fit` in): a SIGINT taken by a handler that
+    exits 0 (Ray Train's) or by one that just returns still ends the block as the interrupt; a block
+    without a signal keeps its own ending; the wakeup descriptor is given back."""
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt) as stop:
+            with signals.noticed():
+                signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(0))
+                signal.raise_signal(signal.SIGINT)
+        assert signal_of(stop.value) == signal.SIGINT and isinstance(stop.value.__cause__, SystemExit)
+        with pytest.raises(KeyboardInterrupt) as stop:
+            with signals.noticed():
+                signal.signal(signal.SIGINT, lambda signum, frame: None)
+                signal.raise_signal(signal.SIGINT)
+        assert signal_of(stop.value) == signal.SIGINT
+        with pytest.raises(ValueError, match="its own"):
+            with signals.noticed():
+                raise ValueError("its own")
+        with signals.noticed():
+            pass
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -54,8 +54,12 @@ class OpenCube:
         if self._dem is None:
             out = np.empty(dem.shape, dtype=np.float32)
             window = Window((), 0, self.height, 0, self.width)
-            for _, piece, dst in read_windows([(dem, window)], self.fetcher):
-                out[dst] = piece
+            try:
+                for _, piece, dst in read_windows([(dem, window)], self.fetcher):
+                    out[dst] = piece
+            except ValueError as exc:  # a checksum mismatch or undecodable bytes: name the cube and variable
+                reason = " ".join(str(exc).split())
+                raise CubeUnreadableError(f"{redact(self.url)}: dem (whole frame): {reason}") from exc
             self._dem = out
         return self._dem
 
