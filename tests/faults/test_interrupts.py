@@ -183,6 +183,7 @@ def _history(results: Path) -> list[dict]:
     return [r for r in map(json.loads, lines) if not r.get("done")]
 
 
+@pytest.mark.slow  # two `hmc train` processes: minutes on 2 cores
 def test_sigint_during_train_exits_130_says_where_the_checkpoints_are_and_resumes(
     store: Path, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from hephaestus.cli.app import app
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.timeout(1800)]  # the floor test runs by default; the others are slow
 
 FLOOR = 0.85
 """Whole-frame AUROC the trained fixture must reach on the unseen feed (measured: see the report)."""
@@ -72,6 +72,7 @@ def test_evaluate_reports_frame_metrics_above_the_floor(trained: tuple[Path, Pat
     assert got["onset_delay"]["episodes"] == 2  # one onset per volcano of the feed
 
 
+@pytest.mark.slow
 def test_threshold_flag_and_persistence_change_the_alerts(trained: tuple[Path, Path]) -> None:
     classifier, store = trained
     never = _evaluate(str(classifier), str(store), "--threshold", "1.0")
@@ -83,6 +84,7 @@ def test_threshold_flag_and_persistence_change_the_alerts(trained: tuple[Path, P
     assert strict["frame_auroc"] == loose["frame_auroc"]  # scores do not depend on the rule
 
 
+@pytest.mark.slow
 def test_a_calibrated_checkpoint_threshold_is_used(trained: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 
