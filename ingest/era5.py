@@ -123,15 +123,10 @@ def _cf_decode(var: object, raw: np.ndarray) -> np.ndarray:
 def read_hour(entry: Era5File, time_index: int) -> Hour:
     """One hour of an indexed file, read with netCDF4 alone (bytes through fsspec when remote): the axes and
     one time slice of each field, ~1 ms where xarray's open and load of the whole file took ~5."""
-    import netCDF4
 
     url = entry.url
     try:
-        if storage.is_local(url):
-            nc = netCDF4.Dataset(storage.normalize(url))
-        else:
-            nc = netCDF4.Dataset("era5.nc", memory=storage.read_bytes(url))
-        with nc:
+        with _open_netcdf(url) as nc:
             nc.set_auto_maskandscale(False)
             v = nc.variables
             fields = {}
@@ -229,14 +224,9 @@ def _limit(dim: str) -> int:
 def check_dimensions(url: str) -> None:
     """Refuse a file whose header declares a dimension past the documented limits, reading the header only
     (xarray's open decodes the time axis: 10 M declared steps cost gigabytes before any check could run)."""
-    import netCDF4
 
     try:
-        if storage.is_local(url):
-            nc = netCDF4.Dataset(storage.normalize(url))
-        else:
-            nc = netCDF4.Dataset("era5.nc", memory=storage.read_bytes(url))
-        with nc:
+        with _open_netcdf(url) as nc:
             sizes = {name: len(dim) for name, dim in nc.dimensions.items()}
     except (OSError, ValueError, RuntimeError) as exc:
         raise Era5Error(f"unreadable NetCDF {storage.redact(url)}: {exc}") from exc
@@ -452,3 +442,12 @@ def resample_hour(hour: Hour, entry: Era5File, time_index: int, grid: Grid) -> d
             )
         out[field] = res
     return out
+
+
+def _open_netcdf(url: str):  # type: ignore[no-untyped-def]
+    """A netCDF4 Dataset of a local file (opened in place) or of a remote one (read into memory)."""
+    import netCDF4
+
+    if storage.is_local(url):
+        return netCDF4.Dataset(storage.normalize(url))
+    return netCDF4.Dataset("era5.nc", memory=storage.read_bytes(url))

@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 
 from hephaestus.platform import schema, storage
 from hephaestus.platform.layout import CheckpointFiles
+from hephaestus.train.frame_metrics import as_date
 from hephaestus.train.loop import TRAINED_UNTIL_KEY
 from hephaestus.train.predict import PredictError, resolve_checkpoint
 
@@ -59,15 +60,7 @@ class CheckpointTraining:
             return False
         if pair.get(schema.split_column(self.split_scheme)) not in TRAINING_SPLITS:
             return False
-        return self.trained_until is None or _date(pair["secondary_date"]) <= self.trained_until
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+        return self.trained_until is None or as_date(pair["secondary_date"]) <= self.trained_until
 
 
 def checkpoint_training(url: str) -> CheckpointTraining:
@@ -123,7 +116,7 @@ class Baseline:
             return "unusable"
         if any(t.trained_on(pair) for t in self.training):
             return "training_pair"
-        if self.since is not None and _date(pair["secondary_date"]) < self.since:
+        if self.since is not None and as_date(pair["secondary_date"]) < self.since:
             return "before_since"
         return None
 

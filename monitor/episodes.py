@@ -31,6 +31,8 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
+from hephaestus.train.frame_metrics import as_date
+
 MAX_GAP_DAYS: Final = 36
 """Largest gap (days) between an episode's last secondary date and an alert's primary date that still
 continues the episode: three 12-day Sentinel-1 repeats, so one or two pairs that miss do not split it."""
@@ -68,15 +70,7 @@ class _Episode:
 
     @property
     def end(self) -> dt.date:
-        return max(_date(a["secondary_date"]) for a in self.alerts)
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+        return max(as_date(a["secondary_date"]) for a in self.alerts)
 
 
 def volcano_key(row: Mapping[str, Any]) -> str:
@@ -90,7 +84,7 @@ def volcano_key(row: Mapping[str, Any]) -> str:
 def _area_trend(alerts: Sequence[Mapping[str, Any]]) -> float | None:
     """km2 per year: the least-squares slope of the deformed area against the secondary date."""
     points = [
-        (_date(a["secondary_date"]).toordinal() / 365.25, float(a["deformed_area_km2"]))
+        (as_date(a["secondary_date"]).toordinal() / 365.25, float(a["deformed_area_km2"]))
         for a in alerts
         if a.get("deformed_area_km2") is not None
     ]
@@ -109,10 +103,12 @@ def group_alerts(alerts: Sequence[Mapping[str, Any]], max_gap_days: int = MAX_GA
     out: list[_Episode] = []
     gap = dt.timedelta(days=max_gap_days)
     for key, rows in by_key.items():
-        rows = sorted(rows, key=lambda a: (_date(a["primary_date"]), _date(a["secondary_date"]), a["uid"]))
+        rows = sorted(
+            rows, key=lambda a: (as_date(a["primary_date"]), as_date(a["secondary_date"]), a["uid"])
+        )
         current: _Episode | None = None
         for a in rows:
-            if current is not None and _date(a["primary_date"]) <= current.end + gap:
+            if current is not None and as_date(a["primary_date"]) <= current.end + gap:
                 current.alerts.append(a)
             else:
                 current = _Episode(key, [a])
@@ -152,10 +148,10 @@ def episodes(
     quiet_after: dict[str, list[dt.date]] = {}
     for s in scores.to_pylist():
         if not s.get("alert"):
-            quiet_after.setdefault(volcano_key(s), []).append(_date(s["secondary_date"]))
+            quiet_after.setdefault(volcano_key(s), []).append(as_date(s["secondary_date"]))
     rows = []
     for ep in group_alerts(alerts.to_pylist(), max_gap_days):
-        by_time = sorted(ep.alerts, key=lambda a: (_date(a["secondary_date"]), _date(a["primary_date"])))
+        by_time = sorted(ep.alerts, key=lambda a: (as_date(a["secondary_date"]), as_date(a["primary_date"])))
         first, latest = by_time[0], by_time[-1]
         largest = max(ep.alerts, key=lambda a: a.get("deformed_area_km2") or 0.0)
         areas = [a["deformed_area_km2"] for a in ep.alerts if a.get("deformed_area_km2") is not None]
@@ -167,7 +163,7 @@ def episodes(
                 "volcano_number": first.get("volcano_number"),
                 "frame_ids": ",".join(sorted({str(a["frame_id"]) for a in ep.alerts})),
                 "status": _status(ep, quiet_after, latest_cycle, quiet_pairs),
-                "start_date": min(_date(a["primary_date"]) for a in ep.alerts),
+                "start_date": min(as_date(a["primary_date"]) for a in ep.alerts),
                 "end_date": ep.end,
                 "first_uid": first["uid"],
                 "latest_uid": latest["uid"],
