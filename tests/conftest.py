@@ -50,9 +50,9 @@ def s3_bucket(s3_server: str) -> str:
 def gcs_server() -> Iterator[str]:
     """A gcp-storage-emulator server; sets STORAGE_EMULATOR_HOST for gcsfs and Ray workers."""
     port = free_port()
-    exe = Path(sys.executable).with_name("gcp-storage-emulator")
+    launcher = Path(__file__).with_name("gcs_emulator.py")  # the emulator, its multipart parser fixed
     proc = subprocess.Popen(
-        [str(exe), "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"],
+        [sys.executable, str(launcher), "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

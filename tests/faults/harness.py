@@ -96,4 +96,5 @@ def assert_one_line(outcome: Outcome, rc: int, *names: str) -> str:
     for name in names:
         assert name in last, (name, last)
     assert "Traceback" not in outcome.stderr, outcome.stderr[-2000:]
+    print(f"[fault] exit {outcome.rc}: {last}")  # `pytest -s tests/faults` lists what each case printed
     return last
