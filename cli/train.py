@@ -286,6 +286,10 @@ def train(
         # one line however long (no wrap at the console's width), the path printed as it is
         console.print(_interrupted_line(run, out), soft_wrap=True, markup=False, highlight=False)
         raise
+    except Exception:
+        if not console.is_terminal:
+            console.line()  # the error line starts a line of its own, not the board's last
+        raise
     typer.echo(json.dumps(result.row(), default=str, indent=1))
 
 

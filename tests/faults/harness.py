@@ -93,6 +93,7 @@ def assert_one_line(outcome: Outcome, rc: int, *names: str) -> str:
     lines = outcome.error_lines
     assert lines, f"nothing on stderr (rc {outcome.rc})"
     last = lines[-1]
+    assert last.startswith("error:"), last  # a line of its own (not glued to a progress board's last line)
     for name in names:
         assert name in last, (name, last)
     assert "Traceback" not in outcome.stderr, outcome.stderr[-2000:]
