@@ -37,6 +37,9 @@ class DataSpec(Config):
     """Normalisation statistics: "train" (the catalog's train split only) or "authors" (their statistics.json)."""
     augment: bool = True
     """Augment the training split (the authors' pipeline)."""
+    augment_on: Literal["loader", "device"] = "device"
+    """Where the augmentation runs: "device" on whole batches in the training process, on its device (GPU,
+    else CPU), after the transfer; "loader" per sample in the DataLoader workers. Same draws, same result."""
     undersample: bool = True
     """Undersample the negatives of the training split each epoch."""
     windows: Literal["centred", "frame"] = "centred"

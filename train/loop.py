@@ -30,6 +30,7 @@ from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train import history, tracking
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.batch_augment import augment_on_device
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
 from hephaestus.train.losses import make_loss
@@ -166,6 +167,7 @@ def train_step(
 ) -> tuple[float, int]:
     """One optimiser step on a batch; returns (summed loss, samples). The one step of training
     (and of `tests/benchmarks/bench_train.py`, which feeds it loader batches and in-memory tensors)."""
+    batch = augment_on_device(batch, device)  # the batch's augmentation, where `augment_on` is "device"
     logits, target = _forward(model, batch, run, device)
     loss = loss_fn(logits, target)
     optimizer.zero_grad(set_to_none=True)

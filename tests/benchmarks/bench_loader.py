@@ -15,6 +15,10 @@ same crop windows:
   (d) raw + write: (c) plus copying each decoded piece into a new crop array (no normalisation): the
                  least a loader that hands out a fresh crop does; writing a 9.4 MB crop to memory that
                  is not in cache is a cost (c) leaves out ("ld/wr" in the table).
+  (e) augmented: on the default layout, (a) with the paper's augmentation as training runs it: the loader
+                 draws the parameters, the training process applies them to whole batches on its device
+                 (`augment_on: "device"`, `batch_augment`; here the CPU, `BATCH` crops a batch), and, for
+                 comparison, per sample in the loader (`augment_on: "loader"`, torchvision v2 on CPU).
 The headline divides (a) on the layout ingest writes by default (`ChunkingConfig().layout`) by (b) on
 the published layout, and (a) by (c) on that default layout.
 The process is pinned to one CPU and blosc / torch use one thread. Page cache is warm for all (each runs
@@ -56,6 +60,8 @@ warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specificati
 CANDIDATES = ("sharded-256-lz4", "sharded-128-lz4", "sharded-256-mixed", "sharded-128-mixed")
 """The zarr v3 layouts compared (ingest.encoding.LAYOUTS; the plain-chunk ones lose to shards, see README)."""
 GOAL_RATIO, GOAL_LIMIT = 10.0, 0.8
+BATCH = 8
+"""Crops per batch of the augmented figures (the batched augmentation's unit)."""
 
 
 def one_core() -> None:
@@ -119,6 +125,25 @@ def bench_loader(dataset: MinicubeDataset, crops) -> float:  # type: ignore[no-u
         return dataset[c[1]]
 
     return time_loop(one, crops)
+
+
+def bench_augmented(dataset: MinicubeDataset, crops, batch: int = BATCH) -> float:  # type: ignore[no-untyped-def]
+    """CPU seconds of loading `crops` and augmenting them as the dataset's `augment_on` says: "device"
+    collates `batch` crops and augments them in this process (`augment_on_device` on the CPU), as the
+    training step does; "loader" augments each crop in `__getitem__`."""
+    from hephaestus.train.data.batch_augment import augment_on_device
+
+    groups = [crops[i : i + batch] for i in range(0, len(crops), batch)]
+
+    def one(group):  # type: ignore[no-untyped-def]
+        items = []
+        for e, i, _, _ in group:
+            dataset.epoch = e
+            items.append(dataset[i])
+        collated = {key: torch.stack([x[key] for x in items]) for key in items[0] if key != "id"}
+        return augment_on_device(collated, torch.device("cpu"))
+
+    return time_loop(one, groups)
 
 
 def bench_reference(url: str, dataset: MinicubeDataset, crops, k: int) -> float:  # type: ignore[no-untyped-def]
@@ -185,15 +210,24 @@ def chunk_reads(
 
 def decoder_of(root: Path, var: str):  # type: ignore[no-untyped-def]
     """numcodecs' C decompressor of a variable, from its zarr metadata (v2 .zarray or v3 zarr.json);
-    None where it is stored uncompressed."""
+    None where it is stored uncompressed. Checksums (ingest's `checksummed` / `v2_checksummed`: a v2
+    CRC-32 before the compressed bytes, a v3 CRC-32C after them) are skipped, not verified."""
+    decoders = {None: None, "blosc": numcodecs.blosc.decompress, "zstd": numcodecs.zstd.decompress}
     if (root / var / ".zarray").exists():
-        name = json.loads((root / var / ".zarray").read_text())["compressor"]["id"]
-    else:
-        codecs = json.loads((root / var / "zarr.json").read_text())["codecs"]
-        if codecs[0]["name"] == "sharding_indexed":
-            codecs = codecs[0]["configuration"]["codecs"]
-        name = codecs[-1]["name"] if len(codecs) > 1 else None
-    return {None: None, "blosc": numcodecs.blosc.decompress, "zstd": numcodecs.zstd.decompress}[name]
+        meta = json.loads((root / var / ".zarray").read_text())
+        if meta["compressor"]["id"] != "crc32":
+            return decoders[meta["compressor"]["id"]]
+        inner = decoders[meta["filters"][0]["id"]]
+        return lambda data: inner(memoryview(data)[4:])
+    codecs = json.loads((root / var / "zarr.json").read_text())["codecs"]
+    if codecs[0]["name"] == "sharding_indexed":
+        codecs = codecs[0]["configuration"]["codecs"]
+    checked = codecs[-1]["name"].startswith("crc32")
+    codecs = [c for c in codecs if not c["name"].startswith("crc32")]
+    inner = decoders[codecs[-1]["name"] if len(codecs) > 1 else None]
+    if not checked or inner is None:
+        return inner  # uncompressed: the reader below takes the chunk's items and leaves the checksum
+    return lambda data: inner(memoryview(data)[:-4])
 
 
 def whole_chunk_dem(root: Path) -> bool:
@@ -264,7 +298,10 @@ def bench_raw(url: str, tile: int | None, dataset: MinicubeDataset, crops, k: in
         mask = np.zeros((k, k), dtype=np.int64)
         for f, off, n, decode, channel, dtype, chunk, src, dst in reads:
             data = fetch(f, off, n)
-            piece = np.frombuffer(data if decode is None else decode(data), dtype=dtype).reshape(chunk)[src]
+            piece = np.frombuffer(
+                data if decode is None else decode(data), dtype=dtype, count=chunk[0] * chunk[1]
+            )
+            piece = piece.reshape(chunk)[src]
             if channel < 0:
                 mask[dst] |= piece != 0
             else:
@@ -322,12 +359,15 @@ def run(size: int, epochs: int, k: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_loader_") as tmp_name:
         tmp = Path(tmp_name)
         ds = build_cube(size)
+        cube_sizes = {name: int(n) for name, n in ds.sizes.items()}
         layouts = write_layouts(ds, tmp)
         del ds
         kinds = ("single", "series")
         jobs: dict[tuple[str, str], dict] = {}
+        pair_rows_of: dict = {}
         for layout, (url, tile) in layouts.items():
             pairs = pair_rows(xr.open_zarr(url, consolidated=tile is None), url)
+            pair_rows_of[layout] = pairs
             for kind in kinds:
                 cfg = LoaderConfig(
                     store_url=str(tmp),
@@ -347,6 +387,18 @@ def run(size: int, epochs: int, k: int, rounds: int) -> dict:
                     "written": written,
                     "decoded": decoded,
                 }
+        augmented: dict[str, dict[str, MinicubeDataset]] = {}  # kind -> augment_on -> dataset
+        for kind in kinds:
+            base = jobs[(default, kind)]["dataset"]
+            augmented[kind] = {
+                where: MinicubeDataset(
+                    base.rows if kind == "single" else pair_rows_of[default],
+                    base.rows if kind == "series" else None,
+                    STATS,
+                    base.cfg.model_copy(update={"augment": True, "augment_on": where}),
+                )
+                for where in ("device", "loader")
+            }
         # the authors' approach: on their layout (the reference) and on ingest's default (information)
         authors_on = ("published", default) if default in layouts else ("published",)
         best: dict[tuple, float] = {}
@@ -364,6 +416,11 @@ def run(size: int, epochs: int, k: int, rounds: int) -> dict:
                     )
                 for key, fn in tries.items():
                     best[key] = min(best.get(key, float("inf")), fn())
+            for kind in kinds:
+                crops = jobs[(default, kind)]["crops"]
+                for where, dataset in augmented[kind].items():
+                    key = ("augmented", where, kind)
+                    best[key] = min(best.get(key, float("inf")), bench_augmented(dataset, crops))
         result: dict = {"frame": [size, size], "crop": k, "epochs": epochs, "rounds": rounds}
         result["default_layout"] = default
         result["layouts"] = {}
@@ -390,6 +447,28 @@ def run(size: int, epochs: int, k: int, rounds: int) -> dict:
                     row["authors_crops_per_s"] = n / best[("authors", layout, kind)]
                 entry[kind] = row
             result["layouts"][layout] = entry
+        result["modes"] = {}
+        for kind in kinds:
+            job = jobs[(default, kind)]
+            n = len(job["crops"])
+            result["modes"][kind] = {
+                "loader_crops_per_s": n / best[("loader", default, kind)],
+                "augmented_crops_per_s": n / best[("augmented", "device", kind)],
+                "augmented_in_loader_crops_per_s": n / best[("augmented", "loader", kind)],
+                "augment_ms_per_crop": 1000
+                * (best[("augmented", "device", kind)] - best[("loader", default, kind)])
+                / n,
+                "augment_in_loader_ms_per_crop": 1000
+                * (best[("augmented", "loader", kind)] - best[("loader", default, kind)])
+                / n,
+                "frame": [size, size],
+                "cube": cube_sizes,
+                "steps": job["dataset"].steps,
+                "channels": job["dataset"].in_channels,
+                "crop": k,
+                "crops": n,
+                "batch": BATCH,
+            }
     print_table(result)
     head = result["layouts"][default]
     pub = result["layouts"]["published"]

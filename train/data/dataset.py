@@ -185,19 +185,18 @@ class MinicubeDataset(Dataset):
         label = self.label(index, mask_np)
         image = torch.from_numpy(image_np)
         mask = torch.from_numpy(mask_np)
+        extra: dict[str, Any] = {}
         if self.cfg.augment:  # torchvision loads in seconds: only when augmenting
-            from hephaestus.train.data.augment import apply, augment_rng, draw
+            from hephaestus.train.data.augment import augment_item
 
-            params = draw(
-                self.cfg.augmentation, self.cfg.crop_size, augment_rng(self.cfg.seed, self.epoch, index)
-            )
-            image, mask = apply(image, mask, params)
+            image, mask, extra = augment_item(self.cfg, self.epoch, index, image, mask)
         spec = self.samples[index]
         return {
             "image": image,
             "mask": mask,
             "label": torch.tensor(label, dtype=torch.int64),
             "id": spec.id,
+            **extra,
         }
 
     def plot(self, sample: Mapping[str, Any]):  # type: ignore[no-untyped-def]
