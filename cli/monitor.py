@@ -1,13 +1,18 @@
 """`hmc monitor`: watch sources for new interferograms and turn each new pair into a score, maybe an alert.
 
 The command repeats one cycle of the monitoring stage (`hephaestus.monitor.cycle.run_cycle`: discover,
-ingest, update the catalog, score, alert) once or every DURATION, and prints what each cycle did.
+ingest, update the catalog, score, alert) once or every DURATION, and prints what each cycle did. A watch
+(`--every`) is one warm process (`hephaestus.monitor.watch.Watcher`: one Ray session, the models loaded
+once) and may update the dashboard after each cycle (`--dashboard SITE`, as `hmc dashboard` does).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +27,12 @@ from hephaestus.cli.common import (
 )
 from hephaestus.monitor.config import MonitorConfig
 from hephaestus.platform.errors import HephaestusError, PlatformRuntimeError, one_line
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from hephaestus.monitor.watch import Watcher
+    from hephaestus.platform.layout import MonitorFiles
 
 
 def monitor(
@@ -70,6 +81,14 @@ def monitor(
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help=field_help(MonitorConfig, "workers")),
     address: str | None = typer.Option(None, "--address", help=field_help(MonitorConfig, "address")),
+    dashboard: str | None = typer.Option(
+        None,
+        "--dashboard",
+        metavar="SITE",
+        help="after each cycle, update the static site at SITE as `hmc dashboard STORE --out SITE` "
+        "does (incremental: only changed images are drawn)",
+        callback=normalise_url,
+    ),
     config: Path | None = config_option("MonitorConfig"),
     sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
@@ -100,28 +119,48 @@ def monitor(
     ):  # a score stated with --set means that score, as in a YAML file
         cfg = cfg.model_copy(update={"threshold_from": "config"})
     maybe_print(cfg, print_config)
-    watch(cfg)
+    watch(cfg, dashboard)
 
 
-def watch(cfg: MonitorConfig) -> None:
+def watch(cfg: MonitorConfig, dashboard: str | None = None) -> None:
     """Run monitoring cycles (once, or every `cfg.every`) and print what each did: what `hmc monitor`
-    runs once its configuration is resolved. A failed frame fails a single cycle; a watch goes on."""
-    from hephaestus.monitor.cycle import MonitorCycleError, run_cycle
+    runs once its configuration is resolved. A failed frame fails a single cycle; a watch goes on.
+
+    One warm process (monitor/watch.py): the checkpoints load (and are checked to be one of each task)
+    before a cycle ingests anything and are kept until a checkpoint file changes; with `every`, one Ray
+    session serves every cycle's ingest. `dashboard`: a site updated after each cycle."""
+    from hephaestus.monitor.watch import Watcher
     from hephaestus.platform import storage
     from hephaestus.platform.layout import StoreLayout
 
     files = StoreLayout(cfg.store).monitor
     storage.check_url(cfg.store, "output")  # a store in a bucket that does not exist: refused, never created
-    if cfg.checkpoints:
-        from hephaestus.monitor.baseline import Baseline
-        from hephaestus.monitor.score import Scorer
+    after = None
+    if dashboard is not None:
+        from hephaestus.cli.dashboard import write_dashboard
 
-        Scorer(cfg)  # every checkpoint loads (and is one of each task) before a cycle ingests anything
-        Baseline.of_checkpoints(cfg.since, cfg.checkpoints)  # and its training record reads
+        storage.check_url(dashboard, "output")
+
+        def after(_report: object) -> None:
+            write_dashboard(cfg.store, dashboard, cfg.volcanoes)
+
+    with Watcher(cfg, after=after, keep_ray=cfg.every is not None) as watcher:
+        _cycles(cfg, watcher, files)
+    typer.echo(f"scores: {storage.redact(files.scores)}")
+    typer.echo(f"alerts: {storage.redact(files.alerts)} and {storage.redact(files.alerts_geojson)}")
+    typer.echo(f"episodes: {storage.redact(files.episodes)} and {storage.redact(files.episodes_geojson)}")
+
+
+def _cycles(cfg: MonitorConfig, watcher: Watcher, files: MonitorFiles) -> None:
+    """The watch loop: a cycle, its lines, a sleep until the next."""
+    from hephaestus.monitor.cycle import MonitorCycleError
+    from hephaestus.platform import storage
+
     done = 0
     while True:
         try:
-            report = run_cycle(cfg)
+            with _cycle_progress(watcher):
+                report = watcher.cycle()
         except HephaestusError as exc:
             if cfg.every is None or not isinstance(exc, PlatformRuntimeError):
                 raise
@@ -141,9 +180,37 @@ def watch(cfg: MonitorConfig) -> None:
         if cfg.every is None or (cfg.cycles is not None and done >= cfg.cycles):
             break
         time.sleep(cfg.every)
-    typer.echo(f"scores: {storage.redact(files.scores)}")
-    typer.echo(f"alerts: {storage.redact(files.alerts)} and {storage.redact(files.alerts_geojson)}")
-    typer.echo(f"episodes: {storage.redact(files.episodes)} and {storage.redact(files.episodes_geojson)}")
+
+
+@contextmanager
+def _cycle_progress(watcher: Watcher) -> Iterator[None]:
+    """Progress bars of one cycle (the platform's, transient): one a step that reports how far it is
+    (ingest tasks, catalog pairs scanned, pairs scored), shown from its first report on. None under a
+    live display of the caller's (`hmc demo`'s), which rich allows only one of."""
+    from rich.errors import LiveError
+
+    from hephaestus.cli.progress import progress_bar
+
+    words = {"ingest": "ingest tasks", "catalog": "catalog pairs", "score": "pairs scored"}
+    bar = progress_bar(transient=True)
+    try:
+        bar.start()
+    except LiveError:
+        yield
+        return
+    tasks: dict[str, TaskID] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = bar.add_task(words.get(step, step), total=total)
+        bar.update(tasks[step], completed=done, total=total)
+
+    watcher.progress = progress
+    try:
+        yield
+    finally:
+        watcher.progress = None
+        bar.stop()
 
 
 def register(app: typer.Typer) -> None:

@@ -18,8 +18,10 @@ raised in this cycle (a resumed cycle counts what its killed run did too).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,7 @@ from hephaestus.platform.errors import PlatformRuntimeError
 from hephaestus.platform.layout import StoreLayout
 from hephaestus.platform.locks import store_lock
 from hephaestus.platform.pairs import pair_name
+from hephaestus.train.frame_score import FrameModels
 from hephaestus.train.predict import PredictError
 
 
@@ -93,39 +96,93 @@ BLOCKED_WORDS: Mapping[str, str] = {
 """How the summary line names each `alert_blocked` value (monitor/baseline.py)."""
 
 
-def run_cycle(cfg: MonitorConfig) -> CycleReport:
-    """One monitoring cycle over `cfg`; restartable at any point (see the journal)."""
+CycleProgress = Callable[[str, int, int], None]
+"""(step, done, total) as a cycle goes: "ingest" (tasks), "catalog" (pairs scanned), "score" (pairs)."""
 
+
+class StepClock:
+    """Seconds a cycle spends in each step (`STEPS`), summed when a step runs more than once: what the
+    watcher and the latency benchmark report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def detail(self, step: str, parts: Mapping[str, float]) -> None:
+        """Record where a step's time went, as "STEP.PART" (not summed into the step's own seconds)."""
+        for part, seconds in parts.items():
+            self.seconds[f"{step}.{part}"] = self.seconds.get(f"{step}.{part}", 0.0) + seconds
+
+
+STEPS: tuple[str, ...] = ("discover", "ingest", "catalog", "score", "tables", "episodes")
+"""The steps of a cycle as `StepClock` names them, in order."""
+
+
+def run_cycle(
+    cfg: MonitorConfig,
+    *,
+    models: FrameModels | None = None,
+    baseline: Baseline | None = None,
+    clock: StepClock | None = None,
+    progress: CycleProgress | None = None,
+) -> CycleReport:
+    """One monitoring cycle over `cfg`; restartable at any point (see the journal).
+
+    A warm watcher (monitor/watch.py) passes what it keeps between cycles: the loaded `models` and the
+    checkpoints' `baseline` (else both are read from `cfg.checkpoints` when a pair is to be scored);
+    it runs cycles inside its Ray session, which the ingest then joins instead of starting one. `clock`
+    collects the seconds of each step; `progress` hears how far the long steps are.
+    """
+
+    clock = clock or StepClock()
     layout = StoreLayout(cfg.store)
     journal = Journal(layout.monitor)
     with store_lock(cfg.store, "monitor"):
-        report = CycleReport(journal.begin())
-        journal.fold()  # results a killed run left behind reach the tables first
-        icfg = ingest.IngestConfig(
-            sources=cfg.sources, out=cfg.store, workers=cfg.workers, address=cfg.address
-        )
-        products = ingest.discover_products(icfg)
-        has_catalog = storage.exists(layout.pointer)
-        held = _catalog_products(catalog.read_pairs(cfg.store).to_pylist()) if has_catalog else set()
-        fresh = products - journal.ingested() - held  # a store ingested before it was monitored holds them
+        with clock.step("tables"):
+            report = CycleReport(journal.begin())
+            journal.fold()  # results a killed run left behind reach the tables first
+        with clock.step("discover"):
+            icfg = ingest.IngestConfig(
+                sources=cfg.sources, out=cfg.store, workers=cfg.workers, address=cfg.address
+            )
+            products = ingest.discover_products(icfg)
+            has_catalog = storage.exists(layout.pointer)
+            pairs = catalog.read_pairs(cfg.store).to_pylist() if has_catalog else []
+            fresh = products - journal.ingested()
+            if fresh:  # a store ingested before it was monitored holds them
+                fresh -= _catalog_products(pairs)
         report.products, report.new_products = len(products), len(fresh)
         if products and (fresh or not has_catalog):
-            summary = ingest.run_ingest(icfg)
-            report.ingested, report.frames_failed = True, dict(summary.frames_failed)
-            journal.phase(report.cycle, "ingested", new_products=len(fresh))
-            # an update keeps the series length the store's catalog was built with
-            length = catalog.read_series_length(cfg.store) if has_catalog else None
-            settings = catalog.CatalogConfig(series_length=length) if length else catalog.CatalogConfig()
-            catalog.build_catalog(cfg.store, settings)
-            report.catalogued = has_catalog = True
-            if summary.ok:  # a failed frame is retried by the next cycle
-                journal.mark_ingested(products)
-            journal.phase(report.cycle, "catalogued")
-        todo = new_pairs(catalog.read_pairs(cfg.store).to_pylist(), journal.done()) if has_catalog else []
-        scorer = Scorer(cfg) if todo else None
+            with clock.step("ingest"):
+                tell = None if progress is None else (lambda d, t: progress("ingest", d, t))
+                summary = ingest.run_ingest(icfg, progress=tell)
+                clock.detail("ingest", summary.driver_seconds)  # the driver's plan and publish
+                clock.detail("ingest.frames", summary.frame_seconds)  # frame tasks, summed
+                report.ingested, report.frames_failed = True, dict(summary.frames_failed)
+                journal.phase(report.cycle, "ingested", new_products=len(fresh))
+            with clock.step("catalog"):
+                # an update keeps the series length the store's catalog was built with
+                length = catalog.read_series_length(cfg.store) if has_catalog else None
+                settings = catalog.CatalogConfig(series_length=length) if length else catalog.CatalogConfig()
+                scan = None if progress is None else (lambda _c, d, t: progress("catalog", d, t))
+                catalog.build_catalog(cfg.store, settings, progress=scan)
+                report.catalogued = has_catalog = True
+                if summary.ok:  # a failed frame is retried by the next cycle
+                    journal.mark_ingested(products)
+                journal.phase(report.cycle, "catalogued")
+                pairs = catalog.read_pairs(cfg.store).to_pylist()
+        todo = new_pairs(pairs, journal.done()) if has_catalog else []
+        scorer = Scorer(cfg, models) if todo else None
         rule: dict[str, Any] = {}
         if scorer is not None:
-            baseline = Baseline.of_checkpoints(cfg.since, cfg.checkpoints)
+            baseline = baseline or Baseline.of_checkpoints(cfg.since, cfg.checkpoints)
             report.threshold, report.threshold_source = scorer.threshold, scorer.threshold_source
             report.persistence, report.since = cfg.persistence, baseline.describe()
             rule = {
@@ -134,32 +191,41 @@ def run_cycle(cfg: MonitorConfig) -> CycleReport:
             }  # fmt: skip
         journal.phase(report.cycle, "scoring", to_score=len(todo), **rule)
         if scorer is not None:
+            assert baseline is not None
             known = _known(journal, scorer.threshold) if cfg.persistence > 1 else []
             # rows are stamped no earlier than the cycle's start (what "opened in this cycle" compares)
             now = max(dt.datetime.now(dt.UTC).replace(microsecond=0), journal.started())
+            done = 0
             for k, group in enumerate(_acquisitions(todo, cfg.persistence), start=1):
                 assessed = []
-                for pair in group:
-                    try:
-                        scored = scorer.assess(pair, now)
-                    except (
-                        PredictError,
-                        CubeUnreadableError,
-                    ) as exc:  # this pair only; the next cycle retries it
-                        name = f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"
-                        report.skipped[name] = str(exc)
-                    else:
-                        assessed.append(_gate(scored, baseline.blocked(pair), report.cycle))
-                for row, alert in _persist(assessed, known, scorer.threshold, cfg.persistence):
-                    journal.record(row, alert)
+                with clock.step("score"):
+                    for pair in group:
+                        try:
+                            scored = scorer.assess(pair, now)
+                        except (
+                            PredictError,
+                            CubeUnreadableError,
+                        ) as exc:  # this pair only; the next cycle retries it
+                            name = f"{pair['frame_id']} {pair['primary_date']}_{pair['secondary_date']}"
+                            report.skipped[name] = str(exc)
+                        else:
+                            assessed.append(_gate(scored, baseline.blocked(pair), report.cycle))
+                    for row, alert in _persist(assessed, known, scorer.threshold, cfg.persistence):
+                        journal.record(row, alert)
+                done += len(group)
+                if progress is not None:
+                    progress("score", done, len(todo))
                 if k % cfg.fold_every == 0:
-                    journal.fold()
-        journal.fold()
-        _count(journal, report)
-        journal.phase(report.cycle, "episodes", scored=report.scored, alerts=report.alerts)
-        table = episodes(journal.alerts(), journal.scores(), latest_cycle=journal.started())
-        journal.write_episodes(table)
-        report.episodes = dict(sorted(Counter(table.column("status").to_pylist()).items()))
+                    with clock.step("tables"):
+                        journal.fold()
+        with clock.step("tables"):
+            journal.fold()
+            _count(journal, report)
+        with clock.step("episodes"):
+            journal.phase(report.cycle, "episodes", scored=report.scored, alerts=report.alerts)
+            table = episodes(journal.alerts(), journal.scores(), latest_cycle=journal.started())
+            journal.write_episodes(table)
+            report.episodes = dict(sorted(Counter(table.column("status").to_pylist()).items()))
         journal.phase(
             report.cycle, "done", scored=report.scored, alerts=report.alerts, episodes=report.episodes
         )
