@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser import SAVED
+from browser import SAVED, require_chromium, start_chrome
 from catalog_records import write_annotations
+from dashboard_store import MonitoredStore, make_monitored_store
 
 from hephaestus.catalog import CatalogConfig, catalog_from_annotations
 
@@ -44,3 +45,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "dashboard screenshots (tests/artifacts/dashboard)")
         for path in dict.fromkeys(SAVED):
             terminalreporter.write_line(str(path))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[MonitoredStore, Path]:
+    """The dashboard of a hand-made monitored store (dashboard_store.py), built once per test module."""
+    from typer.testing import CliRunner
+
+    from hephaestus.cli.app import app
+
+    root = tmp_path_factory.mktemp("dashboard")
+    monitored = make_monitored_store(root)
+    gvp = shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
+    res = CliRunner().invoke(
+        app, ["dashboard", str(monitored.store), "--out", str(root / "site"), "--volcanoes", str(gvp)]
+    )
+    assert res.exit_code == 0, res.output
+    return monitored, root / "site"
+
+
+@pytest.fixture(scope="module")
+def chrome():  # type: ignore[no-untyped-def]
+    """A headless Chromium for the module's browser tests."""
+    require_chromium()
+    driver = start_chrome()
+    yield driver
+    driver.quit()

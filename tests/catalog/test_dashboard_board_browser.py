@@ -14,45 +14,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-import pytest
 import xarray as xr
-from browser import require_chromium, screenshot, severe, start_chrome
+from browser import screenshot, severe
 from dashboard_store import (
     BOARD_ORDER,
     EPISODE_STATUS,
     VOLCANO_FRAMES,
     WHEN,
-    MonitoredStore,
-    make_monitored_store,
 )
 
 STATUS_RANK = {"new": 0, "ongoing": 1, "quiet": 2}
 FALSE_ALARM_BOX = (5, 15, 5, 20)
 """Rows and columns (inclusive) of the false alarm's polygon in dashboard_store.py."""
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[MonitoredStore, Path]:
-    from typer.testing import CliRunner
-
-    from hephaestus.cli.app import app
-
-    root = tmp_path_factory.mktemp("board")
-    monitored = make_monitored_store(root)
-    gvp = shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
-    res = CliRunner().invoke(
-        app, ["dashboard", str(monitored.store), "--out", str(root / "site"), "--volcanoes", str(gvp)]
-    )
-    assert res.exit_code == 0, res.output
-    return monitored, root / "site"
-
-
-@pytest.fixture(scope="module")
-def chrome():  # type: ignore[no-untyped-def]
-    require_chromium()
-    driver = start_chrome()
-    yield driver
-    driver.quit()
 
 
 def _open(driver, url: str) -> None:  # type: ignore[no-untyped-def]

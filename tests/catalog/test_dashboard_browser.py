@@ -8,34 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import require_chromium, screenshot, severe, start_chrome
-from dashboard_store import MonitoredStore, make_monitored_store
+from browser import screenshot, severe
 
 from hephaestus.platform.layout import StoreLayout
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[MonitoredStore, Path]:
-    from typer.testing import CliRunner
-
-    from hephaestus.cli.app import app
-
-    root = tmp_path_factory.mktemp("dashboard")
-    monitored = make_monitored_store(root)
-    gvp = shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
-    res = CliRunner().invoke(
-        app, ["dashboard", str(monitored.store), "--out", str(root / "site"), "--volcanoes", str(gvp)]
-    )
-    assert res.exit_code == 0, res.output
-    return monitored, root / "site"
-
-
-@pytest.fixture(scope="module")
-def chrome():  # type: ignore[no-untyped-def]
-    require_chromium()
-    driver = start_chrome()
-    yield driver
-    driver.quit()
 
 
 def _catalog_items(store: Path) -> list[str]:

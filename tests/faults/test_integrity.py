@@ -88,18 +88,23 @@ def _predict(ckpt: Path, cube: str, pair: str, out: Path):  # type: ignore[no-un
     return run_hmc(["predict", str(ckpt), cube, "--pair", pair, "--out", str(out)])
 
 
-def test_flipped_phase_bytes_refused_by_predict_and_train(store, tmp_path, checkpoint):  # type: ignore[no-untyped-def]
+def test_flipped_phase_bytes_refused_by_predict(store, tmp_path, checkpoint):  # type: ignore[no-untyped-def]
     damaged = _flip_phase(store, tmp_path / "damaged")
     cube, pair = _a_pair(store)
     cube = cube.replace(str(store), str(damaged))
     line = assert_one_line(_predict(checkpoint, cube, pair, tmp_path / "p.tif"), 2, "insar_difference")
     assert "checksum mismatch" in line and Path(cube).name in line, line
     assert not (tmp_path / "p.tif").exists()
-    out = run_hmc(["train", str(damaged), "--out", str(tmp_path / "r"), *TINY], timeout=600)
-    line = assert_one_line(out, 2, "insar_difference", "checksum mismatch")
-    assert not list((tmp_path / "r").rglob("best.pt"))
     # the undamaged store still predicts the same pair
     assert _predict(checkpoint, *_a_pair(store), tmp_path / "good.tif").rc == 0
+
+
+@pytest.mark.slow  # a whole `hmc train` (Ray Train): ~45 s on 2 cores
+def test_flipped_phase_bytes_refused_by_train(store, tmp_path):  # type: ignore[no-untyped-def]
+    damaged = _flip_phase(store, tmp_path / "damaged")
+    out = run_hmc(["train", str(damaged), "--out", str(tmp_path / "r"), *TINY], timeout=600)
+    assert_one_line(out, 2, "insar_difference", "checksum mismatch")
+    assert not list((tmp_path / "r").rglob("best.pt"))
 
 
 def test_flipped_checkpoint_bytes_refused(store, checkpoint, tmp_path):  # type: ignore[no-untyped-def]
@@ -172,6 +177,7 @@ def test_nonfinite_setting_refused(tmp_path, value):  # type: ignore[no-untyped-
     assert_one_line(out, 2, "lr", "run.yaml")
 
 
+@pytest.mark.slow  # a whole `hmc train` that diverges: ~35 s on 2 cores
 def test_diverging_run_fails_naming_run_epoch_step(store, tmp_path):  # type: ignore[no-untyped-def]
     out = run_hmc(
         ["train", str(store), "--out", str(tmp_path / "r"), *TINY, "--lr", "1e30"],

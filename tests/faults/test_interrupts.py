@@ -84,6 +84,7 @@ def _counts(text: str) -> dict[str, int]:
     return {"trained": trained, "skipped": skipped, "failed": failed, "not_run": not_run}
 
 
+@pytest.mark.slow  # a smoke grid interrupted mid-way: ~45 s on 2 cores
 def test_sigint_during_a_grid_exits_130_and_counts_only_recorded_runs(store: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     argv = ["benchmark", str(store), "--out", str(results), *GRID]
