@@ -20,15 +20,12 @@ from hephaestus import catalog
 from hephaestus.monitor.config import MonitorConfig, Thresholds
 from hephaestus.monitor.persistence import persistent
 from hephaestus.monitor.score import Scorer, new_pairs
-from hephaestus.platform import storage
+from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import CubeUnreadableError
 from hephaestus.platform.errors import InputError
 from hephaestus.train.frame_metrics import as_date, frame_metrics
 from hephaestus.train.metrics import trivial_baseline
 from hephaestus.train.predict import PredictError
-
-PAPER_SCHEME = "paper"
-"""The paper's split by primary date (the catalog's `split` column): no `split_scheme` is passed."""
 
 
 class EvaluateError(InputError):
@@ -47,16 +44,12 @@ class Evaluation:
 def select_pairs(
     store: str,
     split: str | None = None,
-    split_scheme: str = PAPER_SCHEME,
+    split_scheme: str = schema.DEFAULT_SPLIT_SCHEME,
     frames: Sequence[str] | None = None,
 ) -> list[Mapping[str, Any]]:
     """The catalog pairs the monitor would score (a product in a cube) of the split and frames, oldest
     acquisition first."""
-    if split_scheme == PAPER_SCHEME:
-        table = catalog.read_pairs(store, split=split)
-    else:  # the volcano split (frames held out whole) is a catalog column of its own
-        table = catalog.read_pairs(store, split=split, split_scheme=split_scheme)  # type: ignore[call-arg]
-    rows = table.to_pylist()
+    rows = catalog.read_pairs(store, split=split, split_scheme=split_scheme).to_pylist()
     if frames:
         wanted = set(frames)
         unknown = wanted - {r["frame_id"] for r in rows}
@@ -73,7 +66,7 @@ def evaluate(
     store: str,
     *,
     split: str | None = None,
-    split_scheme: str = PAPER_SCHEME,
+    split_scheme: str = schema.DEFAULT_SPLIT_SCHEME,
     frames: Sequence[str] | None = None,
     threshold: float | None = None,
     persistence: int = 1,

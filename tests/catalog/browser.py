@@ -63,3 +63,21 @@ def screenshot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     driver.save_screenshot(str(path))
     SAVED.append(path)
     return path
+
+
+def open_page(driver, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Load a page and wait until it is complete; every <img> decoded (a missing PNG would be a console error
+    and naturalWidth 0) and no console error."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
+    )
+    broken = driver.execute_script(
+        "return Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert broken == [], f"{url}: images that did not load: {broken}"
+    errors = severe(driver)
+    assert errors == [], f"{url}: console errors: {errors}"

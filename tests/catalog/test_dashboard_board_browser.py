@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import xarray as xr
-from browser import screenshot, severe
+from browser import open_page, screenshot, severe
 from dashboard_store import (
     BOARD_ORDER,
     EPISODE_STATUS,
@@ -28,22 +28,6 @@ FALSE_ALARM_BOX = (5, 15, 5, 20)
 """Rows and columns (inclusive) of the false alarm's polygon in dashboard_store.py."""
 
 
-def _open(driver, url: str) -> None:  # type: ignore[no-untyped-def]
-    """Load a page; every image decoded, no console error."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(url)
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    WebDriverWait(driver, 20).until(
-        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
-    )
-    broken = driver.execute_script(
-        "return Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
-    )
-    assert broken == [], f"{url}: images that did not load: {broken}"
-    assert severe(driver) == [], f"{url}: console errors"
-
-
 def _visible_rows(driver, table_id: str) -> list:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
@@ -54,7 +38,7 @@ def test_board_ranks_volcanoes_by_status_and_marks_what_is_new(site, chrome) -> 
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     rows = chrome.find_elements(By.CSS_SELECTOR, "#board-table tr.board-row")
     names = [r.find_element(By.CSS_SELECTOR, "a.volcano-link").text for r in rows]
     assert names[:3] == BOARD_ORDER
@@ -91,7 +75,7 @@ def test_clicking_a_header_sorts_the_alerts(site, chrome) -> None:  # type: igno
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     header = next(
         th
         for th in chrome.find_elements(By.CSS_SELECTOR, "#alerts-table thead th")
@@ -127,7 +111,7 @@ def test_typing_a_filter_hides_rows(site, chrome) -> None:  # type: ignore[no-un
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     form = chrome.find_element(By.CSS_SELECTOR, 'form.filters[data-table="alerts-table"]')
     assert len(_visible_rows(chrome, "alerts-table")) == len(monitored.alerts)
     form.find_element(By.NAME, "volcano").send_keys("etn")
@@ -172,9 +156,9 @@ def test_volcano_pairs_browse_with_previous_and_next(site, chrome) -> None:  # t
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     chrome.find_element(By.LINK_TEXT, "Kilauea").click()
-    _open(chrome, chrome.current_url)
+    open_page(chrome, chrome.current_url)
     assert chrome.find_element(By.TAG_NAME, "h1").text == "Kilauea"
     mine = sorted(
         (s for s in monitored.scores if s["volcano"] == "Kilauea"),
@@ -185,7 +169,7 @@ def test_volcano_pairs_browse_with_previous_and_next(site, chrome) -> None:  # t
     chrome.find_element(By.ID, "first-pair").click()
     seen = []
     while True:
-        _open(chrome, chrome.current_url)
+        open_page(chrome, chrome.current_url)
         seen.append(chrome.find_element(By.ID, "pair-uid").text)
         img = chrome.find_element(By.ID, "pair-image")
         assert int(img.get_attribute("naturalWidth")) > 0
@@ -196,11 +180,11 @@ def test_volcano_pairs_browse_with_previous_and_next(site, chrome) -> None:  # t
     assert seen == [s["uid"] for s in mine]  # every pair, alerted or not, in date order
     assert chrome.find_elements(By.ID, "next-none")
     chrome.find_element(By.ID, "prev-pair").click()
-    _open(chrome, chrome.current_url)
+    open_page(chrome, chrome.current_url)
     assert chrome.find_element(By.ID, "pair-uid").text == mine[-2]["uid"]
     # an alerted pair shows its predicted mask over the image; screenshot it
     alerted = next(s for s in mine if s["alert"])
-    _open(chrome, (out / "pairs" / f"{alerted['uid']}.html").as_uri())
+    open_page(chrome, (out / "pairs" / f"{alerted['uid']}.html").as_uri())
     assert chrome.find_elements(By.CSS_SELECTOR, "svg.overlay path.predicted")
     screenshot(chrome, "pair")
 
@@ -212,7 +196,7 @@ def test_an_alerts_geotiff_is_its_mask_on_the_cube_grid(site, chrome) -> None:  
 
     monitored, out = site
     false_alarm = next(a for a in monitored.alerts if a["score"] < 0.9)
-    _open(chrome, (out / "alerts" / f"{false_alarm['alert_id']}.html").as_uri())
+    open_page(chrome, (out / "alerts" / f"{false_alarm['alert_id']}.html").as_uri())
     href = chrome.find_element(By.CSS_SELECTOR, "a.geotiff").get_attribute("href")
     path = Path(unquote(urlparse(href).path))
     assert path.is_file()

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import screenshot, severe
+from browser import open_page, screenshot, severe
 
 from hephaestus.platform.layout import StoreLayout
 
@@ -22,28 +22,11 @@ def _catalog_items(store: Path) -> list[str]:
     )
 
 
-def _open(driver, url: str) -> None:  # type: ignore[no-untyped-def]
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(url)
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    # every <img> decoded (a missing PNG would be a console error and naturalWidth 0)
-    WebDriverWait(driver, 20).until(
-        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
-    )
-    broken = driver.execute_script(
-        "return Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
-    )
-    assert broken == [], f"{url}: images that did not load: {broken}"
-    errors = severe(driver)
-    assert errors == [], f"{url}: console errors: {errors}"
-
-
 def test_map_shows_every_frame_and_alert(site, chrome) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     frames = sorted(
         e.get_attribute("data-frame-id") for e in chrome.find_elements(By.CSS_SELECTOR, "#map path.frame")
     )
@@ -83,10 +66,10 @@ def test_clicking_an_alert_opens_its_pair(site, chrome) -> None:  # type: ignore
 
     monitored, out = site
     alert = next(a for a in monitored.alerts if a["score"] > 0.9)  # an alert on an annotated deformation
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     chrome.find_element(By.CSS_SELECTOR, f'a.alert-link[data-alert-id="{alert["alert_id"]}"]').click()
     WebDriverWait(chrome, 20).until(lambda d: d.find_elements(By.ID, "pair-uid"))
-    _open(chrome, chrome.current_url)  # images loaded, no console errors
+    open_page(chrome, chrome.current_url)  # images loaded, no console errors
     assert chrome.find_element(By.ID, "pair-uid").text == alert["uid"]
     assert chrome.find_element(By.ID, "pair-frame").text == alert["frame_id"]
     assert chrome.find_element(By.ID, "pair-primary").text == alert["primary_date"].isoformat()
@@ -94,7 +77,7 @@ def test_clicking_an_alert_opens_its_pair(site, chrome) -> None:  # type: ignore
     assert chrome.find_element(By.ID, "pair-image").get_attribute("naturalWidth") not in (None, "0")
     screenshot(chrome, "alert")
     # and from the map: the alert's marker leads to the same page
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     marker = chrome.find_element(By.CSS_SELECTOR, f'#map .alert[data-alert-id="{alert["alert_id"]}"]')
     chrome.execute_script(
         "arguments[0].parentNode.dispatchEvent(new MouseEvent('click', {bubbles: true}))", marker
@@ -107,23 +90,23 @@ def test_volcano_timeline_and_stac_view(site, chrome) -> None:  # type: ignore[n
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    _open(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())
     chrome.find_element(By.LINK_TEXT, "Kilauea").click()
-    _open(chrome, chrome.current_url)
+    open_page(chrome, chrome.current_url)
     assert chrome.find_element(By.TAG_NAME, "h1").text == "Kilauea"
     kilauea = [a for a in monitored.alerts if a["volcano"] == "Kilauea"]
     assert len(chrome.find_elements(By.CSS_SELECTOR, "a.alert-link")) == len(kilauea) > 0
     screenshot(chrome, "volcano")
 
     chrome.find_element(By.LINK_TEXT, "STAC catalog").click()
-    _open(chrome, chrome.current_url)
+    open_page(chrome, chrome.current_url)
     items = [e.get_attribute("data-item-id") for e in chrome.find_elements(By.CSS_SELECTOR, "tr.stac-item")]
     assert sorted(items) == _catalog_items(monitored.store)
     screenshot(chrome, "stac")
     for item in items:  # collection -> item -> assets and the frame's rows of the pair index
-        _open(chrome, (out / "stac" / "index.html").as_uri())
+        open_page(chrome, (out / "stac" / "index.html").as_uri())
         chrome.find_element(By.LINK_TEXT, item).click()
-        _open(chrome, chrome.current_url)
+        open_page(chrome, chrome.current_url)
         assets = {
             e.find_element(By.TAG_NAME, "td").text
             for e in chrome.find_elements(By.CSS_SELECTOR, "tr.stac-asset")
