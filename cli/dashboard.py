@@ -1,4 +1,5 @@
-"""`hmc dashboard STORE --out SITE`: write the static web view of a store (the site: monitor/dashboard/).
+"""`hmc dashboard STORE --out SITE`: write the static web view of a store (the site: monitor/dashboard/) as a
+new version under SITE/v/ and switch SITE/index.html, the entry page it prints, to it.
 
 Thin on purpose: the stage is imported inside the command so that `hmc --help` stays fast.
 """
@@ -15,7 +16,12 @@ def dashboard(
         ..., help="Store URL (local path, s3://, gs://) with a published catalog.", callback=normalise_url
     ),
     out: str = typer.Option(
-        ..., "--out", "-o", help="Where to write the site (folder or bucket prefix).", callback=normalise_url
+        ...,
+        "--out",
+        "-o",
+        help="Where to write the site (folder or bucket prefix): each build a new version under SITE/v/, "
+        "SITE/index.html its entry page.",
+        callback=normalise_url,
     ),
     volcanoes: str | None = typer.Option(
         None,
@@ -61,7 +67,7 @@ def write_dashboard(
         f"dashboard: {report.frames} frames, {report.volcanoes} volcanoes, {report.alerts} alerts; "
         f"{report.pages} pages, {report.images} images drawn, {report.kept_images} unchanged; "
         f"{report.pair_images} pair images drawn, {report.kept_pair_images} unchanged; "
-        f"{report.geotiffs} GeoTIFFs written, {report.kept_geotiffs} unchanged"
+        f"{report.geotiffs} GeoTIFFs written, {report.kept_geotiffs} unchanged; version {report.version}"
     )
     for alert_id in report.skipped_images:
         typer.echo(f"warning: alert {alert_id}: no interferogram (see its page)", err=True)

@@ -85,8 +85,8 @@ def monitor(
         None,
         "--dashboard",
         metavar="SITE",
-        help="after each cycle, update the static site at SITE as `hmc dashboard STORE --out SITE` "
-        "does (incremental: only changed images are drawn)",
+        help="after each cycle, publish a new version of the static site at SITE as `hmc dashboard STORE "
+        "--out SITE` does (incremental: only changed images are drawn)",
         callback=normalise_url,
     ),
     config: Path | None = config_option("MonitorConfig"),

@@ -6,7 +6,7 @@ process) the imports: tens of seconds for one new pair. A `Watcher` starts one R
 on loopback as `ray_session` starts it, or the cluster at `address`) that every cycle's ingest joins,
 and keeps the loaded models and the checkpoints' baseline until a checkpoint file changes (size and
 mtime, or ETag/generation on object stores: `storage.file_version`). `after` runs once a cycle is done
-(the CLI updates the dashboard there, incrementally) and is timed as the step "dashboard".
+(the CLI publishes a new version of the dashboard there, incrementally) and is timed as the step "dashboard".
 """
 
 from __future__ import annotations

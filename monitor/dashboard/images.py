@@ -3,8 +3,10 @@
 A monitor rebuilds its site after every cycle; drawing every timeline and every alert's interferogram
 again (each one a read of a pair's slices from its cube) would make the cost of a cycle grow with the
 whole history instead of with what is new. Each image is written with a digest of everything it is drawn
-from; the digests live in `data/images.json` beside the site, written after the images, so a build that
-stops half-way leaves digests that no longer match what it overwrote and the next build redraws those.
+from; the digests live in `data/images.json` in each version of the site (versions.py), written after the
+images. A build reads the previous version's ledger: an image drawn from the same inputs is kept (the
+new version gets that file by link or copy, site.py), every other one is drawn; a failed build's version
+never becomes current, so its ledger is never read.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ def digest(*inputs: object) -> str:
 
 
 class ImageLedger:
-    """The digests (and captions) of a site's images: those the previous build wrote, those this one writes."""
+    """The digests (and captions) of a site's images: those the previous version holds, those this build's
+    version will hold."""
 
-    def __init__(self, site: str) -> None:
+    def __init__(self, site: str | None) -> None:
+        """`site`: the previous version's folder, whose images may be kept (None: none, draw every image)."""
         self.site = site
         self.previous: dict[str, dict[str, str]] = {}
         self.current: dict[str, dict[str, str]] = {}
         self.reused = 0
         self.kept_paths: list[str] = []
-        """The files kept by this build (site-relative), in the order asked."""
+        """The files kept by this build (relative to a version's root), in the order asked."""
+        if site is None:
+            self._present: set[str] = set()
+            return
         try:
             doc = json.loads(storage.read_bytes(storage.join(site, *MANIFEST.split("/"))))
             images = doc.get("images") if isinstance(doc, dict) else None
@@ -54,11 +61,12 @@ class ImageLedger:
             pass
         except ValueError as exc:  # a damaged ledger only costs a full redraw
             log.warning("%s: unreadable (%s); every image is drawn again", MANIFEST, exc)
-        self._present = self._listing() if self.previous else set()
+        self._present = self._listing(site) if self.previous else set()
 
-    def _listing(self) -> set[str]:
-        """Every file under the site (one listing instead of one existence check per image)."""
-        loc = storage.location(self.site)
+    @staticmethod
+    def _listing(site: str) -> set[str]:
+        """Every file under the previous version (one listing instead of one existence check per image)."""
+        loc = storage.location(site)
         try:
             found = loc.fs.find(loc.path)
         except FileNotFoundError:
@@ -67,8 +75,9 @@ class ImageLedger:
         return {p[len(root) :] for p in found if p.startswith(root)}
 
     def kept(self, rel: str, key: str) -> dict[str, str] | None:
-        """The previous entry of `rel` ({"digest", "caption"}) when the site holds it, drawn from the
-        same inputs: then it stays as it is. None: draw it (and `record` it)."""
+        """The previous entry of `rel` ({"digest", "caption"}) when the previous version holds it, drawn
+        from the same inputs: then that file is kept (listed in `kept_paths`). None: draw it (and
+        `record` it)."""
         before = self.previous.get(rel)
         if before is None or before["digest"] != key or rel not in self._present:
             return None

@@ -1,6 +1,10 @@
 """Build the site: read the store once (data.py), draw the figures, write every page and asset.
 
-Layout of SITE (any fsspec URL; every link relative, so the folder or bucket prefix can be served as is):
+Every build writes a whole new version, `SITE/v/<version>/`, then switches readers to it (versions.py:
+`SITE/current.json` names the current version, `SITE/index.html` is the entry page that redirects to it),
+so a build that fails part way leaves the previous version current and whole.
+
+Layout of a version (every link relative, so the folder or bucket prefix can be served as is):
 `index.html` (the status board: volcanoes by status, map of frames by status, episodes, alerts),
 `volcanoes/<key>.html|png` (score and deformed-area timeline, episodes shaded, every scored pair),
 `pairs/<uid>.html|png` (every scored pair, alerted or not: phase, coherence, annotated mask, the predicted
@@ -11,11 +15,12 @@ interferogram with predicted and true mask, the predicted mask as a GeoTIFF on t
 
 Every scored pair gets its page and its compact image (figures.pair_strip_png: three panels, no
 figure layout, ~40 ms a pair on a 1400 x 1200 frame), so a store's whole history is browsable; like every
-image, a pair's is drawn once and kept by later builds while its inputs are unchanged (images.py). For a
+image, a pair's is drawn once and kept by later builds while its inputs are unchanged (images.py: the
+new version gets the previous version's file by a hard link or a server-side copy). For a
 large store's first build, `pair_image_cycles=N` (`hmc dashboard --pair-image-cycles N`) draws only the
 images of alerted pairs and of pairs scored by the latest N cycles (by their `scored_at`: one time stamp
 per cycle); the other pairs keep their page, which says why it shows no image, and an image drawn by an
-earlier build stays.
+earlier build is kept.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from hephaestus.monitor import episodes as episode_table
-from hephaestus.monitor.dashboard import assets, data, figures, pages
+from hephaestus.monitor.dashboard import assets, data, figures, pages, versions
 from hephaestus.monitor.dashboard import status as st
 from hephaestus.monitor.dashboard.images import MANIFEST, ImageLedger, digest
 from hephaestus.platform import schema, storage
@@ -45,7 +50,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DashboardReport:
     out: str
-    index: str  # URL of index.html
+    """The site (SITE)."""
+    index: str
+    """URL of the entry page, SITE/index.html (it redirects to the current version's board)."""
+    root: str
+    """URL of the version this build wrote and made current (SITE/v/<version>): the site's files."""
+    version: str
     frames: int
     volcanoes: int
     alerts: int
@@ -180,8 +190,8 @@ def _alert_image(a: dict, pair: dict | None, cubes: _Cubes, geom: dict | None) -
 
 
 class _SiteWriter:
-    """Where a build writes: every file goes through `put` (pages counted) and every drawn image
-    through `draw` (counted and recorded in the ledger, so the next build can keep it)."""
+    """Where a build writes (`out`: its version's folder): every file goes through `put` (pages counted)
+    and every drawn image through `draw` (counted and recorded in the ledger, so the next build can keep it)."""
 
     def __init__(self, out: str, ledger: ImageLedger) -> None:
         self.out = out
@@ -192,8 +202,8 @@ class _SiteWriter:
         self.geotiffs = 0
 
     def put(self, rel: str, payload: bytes | str) -> None:
-        """Write `payload` at `rel` (slash-separated, under the site), whole or not at all: a reader (or a
-        build that fails) sees the previous file or this one, never a part."""
+        """Write `payload` at `rel` (slash-separated, under the version), whole or not at all: a build
+        that fails leaves no part file behind."""
         storage.write_bytes_atomic(
             storage.join(self.out, *rel.split("/")), payload.encode() if isinstance(payload, str) else payload
         )
@@ -405,34 +415,17 @@ def _write_stac_pages(site: data.SiteData, w: _SiteWriter) -> None:
         w.put(f.page, pages.stac_item_page(site, f, by_frame.get(f.frame_id, []), alerted))
 
 
-def build_dashboard(
-    store_url: str | os.PathLike[str],
-    out_url: str | os.PathLike[str],
-    *,
-    volcano_table: str | os.PathLike[str] | None = None,
-    progress: Callable[[str], None] | None = None,
-    pair_image_cycles: int | None = None,
-) -> DashboardReport:
-    """Write the static site of a store's published catalog and monitor tables to `out_url`.
-
-    Pages are written every time; an image is drawn only when what it shows changed since the site's
-    previous build (`images.ImageLedger`). Publishing is ordered so that the site is whole at every moment,
-    on a folder or an object store alike: each file is replaced whole (atomic write), pages are never
-    removed, and `index.html`, the entry point, is written last, so a build that fails part way leaves the
-    previous index linking only pages that exist. `pair_image_cycles`: draw pairs' images only for
-    alerted pairs and the latest N cycles' pairs (module docstring).
-    """
-    site = data.load(store_url, volcano_table)
-    out = storage.normalize(out_url)
-    w = _SiteWriter(out, ImageLedger(out))
-    say = progress or (lambda _msg: None)
+def _write_version(
+    site: data.SiteData, w: _SiteWriter, say: Callable[[str], None], pair_image_cycles: int | None
+) -> list[str]:
+    """Every file of one version (the images kept from the previous version copied in), the board last.
+    Returns the alerts whose image could not be drawn."""
     for name, payload in assets.site_assets().items():
         w.put(f"{pages.ASSETS}/{name}", payload)
 
     geoms = {a["alert_id"]: _polygon(a["polygon"], f"alert {a['alert_id']}") for a in site.alerts}
     board = st.board(site)
-    index = pages.index_page(site, geoms)  # rendered first (a page that cannot render fails the build
-    # before anything is written), published last
+    index = pages.index_page(site, geoms)  # rendered first: a page that cannot render fails the build early
 
     say(f"{len(site.volcanoes)} volcano timelines")
     _write_volcano_pages(site, board, w)
@@ -457,13 +450,53 @@ def build_dashboard(
     say(f"STAC view of {len(site.frames)} items")
     _write_stac_pages(site, w)
 
-    w.put(MANIFEST, w.ledger.manifest())  # after the images it describes
-    w.put("index.html", index)  # last: it links only pages that are now written (a build that fails
-    # before here leaves the previous index, whose pages all still exist, each whole)
+    if w.ledger.site is not None:  # the images this build keeps: linked or copied from the previous version
+        storage.copy_files(w.ledger.site, w.out, w.ledger.kept_paths)
+    w.put(MANIFEST, w.ledger.manifest())
+    w.put(versions.ENTRY, index)
+    return skipped
+
+
+def build_dashboard(
+    store_url: str | os.PathLike[str],
+    out_url: str | os.PathLike[str],
+    *,
+    volcano_table: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    pair_image_cycles: int | None = None,
+) -> DashboardReport:
+    """Write the static site of a store's published catalog and monitor tables to `out_url`.
+
+    A build writes a whole new version of the site (`SITE/v/<version>/`), then makes it current with one
+    atomic write (versions.switch) and removes the versions older than the previous one; a build that
+    fails before the switch leaves the previous version current and whole and its own folder removed
+    (versions.py). Pages are written every time; an image is drawn only when what it shows changed since
+    the previous version (`images.ImageLedger`), else that version's file is kept (linked or copied).
+    `pair_image_cycles`: draw pairs' images only for alerted pairs and the latest N cycles' pairs (module
+    docstring).
+    """
+    site = data.load(store_url, volcano_table)
+    out = storage.normalize(out_url)
+    previous = versions.current_version(out)
+    version = versions.new_version()
+    root = versions.version_root(out, version)
+    w = _SiteWriter(root, ImageLedger(None if previous is None else versions.version_root(out, previous)))
+    try:
+        skipped = _write_version(site, w, progress or (lambda _msg: None), pair_image_cycles)
+        versions.switch(out, version)
+    except BaseException:
+        versions.abandon(out, version)
+        raise
+    try:
+        versions.prune(out, {version} if previous is None else {version, previous})
+    except (HephaestusError, OSError) as exc:  # the new version is current: a leftover is removed later
+        log.warning("%s: old versions not removed (%s)", storage.redact(out), exc)
     kept = w.ledger.kept_paths
     return DashboardReport(
         out=out,
-        index=storage.join(out, "index.html"),
+        index=storage.join(out, versions.ENTRY),
+        root=root,
+        version=version,
         frames=len(site.frames),
         volcanoes=len(site.volcanoes),
         alerts=len(site.alerts),

@@ -65,13 +65,27 @@ def screenshot(driver, name: str) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+_SETTLED = (
+    "return document.readyState === 'complete' && !document.querySelector('meta[http-equiv=\"refresh\"]')"
+)
+"""A page loaded, and not a redirect (the site's entry page sends the browser on to the current version)."""
+
+
 def open_page(driver, url: str) -> None:  # type: ignore[no-untyped-def]
-    """Load a page and wait until it is complete; every <img> decoded (a missing PNG would be a console error
-    and naturalWidth 0) and no console error."""
+    """Load a page, following redirects (the entry page), and wait until it is complete; every <img> decoded
+    (a missing PNG would be a console error and naturalWidth 0) and no console error (the entry page's
+    included)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def settled(d) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            return bool(d.execute_script(_SETTLED))
+        except WebDriverException:  # asked while the browser was between two pages
+            return False
+
     driver.get(url)
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 20).until(settled)
     WebDriverWait(driver, 20).until(
         lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
     )

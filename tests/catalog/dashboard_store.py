@@ -53,6 +53,25 @@ class MonitoredStore:
     episodes: list[dict]  # rows written to episodes.parquet
 
 
+def current_root(site: Path) -> Path:
+    """The folder of a local site's current version, read from SITE/current.json here with json (not
+    through the dashboard's own code): the files a reader of SITE/index.html is sent to."""
+    version = json.loads((site / "current.json").read_text())["version"]
+    return site / "v" / version
+
+
+def set_cube_version(cube: Path, token: str, history: list[str]) -> None:
+    """Give a cube the version attributes ingest writes (a rebuild: new token, empty history;
+    an append: new token, the old one in the history)."""
+    import zarr
+
+    from hephaestus.platform.cube import HISTORY_ATTR, VERSION_ATTR
+
+    group = zarr.open_group(str(cube), mode="r+")
+    group.attrs.update({VERSION_ATTR: token, HISTORY_ATTR: history})
+    zarr.consolidate_metadata(str(cube))
+
+
 def _box(r0: int, r1: int, c0: int, c1: int, lat_max: float, lon_min: float) -> dict:
     """The lon/lat polygon of a pixel box of the grid (rows r0..r1, columns c0..c1): its outer pixel edges,
     with pixel centres at lat_max - (r + 0.5) * STEP, lon_min + (c + 0.5) * STEP (platform.cube.grid_coords)."""

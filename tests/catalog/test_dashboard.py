@@ -34,11 +34,12 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> MonitoredStore:
 
 @pytest.fixture(scope="module")
 def local_site(monitored: MonitoredStore, shared_dir: Path) -> Path:
+    """The files of the site's current version (SITE/v/<version>)."""
     out = monitored.store.parent / "site"
-    build_dashboard(
+    report = build_dashboard(
         monitored.store, out, volcano_table=shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
     )
-    return out
+    return Path(report.root)
 
 
 def _relative_targets(site: Path) -> set[str]:
@@ -102,12 +103,14 @@ def test_site_to_a_bucket_equals_the_local_site(
     report = build_dashboard(
         monitored.store, out, volcano_table=shared_dir / "data" / "volcanoes" / "gvp_holocene.csv"
     )
-    assert report.index == f"{out}/index.html"
-    loc = storage.location(out)
+    assert report.index == f"{out}/index.html" and report.root == f"{out}/v/{report.version}"
+    loc = storage.location(report.root)
     remote = {p[len(loc.path) + 1 :] for p in loc.fs.find(loc.path)}
     local = {p.relative_to(local_site).as_posix() for p in local_site.rglob("*") if p.is_file()}
     assert remote == local
-    assert storage.read_bytes(f"{out}/stac/index.html") == (local_site / "stac" / "index.html").read_bytes()
+    stac = storage.read_bytes(f"{report.root}/stac/index.html")
+    assert stac == (local_site / "stac" / "index.html").read_bytes()
+    assert f"v/{report.version}/index.html" in storage.read_bytes(report.index).decode()
 
 
 def test_cli_writes_the_site_and_prints_its_index(monitored: MonitoredStore, tmp_path: Path) -> None:
@@ -151,6 +154,6 @@ def test_an_alert_the_catalog_does_not_list_gets_a_page_without_image(
     pq.write_table(pa.Table.from_pylist([*monitored.alerts, extra], schema=ALERT_FIELDS), path)
     report = build_dashboard(store, tmp_path / "site")
     assert report.skipped_images == [extra["alert_id"]] and report.alerts == len(monitored.alerts) + 1
-    page = (tmp_path / "site" / "alerts" / f"{extra['alert_id']}.html").read_text()
+    page = (Path(report.root) / "alerts" / f"{extra['alert_id']}.html").read_text()
     assert "lists no cube for this pair" in page and 'id="pair-secondary">2019-03-13<' in page
-    assert not (tmp_path / "site" / "alerts" / f"{extra['alert_id']}.png").exists()
+    assert not (Path(report.root) / "alerts" / f"{extra['alert_id']}.png").exists()

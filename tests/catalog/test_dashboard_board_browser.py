@@ -21,6 +21,7 @@ from dashboard_store import (
     EPISODE_STATUS,
     VOLCANO_FRAMES,
     WHEN,
+    current_root,
 )
 
 STATUS_RANK = {"new": 0, "ongoing": 1, "quiet": 2}
@@ -184,7 +185,7 @@ def test_volcano_pairs_browse_with_previous_and_next(site, chrome) -> None:  # t
     assert chrome.find_element(By.ID, "pair-uid").text == mine[-2]["uid"]
     # an alerted pair shows its predicted mask over the image; screenshot it
     alerted = next(s for s in mine if s["alert"])
-    open_page(chrome, (out / "pairs" / f"{alerted['uid']}.html").as_uri())
+    open_page(chrome, (current_root(out) / "pairs" / f"{alerted['uid']}.html").as_uri())
     assert chrome.find_elements(By.CSS_SELECTOR, "svg.overlay path.predicted")
     screenshot(chrome, "pair")
 
@@ -196,7 +197,7 @@ def test_an_alerts_geotiff_is_its_mask_on_the_cube_grid(site, chrome) -> None:  
 
     monitored, out = site
     false_alarm = next(a for a in monitored.alerts if a["score"] < 0.9)
-    open_page(chrome, (out / "alerts" / f"{false_alarm['alert_id']}.html").as_uri())
+    open_page(chrome, (current_root(out) / "alerts" / f"{false_alarm['alert_id']}.html").as_uri())
     href = chrome.find_element(By.CSS_SELECTOR, "a.geotiff").get_attribute("href")
     path = Path(unquote(urlparse(href).path))
     assert path.is_file()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser import open_page, screenshot, severe
+from dashboard_store import current_root
 
 from hephaestus.platform.layout import StoreLayout
 
@@ -26,7 +27,8 @@ def test_map_shows_every_frame_and_alert(site, chrome) -> None:  # type: ignore[
     from selenium.webdriver.common.by import By
 
     monitored, out = site
-    open_page(chrome, (out / "index.html").as_uri())
+    open_page(chrome, (out / "index.html").as_uri())  # the entry page sends the browser to the current board
+    assert chrome.current_url == (current_root(out) / "index.html").as_uri()
     frames = sorted(
         e.get_attribute("data-frame-id") for e in chrome.find_elements(By.CSS_SELECTOR, "#map path.frame")
     )
@@ -104,7 +106,7 @@ def test_volcano_timeline_and_stac_view(site, chrome) -> None:  # type: ignore[n
     assert sorted(items) == _catalog_items(monitored.store)
     screenshot(chrome, "stac")
     for item in items:  # collection -> item -> assets and the frame's rows of the pair index
-        open_page(chrome, (out / "stac" / "index.html").as_uri())
+        open_page(chrome, (current_root(out) / "stac" / "index.html").as_uri())
         chrome.find_element(By.LINK_TEXT, item).click()
         open_page(chrome, chrome.current_url)
         assets = {

@@ -13,22 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import zarr
-from dashboard_store import MonitoredStore, make_monitored_store
+from dashboard_store import MonitoredStore, make_monitored_store, set_cube_version
 
 from hephaestus.monitor.dashboard import build_dashboard
 from hephaestus.monitor.dashboard.images import MANIFEST
 from hephaestus.monitor.tables import ALERT_FIELDS
-from hephaestus.platform.cube import HISTORY_ATTR, VERSION_ATTR
 from hephaestus.platform.layout import StoreLayout
-
-
-def _set_version(cube: Path, token: str, history: list[str]) -> None:
-    """Give a cube the version attributes ingest writes (a rebuild: new token, empty history;
-    an append: new token, the old one in the history)."""
-    group = zarr.open_group(str(cube), mode="r+")
-    group.attrs.update({VERSION_ATTR: token, HISTORY_ATTR: history})
-    zarr.consolidate_metadata(str(cube))
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def monitored(tmp_path: Path) -> MonitoredStore:
     version "v1", the version the alerts were scored from."""
     made = make_monitored_store(tmp_path / "made")
     for cube in (made.store / "cubes").iterdir():
-        _set_version(cube, "v1", [])
+        set_cube_version(cube, "v1", [])
     return made
 
 
@@ -57,20 +47,19 @@ def test_a_rebuild_with_nothing_new_draws_no_image_and_a_damaged_ledger_all(
     # one timeline per volcano and one image per alert, all drawn the first time
     every = first.volcanoes + len(monitored.alerts)
     assert (first.images, first.kept_images) == (every, 0)
-    before = _files(site)
+    before = _files(Path(first.root))
     second = build_dashboard(store, site)
     assert (second.images, second.kept_images) == (0, every)
-    assert _files(site) == before  # pages, captions included, as the first build wrote them
-    (site / MANIFEST).write_text("{not json")  # a damaged ledger: a full redraw, not an error
+    assert _files(Path(second.root)) == before  # pages, captions included, as the first build wrote them
+    (Path(second.root) / MANIFEST).write_text("{not json")  # a damaged ledger: a full redraw, not an error
     third = build_dashboard(store, site)
     assert (third.images, third.kept_images) == (every, 0)
-    assert json.loads((site / MANIFEST).read_text())["images"]  # and written anew
+    assert json.loads((Path(third.root) / MANIFEST).read_text())["images"]  # and written anew
 
 
 def test_only_the_changed_alert_is_drawn_again(monitored: MonitoredStore, tmp_path: Path) -> None:
     store, site = monitored.store, tmp_path / "site"
-    build_dashboard(store, site)
-    before = _pngs(site)
+    before = _pngs(Path(build_dashboard(store, site).root))
     moved = dict(monitored.alerts[0])
     box = json.loads(moved["polygon"])
     box["coordinates"][0] = [[x + 0.004, y] for x, y in box["coordinates"][0]]
@@ -79,7 +68,7 @@ def test_only_the_changed_alert_is_drawn_again(monitored: MonitoredStore, tmp_pa
     pq.write_table(pa.Table.from_pylist(rows, schema=ALERT_FIELDS), StoreLayout(store).monitor.alerts)
     report = build_dashboard(store, site)
     assert report.images == 1 and report.kept_images == report.volcanoes + len(monitored.alerts) - 1
-    after = _pngs(site)
+    after = _pngs(Path(report.root))
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {f"alerts/{moved['alert_id']}.png"}
 
@@ -90,8 +79,8 @@ def test_an_append_keeps_the_images_and_a_rebuild_redraws_its_frame(
     store, site = monitored.store, tmp_path / "site"
     build_dashboard(store, site)
     appended, rebuilt = monitored.frames[0], monitored.frames[1]
-    _set_version(store / "cubes" / f"{appended}.zarr", "v2", ["v1"])
+    set_cube_version(store / "cubes" / f"{appended}.zarr", "v2", ["v1"])
     assert build_dashboard(store, site).images == 0
-    _set_version(store / "cubes" / f"{rebuilt}.zarr", "v9", [])
+    set_cube_version(store / "cubes" / f"{rebuilt}.zarr", "v9", [])
     report = build_dashboard(store, site)
     assert report.images == sum(a["frame_id"] == rebuilt for a in monitored.alerts) > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dashboard_store import EARLIER, MonitoredStore, make_monitored_store
+from dashboard_store import EARLIER, MonitoredStore, current_root, make_monitored_store
 
 from hephaestus.monitor.dashboard import build_dashboard
 from hephaestus.monitor.dashboard.data import load
@@ -53,15 +53,15 @@ def test_episodes_are_computed_when_the_monitor_wrote_none(monitored: MonitoredS
     report = build_dashboard(store, tmp_path / "site")
     # every volcano with alerts has at least one episode, and every alert lies in one of them
     assert report.episodes >= len({a["volcano"] for a in monitored.alerts})
-    features = json.loads((tmp_path / "site" / "data" / "episodes.geojson").read_text())["features"]
+    features = json.loads((Path(report.root) / "data" / "episodes.geojson").read_text())["features"]
     assert sum(f["properties"]["alerts"] for f in features) == len(monitored.alerts)
-    index = (tmp_path / "site" / "index.html").read_text()
+    index = (Path(report.root) / "index.html").read_text()
     assert index.count('class="episode-row') == report.episodes
 
 
 def test_every_scored_pair_has_a_page_and_an_image(monitored: MonitoredStore, tmp_path: Path) -> None:
     report = build_dashboard(monitored.store, tmp_path / "site")
-    site = tmp_path / "site"
+    site = Path(report.root)
     for s in monitored.scores:
         page = (site / "pairs" / f"{s['uid']}.html").read_text()
         assert f'id="pair-uid">{s["uid"]}<' in page
@@ -82,6 +82,7 @@ def test_pair_images_of_the_latest_cycles_only_when_asked(monitored: MonitoredSt
     assert res.exit_code == 0, res.output
     # the latest cycle scored Kilauea's pairs; alerted pairs always get their image
     drawn = {s["uid"] for s in monitored.scores if s["volcano"] == "Kilauea" or s["alert"]}
+    site = current_root(site)
     assert {p.stem for p in (site / "pairs").glob("*.png")} == drawn != {s["uid"] for s in monitored.scores}
     for s in monitored.scores:
         page = (site / "pairs" / f"{s['uid']}.html").read_text()

@@ -12,7 +12,7 @@ import pytest
 from harness import assert_one_line, run_hmc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalog"))
-from dashboard_store import make_monitored_store  # noqa: E402
+from dashboard_store import current_root, make_monitored_store  # noqa: E402
 
 from hephaestus.monitor.dashboard import build_dashboard, pages  # noqa: E402
 from hephaestus.platform.volcanoes import VolcanoTableError, read_table  # noqa: E402
@@ -47,9 +47,11 @@ def test_volcano_name_with_tex_builds(tmp_path: Path) -> None:
     site = tmp_path / "site"
     out = run_hmc(["dashboard", str(made.store), "--out", str(site)], timeout=300)
     assert out.rc == 0, out.stderr[-2000:]
-    index = (site / "index.html").read_text()
+    board = current_root(site) / "index.html"
+    index = board.read_text()
     assert "alpha" in index  # the name is listed as text
     assert all(p.exists() for p in _linked(site, site / "index.html"))
+    assert all(p.exists() for p in _linked(site, board))
 
 
 def test_crash_mid_build_leaves_the_previous_site_whole(
@@ -68,7 +70,7 @@ def test_crash_mid_build_leaves_the_previous_site_whole(
     with pytest.raises(OSError, match="injected"):
         build_dashboard(made.store, site)
     assert (site / "index.html").read_bytes() == index_before
-    for page in _linked(site, site / "index.html"):
+    for page in _linked(site, site / "index.html") + _linked(site, current_root(site) / "index.html"):
         assert page.exists(), page
     for path in before:
         assert path.exists() and path.stat().st_size > 0, path
