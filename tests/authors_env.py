@@ -27,13 +27,30 @@ AUTHORS_PINS: tuple[str, ...] = (
 """From Orion-AI-Lab/Hephaestus-minicubes requirements.txt (numpy < 2: zarr 2.18 and numcodecs 0.13)."""
 
 
-def authors_python() -> Path:
-    """The python of the cached authors' environment, built on first use."""
-    if sys.version_info >= (3, 13):
-        pytest.skip("numpy 1.26 (the authors' pin) has no wheels for Python >= 3.13")
+AUTHORS_BENCH_PINS: tuple[str, ...] = (
+    "webdataset==0.2.86",
+    "albumentations==1.3.0",
+    "opencv-python-headless==4.9.0.80",
+    "scikit-image==0.22.0",
+    "scipy==1.12.0",
+    "einops==0.7.0",
+    "tqdm==4.66.2",
+    "matplotlib==3.8.3",
+    "seaborn==0.13.2",
+)
+"""What the authors' training read path and dataset module import besides AUTHORS_PINS (same
+requirements.txt): benchmark-only, never project dependencies. torch comes from AUTHORS_TORCH."""
+
+AUTHORS_TORCH = os.environ.get("HEPHAESTUS_AUTHORS_TORCH", "torch==2.13.0+cpu")
+"""Their pin is torch 1.13.1, which has no wheels for this Python; a CPU build (from pip's find-links
+where the machine has one) stands in. Override with $HEPHAESTUS_AUTHORS_TORCH."""
+
+
+def _cached_venv(prefix: str, pins: tuple[str, ...]) -> Path:
+    """The python of a venv holding `pins`, built once under the cache and reused (skip if pip fails)."""
     cache = Path(os.environ.get("HEPHAESTUS_CACHE", Path.home() / ".cache" / "hephaestus"))
-    key = hashlib.sha256(f"{sys.version_info[:2]} {AUTHORS_PINS}".encode()).hexdigest()[:12]
-    venv = cache / f"authors-zarr2-{key}"
+    key = hashlib.sha256(f"{sys.version_info[:2]} {pins}".encode()).hexdigest()[:12]
+    venv = cache / f"{prefix}-{key}"
     python = venv / "bin" / "python"
     if python.exists():
         return python
@@ -42,10 +59,10 @@ def authors_python() -> Path:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(tmp)], check=True, capture_output=True)
         done = subprocess.run(
-            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *AUTHORS_PINS],
+            [str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", *pins],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=1200,
         )
         if done.returncode != 0:
             pytest.skip(f"cannot build the authors' environment: {done.stderr.strip()[-300:]}")
@@ -56,6 +73,24 @@ def authors_python() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return python
+
+
+def _too_new() -> None:
+    if sys.version_info >= (3, 13):
+        pytest.skip("numpy 1.26 (the authors' pin) has no wheels for Python >= 3.13")
+
+
+def authors_python() -> Path:
+    """The python of the cached authors' environment, built on first use."""
+    _too_new()
+    return _cached_venv("authors-zarr2", AUTHORS_PINS)
+
+
+def authors_bench_python() -> Path:
+    """The python of the authors' environment plus what their training read path imports (webdataset,
+    albumentations 1.3 on OpenCV, torch): the benchmark's reference, built on first use."""
+    _too_new()
+    return _cached_venv("authors-bench", (*AUTHORS_PINS, *AUTHORS_BENCH_PINS, AUTHORS_TORCH))
 
 
 READ_SCRIPT = """

@@ -43,6 +43,8 @@ PAPER_NAMES: dict[str, str] = {
     "segformer": "SegFormer",
 }
 """The names the paper's tables print, in their row order."""
+PREFETCH_BATCHES = 4
+"""Batches each loader worker keeps ready by default (DataLoader's prefetch_factor; torch's default is 2)."""
 AUTHORS_SCRATCH_MODELS: tuple[str, ...] = ("tf_efficientnetv2_s",)
 """Trained from random weights in the authors' code (the paper's text says every model is pretrained)."""
 AUTHORS_FOCAL_ALPHA = 0.25
@@ -109,6 +111,16 @@ class RunConfig(DataSpec):
     loader_workers: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
     """DataLoader worker processes per Ray Train worker: "auto" chooses from the node's cores and
     the device (`hephaestus.train.data.loader.plan_loader`); 0 loads in the training process."""
+    prefetch_factor: int = Field(PREFETCH_BATCHES, ge=1)
+    """Batches each loader worker keeps ready. Workers x prefetch_factor batches sit in shared memory
+    (/dev/shm) at once: a run whose batches cannot fit there is refused before its workers start."""
+    channels_last: bool = False
+    """Model and input batches in channels-last memory order (NHWC). Off by default: it only pays where
+    the convolution kernels prefer it (tensor cores under bf16), which a GPU measurement decides
+    (tests/benchmarks/gpu_checks.py); on CPU it changes the kernels and their rounding."""
+    cudnn_benchmark: bool = True
+    """CUDA: let cuDNN time its convolution algorithms on the first batch of each shape and keep the
+    fastest; the crops have one fixed size, so it times once (no effect on CPU)."""
     max_train_batches: int | None = Field(None, ge=1)
     """Cap on training batches per epoch and worker (smoke runs); None trains on the whole epoch."""
     max_eval_batches: int | None = Field(None, ge=1)
@@ -326,7 +338,25 @@ def demo_grid() -> GridConfig:
     )
 
 
-GRIDS = {"paper": paper_grid, "smoke": smoke_grid, "demo": demo_grid}
+def replay_grid() -> GridConfig:
+    """The replay demo's monitor: one classifier trained for what the monitor scores (issue 23).
+
+    The demo grid's classifier settings with training windows anywhere in the frame (`windows: frame`,
+    labels from what a window holds), no atmosphere (the monitor's default input), and at most 14
+    batches an epoch so that the demo stays within minutes on 2 cores whatever the twin's split holds.
+    """
+    base = demo_grid().base.model_copy(update={"windows": "frame", "max_train_batches": 14})
+    return GridConfig(
+        name="replay",
+        models=("mobilenetv3_large_100",),
+        series=(False,),
+        atmosphere=(False,),
+        seeds=(0,),
+        base=base,
+    )
+
+
+GRIDS = {"paper": paper_grid, "smoke": smoke_grid, "demo": demo_grid, "replay": replay_grid}
 
 
 def grid_preset(name: str) -> GridConfig:

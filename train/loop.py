@@ -4,6 +4,12 @@ Each worker reads its shard of the split, trains with DDP (gloo on CPU, NCCL on 
 on CUDA), evaluates the validation loss every epoch and reports it with a checkpoint (model,
 optimizer, best-so-far weights, epoch). After a failure Ray restarts the workers and they resume
 from the latest checkpoint. At the end the best weights (lowest validation loss) meet the test split.
+
+GPU readiness (docs/performance.md, "GPU readiness"): the host never waits for the device within a
+step. Losses stay on the device and are read once every `READ_EVERY` steps and at the end of an epoch
+(`DeviceSums`); batches (pinned by the loader) are copied on a side CUDA stream (`DeviceBatches`);
+masks arrive as uint8 and are widened on the device; channels-last and cuDNN's autotuner are run
+settings (`RunConfig.channels_last`, `cudnn_benchmark`). On CPU every number is what it was.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,12 +36,15 @@ from hephaestus.platform.inputs import InputSpec
 from hephaestus.platform.layout import CheckpointFiles
 from hephaestus.train import history, tracking
 from hephaestus.train.config import RunConfig
+from hephaestus.train.data.augment import AUGMENT_KEY
 from hephaestus.train.data.batch_augment import augment_on_device
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
+from hephaestus.train.gpu_usage import GpuBusy
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
+from hephaestus.train.preflight import check_shared_memory
 from hephaestus.train.sources import DataSource, TrainingData, open_split
 from hephaestus.train.weights import DIGESTS_KEY, file_digest, require_finite
 
@@ -69,8 +78,83 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
 
 
 def _target(batch: dict[str, Any], task: str, device: torch.device) -> torch.Tensor:
+    """Class indices on `device`: labels, or masks widened there from the uint8 they travel in."""
     key = "label" if task == "classification" else "mask"
     return batch[key].to(device, non_blocking=True).long()
+
+
+HOST_KEYS = frozenset({AUGMENT_KEY, "padding"})
+"""Batch entries that stay on the host: the augmentation parameters and padding flags are read there
+(reading them from the device would sync the two)."""
+
+READ_EVERY = 100
+"""Training steps between reads of the device's loss values (one host-device sync each): how late a
+diverged run is stopped, at most."""
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The batch with its tensors (but `HOST_KEYS`) on `device`, copied without blocking the host (the
+    loader pins them on CUDA); on CPU the very same tensors."""
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) and k not in HOST_KEYS else v
+        for k, v in batch.items()
+    }
+
+
+class DeviceBatches:
+    """The batches of `batches` on `device`. On CUDA each copy is issued on a side stream, so it runs
+    beside the compute stream's work of the steps before (the host is ahead of the device: nothing in a
+    step waits for it); the compute stream waits for the copy before using the batch, and the batch's
+    memory is recorded on the compute stream so the allocator does not hand it out while kernels still
+    read it. On CPU: plain iteration."""
+
+    def __init__(self, batches: Iterable[dict[str, Any]], device: torch.device) -> None:
+        self.batches, self.device = batches, device
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self.device.type != "cuda":
+            for batch in self.batches:
+                yield to_device(batch, self.device)
+            return
+        stream = torch.cuda.Stream(device=self.device)
+        compute = torch.cuda.current_stream(self.device)
+        for host in self.batches:
+            with torch.cuda.stream(stream):
+                batch = to_device(host, self.device)
+            compute.wait_stream(stream)
+            for value in batch.values():
+                if isinstance(value, torch.Tensor) and value.is_cuda:
+                    value.record_stream(compute)
+            yield batch
+
+
+class DeviceSums:
+    """Per-step losses kept on the device and read in one transfer per `every` steps (`read`), so no
+    step waits for the device. The values read are the same float32 losses `float(loss)` gave, summed
+    times their sample counts in step order in float64 on the host: the sums are bit for bit the ones a
+    per-step read gives."""
+
+    def __init__(self, every: int | None = None) -> None:
+        self.every = every
+        self.pending: list[tuple[int, torch.Tensor, int]] = []
+        self.total, self.count = 0.0, 0
+
+    def add(self, step: int, loss: torch.Tensor, samples: int) -> list[tuple[int, float, int]]:
+        """Keep a step's mean loss (a 0-d tensor, not read); returns `read()` every `every` steps, else []."""
+        self.pending.append((step, loss.detach(), samples))
+        return self.read() if self.every and len(self.pending) >= self.every else []
+
+    def read(self) -> list[tuple[int, float, int]]:
+        """(step, loss, samples) of every step kept since the last read, added to `total` and `count`."""
+        if not self.pending:
+            return []
+        values = torch.stack([loss for _, loss, _ in self.pending]).to(torch.float64).cpu().tolist()
+        out = [(step, value, n) for (step, _, n), value in zip(self.pending, values, strict=True)]
+        self.pending = []
+        for _, value, n in out:
+            self.total += value * n
+            self.count += n
+        return out
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -108,6 +192,8 @@ def _forward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and target of a batch on `device`, under autocast where the run asks for it."""
     image = batch["image"].to(device, non_blocking=True)
+    if run.channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
     with _autocast(device, run.amp):
         logits = net(image)
     return logits, _target(batch, run.task, device)
@@ -125,7 +211,9 @@ def _local_ranks() -> int:
 
 def run_plan(run: RunConfig, device: torch.device) -> LoaderPlan:
     """The run's loading plan on this node (`plan_loader` with the run's `loader_workers`)."""
-    return plan_loader(run.loader_workers, device_type=device.type, local_ranks=_local_ranks())
+    return plan_loader(
+        run.loader_workers, device_type=device.type, local_ranks=_local_ranks(), prefetch=run.prefetch_factor
+    )
 
 
 def make_loader(
@@ -137,14 +225,17 @@ def make_loader(
     plan: LoaderPlan | None = None,
 ) -> EpochLoader:
     """This worker's loader over `dataset`, built once per split and run (workers persist across
-    epochs); `set_epoch` moves it on. Training drops a lone last sample (BatchNorm refuses it)."""
+    epochs); `set_epoch` moves it on. Training drops a lone last sample (BatchNorm refuses it).
+    Refused before its workers start when their prefetched batches cannot fit in shared memory."""
     rank, world = _world()
+    plan = plan or run_plan(run, device)
+    check_shared_memory(run, plan.num_workers, plan.prefetch_factor)
     return build_dataloader(
         dataset,
         run.batch_size,
         rank=rank,
         world_size=world,
-        plan=plan or run_plan(run, device),
+        plan=plan,
         drop_lone_last=training,
     )
 
@@ -164,8 +255,9 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     device: torch.device,
-) -> tuple[float, int]:
-    """One optimiser step on a batch; returns (summed loss, samples). The one step of training
+) -> tuple[torch.Tensor, int]:
+    """One optimiser step on a batch; returns (mean loss, samples), the loss a 0-d tensor on the device
+    that is not read here (reading it would make the host wait for the step). The one step of training
     (and of `tests/benchmarks/bench_train.py`, which feeds it loader batches and in-memory tensors)."""
     batch = augment_on_device(batch, device)  # the batch's augmentation, where `augment_on` is "device"
     logits, target = _forward(model, batch, run, device)
@@ -173,7 +265,7 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return float(loss.detach()) * len(target), len(target)
+    return loss.detach(), len(target)
 
 
 def train_epoch(
@@ -194,18 +286,24 @@ def train_epoch(
     """
     loader = _epoch_loader(data, run, device, epoch, training=True)
     model.train()
-    total, count = 0.0, 0
-    for step, batch in enumerate(_batches(loader, run.max_train_batches), start=1):
-        loss_sum, n = train_step(model, batch, run, optimizer, loss_fn, device)
-        if not math.isfinite(loss_sum):
+    sums = DeviceSums(every=READ_EVERY)
+    batches = DeviceBatches(_batches(loader, run.max_train_batches), device)
+    for step, batch in enumerate(batches, start=1):
+        loss, n = train_step(model, batch, run, optimizer, loss_fn, device)
+        _check_finite(sums.add(step, loss, n), run, epoch)
+    _check_finite(sums.read(), run, epoch)
+    loss_sum, n = _all_reduce_sum([sums.total, float(sums.count)], device)
+    return (loss_sum / n if n else math.nan), sums.count
+
+
+def _check_finite(read: list[tuple[int, float, int]], run: RunConfig, epoch: int) -> None:
+    """Stop at the first step of `read` whose loss is not finite (its weights are lost: no checkpoint)."""
+    for step, loss, _ in read:
+        if not math.isfinite(loss):
             raise DivergenceError(
-                f"run {run.run_id}: training diverged: loss {loss_sum / max(n, 1)} at epoch {epoch + 1}, "
+                f"run {run.run_id}: training diverged: loss {loss} at epoch {epoch + 1}, "
                 f"step {step}; no checkpoint of it is written (lower lr, check the inputs)"
             )
-        total += loss_sum
-        count += n
-    loss_sum, n = _all_reduce_sum([total, float(count)], device)
-    return (loss_sum / n if n else math.nan), count
 
 
 @torch.no_grad()
@@ -225,17 +323,20 @@ def evaluate(
     metrics = deformation_metrics(run.task).to(device)
     net = _unwrap(model)
     net.eval()
-    total, count = 0.0, 0
-    for batch in _batches(loader, run.max_eval_batches):
-        logits, target = _forward(net, batch, run, device)
-        keep = ~batch["padding"].to(device)
-        logits, target = logits[keep], target[keep]
-        if not len(target):
+    sums = DeviceSums()
+    for step, batch in enumerate(DeviceBatches(_batches(loader, run.max_eval_batches), device)):
+        keep = ~batch["padding"]  # on the host: which rows to keep is known without asking the device
+        kept = int(keep.sum())
+        if not kept:
             continue
-        total += float(loss_fn(logits, target)) * len(target)
-        count += len(target)
+        logits, target = _forward(net, batch, run, device)
+        if kept < len(keep):
+            rows = keep.nonzero().squeeze(1).to(device, non_blocking=True)
+            logits, target = logits[rows], target[rows]
+        sums.add(step, loss_fn(logits, target), kept)
         metrics.update(deformation_probability(logits), target)
-    loss_sum, n = _all_reduce_sum([total, float(count)], device)
+    sums.read()
+    loss_sum, n = _all_reduce_sum([sums.total, float(sums.count)], device)
     # an empty split (a tiny store with no val or test pair) has no metric to compute: NaN, not an error
     out = compute(metrics) if n else {name: math.nan for name in metrics.keys()}
     out["loss"] = loss_sum / n if n else math.nan
@@ -400,6 +501,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     device = ray.train.torch.get_device()
     plan = run_plan(run, device)
     torch.set_num_threads(plan.torch_threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = run.cudnn_benchmark
 
     train_ds = open_split(source, LoaderConfig.for_split(run, "train"))
     val_ds = open_split(source, LoaderConfig.for_split(run, "val"))
@@ -409,7 +512,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     built = build_model(
         run.model, spec.in_channels, weights=run.weights, weights_dir=run.weights_dir, encoder=run.encoder
     )
-    model = ray.train.torch.prepare_model(built.module)
+    module = built.module.to(memory_format=torch.channels_last) if run.channels_last else built.module
+    model = ray.train.torch.prepare_model(module)
     optimizer = torch.optim.AdamW(model.parameters(), lr=run.learning_rate, weight_decay=run.weight_decay)
     loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
     state, best_weights = _restore(model, optimizer)
@@ -427,9 +531,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             run, spec, built.weights, latest_secondary_date(train_ds, val_ds)
         ),
     }
+    gpu = GpuBusy(device.index or 0) if device.type == "cuda" else None  # NVML, sampled in a thread
     for epoch in range(start_epoch, run.epochs):
         started = time.perf_counter()
-        train_loss, seen = train_epoch(model, train_loader, run, optimizer, loss_fn, epoch, device)
+        with gpu if gpu is not None else contextlib.nullcontext():
+            train_loss, seen = train_epoch(model, train_loader, run, optimizer, loss_fn, epoch, device)
         val = evaluate(model, val_loader, run, loss_fn, device)
         if val["samples"] and not math.isfinite(val["loss"]):
             # weights driven to huge but finite values give a finite last training loss and NaN after it
@@ -447,7 +553,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if rank == 0:
             print(
                 f"[{run.run_id}] epoch {epoch + 1}/{run.epochs} train_loss {train_loss:.4f} "
-                f"val_loss {val['loss']:.4f} val_f1 {val['f1']:.3f} ({seconds:.1f} s)"
+                f"val_loss {val['loss']:.4f} val_f1 {val['f1']:.3f} ({seconds:.1f} s"
+                + (
+                    f", GPU {gpu.mean:.0f}% busy training)"
+                    if gpu is not None and gpu.mean is not None
+                    else ")"
+                )
             )
         files = {
             CheckpointFiles.MODEL: _cpu_state(model),

@@ -3,6 +3,8 @@
 A crop larger than every frame of the store, a batch whose input tensors alone exceed a share of the
 machine's memory, or more loader workers than cores would each start a run that swaps, thrashes or dies long
 after the command returned: each is refused here in one line naming the setting, the value and the bound.
+So are loader workers whose prefetched batches cannot fit in shared memory (`check_shared_memory`, on the
+training node just before the workers start: torch's workers would die with a bus error mid-epoch).
 """
 
 from __future__ import annotations
@@ -45,6 +47,41 @@ def batch_bytes(run: RunConfig) -> int:
     """Bytes of one batch's input tensor: batch x steps x channels x crop x crop float32."""
     channels = len(step_channels(run.atmosphere)) * run.steps
     return run.batch_size * channels * run.crop_size * run.crop_size * 4
+
+
+SHARED_MEMORY = "/dev/shm"
+"""Where DataLoader workers put the batches they hand to the training process."""
+
+
+def shared_memory_free(path: str = SHARED_MEMORY) -> int | None:
+    """Bytes free for unprivileged use in the shared-memory file system (None: no such file system)."""
+    try:
+        stat = os.statvfs(path)
+    except (OSError, AttributeError):
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def loader_batch_bytes(run: RunConfig) -> int:
+    """Bytes of one batch as loader workers hand it over: the float32 inputs, the uint8 mask, and 256
+    bytes a sample for the label, padding flag, augmentation parameters and id."""
+    return batch_bytes(run) + run.batch_size * (run.crop_size * run.crop_size + 256)
+
+
+def check_shared_memory(run: RunConfig, workers: int, prefetch: int | None, free: int | None = None) -> None:
+    """Refuse loader `workers` (the run's resolved `loader_workers`) keeping `prefetch` batches each when
+    those batches exceed the shared memory `free` (default: `shared_memory_free()`; None: not checked)."""
+    if not workers or not prefetch:
+        return
+    free = shared_memory_free() if free is None else free
+    need = workers * prefetch * loader_batch_bytes(run)
+    if free is not None and need > free:
+        setting = f"{workers}" if run.loader_workers == workers else f"{run.loader_workers} ({workers})"
+        raise SettingTooLargeError(
+            f"run {run.run_id}: loader_workers {setting} x prefetch_factor {prefetch} x batch_size "
+            f"{run.batch_size} need {need / 2**30:.2f} GiB of shared memory ({SHARED_MEMORY}), "
+            f"{free / 2**30:.2f} GiB free: lower one of them or enlarge {SHARED_MEMORY} (docker --shm-size)"
+        )
 
 
 def check_run(

@@ -12,8 +12,10 @@ Why a plan: on a CPU node, training compute and loader workers compete for the s
   dry, training waits and the worker gets the cores: about as fast as loading in the training
   process at worst, faster when there are idle cycles. When a core is left over, it runs there.
 - Workers persist across epochs (open cubes stay open) and keep `PREFETCH_BATCHES` batches ready.
-On a GPU every core but the training process's goes to loading, and batches go to pinned memory
-for asynchronous copies.
+On a GPU the cores are split without oversubscription: "auto" gives every core but one to loading,
+the training process runs on the cores the workers leave (at least one thread), and batches go to
+pinned memory for asynchronous copies (the loop's `DeviceBatches`). Masks travel as uint8
+(`collate_batch`: 8x less shared memory and copy than int64); the loop widens them on the device.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
+from hephaestus.train.config import PREFETCH_BATCHES as PREFETCH_BATCHES  # the run setting's default
 from hephaestus.train.data.sampling import EpochBatches, EpochItems, Policy
 
 Workers = int | Literal["auto"]
@@ -33,8 +36,8 @@ Workers = int | Literal["auto"]
 
 LOADER_NICE = 19
 """Scheduling niceness of loader workers on CPU nodes when training takes every core."""
-PREFETCH_BATCHES = 4
-"""Batches each loader worker keeps ready (DataLoader's prefetch_factor; torch's default is 2)."""
+MASK_DTYPE = torch.uint8
+"""The dtype masks travel in through the DataLoader (values 0/1): the loop widens them on the device."""
 
 
 def available_cores() -> int:
@@ -91,14 +94,17 @@ def plan_loader(
     local_ranks: int = 1,
     cores: int | None = None,
     load: float | None = None,
+    prefetch: int = PREFETCH_BATCHES,
 ) -> LoaderPlan:
     """The loading plan of one rank among `local_ranks` training processes sharing `cores`.
 
     CPU: the rank trains on its share of the cores that `load` (other work, default: `busy_cores()`)
     leaves free, at least one thread; "auto" adds one loader worker, at
-    `LOADER_NICE` when training takes the rank's every core. CUDA: one or two threads drive the
-    GPU, "auto" gives the rest of the share to loader workers (at least one), pinned. A count
-    replaces "auto"'s; 0 loads in the training process.
+    `LOADER_NICE` when training takes the rank's every core. CUDA: "auto" gives all but one core
+    of the share to loader workers (at least one), pinned; the training process takes the cores the
+    workers leave, at least one thread (workers + threads never exceed the share unless the share
+    is a single core). A count replaces "auto"'s; 0 loads in the training process. `prefetch`:
+    batches each worker keeps ready (the run's `prefetch_factor`).
     """
     cores = available_cores() if cores is None else cores
     ranks = max(1, local_ranks)
@@ -109,7 +115,7 @@ def plan_loader(
     elif not isinstance(workers, int) or workers < 0:
         raise ValueError(f"loader workers must be 'auto' or a count >= 0, got {workers!r}")
     if cuda:
-        threads = max(1, min(share, 2))
+        threads = max(1, share - workers)
     else:
         busy = busy_cores() if load is None else load
         threads = max(1, min(share, int((cores - busy) // ranks)))
@@ -118,10 +124,20 @@ def plan_loader(
         num_workers=workers,
         torch_threads=threads,
         nice=nice,
-        prefetch_factor=PREFETCH_BATCHES if workers else None,
+        prefetch_factor=prefetch if workers else None,
         persistent_workers=workers > 0,
         pin_memory=cuda,
     )
+
+
+def collate_batch(items: list[dict]) -> dict:
+    """torch's default collation, with each sample's mask narrowed to `MASK_DTYPE` first: the batch
+    crosses shared memory and the host-to-device copy 8x smaller than as int64 (values are 0/1)."""
+    for item in items:
+        mask = item.get("mask")
+        if isinstance(mask, torch.Tensor) and mask.dtype != MASK_DTYPE:
+            item["mask"] = mask.to(MASK_DTYPE)
+    return default_collate(items)
 
 
 class _WorkerInit:
@@ -178,7 +194,8 @@ def build_dataloader(
     the sampler runs in this process and tells workers each sample's epoch, so persistent workers
     stay right. `plan` (from `plan_loader`) sets workers, priority, prefetch, persistence and
     pinning; without it, `num_workers` and `pin_memory` do. Batches carry "padding" flags for the
-    repeats added by policy "pad". `drop_lone_last` drops a last batch of a single sample.
+    repeats added by policy "pad", and masks as `MASK_DTYPE`. `drop_lone_last` drops a last batch
+    of a single sample.
     """
     if rank is None or world_size is None:
         rank, world_size = current_rank()
@@ -192,6 +209,7 @@ def build_dataloader(
     return EpochLoader(
         EpochItems(dataset),
         batch_sampler=batches,
+        collate_fn=collate_batch,
         num_workers=workers,
         pin_memory=plan.pin_memory,
         prefetch_factor=plan.prefetch_factor if workers else None,
