@@ -30,7 +30,7 @@ import xarray as xr
 
 from hephaestus.catalog.pairs import is_positive, is_usable, split_of
 from hephaestus.platform import inputs, schema, storage, volcanoes
-from hephaestus.platform.cube import CubeUnreadableError, dataset_version, open_cube
+from hephaestus.platform.cube import CubeUnreadableError, dataset_version, open_cube, read_failure
 
 STATS_VARIABLES: tuple[str, ...] = ("insar_difference", "insar_coherence", *inputs.ATMOSPHERE_CHANNELS)
 
@@ -121,8 +121,13 @@ def _mask_facts(deformation: np.ndarray) -> tuple[int, tuple[int, int, int, int]
     return int(hit.sum()), (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
 
 
-def _pair_scalars(ds: xr.Dataset) -> dict[str, np.ndarray]:
-    return {name: np.asarray(ds[name].values) for name in schema.PAIR_VARIABLES}
+def _pair_scalars(ds: xr.Dataset, where: str) -> dict[str, np.ndarray]:
+    """Every pair variable, each read under its own name (a damaged chunk names its variable)."""
+    out = {}
+    for name in schema.PAIR_VARIABLES:
+        with _reading(f"{where}: {name}", "read"):
+            out[name] = np.asarray(ds[name].values)
+    return out
 
 
 @contextmanager
@@ -133,7 +138,7 @@ def _reading(label: str, what: str) -> Iterator[None]:
     except CubeUnreadableError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read names the cube
-        raise CubeUnreadableError(f"{label}: cannot {what} ({exc.__class__.__name__}: {exc})") from exc
+        raise CubeUnreadableError(f"{label}: cannot {what} ({read_failure(exc)})") from exc
 
 
 def _open(text: str, where: str) -> tuple[xr.Dataset, str]:
@@ -287,8 +292,7 @@ def scan_cube(
     scan = _new_scan(ds, text, frame_id)
     scan.ref = ref
     prior = known(frame_id, dict(ds.attrs)) if known is not None else None
-    with _reading(where, "read pair variables"):
-        scalars = _pair_scalars(ds)
+    scalars = _pair_scalars(ds, where)
     uid_text = np.char.strip(scalars["unique_id"].astype(str))
     valid = scalars["valid_date_pair"].astype(bool)
     todo = [(int(i), int(j)) for i, j in zip(*np.nonzero(valid | (uid_text != "")), strict=True)]

@@ -33,6 +33,19 @@ class CubeUnreadableError(InputError):
     """
 
 
+CHECKSUM_MISMATCH: Final = "checksum mismatch (the stored bytes are damaged)"
+"""How every reader of the platform words a chunk that fails its checksum."""
+
+
+def read_failure(exc: BaseException) -> str:
+    """What went wrong reading a cube, in one line: zarr's crc32c codec ("Stored and computed checksum
+    do not match ...") as CHECKSUM_MISMATCH, anything else as its type and message."""
+    text = " ".join(str(exc).split())
+    if "checksum do not match" in text or "checksum mismatch" in text:
+        return CHECKSUM_MISMATCH
+    return f"{exc.__class__.__name__}: {text}"
+
+
 def zarr_store(url: str, s3_client: str | None = None) -> zarr.abc.store.Store:
     """A read-only zarr store for a directory or `.zip` at any storage URL (what open_cube reads through).
 

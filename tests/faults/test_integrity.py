@@ -187,3 +187,22 @@ def test_diverging_run_fails_naming_run_epoch_step(store, tmp_path):  # type: ig
     line = assert_one_line(out, 1, "diverged", "epoch 1", "step ")
     assert "run " in line
     assert not list((tmp_path / "r").rglob("best.pt")), "a diverged run published a checkpoint"
+
+
+def test_flipped_pair_scalar_bytes_skip_the_cube_naming_its_variable(store, tmp_path):  # type: ignore[no-untyped-def]
+    """A damaged chunk of a pair variable (read through xarray by the catalog's scan, not the loader):
+    the build names the cube and the variable and says the bytes are damaged (its only cube: exit 2)."""
+    from hephaestus.catalog import build_catalog
+
+    copy = tmp_path / "scalars"
+    shutil.copytree(store, copy)
+    build_catalog(copy)
+    (cube,) = (copy / "cubes").iterdir()
+    (chunk,) = (cube / "confidence" / "c").rglob("*/*")
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    shutil.rmtree(copy / "catalog")
+    got = run_hmc(["catalog", "build", str(copy)])
+    assert_one_line(got, 2, cube.name, "confidence", "checksum mismatch")
+    assert not (copy / "catalog").exists() or not any((copy / "catalog").glob("v*/pairs*"))

@@ -14,7 +14,7 @@ import numpy as np
 import zarr
 
 from hephaestus.platform import schema
-from hephaestus.platform.cube import CubeUnreadableError, zarr_store
+from hephaestus.platform.cube import CubeUnreadableError, read_failure, zarr_store
 from hephaestus.platform.storage import normalize, redact
 from hephaestus.train.data.array_reader import ArrayReader
 from hephaestus.train.data.chunks import read_windows
@@ -58,8 +58,9 @@ class OpenCube:
                 for _, piece, dst in read_windows([(dem, window)], self.fetcher):
                     out[dst] = piece
             except ValueError as exc:  # a checksum mismatch or undecodable bytes: name the cube and variable
-                reason = " ".join(str(exc).split())
-                raise CubeUnreadableError(f"{redact(self.url)}: dem (whole frame): {reason}") from exc
+                raise CubeUnreadableError(
+                    f"{redact(self.url)}: dem (whole frame): {read_failure(exc)}"
+                ) from exc
             self._dem = out
         return self._dem
 

@@ -31,6 +31,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from hephaestus.platform.cube import CHECKSUM_MISMATCH
 from hephaestus.platform.errors import IntegrityError
 from hephaestus.platform.inputs import ChannelScale
 from hephaestus.train.data.checksum import crc32c_value
@@ -284,7 +285,7 @@ def _check(result: tuple[int, int], stored: StoredChunks) -> None:
         return
     where = f"chunk {divmod(failed, stored.grid[1])} of the window"
     if err == -2:
-        raise IntegrityError(f"{where}: checksum mismatch (the stored bytes are damaged)")
+        raise IntegrityError(f"{where}: {CHECKSUM_MISMATCH}")
     what = "blosc data that does not decode to" if stored.blosc else "a stored length that is not"
     raise ValueError(f"{where}: {what} one chunk")
 
