@@ -8,12 +8,12 @@ prints the `hmc` command line a user would type for the same step.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from pydantic import Field
@@ -25,21 +25,40 @@ from hephaestus.cli.common import (
     resolve_config,
     set_option,
 )
+from hephaestus.cli.demo_steps import Step
 from hephaestus.platform.annotation import iter_raw, parse_file
 from hephaestus.platform.config import Config
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.schema import NEGATIVE_LABEL
+from hephaestus.platform.shared_data import DEFAULT_ANNOTATIONS
 
 if TYPE_CHECKING:
     from hephaestus.ingest.synthetic import SynthConfig
 
 
 class DemoConfig(Config):
-    """Sizes of the demo: minutes on 2 CPU cores, yet a test split large enough to measure (>= 50 pairs).
+    """What the demo runs, in minutes on 2 CPU cores.
 
-    2 frames x 300 pairs give ~300 usable training pairs and ~150 test pairs; at 128 px a frame still
-    holds a 64 px crop with the deformation and its surroundings.
+    `story: replay` (default): the twin of real frames replays their later years through the monitor
+    (cli/demo_replay.py). Sierra Negra's frame 106A_09090_000404 (with Cerro Azul: unrest 2017-2021) and
+    Piton de la Fournaise's 144A_SM_REUN_S6 (eruptions every year), pairs of at most 24 days (what a
+    monitor sees first), at a tenth of the real grid: ~720 pairs, ~420 of them before 2020 to train on.
+
+    `story: generator`: the embedded physics generator's frames (2 frames x 300 pairs: ~300 usable
+    training pairs and ~150 test pairs; at 128 px a frame still holds a 64 px crop with the deformation
+    and its surroundings), the demo grid, and one monitoring cycle over the feed's last dates.
     """
+
+    story: Literal["replay", "generator"] = "replay"
+    annotations: Path = Field(DEFAULT_ANNOTATIONS, description="the real annotations the twin replays")
+    twin_frames: tuple[str, ...] = ("106A_09090_000404", "144A_SM_REUN_S6")
+    scale: float = Field(0.1, gt=0, le=1, description="the twin's grid: this share of the real frame")
+    max_baseline_days: int = Field(24, ge=1, description="the twin's pairs: temporal baseline at most")
+    replay_from: dt.date = Field(
+        dt.date(2020, 1, 1), description="trained on the pairs before (the paper's train and val years)"
+    )
+    replay_until: dt.date = dt.date(2021, 12, 31)
+    cycle_months: int = Field(3, ge=1, le=24, description="one monitoring cycle per this many months")
 
     frames: int = Field(2, ge=1)
     pairs: int = Field(300, ge=4, description="pairs per frame")
@@ -56,17 +75,6 @@ class DemoConfig(Config):
         description="the feed's last acquisition dates: held back while training, then released and "
         "scored by one monitoring cycle (0: no monitoring)",
     )
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the demo: the `hmc` command line a user would type for it (printed, so that the demo
-    teaches the commands), and the stage function that command runs, called directly."""
-
-    argv: list[str]
-    run: Callable[[], None]
-    config: Config | None = None
-    """The configuration `run` uses: the one `hmc <argv> --print-config` prints (tested)."""
 
 
 def synth_config(cfg: DemoConfig) -> SynthConfig:
@@ -158,17 +166,14 @@ def pair_figure_step(root: Path) -> Step | None:
 def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[Step]:
     """The monitoring end of the demo: release the held-back dates, one monitoring cycle with the
     demo's best checkpoints, then the dashboard of the store."""
-    from hephaestus.cli.dashboard import write_dashboard
     from hephaestus.cli.monitor import watch
     from hephaestus.ingest.synthetic.release import RECORD
     from hephaestus.monitor.config import MonitorConfig
-    from hephaestus.platform.volcanoes import DEFAULT_GVP
 
     feed = feed_dates(cfg)
     if feed is None or not checkpoints:
         return []
-    sources, store, site = root / "sources", str(root / "store"), str(root / "site")
-    gvp = str(DEFAULT_GVP) if DEFAULT_GVP.exists() else None
+    sources, store = root / "sources", str(root / "store")
     # sources an older demo wrote at once (no release record) hold every date already
     steps = [synth_step(sources, cfg, feed[1])]
     if (sources / "annotations").is_dir() and not (sources / RECORD).exists():
@@ -181,13 +186,21 @@ def monitor_steps(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> list[S
             watch_cfg,
         )
     )
-    steps.append(
-        Step(
-            ["dashboard", store, "--out", site, *(["--volcanoes", gvp] if gvp else [])],
-            lambda: write_dashboard(store, site, gvp),
-        )
-    )
+    steps.append(dashboard_step(root))
     return steps
+
+
+def dashboard_step(root: Path) -> Step:
+    """`hmc dashboard` of the demo's store into ROOT/site (volcanoes named from the GVP list)."""
+    from hephaestus.cli.dashboard import write_dashboard
+    from hephaestus.platform.volcanoes import DEFAULT_GVP
+
+    store, site = str(root / "store"), str(root / "site")
+    gvp = str(DEFAULT_GVP) if DEFAULT_GVP.exists() else None
+    return Step(
+        ["dashboard", store, "--out", site, *(["--volcanoes", gvp] if gvp else [])],
+        lambda: write_dashboard(store, site, gvp),
+    )
 
 
 def first_positive(annotations: Path) -> int | None:
@@ -203,6 +216,12 @@ def first_positive(annotations: Path) -> int | None:
 
 def demo(
     out: Path = typer.Argument(Path("demo"), help="folder for sources/, store/, results/ and figures/"),
+    story: str | None = typer.Option(
+        None,
+        "--story",
+        help="replay (default: the twin of real frames replays 2020-2021 through the monitor) or generator "
+        "(the physics generator's frames, the demo grid, one monitoring cycle)",
+    ),
     frames: int | None = typer.Option(None, "--frames", min=1, help=f"default {DemoConfig().frames}"),
     pairs: int | None = typer.Option(None, "--pairs", min=4, help=f"default {DemoConfig().pairs}"),
     seed: int | None = typer.Option(None, "--seed", min=0, help=f"default {DemoConfig().seed}"),
@@ -221,7 +240,16 @@ def demo(
     from hephaestus.platform.ray_session import ray_session, send_logs_to
 
     cfg = resolve_config(
-        DemoConfig, config, sets, frames=frames, pairs=pairs, seed=seed, grid=grid, height=size, width=size
+        DemoConfig,
+        config,
+        sets,
+        story=story,
+        frames=frames,
+        pairs=pairs,
+        seed=seed,
+        grid=grid,
+        height=size,
+        width=size,
     )
     maybe_print(cfg, print_config)
     out = out.resolve()
@@ -240,20 +268,52 @@ def demo(
     log_file = send_logs_to(out)
     if log_file:
         typer.echo(f"Ray's logs go to {log_file}")
-    with ray_session():
-        run(demo_steps(out, cfg))
-    typer.echo("")
-    best = report(out / "store", out / "results", out / "figures")
-    checkpoints = [str(run["checkpoint"]) for run in best.values() if run.get("checkpoint")]
-    steps = monitor_steps(out, cfg, checkpoints)
-    if steps:
-        typer.secho("\nmonitoring: the feed's later products arrive", bold=True)
+    if cfg.story == "replay":
+        _replay_story(out, cfg, run)
+    else:
         with ray_session():
-            run(steps)
-        typer.secho(f"\ndashboard: {out / 'site' / 'index.html'}", fg="green")
+            run(demo_steps(out, cfg))
+        typer.echo("")
+        best = report(out / "store", out / "results", out / "figures")
+        checkpoints = [str(run["checkpoint"]) for run in best.values() if run.get("checkpoint")]
+        steps = monitor_steps(out, cfg, checkpoints)
+        if steps:
+            typer.secho("\nmonitoring: the feed's later products arrive", bold=True)
+            with ray_session():
+                run(steps)
+            typer.secho(f"\ndashboard: {out / 'site' / 'index.html'}", fg="green")
     typer.secho(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; outputs under {out}", fg="green")
     if log_file:
         typer.echo(f"Ray's logs: {log_file}")
+
+
+def _replay_story(out: Path, cfg: DemoConfig, run: Callable[[list[Step]], None]) -> None:
+    """Train on the twin's early years, replay the later ones through the monitor, show the board and
+    the replay table (cli/demo_replay.py)."""
+    from hephaestus.cli.demo_replay import history_steps, print_replay, replay
+    from hephaestus.cli.demo_report import report
+    from hephaestus.monitor.replay import replay_report
+    from hephaestus.platform.ray_session import ray_session
+
+    with ray_session():
+        run(history_steps(out, cfg))
+        typer.echo("")
+        best = report(out / "store", out / "results", out / "figures")
+        checkpoints = [str(r["checkpoint"]) for r in best.values() if r.get("checkpoint")]
+        if not checkpoints:
+            return
+        typer.secho(
+            f"\nreplay: the pairs acquired from {cfg.replay_from} arrive, {cfg.cycle_months} months a cycle",
+            bold=True,
+        )
+        replay(out, cfg, checkpoints)
+    run([dashboard_step(out)])
+    typer.echo("")
+    table = replay_report(str(out / "store"), cfg.replay_from)
+    print_replay(table)
+    (out / "replay.json").write_text(json.dumps(table.record(), indent=1))
+    typer.echo(f"replay table: {out / 'replay.json'}")
+    typer.secho(f"\ndashboard: {out / 'site' / 'index.html'}", fg="green")
 
 
 def register(app: typer.Typer) -> None:

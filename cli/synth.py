@@ -56,6 +56,9 @@ def synth(
     scale: float = typer.Option(
         0.1, "--scale", min=0.001, max=1.0, help="with --twin: grid and polygons shrink by this factor"
     ),
+    max_baseline: int | None = typer.Option(
+        None, "--max-baseline", min=1, help="with --twin: only pairs of at most this many days"
+    ),
     until: datetime | None = typer.Option(
         None,
         "--until",
@@ -69,10 +72,10 @@ def synth(
     from hephaestus.platform.errors import InputError
 
     if twin is not None:
-        if until is not None:
-            raise InputError("--until releases a generated feed; it does not apply to --twin")
-        _synth_twin(out, twin, frames, scale, seed or 0)
+        write_twin(out, twin, frames, scale, seed or 0, max_baseline, until.date() if until else None)
         return
+    if max_baseline is not None:
+        raise InputError("--max-baseline selects the twin's pairs; it goes with --twin")
     if frames is not None and not frames.isdigit():
         raise InputError(f"--frames {frames!r}: a number of frames (frame ids go with --twin)")
 
@@ -125,14 +128,28 @@ def write_sources(cfg: SynthConfig, out: Path, until: date | None = None) -> Non
     )
 
 
-def _synth_twin(out: Path, annotations: Path, frames: str | None, scale: float, seed: int) -> None:
+def write_twin(
+    out: Path,
+    annotations: Path,
+    frames: str | None,
+    scale: float,
+    seed: int,
+    max_baseline: int | None = None,
+    until: date | None = None,
+) -> None:
+    """Write (or release up to `until`) the twin of `frames` (F1,F2,... or all) with a one-line summary:
+    what `hmc synth --twin` runs."""
     from hephaestus.ingest.synthetic.twin import generate_twin
 
     wanted = None if frames in (None, "all") else [f.strip() for f in frames.split(",") if f.strip()]
     start = time.perf_counter()
-    manifest = generate_twin(annotations, out, frames_wanted=wanted, scale=scale, seed=seed)
+    manifest = generate_twin(
+        annotations, out, frames_wanted=wanted, scale=scale, seed=seed, max_baseline_days=max_baseline,
+        until=until,
+    )  # fmt: skip
+    done = f"released the pairs acquired up to {until}: " if until else "wrote the twin of "
     typer.echo(
-        f"wrote the twin of {len(manifest.frames)} frames, {manifest.pairs} pairs ({manifest.positives} "
+        f"{done}{len(manifest.frames)} frames, {manifest.pairs} pairs ({manifest.positives} "
         f"positive, {len(manifest.missing_products)} without product), {len(manifest.paths)} files to {out} "
         f"in {time.perf_counter() - start:.1f} s"
     )

@@ -25,17 +25,13 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
 from hephaestus.platform import storage
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.schema import GRID_SPACING_DEG
+from hephaestus.platform.shared_data import DEFAULT_GVP
 
-DEFAULT_GVP: Final = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "volcanoes" / "gvp_holocene.csv"
-)
-"""Where the repository's neighbour folder `shared/` keeps the GVP table (the monitor's default)."""
 EARTH_RADIUS_KM: Final = 6371.0088
 """Mean Earth radius (IUGG), for distances and the areas of lat/lon cells."""
 

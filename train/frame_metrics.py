@@ -142,18 +142,43 @@ class OnsetDelay:
         return {"episodes": self.episodes, "median": self.median, "max": self.max, "missed": self.missed}
 
 
-def onset_delay(
+@dataclass(frozen=True)
+class Onset:
+    """One episode of deformation with a known onset (module docstring): where, when it began and ended
+    (secondary dates, as days since 1970-01-01), and its first alerted acquisition (None: missed)."""
+
+    frame_id: str
+    first_day: int
+    last_day: int
+    alert_day: int | None
+    delay: int | None  # acquisitions from the onset to the first alert (None: missed)
+
+    @property
+    def first(self) -> dt.date:
+        return dt.date(1970, 1, 1) + dt.timedelta(days=self.first_day)
+
+    @property
+    def last(self) -> dt.date:
+        return dt.date(1970, 1, 1) + dt.timedelta(days=self.last_day)
+
+    @property
+    def alerted(self) -> dt.date | None:
+        return None if self.alert_day is None else dt.date(1970, 1, 1) + dt.timedelta(days=self.alert_day)
+
+
+def episode_onsets(
     alerts: Sequence[bool] | np.ndarray,
     labels: Sequence[bool] | np.ndarray,
     frame_ids: Sequence[str],
     secondary_dates: Sequence[Any],
-) -> OnsetDelay:
-    """Delay from each episode's first deformation acquisition to its first alert (module docstring)."""
+) -> list[Onset]:
+    """Every episode with a known onset and its first alert (module docstring), frame by frame in
+    time order."""
     a = np.asarray(alerts, dtype=bool)
     y = np.asarray(labels, dtype=bool)
     frames = np.asarray(frame_ids, dtype=object)
     days = _days(secondary_dates)
-    episodes, missed, delays = 0, 0, []
+    found: list[Onset] = []
     for f in sorted(set(frames.tolist())):
         sel = frames == f
         acq = np.unique(days[sel])
@@ -167,14 +192,24 @@ def onset_delay(
             end = k
             while end < len(acq) and shows[end]:
                 end += 1
-            episodes += 1
             hits = np.flatnonzero(alerted[k:end])
-            if hits.size:
-                delays.append(int(hits[0]))
-            else:
-                missed += 1
+            delay = int(hits[0]) if hits.size else None
+            alert_day = None if delay is None else int(acq[k + delay])
+            found.append(Onset(str(f), int(acq[k]), int(acq[end - 1]), alert_day, delay))
             k = end
-    return OnsetDelay(episodes, tuple(delays), missed)
+    return found
+
+
+def onset_delay(
+    alerts: Sequence[bool] | np.ndarray,
+    labels: Sequence[bool] | np.ndarray,
+    frame_ids: Sequence[str],
+    secondary_dates: Sequence[Any],
+) -> OnsetDelay:
+    """Delay from each episode's first deformation acquisition to its first alert (module docstring)."""
+    onsets = episode_onsets(alerts, labels, frame_ids, secondary_dates)
+    delays = tuple(o.delay for o in onsets if o.delay is not None)
+    return OnsetDelay(len(onsets), delays, len(onsets) - len(delays))
 
 
 @dataclass(frozen=True)

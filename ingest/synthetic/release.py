@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hephaestus.ingest.synthetic.config import SynthConfig
 from hephaestus.ingest.synthetic.generator import (
@@ -37,7 +38,9 @@ class ReleaseMismatchError(InputError):
     """OUT holds a feed released with another configuration, or up to a later date."""
 
 
-def _check_record(config: SynthConfig, out: Path, until: dt.date) -> None:
+def check_record(out: Path, key: str, settings: dict[str, Any], until: dt.date) -> None:
+    """Refuse to release into `out` unless it is new or a feed of the same `settings` (stored under `key`
+    in OUT/release.json) released up to `until` or before. Generated feeds and twins share the record."""
     record = out / RECORD
     if not record.exists():
         if out.exists() and any(out.iterdir()):
@@ -47,9 +50,9 @@ def _check_record(config: SynthConfig, out: Path, until: dt.date) -> None:
         return
     try:
         previous = json.loads(record.read_text())
-        same = SynthConfig(**previous["config"]) == config
+        same = previous.get(key) == settings
         until_before = dt.date.fromisoformat(previous["until"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ReleaseMismatchError(f"{record}: unreadable release record ({exc})") from exc
     if not same:
         raise ReleaseMismatchError(
@@ -61,6 +64,21 @@ def _check_record(config: SynthConfig, out: Path, until: dt.date) -> None:
         )
 
 
+def released_until(out: Path) -> dt.date | None:
+    """The date a feed in `out` is released up to (None: no release record, or an unreadable one)."""
+    try:
+        return dt.date.fromisoformat(json.loads((out / RECORD).read_text())["until"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_record(out: Path, key: str, settings: dict[str, Any], until: dt.date) -> None:
+    """Record what `out` was released with and up to when (atomically: a reader sees one or the other)."""
+    tmp = out / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps({key: settings, "until": until.isoformat()}, indent=1))
+    tmp.replace(out / RECORD)
+
+
 def release(
     config: SynthConfig,
     out_dir: str | Path,
@@ -70,7 +88,7 @@ def release(
     """Write the products of `config` acquired up to `until` that `out_dir` lacks; returns what this
     call wrote (`pairs` and `unique_ids`: the pairs released now)."""
     out = Path(out_dir)
-    _check_record(config, out, until)
+    check_record(out, "config", config.model_dump(mode="json"), until)
     out.mkdir(parents=True, exist_ok=True)
     run = plan(config)
     paths: list[str] = []
@@ -94,10 +112,7 @@ def release(
         paths += write_pair(frame, pair, rendered, out)  # the annotation last: the pair is complete
         if progress is not None:
             progress(done, len(due))
-    record = {"config": config.model_dump(mode="json"), "until": until.isoformat()}
-    tmp = out / f".{RECORD}.tmp"
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(out / RECORD)
+    write_record(out, "config", config.model_dump(mode="json"), until)
     return SynthManifest.of(run.frames, [p for _, p in due], positives, paths)
 
 

@@ -45,9 +45,12 @@ from hephaestus.ingest.synthetic.generator import (
     SynthManifest,
     render_pair,
     write_frame,
+    write_frame_era5,
+    write_frame_metadata,
     write_pair,
 )
 from hephaestus.ingest.synthetic.noise import power_law_field
+from hephaestus.ingest.synthetic.release import check_record, write_record
 from hephaestus.ingest.synthetic.sources import SourceModel
 from hephaestus.platform import annotation as ann_io
 from hephaestus.platform import schema
@@ -484,17 +487,44 @@ def _write_twin_frame(
     available: set[int],
     out: Path,
     tally: _TwinTally,
+    until: dt.date | None = None,
 ) -> None:
     """One real frame: its miniature scene and weather, its metadata and ERA5, then each annotated
-    pair rendered and written in the annotations' order."""
+    pair rendered and written in the annotations' order.
+
+    `until` (a feed): only the pairs acquired up to that date that `out` lacks, the ERA5 of their dates
+    and the frame's metadata once. The scene is drawn from all of `anns` either way, so a feed released
+    in steps ends with the bytes of the one-shot twin."""
     pairs = [(_date(a.primary), _date(a.secondary)) for a in anns]
     frame = build_twin_frame(cfg, index, fid, volcanoes, frame_shape(anns, scale), scale, pairs)
     scene.draw_weather(cfg, frame, index)
-    tally.paths += write_frame(cfg, frame, out)
-    for a, dates in zip(anns, pairs, strict=True):
+    due = [
+        (a, dates)
+        for a, dates in zip(anns, pairs, strict=True)
+        if until is None or (dates[1] <= until and not (out / "annotations" / f"{a.unique_id}.json").exists())
+    ]
+    if until is None:
+        tally.paths += write_frame(cfg, frame, out)
+    else:
+        if not (out / "licsar" / fid / "metadata" / "metadata.txt").exists():
+            tally.paths += write_frame_metadata(frame, out)
+        dates = sorted({d for _, ds in due for d in ds})
+        missing = [d for d in dates if not (out / "era5" / f"era5_{fid}_{d.strftime('%Y%m%d')}.nc").exists()]
+        tally.paths += write_frame_era5(cfg, frame, out, missing)
+    for a, dates in due:
         pair = _twin_pair(cfg, frame, a, dates, scale, available)
         rendered = render_pair(cfg, frame, pair)
-        tally.add(pair, write_pair(frame, pair, rendered, out))
+        tally.add(pair, write_pair(frame, pair, rendered, out))  # the annotation last: the pair is complete
+
+
+def short_pairs(records: Sequence[ann_io.Annotation], max_days: int) -> set[int]:
+    """uniqueIDs of the pairs whose temporal baseline is at most `max_days` (what a monitor sees first:
+    LiCSAR forms each new acquisition's pairs with the previous few)."""
+    return {
+        a.unique_id
+        for a in records
+        if int((a.secondary - a.primary).astype("timedelta64[D]").astype(int)) <= max_days
+    }
 
 
 def generate_twin(
@@ -511,23 +541,51 @@ def generate_twin(
     progress: Callable[[int, int], None] | None = None,
     records: Sequence[ann_io.Annotation] | None = None,
     only_ids: set[int] | None = None,
+    max_baseline_days: int | None = None,
+    until: dt.date | None = None,
 ) -> SynthManifest:
     """Write the twin of the real frames (`frames_wanted`, or all) under `out_dir` (new or empty).
 
     `records`: the annotations already parsed from `annotations` (load_records), to read them once;
-    `only_ids`: write only these pairs (a figure's pair at full scale without its whole frame)."""
+    `only_ids`: write only these pairs (a figure's pair at full scale without its whole frame);
+    `max_baseline_days`: only pairs of at most that temporal baseline; `until`: a simulated feed
+    (release.py) of the pairs acquired up to that date: run again with a later date and the same
+    settings to add the pairs acquired since (the manifest then lists what this call wrote)."""
     if not 0.0 < scale <= 1.0:
         raise TwinError(f"--scale {scale}: must be in (0, 1]")
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
+    settings = {
+        "frames": sorted(frames_wanted or []),
+        "scale": scale,
+        "seed": seed,
+        "max_baseline_days": max_baseline_days,
+        "only_ids": sorted(only_ids) if only_ids is not None else None,
+    }
+    if until is not None:
+        check_record(out, "twin", settings, until)
+    elif out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: output folder is not empty; choose a new folder")
     cfg = (config or SynthConfig()).model_copy(update={"seed": seed, "swath_footprint": False})
     volcano_table = _listed_volcanoes(annotations, frames_wanted, frame_names, gvp_table)
     available = read_quality_index(quality or _default(annotations, QUALITY_INDEX))
     records = list(records) if records is not None else load_records(annotations)
+    if max_baseline_days is not None:
+        short = short_pairs(records, max_baseline_days)
+        only_ids = short if only_ids is None else only_ids & short
     chosen, by_frame = _chosen_frames(annotations, records, only_ids, frames_wanted, volcano_table)
     out.mkdir(parents=True, exist_ok=True)
-    tally = _TwinTally(total=sum(len(by_frame[f]) for f in chosen), progress=progress)
+    due = [
+        a
+        for f in chosen
+        for a in by_frame[f]
+        if until is None
+        or (_date(a.secondary) <= until and not (out / "annotations" / f"{a.unique_id}.json").exists())
+    ]
+    tally = _TwinTally(total=len(due), progress=progress)
     for index, fid in enumerate(chosen):
-        _write_twin_frame(cfg, index, fid, by_frame[fid], volcano_table[fid], scale, available, out, tally)
+        _write_twin_frame(
+            cfg, index, fid, by_frame[fid], volcano_table[fid], scale, available, out, tally, until
+        )
+    if until is not None:
+        write_record(out, "twin", settings, until)
     return tally.manifest(chosen)

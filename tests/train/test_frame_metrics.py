@@ -10,6 +10,7 @@ import pytest
 from hephaestus.train.frame_metrics import (
     alert_counts,
     calibrate_threshold,
+    episode_onsets,
     false_alerts_per_volcano_year,
     frame_auroc,
     onset_delay,
@@ -60,6 +61,20 @@ def test_onset_delay_counts_acquisitions_to_the_first_alert() -> None:
     got = onset_delay(alerts, labels, frames, secondary)
     assert (got.episodes, got.delays, got.missed) == (2, (1,), 1)
     assert got.record() == {"episodes": 2, "median": 1.0, "max": 1, "missed": 1}
+
+
+def test_episode_onsets_name_each_episode_its_span_and_first_alert() -> None:
+    # the same two frames as above: A's episode d3..d5 first alerted at d4; B's d4..d5 missed
+    d = [D(2020, 1, k) for k in range(1, 7)]
+    frames = ["A"] * 5 + ["B"] * 4
+    secondary = [d[1], d[2], d[3], d[4], d[5], d[1], d[2], d[3], d[4]]
+    labels = [False, False, True, True, True, True, False, True, True]
+    alerts = [True, False, False, True, True, True, False, False, False]
+    got = episode_onsets(alerts, labels, frames, secondary)
+    assert [(o.frame_id, o.first, o.last, o.alerted, o.delay) for o in got] == [
+        ("A", d[3], d[5], d[4], 1),
+        ("B", d[3], d[4], None, None),
+    ]
 
 
 def test_onset_on_the_first_acquisition_alerted_is_zero_delay() -> None:

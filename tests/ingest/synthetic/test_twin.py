@@ -237,3 +237,42 @@ def test_twin_same_seed_same_bytes(tmp_path, hephaestus_dir, twin_records):
         )
         runs.append(digest(tmp_path / name))
     assert runs[0] == runs[1] != runs[2]
+
+
+def test_twin_feed_released_in_steps_ends_as_the_one_shot_twin(tmp_path, hephaestus_dir, twin_records):
+    """A twin released date by date (the replay demo's feed) writes, in the end, the bytes of the twin
+    written at once with the same settings; each step adds only the pairs acquired up to its date and
+    short pairs only (the baseline computed here from the annotation dates)."""
+    import datetime as dt
+    import hashlib
+
+    from hephaestus.ingest.synthetic.release import RECORD, ReleaseMismatchError
+
+    def files(root: Path) -> dict[str, str]:
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != RECORD
+        }
+
+    frame = [FRAMES[0]]
+    mine = [r for r in twin_records if r.frame_id == FRAMES[0]]
+    short = {r.unique_id for r in mine if (r.secondary - r.primary) <= np.timedelta64(24, "D")}
+    dates = sorted(r.secondary.astype("datetime64[D]").astype(dt.date) for r in mine if r.unique_id in short)
+    middle = dates[len(dates) // 2]
+    kw = dict(frames_wanted=frame, scale=0.03, seed=1, records=twin_records, max_baseline_days=24)
+    ann = hephaestus_dir / "annotations.tar.gz"
+    whole = twin.generate_twin(ann, tmp_path / "once", **kw)
+    assert set(whole.unique_ids) == short
+    first = twin.generate_twin(ann, tmp_path / "feed", until=middle, **kw)
+    assert set(first.unique_ids) == {
+        r.unique_id
+        for r in mine
+        if r.unique_id in short and r.secondary.astype("datetime64[D]").astype(dt.date) <= middle
+    }
+    with pytest.raises(ReleaseMismatchError):
+        twin.generate_twin(ann, tmp_path / "feed", until=dates[-1], **{**kw, "scale": 0.04})
+    rest = twin.generate_twin(ann, tmp_path / "feed", until=dates[-1], **kw)
+    assert set(first.unique_ids) | set(rest.unique_ids) == short
+    assert not set(first.unique_ids) & set(rest.unique_ids)
+    assert files(tmp_path / "feed") == files(tmp_path / "once")
