@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from hephaestus.platform.config import Config
-from hephaestus.train.frame_score import DEFAULT_SCORE_THRESHOLD
+from hephaestus.train.frame_metrics import DEFAULT_SCORE_THRESHOLD
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

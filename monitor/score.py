@@ -26,8 +26,8 @@ from hephaestus.monitor.detect import Detection, describe
 from hephaestus.platform import schema, volcanoes
 from hephaestus.platform.cube import dataset_version, open_cube
 from hephaestus.platform.pairs import pair_uid
+from hephaestus.train.frame_metrics import DEFAULT_SCORE_THRESHOLD
 from hephaestus.train.frame_score import (
-    DEFAULT_SCORE_THRESHOLD,
     FrameCheckpointError,
     FrameModels,
     FramePrediction,

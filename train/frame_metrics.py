@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 DAYS_PER_YEAR = 365.25
+DEFAULT_SCORE_THRESHOLD = 0.5
+"""The score threshold of a checkpoint that records no calibrated one (trained before calibration)."""
 
 
 def _days(dates: Sequence[Any] | np.ndarray) -> np.ndarray:

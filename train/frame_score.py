@@ -26,7 +26,13 @@ from hephaestus.platform import schema, storage
 from hephaestus.platform.cube import open_cube
 from hephaestus.platform.errors import InputError
 from hephaestus.platform.layout import CheckpointFiles
-from hephaestus.train.frame_metrics import Calibration, as_date, calibrate_threshold, frame_metrics
+from hephaestus.train.frame_metrics import (
+    DEFAULT_SCORE_THRESHOLD,
+    Calibration,
+    as_date,
+    calibrate_threshold,
+    frame_metrics,
+)
 from hephaestus.train.predict import (
     RATE_KEY,
     THRESHOLD_KEY,
@@ -38,9 +44,6 @@ from hephaestus.train.predict import (
     resolve_checkpoint,
     sliding_prediction,
 )
-
-DEFAULT_SCORE_THRESHOLD = 0.5
-"""The score threshold of a checkpoint that records no calibrated one (trained before calibration)."""
 
 ThresholdSource = Literal["checkpoint", "config", "flag", "default"]
 

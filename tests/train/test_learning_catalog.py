@@ -55,6 +55,7 @@ def test_untrained_classifier_starts_at_chance_loss() -> None:
     assert float(loss) == pytest.approx(0.6931, abs=1e-3)
 
 
+@pytest.mark.slow  # ~95 s; the default run's guard that training learns is tests/platform/test_evaluate_cli.py
 def test_classifier_learns_on_catalog_crops(synthetic_store: Path) -> None:
     """MobileNetV3 from scratch with the demo grid's settings and no learning rate given (random weights
     select the from-scratch recipe): test AUROC and F1 far above chance."""
