@@ -84,7 +84,7 @@ class CycleReport:
             steps.append("episodes: " + ", ".join(f"{n} {k}" for k, n in self.episodes.items()))
         if self.threshold is not None:
             rule = f", {self.persistence} overlapping pairs" if self.persistence > 1 else ""
-            steps.append(f"score threshold {self.threshold:.4g} ({self.threshold_source}{rule})")
+            steps.append(f"score threshold {self.threshold:.6g} ({self.threshold_source}{rule})")
         return f"cycle {self.cycle}: " + "; ".join(steps)
 
 

@@ -37,9 +37,11 @@ class DataSpec(Config):
     """Normalisation statistics: "train" (the catalog's train split only) or "authors" (their statistics.json)."""
     augment: bool = True
     """Augment the training split (the authors' pipeline)."""
-    augment_on: Literal["loader", "device"] = "device"
+    augment_on: Literal["loader", "device", "read"] = "device"
     """Where the augmentation runs: "device" on whole batches in the training process, on its device (GPU,
-    else CPU), after the transfer; "loader" per sample in the DataLoader workers. Same draws, same result."""
+    else CPU), after the transfer; "loader" per sample in the DataLoader workers; "read" per sample in the
+    workers as one compiled warp right after the read (fastest on CPU; one interpolation where the others
+    make two). Same draws, same geometry."""
     undersample: bool = True
     """Undersample the negatives of the training split each epoch."""
     windows: Literal["centred", "frame"] = "centred"

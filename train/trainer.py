@@ -265,7 +265,7 @@ def calibrate(run: RunConfig, source: DataSource, checkpoint_url: str | None) ->
         print(f"[{run.run_id}] no threshold calibrated: the val split has no pair without deformation")
         return None
     print(
-        f"[{run.run_id}] threshold {cal.threshold:.4g} for {cal.false_alerts_per_volcano_year} false alerts "
+        f"[{run.run_id}] threshold {cal.threshold:.6g} for {cal.false_alerts_per_volcano_year} false alerts "
         f"per volcano-year ({cal.pairs} val pairs scored whole-frame, {cal.achieved_rate:.3g} there)"
     )
     return cal.record()

@@ -9,7 +9,9 @@ RNG is never touched. Blur acts on the image only; geometric ops act on image an
 Where they are applied is the data specification's `augment_on` (`augment_item`): "loader" applies them
 per sample here, in the DataLoader workers; "device" leaves the crop as read and puts the drawn
 parameters into the sample (`AUGMENT_KEY`), and the training step applies them to the whole batch on
-its device (`batch_augment.augment_on_device`), with the same parameters and the same result.
+its device (`batch_augment.augment_on_device`), with the same parameters and the same result; "read"
+applies them per sample right after the read as one compiled warp (`fused_augment`: same parameters and
+geometry, one interpolation where today's path makes two).
 """
 
 from __future__ import annotations
@@ -150,10 +152,15 @@ def augment_item(
     cfg: LoaderConfig, epoch: int, index: int, image: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """A training sample's augmentation as `cfg.augment_on` says: (image, mask, extra sample entries).
-    "loader": augmented here, nothing extra; "device": as read, plus the drawn parameters under
+    "loader": augmented here, nothing extra; "read": likewise through the fused warp (`fused_augment`); "device": as read, plus the drawn parameters under
     `AUGMENT_KEY` for the training step (`batch_augment.augment_on_device`)."""
     params = draw(cfg.augmentation, cfg.crop_size, augment_rng(cfg.seed, epoch, index))
     if cfg.augment_on == "device":
         return image, mask, {AUGMENT_KEY: params.encode()}
+    if cfg.augment_on == "read":
+        from hephaestus.train.data import fused_augment  # numba-compiled: loaded when chosen
+
+        image, mask = fused_augment.apply(image, mask, params)
+        return image, mask, {}
     image, mask = apply(image, mask, params)
     return image, mask, {}

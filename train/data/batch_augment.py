@@ -77,13 +77,19 @@ def _blur(x: torch.Tensor, kernel: int, sigma: float) -> torch.Tensor:
     """Gaussian blur of one sample [C, k, k] as torchvision's `gaussian_blur` computes it: its 1-D
     kernel, their outer product, reflect padding, one grouped convolution."""
     c, h, w = x.shape
-    lim = (kernel - 1) / (2.0 * math.sqrt(2.0))
-    line = torch.linspace(-lim, lim, steps=kernel, dtype=x.dtype, device=x.device)
-    k1d = torch.softmax(line.div(sigma).pow(2).neg(), dim=0)
+    k1d = gaussian_kernel1d(kernel, sigma, x.dtype, x.device)
     k2d = torch.mm(k1d[:, None], k1d[None, :]).expand(c, 1, kernel, kernel).contiguous()  # 5x faster on CPU
     half = kernel // 2
     padded = F.pad(x[None], [half, half, half, half], mode="reflect")
     return F.conv2d(padded, k2d, groups=c)[0]
+
+
+def gaussian_kernel1d(kernel: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """torchvision's 1-D Gaussian kernel (`_get_gaussian_kernel1d`): exp(-x^2 / (2 sigma^2)) at the
+    kernel's integer offsets, normalised; the blur is its outer product with itself (separable)."""
+    lim = (kernel - 1) / (2.0 * math.sqrt(2.0))
+    line = torch.linspace(-lim, lim, steps=kernel, dtype=dtype, device=device)
+    return torch.softmax(line.div(sigma).pow(2).neg(), dim=0)
 
 
 def _resized_crop(
@@ -97,12 +103,12 @@ def _resized_crop(
     image = F.interpolate(
         x[None, :, top : top + bh, left : left + bw], size=(h, w), mode="bilinear", align_corners=False
     )[0]
-    rows = _nearest_index(bh, h, x.device) + top
-    cols = _nearest_index(bw, w, x.device) + left
+    rows = nearest_index(bh, h, x.device) + top
+    cols = nearest_index(bw, w, x.device) + left
     return image, m.index_select(0, rows).index_select(1, cols)
 
 
-def _nearest_index(length: int, size: int, device: torch.device) -> torch.Tensor:
+def nearest_index(length: int, size: int, device: torch.device) -> torch.Tensor:
     """Source indices of torch's "nearest" resize from `length` to `size` (float32 arithmetic, as its kernel)."""
     scale = torch.tensor(length, dtype=torch.float32) / size
     out = torch.arange(size, dtype=torch.float32) * scale
@@ -117,26 +123,39 @@ def _rotation_theta(angle: float) -> list[float]:
     return [d, -b, 0.0, -c, a, 0.0]
 
 
+def rotation_grid(
+    angles: Sequence[float], h: int, w: int, pad: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """[N, h, w, 2] `grid_sample` grid of torchvision's rotation of the reflect-padded (by `pad`) crop,
+    evaluated only where the crop lies (normalised to the padded size)."""
+    n = len(angles)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    theta = torch.tensor([_rotation_theta(a) for a in angles], dtype=dtype, device=device).reshape(n, 2, 3)
+    xs = torch.linspace((1.0 - wp) * 0.5, (wp - 1.0) * 0.5, steps=wp, device=device)[pad : pad + w]
+    ys = torch.linspace((1.0 - hp) * 0.5, (hp - 1.0) * 0.5, steps=hp, device=device)[pad : pad + h]
+    base = torch.empty(1, h, w, 3, dtype=dtype, device=device)
+    base[..., 0].copy_(xs)
+    base[..., 1].copy_(ys[:, None])
+    base[..., 2].fill_(1)
+    scaled = theta.transpose(1, 2) / torch.tensor([0.5 * wp, 0.5 * hp], dtype=dtype, device=device)
+    return base.view(1, h * w, 3).expand(n, h * w, 3).bmm(scaled).view(n, h, w, 2)
+
+
+def rotate_mask(m: torch.Tensor, grid: torch.Tensor, pad: int) -> torch.Tensor:
+    """Masks [N, h, w] rotated through `rotation_grid`: reflect-padded by `pad`, nearest, dtype kept."""
+    mf = F.pad(m[:, None].to(grid.dtype), [pad, pad, pad, pad], mode="reflect")
+    return F.grid_sample(mf, grid, "nearest", "zeros", align_corners=False)[:, 0].to(m.dtype)
+
+
 def _rotate(x: torch.Tensor, m: torch.Tensor, angles: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotation about the centre with reflect padding (`augment._rotate_reflect`): the image padded by
     reflection, sampled (bilinear; the mask nearest) through torchvision's rotation grid of the padded
     image, evaluated only where the crop lies."""
-    n, c, h, w = x.shape
+    h, w = x.shape[-2:]
     pad = rotation_pad(h, w)
-    hp, wp = h + 2 * pad, w + 2 * pad
     dtype = x.dtype if x.dtype.is_floating_point else torch.float32
-    theta = torch.tensor([_rotation_theta(a) for a in angles], dtype=dtype, device=x.device).reshape(n, 2, 3)
-    xs = torch.linspace((1.0 - wp) * 0.5, (wp - 1.0) * 0.5, steps=wp, device=x.device)[pad : pad + w]
-    ys = torch.linspace((1.0 - hp) * 0.5, (hp - 1.0) * 0.5, steps=hp, device=x.device)[pad : pad + h]
-    base = torch.empty(1, h, w, 3, dtype=dtype, device=x.device)
-    base[..., 0].copy_(xs)
-    base[..., 1].copy_(ys[:, None])
-    base[..., 2].fill_(1)
-    scaled = theta.transpose(1, 2) / torch.tensor([0.5 * wp, 0.5 * hp], dtype=dtype, device=x.device)
-    grid = base.view(1, h * w, 3).expand(n, h * w, 3).bmm(scaled).view(n, h, w, 2)
+    grid = rotation_grid(angles, h, w, pad, dtype, x.device)
     image = F.grid_sample(
         F.pad(x, [pad, pad, pad, pad], mode="reflect"), grid, "bilinear", "zeros", align_corners=False
     )
-    mf = F.pad(m[:, None].to(dtype), [pad, pad, pad, pad], mode="reflect")
-    masks = F.grid_sample(mf, grid, "nearest", "zeros", align_corners=False)[:, 0].to(m.dtype)
-    return image, masks
+    return image, rotate_mask(m, grid, pad)
