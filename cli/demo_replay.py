@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import typer
 
 from hephaestus.cli.demo_steps import Step
@@ -23,20 +25,42 @@ from hephaestus.cli.demo_steps import Step
 if TYPE_CHECKING:
     from hephaestus.cli.demo import DemoConfig
     from hephaestus.monitor.replay import ReplayReport
+    from hephaestus.platform.annotation import Annotation
 
 
-def cycle_dates(cfg: DemoConfig) -> list[dt.date]:
+def cycle_dates(cfg: DemoConfig, end: dt.date | None = None) -> list[dt.date]:
     """The release dates of the replay: every `cycle_months` from `replay_from`, the last on
-    `replay_until` (each cycle sees the pairs acquired up to its date)."""
+    `replay_until` or on `end` (the feed's last acquisition) when earlier; each cycle sees the pairs
+    acquired up to its date."""
+    last = min(cfg.replay_until, end) if end is not None else cfg.replay_until
     dates, month = [], 0
     while True:
         month += cfg.cycle_months
         y, m = divmod(cfg.replay_from.month - 1 + month, 12)
         end = dt.date(cfg.replay_from.year + y, m + 1, 1) - dt.timedelta(days=1)
-        if end >= cfg.replay_until:
-            dates.append(cfg.replay_until)
+        if end >= last:
+            dates.append(last)
             return dates
         dates.append(end)
+
+
+@cache
+def _records(annotations: Path) -> tuple[Annotation, ...]:
+    """The real annotations, parsed once for every release of the replay (~3 s each time otherwise)."""
+    from hephaestus.ingest.synthetic.twin import load_records
+
+    return tuple(load_records(annotations))
+
+
+def feed_end(cfg: DemoConfig) -> dt.date:
+    """The last acquisition of the twin's pairs (frames and baselines of `cfg`): the replay stops there."""
+    days = [
+        a.secondary
+        for a in _records(cfg.annotations)
+        if a.frame_id in cfg.twin_frames
+        and (a.secondary - a.primary) <= np.timedelta64(cfg.max_baseline_days, "D")
+    ]
+    return max(days).astype("datetime64[D]").astype(dt.date)
 
 
 def twin_step(sources: Path, cfg: DemoConfig, until: dt.date) -> Step:
@@ -61,6 +85,7 @@ def twin_step(sources: Path, cfg: DemoConfig, until: dt.date) -> Step:
             cfg.seed,
             cfg.max_baseline_days,
             until,
+            _records(cfg.annotations),
         )
 
     return Step(argv, run)
@@ -101,7 +126,7 @@ def replay(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> None:
     sources, store = root / "sources", str(root / "store")
     watch_cfg = MonitorConfig(sources=str(sources), store=store, checkpoints=tuple(checkpoints))
     argv = ["monitor", str(sources), store, *(a for c in checkpoints for a in ("--checkpoint", c))]
-    dates = cycle_dates(cfg)
+    dates = cycle_dates(cfg, feed_end(cfg))
     with Watcher(watch_cfg) as watcher:
         for i, until in enumerate(dates, 1):
             release = twin_step(sources, cfg, until)
@@ -111,6 +136,10 @@ def replay(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> None:
             typer.secho(f"hmc {shlex.join(argv)}", bold=True)
             report = watcher.cycle()
             typer.echo(report.line())
+            steps = ", ".join(
+                f"{k} {v:.0f} s" for k, v in watcher.last_steps.items() if "." not in k and v >= 0.5
+            )
+            typer.echo(f"  {sum(v for k, v in watcher.last_steps.items() if '.' not in k):.0f} s: {steps}")
 
 
 def print_replay(report: ReplayReport) -> None:

@@ -19,7 +19,10 @@ from hephaestus.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hephaestus.ingest.synthetic import SynthConfig
+    from hephaestus.platform.annotation import Annotation
 
 
 def synth(
@@ -136,16 +139,18 @@ def write_twin(
     seed: int,
     max_baseline: int | None = None,
     until: date | None = None,
+    records: Sequence[Annotation] | None = None,
 ) -> None:
     """Write (or release up to `until`) the twin of `frames` (F1,F2,... or all) with a one-line summary:
-    what `hmc synth --twin` runs."""
+    what `hmc synth --twin` runs (`records`: the annotations already parsed, for a caller that releases
+    many times)."""
     from hephaestus.ingest.synthetic.twin import generate_twin
 
     wanted = None if frames in (None, "all") else [f.strip() for f in frames.split(",") if f.strip()]
     start = time.perf_counter()
     manifest = generate_twin(
         annotations, out, frames_wanted=wanted, scale=scale, seed=seed, max_baseline_days=max_baseline,
-        until=until,
+        until=until, records=records,
     )  # fmt: skip
     done = f"released the pairs acquired up to {until}: " if until else "wrote the twin of "
     typer.echo(

@@ -22,6 +22,10 @@ def test_cycles_end_each_quarter_and_the_last_on_the_replay_end() -> None:
     assert cycle_dates(cfg) == [dt.date(*q) for q in quarters]
     short = DemoConfig(replay_from=dt.date(2020, 1, 1), replay_until=dt.date(2020, 5, 15), cycle_months=3)
     assert cycle_dates(short) == [dt.date(2020, 3, 31), dt.date(2020, 5, 15)]
+    # the feed ends before the replay does (the twin's last pair): no empty cycles after it
+    assert cycle_dates(cfg, dt.date(2021, 3, 22)) == [dt.date(*q) for q in quarters[:4]] + [
+        dt.date(2021, 3, 22)
+    ]
 
 
 def test_history_is_released_up_to_the_day_before_the_replay(tmp_path: Path) -> None:
