@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from augment_cases import ONE_STEP, K
 from loader_rows import STATS
 
 from hephaestus.train.data import AugmentConfig, LoaderConfig, MinicubeDataset
@@ -15,18 +16,10 @@ from hephaestus.train.data.batch_augment import augment_batch, augment_on_device
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 
-K = 64
 ONE_EACH = {
-    "blur 3": AugmentParams((3, 0.4), None, False, False, None),
-    "blur 7": AugmentParams((7, 1.9), None, False, False, None),
-    "resized crop": AugmentParams(None, (5, 9, 30, 41), False, False, None),
-    "whole-crop box": AugmentParams(None, (0, 0, K, K), False, False, None),
-    "hflip": AugmentParams(None, None, True, False, None),
-    "vflip": AugmentParams(None, None, False, True, None),
-    "rotate 33": AugmentParams(None, None, False, False, 33.0),
+    **ONE_STEP,
     "rotate -81.5": AugmentParams(None, None, False, False, -81.5),
     "everything": AugmentParams((5, 1.1), (3, 2, 50, 44), True, True, 12.25),
-    "nothing": AugmentParams(None, None, False, False, None),
 }
 
 

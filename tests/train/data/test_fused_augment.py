@@ -23,6 +23,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from augment_cases import ONE_STEP, K
 from loader_rows import STATS
 from pydantic import ValidationError
 
@@ -31,23 +32,15 @@ from hephaestus.train.data.augment import AugmentParams, apply, augment_item, au
 
 pytestmark = pytest.mark.filterwarnings("ignore::zarr.errors.UnstableSpecificationWarning")
 
-K = 64
 ROUNDING = 2e-4
 FREQ = (0.17, -0.11)  # rad / px: |k| = 0.2025, so the interpolation bound is ~0.117
 SMOOTH = 3 * (FREQ[0] ** 2 + FREQ[1] ** 2) / 8 + math.hypot(*FREQ) / 2
 EXACT = {  # at most one step interpolates: today's values up to float rounding
-    "blur 3": AugmentParams((3, 0.4), None, False, False, None),
-    "blur 7": AugmentParams((7, 1.9), None, False, False, None),
-    "resized crop": AugmentParams(None, (5, 9, 30, 41), False, False, None),
-    "whole-crop box": AugmentParams(None, (0, 0, K, K), False, False, None),
-    "hflip": AugmentParams(None, None, True, False, None),
-    "vflip": AugmentParams(None, None, False, True, None),
+    **ONE_STEP,
     "both flips": AugmentParams(None, None, True, True, None),
-    "rotate 33": AugmentParams(None, None, False, False, 33.0),
     "rotate -90": AugmentParams(None, None, False, False, -90.0),
     "blur, flips, rotation": AugmentParams((5, 1.1), None, True, True, 12.25),
     "blur, box, flips": AugmentParams((5, 1.1), (3, 2, 50, 44), True, True, None),
-    "nothing": AugmentParams(None, None, False, False, None),
 }
 TWO_INTERPOLATIONS = {
     "box + rotation": AugmentParams(None, (5, 9, 30, 41), False, False, 33.0),
