@@ -10,7 +10,8 @@ slots no crop touches are left unwritten, as zarr leaves fill chunks), written i
   (b) authors' dataset: their `InSarDataset.__getitem__` on zarr 2.18 (cube opened per sample, so its
       metadata caches are cold as in their runs);
   (c) our loader: `MinicubeDataset` on the default layout; augmented = batched augmentation on the CPU
-      (training's default), and per sample in the loader (torchvision v2);
+      (`augment_on: device`, training's default), per sample in the loader (torchvision v2, `loader`),
+      and fused into the read (`read`);
   raw bounds: decode only, and decode + write into a fresh crop (bench_loader.bench_raw).
 (a) and (b) run in the authors' environment (tests/authors_env.py) from a checkout of their repository
 ($HEPHAESTUS_AUTHORS_SRC; skipped with the reason printed where either is missing). CPU seconds of
@@ -216,7 +217,7 @@ def run(height: int, width: int, grid: tuple[int, int], epochs: int, k: int, rou
                 where: MinicubeDataset(
                     pairs, rows, STATS, cfg.model_copy(update={"augment": True, "augment_on": where})
                 )
-                for where in ("device", "loader")
+                for where in ("device", "loader", "read")
             }
             steps = dataset.steps
             export_webdataset(tmp / "wds" / str(steps), small, dataset, crops, k)
@@ -270,6 +271,7 @@ def run(height: int, width: int, grid: tuple[int, int], epochs: int, k: int, rou
             "loader_crops_per_s": n / best[f"{kind}/loader"],
             "augmented_crops_per_s": n / best[f"{kind}/augmented/device"],
             "augmented_in_loader_crops_per_s": n / best[f"{kind}/augmented/loader"],
+            "augmented_fused_read_crops_per_s": n / best[f"{kind}/augmented/read"],
             "raw_decode_crops_per_s": n / best[f"{kind}/raw"],
             "raw_decode_write_crops_per_s": n / best[f"{kind}/written"],
             "augment_ms_per_crop": 1000 * (best[f"{kind}/augmented/device"] - best[f"{kind}/loader"]) / n,
@@ -329,6 +331,7 @@ def print_table(result: dict) -> None:
         ("loader_crops_per_s", "(c) our loader"),
         ("augmented_crops_per_s", "(c) + batched augmentation (CPU)"),
         ("augmented_in_loader_crops_per_s", "(c) + torchvision v2 per sample"),
+        ("augmented_fused_read_crops_per_s", "(c) + augmentation fused into the read"),
         ("raw_decode_crops_per_s", "raw bound: decode"),
         ("raw_decode_write_crops_per_s", "raw bound: decode + write"),
     ]

@@ -169,7 +169,10 @@ def test_concurrent_reader_sees_before_or_after(tmp_path: Path) -> None:
     assert len(seen) >= 2 and set(seen) <= {before, after}, set(seen) - {before, after}
 
 
-@pytest.mark.parametrize("bucket_fixture", ["s3_bucket", "gcs_bucket"])
+@pytest.mark.parametrize(
+    "bucket_fixture",
+    ["s3_bucket", pytest.param("gcs_bucket", marks=pytest.mark.slow)],  # gcs: ~22 s
+)
 def test_append_on_object_store(bucket_fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     sources = _sources(tmp_path / "src", OLD)
     out = f"{request.getfixturevalue(bucket_fixture)}/store"

@@ -107,6 +107,7 @@ def _resume_after_kills(points: list[str], reference: Path, store: Path) -> None
     assert {r["cube_version"] for r in table_rows(store)["scores"]} == final != {None}
 
 
+@pytest.mark.slow  # ~21 s; the default run keeps the restart-without-repeats case
 def test_killed_while_scoring_and_folding_loses_and_repeats_nothing(reference: Path, tmp_path: Path) -> None:
     """Killed after two pairs were scored, then while writing the alerts table, then between the two
     tables: the next run finishes the cycle and the tables equal the uninterrupted run's."""

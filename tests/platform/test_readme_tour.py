@@ -74,6 +74,7 @@ def test_ray_internal_lines_are_recognised() -> None:
     assert len(ray_internal_lines(quoted)) == 3
 
 
+@pytest.mark.slow  # ~140 s of the default run's 15-minute budget; `make test-slow` runs it
 @pytest.mark.timeout(1800)  # four smoke runs; minutes on an idle 2-core machine, more under load
 def test_readme_tour_runs_as_written(tmp_path: Path) -> None:
     env = dict(os.environ)

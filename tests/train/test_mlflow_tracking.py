@@ -14,6 +14,7 @@ from hephaestus.train.config import RunConfig
 from hephaestus.train.trainer import train_run
 
 
+@pytest.mark.slow  # ~25 s: a whole training run
 def test_run_is_tracked_in_the_results_file_store(ray_local, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 opens a file store only when asked
     run = RunConfig(

@@ -97,6 +97,7 @@ def _checkpoint_dirs(out: Path) -> set[str]:
     return {str(p) for p in (out / "checkpoints").rglob("checkpoint_*") if p.is_dir()}
 
 
+@pytest.mark.slow  # ~45 s: two grid runs
 def test_grid_rerun_trains_nothing(ray_local, split_store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Two runs through the real loader over a catalogued store; the second call finds both done."""
     base = RunConfig(
