@@ -139,8 +139,8 @@ class FrameModels:
 def score_pairs(
     models: FrameModels, pairs: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Mapping[str, Any]], list[float]]:
-    """Whole-frame scores of catalog pair rows (those with a cube; a pair its cube lacks is left out):
-    (the rows scored, their scores)."""
+    """Whole-frame scores of catalog pair rows (those with a cube; a pair its cube lacks, or that no
+    series of the catalog holds for a series model, is left out): (the rows scored, their scores)."""
     cubes: dict[str, xr.Dataset] = {}
     kept, scores = [], []
     for pair in pairs:
@@ -149,10 +149,11 @@ def score_pairs(
             cubes[url] = open_cube(url)
         try:
             i, j = pair_indices(cubes[url], pair["primary_date"], pair["secondary_date"])
-        except PredictError:
+            score = models.score(cubes[url], url, i, j)
+        except PredictError:  # not in the cube, or (series model) in no series of the catalog
             continue
         kept.append(pair)
-        scores.append(models.score(cubes[url], url, i, j))
+        scores.append(score)
     return kept, scores
 
 
