@@ -235,7 +235,7 @@ def demo(
     sets: list[str] | None = set_option(),
     print_config: bool = print_config_option(),
 ) -> None:
-    """Synthesize sources, ingest, catalog, train a classifier and a segmenter; tables, baselines, figures."""
+    """The main job: replay 2020-2021 of real frames through the monitor (default), or the generator's demo."""
     from hephaestus.cli.demo_report import report
     from hephaestus.platform.ray_session import ray_session, send_logs_to
 
