@@ -144,10 +144,11 @@ def replay(root: Path, cfg: DemoConfig, checkpoints: list[str]) -> None:
 
 def print_replay(report: ReplayReport) -> None:
     """The replay table: each annotated episode and the monitor's first alert on it."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if typer.get_text_stream("stdout").isatty() else 130)
+    from hephaestus.cli.demo_report import report_console
+
+    console = report_console()
     table = Table(title=f"replay since {report.since}: annotated episodes and the first alert")
     for name in ("volcano", "frame", "first annotated", "last annotated", "first alert", "delay"):
         table.add_column(name, justify="right" if name == "delay" else "left")

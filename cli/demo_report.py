@@ -32,21 +32,27 @@ def _test_counts(store: Path) -> tuple[int, int]:
     return pairs.num_rows, positives
 
 
+def report_console() -> Any:
+    """The console the demo's reports print to: the terminal's width, or 130 columns into a file or pipe."""
+    from rich.console import Console
+
+    return Console(width=None if typer.get_text_stream("stdout").isatty() else 130)
+
+
 def report(store: Path, results: Path, figures: Path) -> dict[str, Any]:
     """Print every run's test scores beside the trivial baseline; write the figures; return the best runs."""
-    from rich.console import Console
     from rich.table import Table
 
     from hephaestus.train.benchmark import read_results
 
-    console = Console(width=None if typer.get_text_stream("stdout").isatty() else 130)
+    console = report_console()
     table = read_results(str(results))
     if table.empty:
         console.print("[red]no finished runs: nothing to report[/]")
         return {}
     samples, positives = _test_counts(store)
     if samples == 0:  # the replay story: its test years arrive later, through the monitor
-        return _trained_only(console, store, results, figures, table)
+        return _trained_only(console, results, figures, table)
     best: dict[str, dict[str, Any]] = {}
     summary = Table(title=f"demo: test split, {samples} pairs ({positives} with deformation), %")
     for name in ("task", "model", "atm.", "precision", "recall", "F1", "AUROC / IoU", "best epoch"):
@@ -80,7 +86,7 @@ def report(store: Path, results: Path, figures: Path) -> dict[str, Any]:
     return best
 
 
-def _trained_only(console: Any, store: Path, results: Path, figures: Path, table: Any) -> dict[str, Any]:
+def _trained_only(console: Any, results: Path, figures: Path, table: Any) -> dict[str, Any]:
     """No test pair yet (the replay demo: the test years are replayed through the monitor): one line per
     run with its validation score and the training curves; the best run of each task."""
     best: dict[str, dict[str, Any]] = {}
