@@ -50,27 +50,27 @@ def test_false_alerts_per_volcano_year_uses_each_frames_span() -> None:
     assert alert_counts(alerts, labels).false_alerts == 2
 
 
+# Two frames of pairs (one pair per acquisition):
+# frame A: acquisitions d1..d5 (secondary dates); deformation from d3 on; first alert at d4 -> delay 1.
+# frame B: starts deformed (no known onset), then quiet, then deformed at d4 and never alerted -> missed.
+DAYS = [D(2020, 1, k) for k in range(1, 7)]
+TWO_FRAMES = {
+    "frame_ids": ["A"] * 5 + ["B"] * 4,
+    "secondary_dates": [DAYS[1], DAYS[2], DAYS[3], DAYS[4], DAYS[5], DAYS[1], DAYS[2], DAYS[3], DAYS[4]],
+    "labels": [False, False, True, True, True, True, False, True, True],
+    "alerts": [True, False, False, True, True, True, False, False, False],
+}
+
+
 def test_onset_delay_counts_acquisitions_to_the_first_alert() -> None:
-    # frame A: acquisitions d1..d5 (secondary dates); deformation from d3 on; first alert at d4 -> delay 1.
-    # frame B: starts deformed (no known onset), then quiet, then deformed at d4 and never alerted -> missed.
-    d = [D(2020, 1, k) for k in range(1, 7)]
-    frames = ["A"] * 5 + ["B"] * 4
-    secondary = [d[1], d[2], d[3], d[4], d[5], d[1], d[2], d[3], d[4]]
-    labels = [False, False, True, True, True, True, False, True, True]
-    alerts = [True, False, False, True, True, True, False, False, False]
-    got = onset_delay(alerts, labels, frames, secondary)
+    got = onset_delay(**TWO_FRAMES)
     assert (got.episodes, got.delays, got.missed) == (2, (1,), 1)
     assert got.record() == {"episodes": 2, "median": 1.0, "max": 1, "missed": 1}
 
 
 def test_episode_onsets_name_each_episode_its_span_and_first_alert() -> None:
-    # the same two frames as above: A's episode d3..d5 first alerted at d4; B's d4..d5 missed
-    d = [D(2020, 1, k) for k in range(1, 7)]
-    frames = ["A"] * 5 + ["B"] * 4
-    secondary = [d[1], d[2], d[3], d[4], d[5], d[1], d[2], d[3], d[4]]
-    labels = [False, False, True, True, True, True, False, True, True]
-    alerts = [True, False, False, True, True, True, False, False, False]
-    got = episode_onsets(alerts, labels, frames, secondary)
+    got = episode_onsets(**TWO_FRAMES)
+    d = DAYS
     assert [(o.frame_id, o.first, o.last, o.alerted, o.delay) for o in got] == [
         ("A", d[3], d[5], d[4], 1),
         ("B", d[3], d[4], None, None),
