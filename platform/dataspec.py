@@ -47,6 +47,9 @@ class DataSpec(Config):
     windows: Literal["centred", "frame"] = "centred"
     """Where training crops go: "centred" on the deformation, else the frame centre (the paper's); "frame":
     anywhere in the frame, or over the deformation, labelled by the mask they hold (as monitoring scores)."""
+    synthetic_positives: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of training windows without deformation that get a drawn source's fringes pasted in
+    (`train.data.inject`: positives on every background the negatives have); 0: none (the paper's)."""
     split_scheme: schema.SplitScheme = schema.DEFAULT_SPLIT_SCHEME
     """Which train/val/test split: "paper" (by primary date, every volcano in every split) or "volcano"
     (whole volcanoes held out: val and test volcanoes never seen in training)."""

@@ -128,6 +128,12 @@ class RunConfig(DataSpec):
     """Classifiers: after training, the score threshold is calibrated on the validation pairs scored
     whole-frame (as the monitor scores) for this many false alerts per volcano-year, and stored in the
     checkpoint (`input.json`: threshold, threshold_false_alerts_per_volcano_year); None: not calibrated."""
+    select_by: Literal["auto", "val_loss", "val_frame_auroc"] = "auto"
+    """Which epoch's weights the run keeps: "val_loss" (the lowest validation loss, the paper's),
+    "val_frame_auroc" (the highest AUROC of validation pairs scored whole-frame, as the monitor scores
+    them), "auto": the latter for classifiers trained on frame windows (monitoring), else the former."""
+    frame_val_pairs: int = Field(96, ge=2)
+    """val_frame_auroc: the most validation pairs scored whole-frame each epoch (an evenly spaced subset)."""
     ray_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     """Ray Train's own console logs (per-report lines at INFO); the run's epoch lines always print."""
     mlflow_tracking_uri: str | None = None
@@ -183,6 +189,14 @@ class RunConfig(DataSpec):
         return "from-scratch" if self.weights == "random" else "paper"
 
     @property
+    def selection(self) -> Literal["val_loss", "val_frame_auroc"]:
+        """How the run chooses its epoch: `select_by` with "auto" resolved."""
+        if self.select_by != "auto":
+            return self.select_by
+        monitoring = self.task == "classification" and self.windows == "frame"
+        return "val_frame_auroc" if monitoring else "val_loss"
+
+    @property
     def learning_rate(self) -> float:
         """The AdamW learning rate the run uses: the one given, else its recipe's."""
         return self.lr if self.lr is not None else RECIPE_LR[self.resolved_recipe]
@@ -193,6 +207,7 @@ class RunConfig(DataSpec):
         values = self.model_dump(mode="json")
         values["lr"] = self.learning_rate
         values["recipe"] = self.resolved_recipe
+        values["select_by"] = self.selection
         return values
 
     @property
@@ -212,15 +227,16 @@ class RunConfig(DataSpec):
         """Stable id, e.g. resnet50-single-atm-s0 (the grid's skip key).
 
         Runs that do not start from ImageNet weights say so (`-random`, `-file`), and so do runs trained on
-        frame windows (`-frame`) or split by volcano (`-volcano`), so a grid re-run with other settings
-        never takes their results for its own.
+        frame windows (`-frame`), with synthetic positives (`-synth50` for a share of 0.5) or split by
+        volcano (`-volcano`), so a grid re-run with other settings never takes their results for its own.
         """
         atm = "atm" if self.atmosphere else "noatm"
         kind = "" if self.weights == "imagenet" else ("-random" if self.weights == "random" else "-file")
         # runs that differ from the paper's protocol in what they train on or are split by say so too
         scheme = "" if self.split_scheme == "paper" else f"-{self.split_scheme}"
         windows = "" if self.windows == "centred" else f"-{self.windows}"
-        return f"{self.model}-{self.setup}-{atm}-s{self.seed}{kind}{windows}{scheme}"
+        synth = f"-synth{round(100 * self.synthetic_positives)}" if self.synthetic_positives else ""
+        return f"{self.model}-{self.setup}-{atm}-s{self.seed}{kind}{windows}{synth}{scheme}"
 
 
 class GridConfig(Config):

@@ -31,6 +31,7 @@ from hephaestus.train.frame_metrics import (
     Calibration,
     as_date,
     calibrate_threshold,
+    frame_auroc,
     frame_metrics,
 )
 from hephaestus.train.predict import (
@@ -157,6 +158,64 @@ def score_pairs(
     return kept, scores
 
 
+def scoring_rows(store: str, split: str, split_scheme: str) -> list[dict[str, Any]]:
+    """The catalog pair rows of `split` (of `split_scheme`) that whole-frame scoring can read: with a
+    product and a cube."""
+    from hephaestus import catalog
+
+    return [
+        p
+        for p in catalog.read_pairs(store, split=split, split_scheme=split_scheme).to_pylist()
+        if p.get("has_product") and p.get("cube_url")
+    ]
+
+
+@dataclass
+class FrameValidation:
+    """Validation pairs scored whole-frame during training, to choose a monitoring classifier's epoch.
+
+    Why: on volcanoes held out of training, the validation loss of centred crops is lowest in the first
+    epoch or two (the network grows confident on the volcanoes it trains on, and wrong elsewhere), so
+    choosing by it keeps a nearly untrained network, while the whole-frame AUROC of the same validation
+    pairs follows what the monitor will see (docs/detection.md). The pairs are an evenly spaced subset
+    (at most `most`, spread over frames and dates) whose cube indices are resolved once.
+    """
+
+    store: str
+    pairs: list[tuple[str, int, int, bool]]  # (cube_url, primary index, secondary index, positive)
+    _cubes: dict[str, xr.Dataset]
+
+    @classmethod
+    def load(cls, store: str, split_scheme: str, most: int) -> FrameValidation | None:
+        """The validation pairs of `store`; None when they lack pairs with or without deformation (no
+        AUROC can be measured there)."""
+        rows = sorted(
+            scoring_rows(store, "val", split_scheme),
+            key=lambda r: (str(r["frame_id"]), str(r["secondary_date"])),
+        )
+        if len(rows) > most:
+            rows = [rows[int(k * len(rows) / most)] for k in range(most)]
+        cubes: dict[str, xr.Dataset] = {}
+        pairs = []
+        for row in rows:
+            url = str(row["cube_url"])
+            if url not in cubes:
+                cubes[url] = open_cube(url)
+            try:
+                i, j = pair_indices(cubes[url], row["primary_date"], row["secondary_date"])
+            except PredictError:
+                continue
+            pairs.append((url, i, j, bool(row["positive"])))
+        labels = {p[3] for p in pairs}
+        return cls(store, pairs, cubes) if labels == {True, False} else None
+
+    def auroc(self, model: LoadedModel, batch_size: int = 8) -> float:
+        """Whole-frame AUROC of `model` (a classifier, in eval mode) on the pairs, as the monitor scores."""
+        models = FrameModels(model, None, model.run.run_id, self.store, batch_size)
+        scores = [models.score(self._cubes[url], url, i, j) for url, i, j, _ in self.pairs]
+        return frame_auroc(scores, [p[3] for p in self.pairs])
+
+
 def calibrate_checkpoint(
     checkpoint: str, store: str, rate: float, batch_size: int = 8, split_scheme: str = "paper"
 ) -> Calibration | None:
@@ -165,15 +224,9 @@ def calibrate_checkpoint(
     for `rate` false alerts per volcano-year and record it in its `input.json` (the weights stay as they
     are). None (nothing recorded) when the validation split has no pair with a cube or none without
     deformation: no false-alert rate can be measured there."""
-    from hephaestus import catalog
 
     models = FrameModels.load([checkpoint], store, batch_size)
-    rows = [
-        p
-        for p in catalog.read_pairs(store, split="val", split_scheme=split_scheme).to_pylist()
-        if p.get("has_product") and p.get("cube_url")
-    ]
-    rows, scores = score_pairs(models, rows)
+    rows, scores = score_pairs(models, scoring_rows(store, "val", split_scheme))
     labels = [bool(r["positive"]) for r in rows]
     if not rows or all(labels):
         return None
@@ -204,15 +257,9 @@ def frame_test_metrics(
     score reaches the threshold: its window-map mask is then at least one window, above any area gate).
     Keys `frame_test_<name>` for `FRAME_METRICS` and `frame_test_onset_delay_median`; empty when the
     test split has no pair with a cube."""
-    from hephaestus import catalog
 
     models = FrameModels.load([checkpoint], store, batch_size)
-    rows = [
-        p
-        for p in catalog.read_pairs(store, split="test", split_scheme=split_scheme).to_pylist()
-        if p.get("has_product") and p.get("cube_url")
-    ]
-    rows, scores = score_pairs(models, rows)
+    rows, scores = score_pairs(models, scoring_rows(store, "test", split_scheme))
     if not rows:
         return {}
     threshold = models.calibrated_threshold()

@@ -40,10 +40,12 @@ from hephaestus.train.data.augment import AUGMENT_KEY
 from hephaestus.train.data.batch_augment import augment_on_device
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.loader import EpochLoader, LoaderPlan, build_dataloader, plan_loader
+from hephaestus.train.frame_score import FrameValidation
 from hephaestus.train.gpu_usage import GpuBusy
 from hephaestus.train.losses import make_loss
 from hephaestus.train.metrics import compute, deformation_metrics, deformation_probability
 from hephaestus.train.models import build_model
+from hephaestus.train.predict import LoadedModel
 from hephaestus.train.preflight import check_shared_memory
 from hephaestus.train.sources import DataSource, TrainingData, open_split
 from hephaestus.train.weights import DIGESTS_KEY, file_digest, require_finite
@@ -412,13 +414,16 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[s
     """(state, best weights) from Ray Train's latest checkpoint, loaded into model and optimizer."""
     import ray.train
 
-    state: dict[str, Any] = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "done": False}
+    state: dict[str, Any] = {
+        "epoch": -1, "best_val_loss": math.inf, "best_score": -math.inf, "best_epoch": -1, "done": False
+    }  # fmt: skip
     best_weights = _cpu_state(model)
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             folder = Path(folder)
             state = json.loads((folder / CheckpointFiles.STATE).read_text())
+            state.setdefault("best_score", -state["best_val_loss"])  # written before the epoch choice was
             _unwrap(model).load_state_dict(_load(folder / CheckpointFiles.MODEL))
             best_weights = _load(folder / CheckpointFiles.BEST)
             if (folder / CheckpointFiles.OPTIMIZER).exists():
@@ -518,6 +523,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     loss_fn = make_loss(run.loss_name, run.focal_deformation_weight, run.focal_gamma)
     state, best_weights = _restore(model, optimizer)
     start_epoch = int(state["epoch"]) + 1
+    frame_val = _frame_validation(run, source, rank)
     if rank == 0:
         print(
             f"[{run.run_id}] worker 0/{world}: start at epoch {start_epoch} of {run.epochs} ({built.weights}); "
@@ -544,8 +550,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 f"run {run.run_id}: training diverged: validation loss {val['loss']} at epoch {epoch + 1}, "
                 f"step {steps} (the epoch's last); no checkpoint of it is written (lower lr, check the inputs)"
             )
-        if val["loss"] < state["best_val_loss"] or state["best_epoch"] < 0:
-            state.update(best_val_loss=val["loss"], best_epoch=epoch)
+        if frame_val is not None:
+            val["frame_auroc"] = frame_val.auroc(
+                LoadedModel(_unwrap(model).eval(), run, spec), run.batch_size
+            )
+        score = val["frame_auroc"] if frame_val is not None else -val["loss"]
+        if score > state["best_score"] or state["best_epoch"] < 0:  # NaN never wins, except the first
+            state.update(best_val_loss=val["loss"], best_score=score, best_epoch=epoch)
             best_weights = _cpu_state(model)
         state["epoch"] = epoch
         seconds = time.perf_counter() - started
@@ -553,7 +564,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if rank == 0:
             print(
                 f"[{run.run_id}] epoch {epoch + 1}/{run.epochs} train_loss {train_loss:.4f} "
-                f"val_loss {val['loss']:.4f} val_f1 {val['f1']:.3f} ({seconds:.1f} s"
+                f"val_loss {val['loss']:.4f} val_f1 {val['f1']:.3f}"
+                + (f" val_frame_auroc {val['frame_auroc']:.3f}" if "frame_auroc" in val else "")
+                + f" ({seconds:.1f} s"
                 + (
                     f", GPU {gpu.mean:.0f}% busy training)"
                     if gpu is not None and gpu.mean is not None
@@ -573,6 +586,17 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     tracking.finish(mlflow)
 
 
+def _frame_validation(run: RunConfig, source: DataSource, rank: int) -> FrameValidation | None:
+    """The validation pairs a `val_frame_auroc` run chooses its epoch on (`frame_score.FrameValidation`);
+    None for a run choosing by validation loss, or (said on rank 0) when no AUROC can be measured."""
+    if run.selection != "val_frame_auroc":
+        return None
+    found = FrameValidation.load(source.store_url, run.split_scheme, run.frame_val_pairs)
+    if found is None and rank == 0:
+        print(f"[{run.run_id}] no validation pairs with and without deformation: epoch chosen by val loss")
+    return found
+
+
 def _test_and_finish(
     model: nn.Module,
     best_weights: dict,
@@ -585,7 +609,7 @@ def _test_and_finish(
     report: _Reporter,
     common: dict[str, Any],
 ) -> None:
-    """Test evaluation with the weights of the lowest validation loss; the final checkpoint holds them only."""
+    """Test evaluation with the chosen epoch's weights (`RunConfig.selection`); the final checkpoint holds them only."""
     _unwrap(model).load_state_dict(best_weights)
     test = evaluate(model, open_split(source, LoaderConfig.for_split(run, "test")), run, loss_fn, device)
     state["done"] = True

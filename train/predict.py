@@ -244,10 +244,11 @@ def sliding_prediction(
     total = np.zeros((ph, pw), dtype=np.float64)
     count = np.zeros((ph, pw), dtype=np.float64)
     boxes = window_starts(h, w, window)
+    device = next(model.parameters()).device  # a model being trained may sit on an accelerator
     for k in range(0, len(boxes), batch_size):
         chunk = boxes[k : k + batch_size]
-        batch = window_batch(padded, chunk, window)
-        prob = deformation_probability(model(batch)).numpy()
+        batch = window_batch(padded, chunk, window).to(device)
+        prob = deformation_probability(model(batch)).cpu().numpy()
         for (r, q), p in zip(chunk, prob, strict=True):
             total[r : r + window, q : q + window] += p if task == "segmentation" else float(p)
             count[r : r + window, q : q + window] += 1

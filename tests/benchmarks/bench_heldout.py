@@ -10,6 +10,9 @@ persistence rule off (K=1) and on (K=2). `--paper` adds the chosen scheme on the
 Schemes (names as in the JSON):
 - `clf-centred`: MobileNetV3 on the paper's crop placement (around the deformation, frame centre otherwise);
 - `clf-frame`: the same on frame windows (`windows: frame`: anywhere in the frame, labels from the window);
+- `clf-frame-synth`: frame windows with half of the windows without deformation given a drawn source's
+  fringes (`synthetic_positives: 0.5`, `train.data.inject`);
+- `clf-frame-synth-aug`: the same with the authors' augmentation (blur, resized crop, flips, rotation);
 - `seg-centred`: a ResNet-18 UNet, its frame score the highest pixel probability;
 - `clf-frame+seg`: the monitor's pairing: the classifier's score, the segmenter's mask and area gate.
 
@@ -81,6 +84,19 @@ def main() -> None:
             "clf-centred": dict(model="mobilenetv3_large_100", epochs=args.epochs),
             # a frame-window epoch keeps half the samples of a centred one: twice the epochs, same steps
             "clf-frame": dict(model="mobilenetv3_large_100", epochs=2 * args.epochs, windows="frame"),
+            "clf-frame-synth": dict(
+                model="mobilenetv3_large_100",
+                epochs=2 * args.epochs,
+                windows="frame",
+                synthetic_positives=0.5,
+            ),
+            "clf-frame-synth-aug": dict(
+                model="mobilenetv3_large_100",
+                epochs=2 * args.epochs,
+                windows="frame",
+                synthetic_positives=0.5,
+                augment=True,
+            ),
             "seg-centred": dict(model="unet", epochs=args.epochs),
         }
         for name in wanted:

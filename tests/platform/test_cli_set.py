@@ -79,6 +79,8 @@ def _other_value(name: str) -> Any:
         return next(c for c in choices if c != default)
     if annotation is bool:
         return not default
+    if annotation is float:  # a share in [0, 1]
+        return 0.5 if default != 0.5 else 0.25
     assert int in (annotation, *typing.get_args(annotation)), f"give {name} a case in this test"
     return 2 if default is None else default + 3
 

@@ -57,6 +57,7 @@ class LoaderConfig(DataSpec):
         values = DataSpec.values_of(spec)
         values.update(augment=spec.augment and training, undersample=spec.undersample and training)
         values.update(windows=spec.windows if training else "centred")  # evaluation crops stay fixed
+        values.update(synthetic_positives=spec.synthetic_positives if training else 0.0)
         return cls(**values, store_url=store_url, split=split, fixed_crops=not training, shuffle=training)
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from hephaestus.platform.inputs import InputSpec
 from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.crop import place_window, uniform_window, window_label
 from hephaestus.train.data.cubes import CubeCache, StoreOpener
+from hephaestus.train.data.inject import maybe_paste
 from hephaestus.train.data.read import read_input
 from hephaestus.train.data.samples import SampleSpec, pair_samples, select_rows, series_samples
 from hephaestus.train.data.sampling import covering_windows, epoch_indices
@@ -183,6 +184,18 @@ class MinicubeDataset(Dataset):
             raise IndexError(f"sample {index} outside 0..{len(self.samples) - 1}")
         image_np, mask_np = self.read(index)
         label = self.label(index, mask_np)
+        if label == 0 and self.cfg.synthetic_positives > 0.0:
+            image_np, mask_np, pasted = maybe_paste(
+                image_np,
+                mask_np,
+                self.input_spec,
+                self.cfg.synthetic_positives,
+                self.cfg.seed,
+                self.epoch,
+                index,
+            )
+            if pasted:
+                label = window_label(mask_np, 0, 0, None)
         image = torch.from_numpy(image_np)
         mask = torch.from_numpy(mask_np)
         extra: dict[str, Any] = {}
