@@ -50,6 +50,9 @@ class DataSpec(Config):
     synthetic_positives: float = Field(0.0, ge=0.0, le=1.0)
     """Share of training windows without deformation that get a drawn source's fringes pasted in
     (`train.data.inject`: positives on every background the negatives have); 0: none (the paper's)."""
+    hard_negatives: str | None = None
+    """Frame windows: URL of mined windows (`train.hard_negatives`: a classifier's highest-scoring window
+    of each training pair without deformation), drawn instead of a uniform window half of the time."""
     split_scheme: schema.SplitScheme = schema.DEFAULT_SPLIT_SCHEME
     """Which train/val/test split: "paper" (by primary date, every volcano in every split) or "volcano"
     (whole volcanoes held out: val and test volcanoes never seen in training)."""

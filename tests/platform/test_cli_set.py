@@ -81,6 +81,8 @@ def _other_value(name: str) -> Any:
         return not default
     if annotation is float:  # a share in [0, 1]
         return 0.5 if default != 0.5 else 0.25
+    if str in typing.get_args(annotation):  # an optional URL
+        return "mined.json"
     assert int in (annotation, *typing.get_args(annotation)), f"give {name} a case in this test"
     return 2 if default is None else default + 3
 

@@ -58,6 +58,7 @@ class LoaderConfig(DataSpec):
         values.update(augment=spec.augment and training, undersample=spec.undersample and training)
         values.update(windows=spec.windows if training else "centred")  # evaluation crops stay fixed
         values.update(synthetic_positives=spec.synthetic_positives if training else 0.0)
+        values.update(hard_negatives=spec.hard_negatives if training else None)
         return cls(**values, store_url=store_url, split=split, fixed_crops=not training, shuffle=training)
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from hephaestus.train.data.config import LoaderConfig
 from hephaestus.train.data.crop import place_window, uniform_window, window_label
 from hephaestus.train.data.cubes import CubeCache, StoreOpener
 from hephaestus.train.data.inject import maybe_paste
+from hephaestus.train.data.mined import HARD_SHARE, read_mined
 from hephaestus.train.data.read import read_input
 from hephaestus.train.data.samples import SampleSpec, pair_samples, select_rows, series_samples
 from hephaestus.train.data.sampling import covering_windows, epoch_indices
@@ -85,6 +86,7 @@ class MinicubeDataset(Dataset):
         self.has_mask = np.array([s.bbox is not None for s in self.samples], dtype=bool)
         self._covering: tuple[int, np.ndarray] | None = None  # (epoch, covering_windows of it)
         self._cubes = CubeCache(store_opener)
+        self._mined = read_mined(cfg.hard_negatives) if cfg.hard_negatives and self.frame_windows else {}
 
     @classmethod
     def from_catalog(cls, cfg: LoaderConfig, **kwargs: Any) -> MinicubeDataset:
@@ -150,14 +152,19 @@ class MinicubeDataset(Dataset):
         Centred windows: around the mask box, or the frame centre without one, shifted by up to
         `max_offset`. Frame windows: that same placement when the sample covers this epoch
         (`covering`), else uniform over the frame, for positive pairs too (away from the deformation
-        it is a negative). One window for all steps of a series (their union mask box).
+        it is a negative), or half of the time the pair's mined window (`cfg.hard_negatives`).
+        One window for all steps of a series (their union mask box).
         """
         spec = self.samples[index]
         cube = self._cubes.get(spec.steps[0].cube_url)
         rng = crop_rng(self.cfg, self.epoch, index, spec.id)
         k = self.cfg.crop_size
         if self.frame_windows and not self.covering()[index]:
-            r0, c0 = uniform_window(cube.height, cube.width, k, rng)
+            mined = self._mined.get(spec.steps[0].cube_url, {}).get(spec.id)
+            if mined is not None and rng.random() < HARD_SHARE:
+                r0, c0 = min(mined[0], max(cube.height - k, 0)), min(mined[1], max(cube.width - k, 0))
+            else:
+                r0, c0 = uniform_window(cube.height, cube.width, k, rng)
         else:
             r0, c0 = place_window(cube.height, cube.width, k, spec.bbox, self.cfg.max_offset, rng)
         return r0, c0, cube.height, cube.width
