@@ -65,7 +65,12 @@ def test_mined_windows_are_drawn_about_half_the_time(cube_rows, tmp_path) -> Non
         mined.setdefault(str(r["cube_url"]), {})[str(r["unique_id"])] = (40, 8)
     write_mined(mined_url, mined)
     cfg = LoaderConfig(
-        store_url="u", crop_size=32, augment=False, undersample=False, windows="frame", hard_negatives=mined_url
+        store_url="u",
+        crop_size=32,
+        augment=False,
+        undersample=False,
+        windows="frame",
+        hard_negatives=mined_url,
     )
     data = MinicubeDataset(cube_rows, None, STATS, cfg)
     hits = draws = 0
