@@ -132,8 +132,11 @@ class RunConfig(DataSpec):
     """Which epoch's weights the run keeps: "val_loss" (the lowest validation loss, the paper's),
     "val_frame_auroc" (the highest AUROC of validation pairs scored whole-frame, as the monitor scores
     them), "auto": the latter for classifiers trained on frame windows (monitoring), else the former."""
-    frame_val_pairs: int = Field(96, ge=2)
-    """val_frame_auroc: the most validation pairs scored whole-frame each epoch (an evenly spaced subset)."""
+    frame_val_pairs: int = Field(48, ge=2)
+    """val_frame_auroc: the most validation pairs scored whole-frame (an evenly spaced subset)."""
+    frame_val_every: int = Field(1, ge=1)
+    """val_frame_auroc: score them every this many epochs (and after the last); only those epochs can be
+    kept. Whole-frame scoring of large frames costs more than a training epoch on a CPU."""
     ray_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     """Ray Train's own console logs (per-report lines at INFO); the run's epoch lines always print."""
     mlflow_tracking_uri: str | None = None

@@ -550,12 +550,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 f"run {run.run_id}: training diverged: validation loss {val['loss']} at epoch {epoch + 1}, "
                 f"step {steps} (the epoch's last); no checkpoint of it is written (lower lr, check the inputs)"
             )
-        if frame_val is not None:
-            val["frame_auroc"] = frame_val.auroc(
-                LoadedModel(_unwrap(model).eval(), run, spec), run.batch_size
-            )
-        score = val["frame_auroc"] if frame_val is not None else -val["loss"]
-        if score > state["best_score"] or state["best_epoch"] < 0:  # NaN never wins, except the first
+        scored = frame_val is not None and ((epoch + 1) % run.frame_val_every == 0 or epoch == run.epochs - 1)
+        if scored:
+            module = LoadedModel(_unwrap(model).eval(), run, spec)
+            val["frame_auroc"] = frame_val.auroc(module, FRAME_VAL_BATCH)
+        score = val.get("frame_auroc", math.nan) if frame_val is not None else -val["loss"]
+        # NaN never wins; the first epoch that can be kept is kept whatever its score
+        if score > state["best_score"] or (state["best_epoch"] < 0 and (scored or frame_val is None)):
             state.update(best_val_loss=val["loss"], best_score=score, best_epoch=epoch)
             best_weights = _cpu_state(model)
         state["epoch"] = epoch
@@ -584,6 +585,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         )
     _test_and_finish(model, best_weights, source, run, loss_fn, device, state, start_epoch, report, common)
     tracking.finish(mlflow)
+
+
+FRAME_VAL_BATCH = 64
+"""Windows per forward pass when scoring validation frames (inference only: larger batches run faster)."""
 
 
 def _frame_validation(run: RunConfig, source: DataSource, rank: int) -> FrameValidation | None:

@@ -143,6 +143,12 @@ def main() -> None:
         "--seeds", default="0", help="comma-separated seeds; each scheme is trained once per seed"
     )
     ap.add_argument("--paper", default="", help="also this scheme on the paper's split (seed 0)")
+    ap.add_argument(
+        "--frame-val-every",
+        type=int,
+        default=1,
+        help="monitoring classifiers: whole-frame validation every N epochs",
+    )
     args = ap.parse_args()
 
     from hephaestus.platform.ray_session import ray_session
@@ -150,6 +156,9 @@ def main() -> None:
     wanted = args.schemes.split(",")
     seeds = [int(x) for x in args.seeds.split(",")]
     settings = plans(args.epochs)
+    for plan in settings.values():
+        if plan.get("windows") == "frame":
+            plan["frame_val_every"] = args.frame_val_every
     result: dict[str, Any] = {"store": args.store, "epochs": args.epochs, "seeds": seeds, "schemes": {}}
     checkpoints: dict[tuple[str, int], str] = {}
     with ray_session():

@@ -43,11 +43,13 @@ def test_selection_follows_the_task_and_windows() -> None:
 def test_a_frame_window_run_keeps_its_best_whole_frame_epoch(
     ray_local, split_store: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    run = _run(windows="frame", lr=3e-3)
+    run = _run(windows="frame", lr=3e-3, epochs=5, frame_val_every=2)
     result = train_run(run, str(split_store), str(tmp_path / "frame"))
     epochs = [r for r in _history(tmp_path / "frame", run) if not r.get("done")]
-    aurocs = [r["val_frame_auroc"] for r in epochs]
-    assert len(aurocs) == 4 and all(0.0 <= a <= 1.0 for a in aurocs)
+    # scored every second epoch and after the last: epochs 1, 3 and 4 (0-based); only they can be kept
+    scored = {r["epoch"]: r["val_frame_auroc"] for r in epochs if "val_frame_auroc" in r}
+    assert sorted(scored) == [1, 3, 4] and all(0.0 <= a <= 1.0 for a in scored.values())
+    aurocs = [scored.get(e, -1.0) for e in range(5)]
     assert result.best_epoch == int(np.argmax(aurocs))  # the first of equal maxima
     from hephaestus.monitor.evaluate import evaluate
 
