@@ -56,6 +56,10 @@ def test_a_frame_window_run_keeps_its_best_whole_frame_epoch(
     kept = evaluate([result.checkpoint], str(split_store), split="val", split_scheme="paper")
     assert kept.summary["frame_auroc"] == pytest.approx(aurocs[result.best_epoch])
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_run_told_so_keeps_its_lowest_validation_loss(ray_local, split_store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     loss_run = _run(windows="frame", lr=3e-3, select_by="val_loss")
     result = train_run(loss_run, str(split_store), str(tmp_path / "loss"))
     epochs = [r for r in _history(tmp_path / "loss", loss_run) if not r.get("done")]
