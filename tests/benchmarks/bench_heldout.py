@@ -16,9 +16,9 @@ Schemes (names as in the JSON):
 - `clf-frame`: frame windows, the epoch of the highest whole-frame validation AUROC kept (`select_by` auto);
 - `clf-frame-synth`: frame windows with half of the windows without deformation given a drawn source's
   fringes (`synthetic_positives: 0.5`, `train.data.inject`);
-- `clf-frame-synth-hard`: `clf-frame-synth`, then its highest-scoring window of every training pair
-  without deformation mined and fed back as a negative half of the time, fine-tuning its weights for half
-  as many epochs at lr 5e-4 (`train.hard_negatives`, `hard_negatives`);
+- `clf-frame-hard`, `clf-frame-synth-hard`: `clf-frame` (`clf-frame-synth`), then its highest-scoring
+  window of every training pair without deformation mined and fed back as a negative half of the time,
+  fine-tuning its weights for half as many epochs at lr 5e-4 (`train.hard_negatives`, `hard_negatives`);
 - `clf-frame-synth-aug`: `clf-frame-synth` with the authors' augmentation (blur, resized crop, flips, rotation);
 - `seg-centred`: a ResNet-18 UNet, its frame score the highest pixel probability;
 - `clf-frame+seg`, `clf-frame-synth+seg`: the monitor's pairing (seed 0): the classifier's score, the segmenter's
@@ -98,22 +98,22 @@ def plans(epochs: int) -> dict[str, dict[str, Any]]:
         "clf-frame": dict(model=clf, **frame),
         "clf-frame-synth": dict(model=clf, **frame, synthetic_positives=0.5),
         "clf-frame-synth-aug": dict(model=clf, **frame, synthetic_positives=0.5, augment=True),
-        HARD: {},  # two stages: `_hard_run`
+        "clf-frame-hard": {},  # two stages: `_hard_run`
+        "clf-frame-synth-hard": {},
         "seg-centred": dict(model="unet", epochs=epochs),
     }
 
 
-HARD, BASE = "clf-frame-synth-hard", "clf-frame-synth"
+HARD_BASE = {"clf-frame-hard": "clf-frame", "clf-frame-synth-hard": "clf-frame-synth"}
+"""Two-stage schemes and the scheme of their first stage."""
 HARD_LR = 5e-4
 """Stage 2 of the hard-negative scheme fine-tunes stage 1's weights at a quarter of the from-scratch rate."""
 
 
-def _hard_run(
-    store: str, out: str, seed: int, settings: dict[str, dict[str, Any]], stage1: str | None
-) -> tuple[str, float]:
-    """Stage 1: `clf-frame-synth` (reused when this invocation trained it); mine the highest-scoring window
-    of every training pair without deformation (`train.hard_negatives`); stage 2: fine-tune stage 1's
-    weights on frame windows that draw the mined windows half of the time (`hard_negatives`)."""
+def _hard_run(store: str, out: str, seed: int, base: dict[str, Any], stage1: str | None) -> tuple[str, float]:
+    """Stage 1: the base scheme's run `base` (reused when this invocation trained it, or given); mine the
+    highest-scoring window of every training pair without deformation (`train.hard_negatives`); stage 2:
+    fine-tune stage 1's weights on frame windows that draw the mined windows half of the time."""
     from pathlib import Path
 
     from hephaestus.train.data.mined import write_mined
@@ -122,13 +122,13 @@ def _hard_run(
 
     start = time.perf_counter()
     if stage1 is None:
-        stage1, _ = _run(store, f"{out}/stage1", "volcano", seed=seed, **settings[BASE])
+        stage1, _ = _run(store, f"{out}/stage1", "volcano", seed=seed, **base)
     folder = Path(resolve_checkpoint(stage1))
     mined_url = f"{out}/mined-s{seed}.json"
     Path(out).mkdir(parents=True, exist_ok=True)
     write_mined(mined_url, mine(str(folder), store, "volcano"))
     weights = folder / "best.pt" if (folder / "best.pt").exists() else folder / "model.pt"
-    stage2 = {**settings[BASE], "epochs": settings[BASE]["epochs"] // 2, "hard_negatives": mined_url}
+    stage2 = {**base, "epochs": base["epochs"] // 2, "hard_negatives": mined_url}
     ckpt, _ = _run(store, out, "volcano", seed=seed, weights=str(weights), lr=HARD_LR, **stage2)
     return ckpt, time.perf_counter() - start
 
@@ -143,6 +143,11 @@ def main() -> None:
         "--seeds", default="0", help="comma-separated seeds; each scheme is trained once per seed"
     )
     ap.add_argument("--paper", default="", help="also this scheme on the paper's split (seed 0)")
+    ap.add_argument(
+        "--stage1",
+        default=None,
+        help="two-stage schemes: first-stage checkpoints, one per seed (comma-separated)",
+    )
     ap.add_argument(
         "--frame-val-every",
         type=int,
@@ -166,8 +171,10 @@ def main() -> None:
             runs = []
             for seed in seeds:
                 out = f"{args.out}/{name}"  # one folder per scheme: run ids do not name every setting
-                if name == HARD:
-                    ckpt, seconds = _hard_run(args.store, out, seed, settings, checkpoints.get((BASE, seed)))
+                if name in HARD_BASE:
+                    given = dict(zip(seeds, args.stage1.split(","), strict=False)) if args.stage1 else {}
+                    first = checkpoints.get((HARD_BASE[name], seed)) or given.get(seed)
+                    ckpt, seconds = _hard_run(args.store, out, seed, settings[HARD_BASE[name]], first)
                 else:
                     ckpt, seconds = _run(args.store, out, "volcano", seed=seed, **settings[name])
                 checkpoints[(name, seed)] = ckpt
