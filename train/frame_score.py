@@ -15,7 +15,7 @@ evaluated is what the monitor alerts on.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -137,21 +137,33 @@ class FrameModels:
         return self.predict(ds, cube_url, i, j, valid, DEFAULT_SCORE_THRESHOLD).score
 
 
+def located_pairs(
+    rows: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], xr.Dataset, str, int, int]]:
+    """(row, its cube, the cube's URL, primary index, secondary index) of every catalog pair row that its
+    cube holds: each cube opened once, a pair its cube lacks left out."""
+    cubes: dict[str, xr.Dataset] = {}
+    for row in rows:
+        url = str(row["cube_url"])
+        if url not in cubes:
+            cubes[url] = open_cube(url)
+        try:
+            i, j = pair_indices(cubes[url], row["primary_date"], row["secondary_date"])
+        except PredictError:
+            continue
+        yield row, cubes[url], url, i, j
+
+
 def score_pairs(
     models: FrameModels, pairs: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Mapping[str, Any]], list[float]]:
     """Whole-frame scores of catalog pair rows (those with a cube; a pair its cube lacks, or that no
     series of the catalog holds for a series model, is left out): (the rows scored, their scores)."""
-    cubes: dict[str, xr.Dataset] = {}
     kept, scores = [], []
-    for pair in pairs:
-        url = str(pair["cube_url"])
-        if url not in cubes:
-            cubes[url] = open_cube(url)
+    for pair, ds, url, i, j in located_pairs(pairs):
         try:
-            i, j = pair_indices(cubes[url], pair["primary_date"], pair["secondary_date"])
-            score = models.score(cubes[url], url, i, j)
-        except PredictError:  # not in the cube, or (series model) in no series of the catalog
+            score = models.score(ds, url, i, j)
+        except PredictError:  # (series model) in no series of the catalog
             continue
         kept.append(pair)
         scores.append(score)
@@ -182,8 +194,7 @@ class FrameValidation:
     """
 
     store: str
-    pairs: list[tuple[str, int, int, bool]]  # (cube_url, primary index, secondary index, positive)
-    _cubes: dict[str, xr.Dataset]
+    pairs: list[tuple[xr.Dataset, str, int, int, bool]]  # (cube, its URL, primary, secondary index, positive)
 
     @classmethod
     def load(cls, store: str, split_scheme: str, most: int) -> FrameValidation | None:
@@ -195,25 +206,15 @@ class FrameValidation:
         )
         if len(rows) > most:
             rows = [rows[int(k * len(rows) / most)] for k in range(most)]
-        cubes: dict[str, xr.Dataset] = {}
-        pairs = []
-        for row in rows:
-            url = str(row["cube_url"])
-            if url not in cubes:
-                cubes[url] = open_cube(url)
-            try:
-                i, j = pair_indices(cubes[url], row["primary_date"], row["secondary_date"])
-            except PredictError:
-                continue
-            pairs.append((url, i, j, bool(row["positive"])))
-        labels = {p[3] for p in pairs}
-        return cls(store, pairs, cubes) if labels == {True, False} else None
+        pairs = [(ds, url, i, j, bool(row["positive"])) for row, ds, url, i, j in located_pairs(rows)]
+        labels = {p[4] for p in pairs}
+        return cls(store, pairs) if labels == {True, False} else None
 
     def auroc(self, model: LoadedModel, batch_size: int = 8) -> float:
         """Whole-frame AUROC of `model` (a classifier, in eval mode) on the pairs, as the monitor scores."""
         models = FrameModels(model, None, model.run.run_id, self.store, batch_size)
-        scores = [models.score(self._cubes[url], url, i, j) for url, i, j, _ in self.pairs]
-        return frame_auroc(scores, [p[3] for p in self.pairs])
+        scores = [models.score(ds, url, i, j) for ds, url, i, j, _ in self.pairs]
+        return frame_auroc(scores, [p[4] for p in self.pairs])
 
 
 def calibrate_checkpoint(

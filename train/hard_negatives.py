@@ -12,21 +12,17 @@ The mined windows are written with `train.data.mined.write_mined` and read by th
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from hephaestus.platform import storage
-from hephaestus.platform.cube import open_cube
 from hephaestus.train.data.mined import MinedWindows
-from hephaestus.train.frame_score import scoring_rows
+from hephaestus.train.frame_score import located_pairs, scoring_rows
 from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.predict import (
     LoadedModel,
     PredictError,
     load_checkpoint,
-    pair_indices,
     prediction_input,
     window_batch,
     window_starts,
@@ -57,19 +53,9 @@ def mine(checkpoint: str, store: str, split_scheme: str, batch_size: int = 8) ->
     if model.run.task != "classification":
         raise PredictError(f"{storage.redact(checkpoint)}: hard negatives are mined with a classifier")
     mined: MinedWindows = {}
-    cubes: dict[str, Any] = {}
-    for row in scoring_rows(store, "train", split_scheme):
-        if row["positive"]:
-            continue
-        url = str(row["cube_url"])
-        if url not in cubes:
-            cubes[url] = open_cube(url)
-        try:
-            i, j = pair_indices(cubes[url], row["primary_date"], row["secondary_date"])
-        except PredictError:
-            continue
-        image = prediction_input(model.spec, cubes[url], url, i, j, store)
-        r0, c0, _ = top_window(model, image, batch_size)
+    negatives = (row for row in scoring_rows(store, "train", split_scheme) if not row["positive"])
+    for row, ds, url, i, j in located_pairs(negatives):
+        r0, c0, _ = top_window(model, prediction_input(model.spec, ds, url, i, j, store), batch_size)
         mined.setdefault(url, {})[str(row["unique_id"])] = (r0, c0)
     return mined
 
