@@ -3,7 +3,8 @@
 Each worker reads its shard of the split, trains with DDP (gloo on CPU, NCCL on GPU, bf16 autocast
 on CUDA), evaluates the validation loss every epoch and reports it with a checkpoint (model,
 optimizer, best-so-far weights, epoch). After a failure Ray restarts the workers and they resume
-from the latest checkpoint. At the end the best weights (lowest validation loss) meet the test split.
+from the latest checkpoint. At the end the kept weights meet the test split: the epoch of the lowest
+validation loss, or for a monitoring classifier the best whole-frame validation AUROC (`RunConfig.selection`).
 
 GPU readiness (docs/performance.md, "GPU readiness"): the host never waits for the device within a
 step. Losses stay on the device and are read once every `READ_EVERY` steps and at the end of an epoch
