@@ -13,35 +13,28 @@ The mined windows are written with `train.data.mined.write_mined` and read by th
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from hephaestus.platform import storage
 from hephaestus.train.data.mined import MinedWindows
 from hephaestus.train.frame_score import located_pairs, scoring_rows
-from hephaestus.train.metrics import deformation_probability
 from hephaestus.train.predict import (
     LoadedModel,
     PredictError,
     load_checkpoint,
     prediction_input,
-    window_batch,
-    window_starts,
+    window_probabilities,
 )
 
 
-@torch.no_grad()
 def top_window(model: LoadedModel, image: np.ndarray, batch_size: int = 8) -> tuple[int, int, float]:
     """(row0, col0, score) of the highest-scoring window of the crop size over the whole-frame `image`,
-    on the monitor's window grid (`predict.window_starts`)."""
-    c, h, w = image.shape
-    window = min(model.spec.crop_size, max(h, w))
-    padded = np.zeros((c, max(h, window), max(w, window)), dtype=np.float32)
-    padded[:, :h, :w] = image
-    corners = window_starts(h, w, window)
+    on the monitor's window grid (`predict.window_probabilities`)."""
+    window = min(model.spec.crop_size, max(image.shape[1:]))
+    corners: list[tuple[int, int]] = []
     scores: list[float] = []
-    for k in range(0, len(corners), batch_size):
-        batch = window_batch(padded, corners[k : k + batch_size], window)
-        scores.extend(deformation_probability(model.module(batch)).tolist())
+    for chunk, prob in window_probabilities(model.module, image, window, batch_size):
+        corners.extend(chunk)
+        scores.extend(prob.tolist())
     best = int(np.argmax(scores))
     return corners[best][0], corners[best][1], float(scores[best])
 

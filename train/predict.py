@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,22 +234,32 @@ def window_batch(padded: np.ndarray, corners: list[tuple[int, int]], window: int
 
 
 @torch.no_grad()
-def sliding_prediction(
-    model: torch.nn.Module, image: np.ndarray, task: str, window: int, batch_size: int = 8
-) -> np.ndarray:
-    """Per-pixel mean over overlapping windows of the deformation probability (or window score)."""
+def window_probabilities(
+    model: torch.nn.Module, image: np.ndarray, window: int, batch_size: int = 8
+) -> Iterator[tuple[list[tuple[int, int]], np.ndarray]]:
+    """(corners, deformation probabilities) of the overlapping windows (`window_starts`) over the
+    whole-frame `image` (zero-padded to one window where smaller), a batch at a time: [B] window scores
+    for a classifier, [B, window, window] pixel probabilities for a segmenter."""
     c, h, w = image.shape
-    ph, pw = max(h, window), max(w, window)
-    padded = np.zeros((c, ph, pw), dtype=np.float32)
+    padded = np.zeros((c, max(h, window), max(w, window)), dtype=np.float32)
     padded[:, :h, :w] = image
-    total = np.zeros((ph, pw), dtype=np.float64)
-    count = np.zeros((ph, pw), dtype=np.float64)
     boxes = window_starts(h, w, window)
     device = next(model.parameters()).device  # a model being trained may sit on an accelerator
     for k in range(0, len(boxes), batch_size):
         chunk = boxes[k : k + batch_size]
         batch = window_batch(padded, chunk, window).to(device)
-        prob = deformation_probability(model(batch)).cpu().numpy()
+        yield chunk, deformation_probability(model(batch)).cpu().numpy()
+
+
+def sliding_prediction(
+    model: torch.nn.Module, image: np.ndarray, task: str, window: int, batch_size: int = 8
+) -> np.ndarray:
+    """Per-pixel mean over overlapping windows of the deformation probability (or window score)."""
+    _, h, w = image.shape
+    ph, pw = max(h, window), max(w, window)
+    total = np.zeros((ph, pw), dtype=np.float64)
+    count = np.zeros((ph, pw), dtype=np.float64)
+    for chunk, prob in window_probabilities(model, image, window, batch_size):
         for (r, q), p in zip(chunk, prob, strict=True):
             total[r : r + window, q : q + window] += p if task == "segmentation" else float(p)
             count[r : r + window, q : q + window] += 1

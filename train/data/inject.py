@@ -20,16 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 from hephaestus.ingest.synthetic import geometry
+from hephaestus.ingest.synthetic.config import SynthConfig
 from hephaestus.ingest.synthetic.deformation import FRINGE_M, VOLCANIC_TYPES, target_fringes, volcanic_source
 from hephaestus.platform import schema
 from hephaestus.platform.inputs import PHASE, InputSpec
 
 PIXEL_M = schema.GRID_SPACING_DEG * geometry.METRES_PER_DEG_LAT
 """Ground size of a pixel (m) on the platform's grid."""
-MAX_FRINGES = 8
-"""Most fringes a pasted source makes (the generator's default `max_fringes`)."""
-MASK_FRINGE_FRACTION = 0.5
-"""Mask where the pasted field moves the ground by at least this fraction of a fringe."""
+GENERATOR = SynthConfig()
+"""The generator's defaults the pasted sources follow: most fringes, Poisson ratio, mask fraction."""
 INJECT_SALT = 0x1F7EC7
 """Mixed into the generator seed so the pasted sources are independent of the crop and augmentation draws."""
 
@@ -52,12 +51,14 @@ def draw_deformation(k: int, rng: np.random.Generator, pixel_m: float = PIXEL_M)
     source = volcanic_source(kind, rng, float(e0), float(n0), extent)
     heading = -12.0 if rng.random() < 0.5 else 192.0
     view = geometry.Viewing(heading_deg=heading, incidence_deg=float(rng.uniform(30.0, 45.0)))
-    unit = geometry.los(*source.displacement(east, north, 0.25), geometry.look_vectors(view, east, north))
+    unit = geometry.los(
+        *source.displacement(east, north, GENERATOR.poisson_ratio), geometry.look_vectors(view, east, north)
+    )
     span = float(np.ptp(unit))
     if not np.isfinite(span) or span <= 0.0:
         return np.zeros((k, k))
     sign = 1.0 if rng.random() < 0.5 else -1.0
-    return unit * (sign * target_fringes(rng, MAX_FRINGES) * FRINGE_M / span)
+    return unit * (sign * target_fringes(rng, GENERATOR.max_fringes) * FRINGE_M / span)
 
 
 def paste_deformation(
@@ -75,7 +76,7 @@ def paste_deformation(
         raw = normalised.astype(np.float64) * std + mean
         pasted = (geometry.wrap(raw + extra) - mean) / std
         out[c] = np.where(nodata, 0.0, pasted).astype(np.float32)
-    visible = np.abs(d_los) >= MASK_FRINGE_FRACTION * FRINGE_M
+    visible = np.abs(d_los) >= GENERATOR.mask_fringe_fraction * FRINGE_M
     return out, (mask.astype(bool) | visible).astype(mask.dtype)
 
 
